@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { embedderNames } from './embed/registry.js';
+import { STORE_NAMES } from './stores/registry.js';
+
+/**
+ * Every setting, in one zod schema: the source of the types, the defaults and the docs
+ * (docs/configuration.md lists each `env` name below; a test keeps the two in step).
+ * Precedence: defaults < config file (`ENGRAM_CONFIG`/`--config`, JSON) < environment < CLI flags.
+ */
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: int(0, 65_535).default(8765),
+  dataDir: z.string().min(1).default('./data'),
+  store: z.enum(STORE_NAMES).default('sqlite'),
+  embedder: z.enum(embedderNames).default('use'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  auth: z.strictObject({
+    /** `auto`: keys required once any key exists or the host is not loopback; `keys`: always; `none`: never (loopback only). */
+    mode: z.enum(['auto', 'keys', 'none']).default('auto'),
+    defaultUser: z.string().min(1).default('default'),
+  }).prefault({}),
+  sqlite: z.strictObject({
+    path: z.string().min(1).optional(),
+    synchronous: z.enum(['full', 'normal']).default('full'),
+  }).prefault({}),
+  embed: z.strictObject({
+    threads: int(1, 64).default(1),
+    cacheSize: int(0).default(10_000),
+  }).prefault({}),
+  openai: z.strictObject({
+    baseUrl: z.url().default('https://api.openai.com/v1'),
+    apiKey: z.string().optional(),
+    model: z.string().min(1).default('text-embedding-3-small'),
+    dimension: int(1).optional(),
+    batchSize: int(1, 2048).default(96),
+    timeoutMs: int(100).default(30_000),
+  }).prefault({}),
+  search: z.strictObject({
+    rrfK: z.coerce.number().min(0).default(60),
+    keywordWeight: z.coerce.number().min(0).default(1),
+    vectorWeight: z.coerce.number().min(0).default(0.5),
+    candidates: int(1, 1_000).default(50),
+  }).prefault({}),
+  limits: z.strictObject({
+    maxBodyBytes: int(1_024).default(16 * 1024 * 1024),
+    rateLimitPerMinute: int(0).default(1_200),
+  }).prefault({}),
+});
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables and the setting each one sets (dot path). `_FILE` variants read secrets from files. */
+export const ENV_VARS = {
+  ENGRAM_HOST: 'host',
+  ENGRAM_PORT: 'port',
+  ENGRAM_DATA_DIR: 'dataDir',
+  ENGRAM_STORE: 'store',
+  ENGRAM_EMBEDDER: 'embedder',
+  ENGRAM_LOG_LEVEL: 'logLevel',
+  ENGRAM_AUTH: 'auth.mode',
+  ENGRAM_DEFAULT_USER: 'auth.defaultUser',
+  ENGRAM_SQLITE_PATH: 'sqlite.path',
+  ENGRAM_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
+  ENGRAM_EMBED_THREADS: 'embed.threads',
+  ENGRAM_EMBED_CACHE_SIZE: 'embed.cacheSize',
+  ENGRAM_OPENAI_BASE_URL: 'openai.baseUrl',
+  ENGRAM_OPENAI_API_KEY: 'openai.apiKey',
+  ENGRAM_OPENAI_MODEL: 'openai.model',
+  ENGRAM_OPENAI_DIMENSION: 'openai.dimension',
+  ENGRAM_OPENAI_BATCH_SIZE: 'openai.batchSize',
+  ENGRAM_OPENAI_TIMEOUT_MS: 'openai.timeoutMs',
+  ENGRAM_SEARCH_RRF_K: 'search.rrfK',
+  ENGRAM_SEARCH_KEYWORD_WEIGHT: 'search.keywordWeight',
+  ENGRAM_SEARCH_VECTOR_WEIGHT: 'search.vectorWeight',
+  ENGRAM_SEARCH_CANDIDATES: 'search.candidates',
+  ENGRAM_MAX_BODY_BYTES: 'limits.maxBodyBytes',
+  ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
+} as const;
+
+const SECRET_VARS = new Set(['ENGRAM_OPENAI_API_KEY']);
+
+type Tree = { [key: string]: unknown };
+
+function setPath(target: Tree, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Tree;
+  }
+  node[keys.at(-1) as string] = value;
+}
+
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object'
+        ? merge(prev as Tree, value as Tree)
+        : value;
+  }
+  return out;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Tree {
+  const tree: Tree = {};
+  for (const [name, path] of Object.entries(ENV_VARS)) {
+    let value = env[name];
+    const file = env[`${name}_FILE`];
+    if (value === undefined && file !== undefined && SECRET_VARS.has(name)) {
+      try {
+        value = readFileSync(file, 'utf8').trim();
+      } catch (error) {
+        throw new ConfigError(`${name}_FILE: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+    }
+    if (value !== undefined && value !== '') setPath(tree, path, value);
+  }
+  return tree;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const envNameOf = (path: string): string | undefined =>
+  Object.entries(ENV_VARS).find(([, p]) => p === path)?.[0];
+
+/**
+ * Parses the configuration once and freezes it. Fails fast with a message naming the variable.
+ * `overrides` are CLI flags (already in schema shape).
+ */
+export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; overrides?: Tree } = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.ENGRAM_CONFIG;
+  let fromFile: Tree = {};
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Tree;
+    } catch (error) {
+      throw new ConfigError(`config file ${file}: ${(error as Error).message}`);
+    }
+  }
+  const raw = merge(merge(fromFile, fromEnv(env)), options.overrides ?? {});
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.');
+      const name = envNameOf(path);
+      return `  ${name ? `${name} (${path})` : path || '(root)'}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  config.dataDir = resolve(config.dataDir);
+  return deepFreeze(config);
+}
+
+/** Builds a config for tests and embedding: defaults plus the given values, no environment. */
+export function testConfig(values: ConfigInput = {}): Config {
+  return deepFreeze(configSchema.parse(values));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);

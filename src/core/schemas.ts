@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { EngramError } from './errors.js';
+import { type JsonValue, MEMORY_SOURCES } from './types.js';
+
+/**
+ * Input schemas shared by the service and every front end (REST validates with them and
+ * generates its OpenAPI document from them; MCP tools and the CLI reuse them).
+ */
+
+export const LIMITS = {
+  contentChars: 32_768,
+  tags: 32,
+  tagChars: 64,
+  metadataBytes: 16_384,
+  batch: 1_000,
+  queryChars: 4_096,
+  pageSize: 1_000,
+  searchLimit: 100,
+} as const;
+
+export const userIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/, 'user ids are 1-128 characters of A-Z a-z 0-9 _ . @ : -');
+
+export const categorySchema = z
+  .string()
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N}_.\-/ ]{0,63}$/u, 'categories are 1-64 letters, digits, spaces or _ . - /')
+  .refine((value) => !value.split('/').includes('..'), 'categories may not contain ".." segments');
+
+export const tagSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.tagChars)
+  .regex(/^[^\p{C}]+$/u, 'tags may not contain control characters');
+
+const scopeIdSchema = z.string().min(1).max(128);
+const isoDateSchema = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/**
+ * Any JSON value. Inputs are parsed JSON already, so nothing else can arrive; `z.json()` would
+ * re-check that recursively, but neither the OpenAPI nor the MCP JSON Schema generator can walk a
+ * recursive schema, and a transform cannot be represented at all.
+ */
+const jsonValueSchema = z.unknown() as unknown as z.ZodType<JsonValue>;
+
+export const metadataSchema = z
+  .record(z.string().max(128), jsonValueSchema)
+  .refine((value) => JSON.stringify(value).length <= LIMITS.metadataBytes, {
+    message: `metadata may be at most ${LIMITS.metadataBytes} bytes of JSON`,
+  });
+
+export const contentSchema = z
+  .string()
+  .max(LIMITS.contentChars, `content may be at most ${LIMITS.contentChars} characters`)
+  .refine((value) => value.trim().length > 0, 'content must not be empty');
+
+export const addMemorySchema = z.strictObject({
+  content: contentSchema,
+  category: categorySchema.optional(),
+  tags: z.array(tagSchema).max(LIMITS.tags).optional(),
+  metadata: metadataSchema.optional(),
+  agentId: scopeIdSchema.optional(),
+  sessionId: scopeIdSchema.optional(),
+  eventAt: isoDateSchema.optional(),
+  expiresAt: isoDateSchema.optional(),
+  pinned: z.boolean().optional(),
+  /** A precomputed embedding from the same model the store uses (skips embedding). */
+  embedding: z.array(z.number()).optional(),
+});
+export type AddMemoryInput = z.input<typeof addMemorySchema>;
+
+export const updateMemorySchema = z
+  .strictObject({
+    content: contentSchema.optional(),
+    category: categorySchema.optional(),
+    tags: z.array(tagSchema).max(LIMITS.tags).optional(),
+    metadata: metadataSchema.optional(),
+    eventAt: isoDateSchema.nullable().optional(),
+    expiresAt: isoDateSchema.nullable().optional(),
+    pinned: z.boolean().optional(),
+  })
+  .refine((value) => Object.keys(value).length > 0, 'give at least one field to change');
+export type UpdateMemoryInput = z.input<typeof updateMemorySchema>;
+
+export const filterSchema = z.strictObject({
+  agentId: scopeIdSchema.optional(),
+  sessionId: scopeIdSchema.optional(),
+  category: categorySchema.optional(),
+  tagsAny: z.array(tagSchema).max(LIMITS.tags).optional(),
+  tagsAll: z.array(tagSchema).max(LIMITS.tags).optional(),
+  createdAfter: isoDateSchema.optional(),
+  createdBefore: isoDateSchema.optional(),
+  eventAfter: isoDateSchema.optional(),
+  eventBefore: isoDateSchema.optional(),
+  metadata: z
+    .record(z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'metadata filter keys are 1-128 of A-Z a-z 0-9 _ -'), scalar)
+    .optional(),
+  includeSuperseded: z.boolean().optional(),
+  includeExpired: z.boolean().optional(),
+});
+export type FilterInput = z.input<typeof filterSchema>;
+
+export const searchSchema = z.strictObject({
+  query: z.string().max(LIMITS.queryChars, `query may be at most ${LIMITS.queryChars} characters`),
+  mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid'),
+  limit: z.number().int().min(1).max(LIMITS.searchLimit).default(10),
+  filter: filterSchema.optional(),
+});
+export type SearchInput = z.input<typeof searchSchema>;
+
+export const listSchema = z.strictObject({
+  limit: z.number().int().min(1).max(LIMITS.pageSize).default(50),
+  cursor: z.string().max(512).optional(),
+  filter: filterSchema.optional(),
+});
+export type ListInput = z.input<typeof listSchema>;
+
+export const memorySourceSchema = z.enum(MEMORY_SOURCES);
+
+/** The shape of a memory as front ends return it. */
+export const memorySchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  agentId: z.string().nullable(),
+  sessionId: z.string().nullable(),
+  content: z.string(),
+  category: z.string(),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), jsonValueSchema),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  eventAt: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  pinned: z.boolean(),
+  source: memorySourceSchema,
+  hash: z.string(),
+  supersededBy: z.string().nullable(),
+  validTo: z.string().nullable(),
+});
+
+/** Parses with a schema and turns failures into an `invalid_request` error naming the fields. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+  const first = issues[0];
+  throw new InputError(first ? `${first.path}: ${first.message}` : 'invalid input', issues);
+}
+
+export class InputError extends EngramError {
+  constructor(message: string, issues: { path: string; message: string }[]) {
+    super('invalid_request', message, { details: { issues } });
+  }
+}

@@ -1,0 +1,129 @@
+/** The data model shared by every store and front end (see docs/ARCHITECTURE.md). */
+
+export const MEMORY_SOURCES = ['api', 'mcp', 'cli', 'telegram', 'kb', 'import'] as const;
+export type MemorySource = (typeof MEMORY_SOURCES)[number];
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Metadata = { [key: string]: JsonValue };
+
+/** Who a request acts for. `userId` is the tenant; the finer scopes are optional. */
+export interface Scope {
+  userId: string;
+  agentId?: string | undefined;
+  sessionId?: string | undefined;
+}
+
+export interface Memory {
+  /** Time-ordered id (UUIDv7). */
+  id: string;
+  userId: string;
+  agentId: string | null;
+  sessionId: string | null;
+  content: string;
+  category: string;
+  tags: string[];
+  metadata: Metadata;
+  /** ISO-8601 UTC timestamps (`Date#toISOString`), so they sort as strings. */
+  createdAt: string;
+  updatedAt: string;
+  /** When the remembered thing happened, if known. */
+  eventAt: string | null;
+  /** After this instant the memory is expired and hidden unless asked for. */
+  expiresAt: string | null;
+  pinned: boolean;
+  source: MemorySource;
+  /** sha256 of the normalised content: exact duplicates for one user are stored once. */
+  hash: string;
+  supersededBy: string | null;
+  validTo: string | null;
+}
+
+/** A memory together with its embedding, as stores persist it. */
+export interface MemoryRecord {
+  memory: Memory;
+  vector: Float32Array;
+}
+
+export const HISTORY_EVENTS = ['add', 'update', 'supersede', 'delete', 'restore'] as const;
+export type HistoryEvent = (typeof HISTORY_EVENTS)[number];
+
+export interface HistoryEntry {
+  id: string;
+  memoryId: string;
+  userId: string;
+  event: HistoryEvent;
+  /** The memory before the change (null for add). */
+  before: Memory | null;
+  /** The memory after the change (null for delete). */
+  after: Memory | null;
+  actor: string;
+  at: string;
+  reason: string | null;
+}
+
+/** Filters shared by list and search. Every field narrows the result. */
+export interface MemoryFilter {
+  agentId?: string | undefined;
+  sessionId?: string | undefined;
+  category?: string | undefined;
+  /** The memory carries at least one of these tags. */
+  tagsAny?: string[] | undefined;
+  /** The memory carries every one of these tags. */
+  tagsAll?: string[] | undefined;
+  createdAfter?: string | undefined;
+  createdBefore?: string | undefined;
+  eventAfter?: string | undefined;
+  eventBefore?: string | undefined;
+  /** Top-level metadata keys equal to these scalar values. */
+  metadata?: { [key: string]: string | number | boolean | null } | undefined;
+  includeSuperseded?: boolean | undefined;
+  includeExpired?: boolean | undefined;
+}
+
+/** A filter with the instant against which expiry is judged, as stores receive it. */
+export interface StoreFilter extends MemoryFilter {
+  now: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, or null at the end. */
+  nextCursor: string | null;
+}
+
+export interface CategoryCount {
+  category: string;
+  count: number;
+}
+
+export interface EmbeddingInfo {
+  model: string;
+  dimension: number;
+}
+
+export type SearchMode = 'hybrid' | 'vector' | 'keyword';
+
+export interface KeywordHit {
+  id: string;
+  /** Higher is better (e.g. negated BM25). */
+  score: number;
+}
+
+export interface VectorHit {
+  id: string;
+  /** Cosine similarity in [-1, 1]. */
+  similarity: number;
+}
+
+export interface SearchExplanation {
+  mode: SearchMode;
+  keyword: { rank: number; score: number } | null;
+  vector: { rank: number; similarity: number } | null;
+  fusion: { method: 'rrf'; k: number; keywordWeight: number; vectorWeight: number } | null;
+}
+
+export interface SearchResult {
+  memory: Memory;
+  score: number;
+  explanation: SearchExplanation;
+}

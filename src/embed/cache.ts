@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { EngramError } from '../core/errors.js';
+import type { Embedder } from './embedder.js';
+
+export interface CachedEmbedderOptions {
+  /** Most vectors kept (each ~4 bytes × dimension). */
+  maxEntries: number;
+}
+
+export interface CacheStats {
+  /** Texts answered from the cache. */
+  readonly hits: number;
+  /** Texts the inner embedder computed (each distinct text once). */
+  readonly misses: number;
+  /** Texts that joined a computation already under way (concurrent calls or repeats in one call). */
+  readonly shared: number;
+  /** Vectors cached now. */
+  readonly size: number;
+}
+
+/**
+ * An LRU of vectors in front of any Embedder, keyed by sha256 of model + text. Concurrent
+ * requests for the same text share one computation. Callers get their own copies, so a caller
+ * that mutates a vector cannot corrupt the cache.
+ */
+export class CachedEmbedder implements Embedder {
+  readonly inner: Embedder;
+  readonly #cache: LRUCache<string, Float32Array>;
+  readonly #pending = new Map<string, Promise<Float32Array>>();
+  #hits = 0;
+  #misses = 0;
+  #shared = 0;
+
+  constructor(inner: Embedder, options: CachedEmbedderOptions) {
+    if (!Number.isInteger(options.maxEntries) || options.maxEntries < 1) {
+      throw new RangeError(`maxEntries must be a positive integer, got ${options.maxEntries}`);
+    }
+    this.inner = inner;
+    this.#cache = new LRUCache({ max: options.maxEntries });
+  }
+
+  get model(): string {
+    return this.inner.model;
+  }
+
+  get dimension(): number {
+    return this.inner.dimension;
+  }
+
+  get stats(): CacheStats {
+    return { hits: this.#hits, misses: this.#misses, shared: this.#shared, size: this.#cache.size };
+  }
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    const missing = new Map<string, string>();
+    const keys = texts.map((text) => {
+      const key = this.#key(text);
+      if (this.#cache.has(key)) this.#hits++;
+      else if (this.#pending.has(key) || missing.has(key)) this.#shared++;
+      else missing.set(key, text);
+      return key;
+    });
+    if (missing.size > 0) this.#compute(missing);
+    // Read hits now: a later miss in this same call must not be able to evict them first.
+    const vectors = await Promise.all(keys.map((key) => this.#cache.get(key) ?? this.#pending.get(key)));
+    return vectors.map((vector) => (vector as Float32Array).slice());
+  }
+
+  async close(): Promise<void> {
+    this.#cache.clear();
+    await this.inner.close();
+  }
+
+  /** Starts one inner call for all missing texts; each key's promise is pending until it lands. */
+  #compute(missing: Map<string, string>): void {
+    const keys = [...missing.keys()];
+    this.#misses += keys.length;
+    const run = this.inner
+      .embed([...missing.values()])
+      .then((vectors) => {
+        if (vectors.length !== keys.length) {
+          throw new EngramError(
+            'internal',
+            `${this.model} returned ${vectors.length} vectors for ${keys.length} texts`,
+          );
+        }
+        keys.forEach((key, i) => {
+          this.#cache.set(key, vectors[i] as Float32Array);
+        });
+        return vectors;
+      })
+      .finally(() => {
+        for (const key of keys) this.#pending.delete(key);
+      });
+    keys.forEach((key, i) => {
+      this.#pending.set(
+        key,
+        run.then((vectors) => vectors[i] as Float32Array),
+      );
+    });
+  }
+
+  #key(text: string): string {
+    return createHash('sha256').update(this.inner.model).update('\0').update(text).digest('base64');
+  }
+}

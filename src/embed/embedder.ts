@@ -1,0 +1,39 @@
+/**
+ * The swap point for turning text into vectors. Implementations: `use` (offline default),
+ * `openai` (any OpenAI-compatible /v1/embeddings). Cross-cutting behaviour (caching, batching,
+ * metrics) wraps this interface instead of living inside an implementation.
+ */
+export interface Embedder {
+  /** Stable model identifier recorded by stores, e.g. `use-lite-512`. */
+  readonly model: string;
+  /** Vector length; known after `init()`. */
+  readonly dimension: number;
+  /** Loads the model / probes the endpoint. Idempotent. */
+  init(): Promise<void>;
+  /** One unit-length vector per text, in order. */
+  embed(texts: string[]): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}
+
+/** Scales a vector to unit length in place (zero vectors stay zero) and returns it. */
+export function normalise(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += (vector[i] as number) ** 2;
+  const norm = Math.sqrt(sum);
+  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i] = (vector[i] as number) / norm;
+  return vector;
+}
+
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}

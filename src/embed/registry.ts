@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { EngramError } from '../core/errors.js';
+import { CachedEmbedder } from './cache.js';
+import type { Embedder } from './embedder.js';
+import { createOpenAiEmbedder, openAiConfigSchema } from './openai/index.js';
+import { createUseEmbedder, useConfigSchema } from './use/index.js';
+
+/** Every embedder by name. Adding one here adds it to the config enum and `createEmbedder`. */
+export const embedders = {
+  use: createUseEmbedder,
+  openai: createOpenAiEmbedder,
+} as const;
+
+export type EmbedderName = keyof typeof embedders;
+
+/** For `z.enum(embedderNames)` in the app config. */
+export const embedderNames = Object.keys(embedders) as [EmbedderName, ...EmbedderName[]];
+
+/** Each embedder's own config schema; defaults are applied by `createEmbedder`. */
+export const embedderConfigSchemas = {
+  use: useConfigSchema,
+  openai: openAiConfigSchema,
+} as const satisfies { [N in EmbedderName]: z.ZodType<Parameters<(typeof embedders)[N]>[0]> };
+
+/** What a caller may pass (defaults optional). */
+export type EmbedderConfigInput<N extends EmbedderName> = z.input<(typeof embedderConfigSchemas)[N]>;
+/** What the factory receives (defaults filled in). */
+export type EmbedderConfig<N extends EmbedderName> = z.output<(typeof embedderConfigSchemas)[N]>;
+
+export interface CreateEmbedderOptions {
+  /** Vectors to keep in an LRU in front of the embedder; 0 (default) disables the cache. */
+  cacheSize?: number;
+}
+
+// Mapped views of the two tables, so indexing with a generic name keeps schema and factory paired.
+const schemas: { [N in EmbedderName]: z.ZodType<EmbedderConfig<N>, EmbedderConfigInput<N>> } = embedderConfigSchemas;
+const factories: { [N in EmbedderName]: (config: EmbedderConfig<N>) => Embedder } = embedders;
+
+/** Validates `config` against the named embedder's schema and builds it, cached if asked. */
+export function createEmbedder<N extends EmbedderName>(
+  name: N,
+  config: EmbedderConfigInput<N>,
+  options: CreateEmbedderOptions = {},
+): Embedder {
+  const parsed = schemas[name].safeParse(config);
+  if (!parsed.success) {
+    throw new EngramError('invalid_request', `invalid ${name} embedder config: ${z.prettifyError(parsed.error)}`);
+  }
+  const embedder = factories[name](parsed.data);
+  const cacheSize = options.cacheSize ?? 0;
+  return cacheSize > 0 ? new CachedEmbedder(embedder, { maxEntries: cacheSize }) : embedder;
+}

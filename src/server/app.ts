@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { rateLimiter } from 'hono-rate-limiter';
+import { EngramError } from '../core/errors.js';
+import { InputError } from '../core/schemas.js';
+import { authMiddleware, localOriginGuard } from './auth.js';
+import type { AppEnv, ServerDeps } from './context.js';
+import { errorHandler } from './errors.js';
+import { mountMcp } from './mcp/http.js';
+import { memoryRoutes } from './routes/memories.js';
+import { searchRoutes } from './routes/search.js';
+import { systemRoutes } from './routes/system.js';
+import { userRoutes } from './routes/users.js';
+
+type ZodIssueLike = { path: PropertyKey[]; message: string; code?: string; errors?: ZodIssueLike[][] };
+
+/** Picks the most specific issues: for a union, the branch that came closest to matching. */
+function flattenIssues(issues: ZodIssueLike[]): ZodIssueLike[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union' || !issue.errors?.length) return [issue];
+    const best = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
+    return flattenIssues(best.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] })));
+  });
+}
+
+function validationHook(result: { success: boolean; error?: { issues: ZodIssueLike[] } }) {
+  if (result.success || !result.error) return;
+  const issues = flattenIssues(result.error.issues).map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+  const first = issues[0];
+  throw new InputError(first ? `${first.path}: ${first.message}` : 'invalid request', issues);
+}
+
+const clientKey = (c: Context<AppEnv>): string => {
+  const auth = c.req.header('authorization');
+  if (auth) return `key:${createHash('sha256').update(auth).digest('hex').slice(0, 32)}`;
+  const info = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
+  return `ip:${info?.remoteAddress ?? 'local'}:${c.req.header('x-user-id') ?? ''}`;
+};
+
+/** The HTTP application: REST /v1, MCP, health, metrics and the OpenAPI document. */
+export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
+  const { config, logger, metrics } = deps;
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.onError(errorHandler(logger));
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath && c.req.routePath !== '*' ? c.req.routePath : 'unmatched';
+    const seconds = (performance.now() - started) / 1000;
+    metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+    logger.debug({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+  });
+
+  for (const path of ['/v1/*', '/mcp', '/sse', '/messages']) {
+    app.use(path, localOriginGuard(deps));
+    app.use(
+      path,
+      bodyLimit({
+        maxSize: config.limits.maxBodyBytes,
+        onError: () => {
+          throw new EngramError('payload_too_large', `the request body exceeds ${config.limits.maxBodyBytes} bytes`);
+        },
+      }),
+    );
+    if (config.limits.rateLimitPerMinute > 0) {
+      app.use(
+        path,
+        rateLimiter<AppEnv>({
+          windowMs: 60_000,
+          limit: config.limits.rateLimitPerMinute,
+          standardHeaders: 'draft-6',
+          keyGenerator: clientKey,
+          handler: (c) => {
+            c.header('Retry-After', c.res.headers.get('RateLimit-Reset') ?? '60');
+            return c.json(
+              { error: { code: 'rate_limited', message: `more than ${config.limits.rateLimitPerMinute} requests a minute` } },
+              429,
+            );
+          },
+        }),
+      );
+    }
+  }
+  app.use('/v1/*', authMiddleware(deps, 'api'));
+
+  systemRoutes(app, deps);
+  memoryRoutes(app, deps);
+  searchRoutes(app, deps);
+  userRoutes(app, deps);
+  mountMcp(app, deps);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Engram',
+      version: '0.1.0',
+      description: 'Long-term memory for AI assistants. Authenticate with `Authorization: Bearer <key>`.',
+    },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  return app;
+}

@@ -1,0 +1,26 @@
+import type { Principal } from '../auth/key-store.js';
+import type { KeyStore } from '../auth/key-store.js';
+import type { Config } from '../config.js';
+import type { Actor, MemoryService } from '../core/memory-service.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from './metrics.js';
+
+/** Everything the HTTP layer needs, built once at start. */
+export interface ServerDeps {
+  config: Config;
+  service: MemoryService;
+  keys: KeyStore;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Who is calling, resolved by the auth middleware for every /v1 and MCP request. */
+export interface Caller {
+  /** The user whose memories this request reads and writes. */
+  userId: string;
+  /** null in local (keyless) mode. */
+  principal: Principal | null;
+  actor: Actor;
+}
+
+export type AppEnv = { Variables: { caller: Caller; requestId: string } };

@@ -1,0 +1,40 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { EngramError, type ErrorCode, ERROR_CODES } from '../core/errors.js';
+import type { Logger } from '../logger.js';
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+/** The one place where errors become HTTP responses. Unknown errors never leak their text. */
+export function toErrorResponse(error: unknown, logger: Logger): { status: ContentfulStatusCode; body: ErrorBody } {
+  if (error instanceof EngramError) {
+    return {
+      status: error.status as ContentfulStatusCode,
+      body: { error: { code: error.code, message: error.message, ...(error.details && { details: error.details }) } },
+    };
+  }
+  if (error instanceof HTTPException) {
+    const code = httpCode(error.status);
+    return { status: ERROR_CODES[code] as ContentfulStatusCode, body: { error: { code, message: error.message || code } } };
+  }
+  if (error instanceof SyntaxError) {
+    return { status: 400, body: { error: { code: 'invalid_request', message: 'the request body is not valid JSON' } } };
+  }
+  logger.error({ err: error }, 'unhandled error');
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+}
+
+function httpCode(status: number): ErrorCode {
+  const match = (Object.entries(ERROR_CODES) as [ErrorCode, number][]).find(([, value]) => value === status);
+  return match ? match[0] : status >= 500 ? 'internal' : 'invalid_request';
+}
+
+export function errorHandler(logger: Logger) {
+  return (error: unknown, c: Context) => {
+    const { status, body } = toErrorResponse(error, logger);
+    return c.json(body, status);
+  };
+}

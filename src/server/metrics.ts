@@ -1,0 +1,52 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { MemoryStore } from '../stores/store.js';
+
+/** Prometheus metrics with conventional names and base units. */
+export function createMetrics(store: MemoryStore) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'engram_process_' });
+  const httpDuration = new Histogram({
+    name: 'engram_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const searchDuration = new Histogram({
+    name: 'engram_search_duration_seconds',
+    help: 'Search duration by mode (end to end inside the service, query embedding included)',
+    labelNames: ['mode'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const memoriesAdded = new Counter({
+    name: 'engram_memories_added_total',
+    help: 'Memories stored (duplicates not counted)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const duplicates = new Counter({
+    name: 'engram_memories_duplicate_total',
+    help: 'Adds that matched existing content and stored nothing new',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'engram_store_memories',
+    help: 'Memories in the store',
+    registers: [registry],
+    async collect() {
+      this.set((await store.stats()).memories);
+    },
+  });
+  new Gauge({
+    name: 'engram_store_size_bytes',
+    help: 'Bytes the store occupies on disk',
+    registers: [registry],
+    async collect() {
+      this.set((await store.stats()).bytes ?? 0);
+    },
+  });
+  return { registry, httpDuration, searchDuration, memoriesAdded, duplicates };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,134 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { parseInput, addMemorySchema, LIMITS, listSchema, memorySchema, updateMemorySchema } from '../../core/schemas.js';
+import type { AppEnv, ServerDeps } from '../context.js';
+import { errorResponses, filterFromQuery, filterQuerySchema } from './shared.js';
+
+const addResultSchema = z.object({ memory: memorySchema, duplicate: z.boolean() });
+const batchSchema = z.strictObject({ memories: z.array(addMemorySchema).min(1).max(LIMITS.batch) });
+const idParam = z.object({ id: z.string().min(1).max(128).openapi({ param: { name: 'id', in: 'path' } }) });
+
+const historyEntrySchema = z.object({
+  id: z.string(),
+  memoryId: z.string(),
+  userId: z.string(),
+  event: z.enum(['add', 'update', 'supersede', 'delete', 'restore']),
+  before: memorySchema.nullable(),
+  after: memorySchema.nullable(),
+  actor: z.string(),
+  at: z.string(),
+  reason: z.string().nullable(),
+});
+
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
+  const { service, metrics } = deps;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/memories',
+      summary: 'Add one memory, or a batch of up to 1,000 as {"memories": [...]}',
+      tags: ['memories'],
+      request: { body: { required: true, ...json(z.union([batchSchema, addMemorySchema]), 'a memory or a batch') } },
+      responses: {
+        201: json(z.union([addResultSchema, z.object({ results: z.array(addResultSchema) })]), 'stored'),
+        200: json(z.union([addResultSchema, z.object({ results: z.array(addResultSchema) })]), 'all duplicates'),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const caller = c.get('caller');
+      const body: unknown = c.req.valid('json');
+      const batch = typeof body === 'object' && body !== null && 'memories' in body;
+      const inputs = batch ? parseInput(batchSchema, body).memories : [parseInput(addMemorySchema, body)];
+      const results = await service.addMany(caller.userId, inputs, caller.actor);
+      const created = results.filter((result) => !result.duplicate).length;
+      metrics.memoriesAdded.inc({ source: caller.actor.source }, created);
+      metrics.duplicates.inc(results.length - created);
+      const status = created > 0 ? 201 : 200;
+      return batch ? c.json({ results }, status) : c.json(results[0] as z.infer<typeof addResultSchema>, status);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/memories',
+      summary: 'List memories, newest first, with filters and cursor paging',
+      tags: ['memories'],
+      request: {
+        query: filterQuerySchema.extend({
+          limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).optional(),
+          cursor: z.string().max(512).optional(),
+        }),
+      },
+      responses: {
+        200: json(z.object({ items: z.array(memorySchema), nextCursor: z.string().nullable() }), 'one page'),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const input = parseInput(listSchema, { limit: query.limit, cursor: query.cursor, filter: filterFromQuery(query) });
+      return c.json(await service.list(c.get('caller').userId, input), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/memories/{id}',
+      summary: 'Get one memory',
+      tags: ['memories'],
+      request: { params: idParam },
+      responses: { 200: json(memorySchema, 'the memory'), ...errorResponses },
+    }),
+    async (c) => c.json(await service.get(c.get('caller').userId, c.req.valid('param').id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/memories/{id}',
+      summary: 'Change a memory (recorded in its history; new content is re-embedded)',
+      tags: ['memories'],
+      request: { params: idParam, body: { required: true, ...json(updateMemorySchema, 'fields to change') } },
+      responses: { 200: json(memorySchema, 'the memory after the change'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = c.get('caller');
+      return c.json(await service.update(caller.userId, c.req.valid('param').id, c.req.valid('json'), caller.actor), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/memories/{id}',
+      summary: 'Delete a memory (its history is kept)',
+      tags: ['memories'],
+      request: { params: idParam },
+      responses: { 200: json(z.object({ deleted: memorySchema }), 'the memory as it was'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = c.get('caller');
+      return c.json({ deleted: await service.delete(caller.userId, c.req.valid('param').id, caller.actor) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/memories/{id}/history',
+      summary: "A memory's change log, oldest first",
+      tags: ['memories'],
+      request: { params: idParam },
+      responses: { 200: json(z.object({ history: z.array(historyEntrySchema) }), 'history entries'), ...errorResponses },
+    }),
+    async (c) => c.json({ history: await service.history(c.get('caller').userId, c.req.valid('param').id) }, 200),
+  );
+}

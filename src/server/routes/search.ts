@@ -1,0 +1,67 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { memorySchema, searchSchema } from '../../core/schemas.js';
+import type { AppEnv, ServerDeps } from '../context.js';
+import { errorResponses, filterFromQuery, filterQuerySchema } from './shared.js';
+
+const explanationSchema = z
+  .object({
+    mode: z.enum(['hybrid', 'vector', 'keyword']),
+    keyword: z.object({ rank: z.number(), score: z.number() }).nullable(),
+    vector: z.object({ rank: z.number(), similarity: z.number() }).nullable(),
+    fusion: z
+      .object({ method: z.literal('rrf'), k: z.number(), keywordWeight: z.number(), vectorWeight: z.number() })
+      .nullable(),
+  })
+  .openapi('SearchExplanation');
+
+const searchResponseSchema = z.object({
+  results: z.array(z.object({ memory: memorySchema, score: z.number(), explanation: explanationSchema })),
+  timings: z.object({ embedMs: z.number(), keywordMs: z.number(), vectorMs: z.number(), totalMs: z.number() }),
+});
+
+export function searchRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
+  const { service, metrics } = deps;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/search',
+      summary: 'Search memories (hybrid keyword + vector by default); each result explains its rank',
+      tags: ['search'],
+      request: { body: { required: true, content: { 'application/json': { schema: searchSchema } } } },
+      responses: {
+        200: { content: { 'application/json': { schema: searchResponseSchema } }, description: 'results, best first' },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      const response = await service.search(c.get('caller').userId, input);
+      metrics.searchDuration.observe({ mode: input.mode ?? 'hybrid' }, response.timings.totalMs / 1000);
+      return c.json(response, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/categories',
+      summary: 'Categories in use, with counts',
+      tags: ['search'],
+      request: { query: filterQuerySchema.omit({ category: true }) },
+      responses: {
+        200: {
+          content: {
+            'application/json': {
+              schema: z.object({ categories: z.array(z.object({ category: z.string(), count: z.number() })) }),
+            },
+          },
+          description: 'categories sorted by name',
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) =>
+      c.json({ categories: await service.categories(c.get('caller').userId, filterFromQuery(c.req.valid('query'))) }, 200),
+  );
+}

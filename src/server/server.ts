@@ -1,0 +1,63 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { KeyStore } from '../auth/key-store.js';
+import { type Config, isLoopback } from '../config.js';
+import { EngramError } from '../core/errors.js';
+import type { MemoryService } from '../core/memory-service.js';
+import type { Logger } from '../logger.js';
+import { createApp } from './app.js';
+import { keysRequired } from './auth.js';
+import type { ServerDeps } from './context.js';
+import { closeMcpSessions } from './mcp/http.js';
+import { createMetrics } from './metrics.js';
+
+export interface RunningServer {
+  url: string;
+  deps: ServerDeps;
+  /** Stops accepting connections, lets in-flight requests finish, then closes the service. */
+  close(): Promise<void>;
+}
+
+/** Refuses configurations that would expose memories: a non-loopback address needs API keys. */
+export function checkExposure(config: Config, keys: KeyStore): void {
+  if (isLoopback(config.host)) return;
+  if (config.auth.mode === 'none') {
+    throw new EngramError('invalid_request', `refusing to listen on ${config.host} with ENGRAM_AUTH=none: that would expose every memory`);
+  }
+  if (!keys.hasActiveKeys()) {
+    throw new EngramError(
+      'invalid_request',
+      `refusing to listen on ${config.host} without API keys; create one with \`engram keys create --admin\` ` +
+        `(or --user <id>), or listen on 127.0.0.1`,
+    );
+  }
+}
+
+export async function startServer(config: Config, service: MemoryService, logger: Logger): Promise<RunningServer> {
+  const keys = new KeyStore(config.dataDir);
+  checkExposure(config, keys);
+  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service.store) };
+  const app = createApp(deps);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, store: service.store.name, embedder: service.embedder.model, keysRequired: keysRequired(deps) }, 'listening');
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      await closeMcpSessions(deps);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+      });
+      await service.close();
+    })();
+    return closing;
+  };
+  return { url, deps, close };
+}

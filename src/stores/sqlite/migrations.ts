@@ -1,0 +1,98 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Versioned schema migrations, tracked in SQLite's `user_version`. Each step runs in its own
+ * transaction; a database from a newer Engram is refused rather than guessed at.
+ */
+export const migrations: { version: number; description: string; up: (db: Database.Database) => void }[] = [
+  {
+    version: 1,
+    description: 'memories, vectors, full-text index, history, store metadata',
+    up(db) {
+      db.exec(`
+        CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+        CREATE TABLE memories (
+          rowid         INTEGER PRIMARY KEY,
+          id            TEXT NOT NULL UNIQUE,
+          user_id       TEXT NOT NULL,
+          agent_id      TEXT,
+          session_id    TEXT,
+          content       TEXT NOT NULL,
+          category      TEXT NOT NULL,
+          tags          TEXT NOT NULL,
+          metadata      TEXT NOT NULL,
+          created_at    TEXT NOT NULL,
+          updated_at    TEXT NOT NULL,
+          event_at      TEXT,
+          expires_at    TEXT,
+          pinned        INTEGER NOT NULL,
+          source        TEXT NOT NULL,
+          hash          TEXT NOT NULL,
+          superseded_by TEXT,
+          valid_to      TEXT
+        ) STRICT;
+        CREATE INDEX memories_user_id ON memories (user_id, id);
+        CREATE INDEX memories_user_hash ON memories (user_id, hash);
+        CREATE INDEX memories_user_category ON memories (user_id, category);
+
+        -- Vectors live beside the rows (same rowid) so a scan reads only what it needs.
+        CREATE TABLE vectors (
+          rowid     INTEGER PRIMARY KEY,
+          user_id   TEXT NOT NULL,
+          embedding BLOB NOT NULL
+        ) STRICT;
+        CREATE INDEX vectors_user ON vectors (user_id);
+
+        CREATE VIRTUAL TABLE memories_fts USING fts5(
+          content, content='memories', content_rowid='rowid',
+          tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+          INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+        END;
+        CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+          INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+          DELETE FROM vectors WHERE rowid = old.rowid;
+        END;
+        CREATE TRIGGER memories_fts_update AFTER UPDATE OF content ON memories BEGIN
+          INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+          INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+        END;
+
+        CREATE TABLE history (
+          rowid     INTEGER PRIMARY KEY,
+          id        TEXT NOT NULL UNIQUE,
+          memory_id TEXT NOT NULL,
+          user_id   TEXT NOT NULL,
+          event     TEXT NOT NULL,
+          before    TEXT,
+          after     TEXT,
+          actor     TEXT NOT NULL,
+          at        TEXT NOT NULL,
+          reason    TEXT
+        ) STRICT;
+        CREATE INDEX history_user_memory ON history (user_id, memory_id, rowid);
+      `);
+    },
+  },
+];
+
+export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
+
+export function migrate(db: Database.Database, file: string): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > LATEST_VERSION) {
+    throw new Error(
+      `${file} has schema version ${from}, newer than this Engram understands (${LATEST_VERSION}); upgrade Engram`,
+    );
+  }
+  for (const step of migrations) {
+    if (step.version <= from) continue;
+    db.transaction(() => {
+      step.up(db);
+      db.pragma(`user_version = ${step.version}`);
+    }).immediate();
+  }
+  return { from, to: LATEST_VERSION };
+}

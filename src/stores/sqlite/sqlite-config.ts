@@ -1,0 +1,15 @@
+import { z } from 'zod';
+
+export const sqliteConfigSchema = z.object({
+  /** Database file; defaults to `<dataDir>/engram.db`. */
+  path: z.string().min(1),
+  /**
+   * `full` fsyncs every commit so an acknowledged write survives power loss; `normal` survives
+   * process crashes only, and is faster for many small writes.
+   */
+  synchronous: z.enum(['full', 'normal']).default('full'),
+  /** How long a writer waits for another process's write lock before failing. */
+  busyTimeoutMs: z.number().int().min(0).default(5_000),
+});
+
+export type SqliteConfig = z.input<typeof sqliteConfigSchema>;

@@ -1,0 +1,385 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
+import { EngramError } from '../../core/errors.js';
+import { decodeCursor, encodeCursor } from '../../core/filter.js';
+import type {
+  CategoryCount,
+  EmbeddingInfo,
+  HistoryEntry,
+  KeywordHit,
+  Memory,
+  MemoryRecord,
+  Metadata,
+  Page,
+  StoreFilter,
+  VectorHit,
+} from '../../core/types.js';
+import type { ListOptions, MemoryStore, StoreStats } from '../store.js';
+import { migrate } from './migrations.js';
+import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
+import { filterSql } from './sqlite-filter.js';
+
+interface MemoryRow {
+  rowid: number;
+  id: string;
+  user_id: string;
+  agent_id: string | null;
+  session_id: string | null;
+  content: string;
+  category: string;
+  tags: string;
+  metadata: string;
+  created_at: string;
+  updated_at: string;
+  event_at: string | null;
+  expires_at: string | null;
+  pinned: number;
+  source: string;
+  hash: string;
+  superseded_by: string | null;
+  valid_to: string | null;
+}
+
+interface HistoryRow {
+  id: string;
+  memory_id: string;
+  user_id: string;
+  event: string;
+  before: string | null;
+  after: string | null;
+  actor: string;
+  at: string;
+  reason: string | null;
+}
+
+const MEMORY_COLUMNS =
+  'm.rowid, m.id, m.user_id, m.agent_id, m.session_id, m.content, m.category, m.tags, m.metadata, m.created_at, ' +
+  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to';
+
+/**
+ * The default store: one SQLite file in WAL mode. Keyword search is FTS5 (BM25, Porter stemming);
+ * vector search is an exact cosine scan of the user's vectors with sqlite-vec's C distance function.
+ */
+export class SqliteStore implements MemoryStore {
+  readonly name = 'sqlite';
+  readonly #config: ReturnType<typeof sqliteConfigSchema.parse>;
+  #db: Database.Database | null = null;
+
+  constructor(config: SqliteConfig) {
+    this.#config = sqliteConfigSchema.parse(config);
+  }
+
+  async init(): Promise<void> {
+    if (this.#db) return;
+    mkdirSync(dirname(this.#config.path), { recursive: true });
+    const db = new Database(this.#config.path, { timeout: this.#config.busyTimeoutMs });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${this.#config.synchronous.toUpperCase()}`);
+      db.pragma('foreign_keys = ON');
+      sqliteVec.load(db);
+      migrate(db, this.#config.path);
+    } catch (error) {
+      db.close();
+      throw new EngramError('unavailable', `cannot open SQLite store ${this.#config.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.#db = db;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#db) return;
+    try {
+      this.#db.pragma('optimize');
+    } finally {
+      this.#db.close();
+      this.#db = null;
+    }
+  }
+
+  get #conn(): Database.Database {
+    if (!this.#db) throw new EngramError('unavailable', 'the SQLite store is not open');
+    return this.#db;
+  }
+
+  async getEmbeddingInfo(): Promise<EmbeddingInfo | null> {
+    const row = this.#conn.prepare(`SELECT value FROM store_meta WHERE key = 'embedding'`).get() as
+      | { value: string }
+      | undefined;
+    return row ? (JSON.parse(row.value) as EmbeddingInfo) : null;
+  }
+
+  async setEmbeddingInfo(info: EmbeddingInfo): Promise<void> {
+    this.#conn
+      .prepare(`INSERT INTO store_meta (key, value) VALUES ('embedding', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+      .run(JSON.stringify(info));
+  }
+
+  async insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void> {
+    const db = this.#conn;
+    const insertMemory = db.prepare(
+      `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at,
+         event_at, expires_at, pinned, source, hash, superseded_by, valid_to)
+       VALUES (@id, @user_id, @agent_id, @session_id, @content, @category, @tags, @metadata, @created_at, @updated_at,
+         @event_at, @expires_at, @pinned, @source, @hash, @superseded_by, @valid_to)`,
+    );
+    const insertVector = db.prepare('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
+    db.transaction(() => {
+      for (const { memory, vector } of records) {
+        const { lastInsertRowid } = insertMemory.run(toRow(memory));
+        insertVector.run(lastInsertRowid, memory.userId, vectorBytes(vector));
+      }
+      this.#appendHistory(history);
+    }).immediate();
+  }
+
+  async get(userId: string, id: string): Promise<Memory | null> {
+    const row = this.#conn
+      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id = ?`)
+      .get(userId, id) as MemoryRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  async getMany(userId: string, ids: string[]): Promise<Memory[]> {
+    if (ids.length === 0) return [];
+    const rows = this.#conn
+      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id IN (SELECT value FROM json_each(?))`)
+      .all(userId, JSON.stringify(ids)) as MemoryRow[];
+    const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  async findByHash(userId: string, hash: string): Promise<Memory | null> {
+    const row = this.#conn
+      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.hash = ? ORDER BY m.id LIMIT 1`)
+      .get(userId, hash) as MemoryRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  async list(userId: string, options: ListOptions): Promise<Page<Memory>> {
+    const where = filterSql(userId, options.filter);
+    if (options.cursor !== undefined) {
+      where.sql += ' AND m.id < ?';
+      where.params.push(decodeCursor(options.cursor));
+    }
+    const rows = this.#conn
+      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} ORDER BY m.id DESC LIMIT ?`)
+      .all(...where.params, options.limit + 1) as MemoryRow[];
+    const items = rows.slice(0, options.limit).map(fromRow);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last.id) : null };
+  }
+
+  async update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void> {
+    const db = this.#conn;
+    db.transaction(() => {
+      const row = toRow(memory);
+      const result = db
+        .prepare(
+          `UPDATE memories SET agent_id = @agent_id, session_id = @session_id, content = @content, category = @category,
+             tags = @tags, metadata = @metadata, updated_at = @updated_at, event_at = @event_at, expires_at = @expires_at,
+             pinned = @pinned, source = @source, hash = @hash, superseded_by = @superseded_by, valid_to = @valid_to
+           WHERE user_id = @user_id AND id = @id RETURNING rowid`,
+        )
+        .get(row) as { rowid: number } | undefined;
+      if (!result) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
+      if (vector) db.prepare('UPDATE vectors SET embedding = ? WHERE rowid = ?').run(vectorBytes(vector), result.rowid);
+      this.#appendHistory([history]);
+    }).immediate();
+  }
+
+  async delete(userId: string, id: string, history: HistoryEntry): Promise<boolean> {
+    const db = this.#conn;
+    return db
+      .transaction(() => {
+        const { changes } = db.prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id);
+        if (changes > 0) this.#appendHistory([history]);
+        return changes > 0;
+      })
+      .immediate();
+  }
+
+  async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
+    const rows = this.#conn
+      .prepare('SELECT * FROM history WHERE user_id = ? AND memory_id = ? ORDER BY rowid')
+      .all(userId, memoryId) as HistoryRow[];
+    return rows.map((row) => ({
+      id: row.id,
+      memoryId: row.memory_id,
+      userId: row.user_id,
+      event: row.event as HistoryEntry['event'],
+      before: row.before === null ? null : (JSON.parse(row.before) as Memory),
+      after: row.after === null ? null : (JSON.parse(row.after) as Memory),
+      actor: row.actor,
+      at: row.at,
+      reason: row.reason,
+    }));
+  }
+
+  async categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]> {
+    const where = filterSql(userId, filter);
+    return this.#conn
+      .prepare(
+        `SELECT m.category AS category, count(*) AS count FROM memories m WHERE ${where.sql} GROUP BY m.category ORDER BY m.category`,
+      )
+      .all(...where.params) as CategoryCount[];
+  }
+
+  async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {
+    if (terms.length === 0) return [];
+    const match = terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(' OR ');
+    const where = filterSql(userId, filter);
+    const rows = this.#conn
+      .prepare(
+        `SELECT m.id AS id, bm25(memories_fts) AS rank
+         FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid
+         WHERE memories_fts MATCH ? AND ${where.sql}
+         ORDER BY rank LIMIT ?`,
+      )
+      .all(match, ...where.params, limit) as { id: string; rank: number }[];
+    return rows.map((row) => ({ id: row.id, score: -row.rank }));
+  }
+
+  async vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]> {
+    const where = filterSql(userId, filter);
+    const rows = this.#conn
+      .prepare(
+        `SELECT m.id AS id, vec_distance_cosine(v.embedding, ?) AS distance
+         FROM vectors v JOIN memories m ON m.rowid = v.rowid
+         WHERE v.user_id = ? AND ${where.sql}
+         ORDER BY distance LIMIT ?`,
+      )
+      .all(vectorBytes(vector), userId, ...where.params, limit) as { id: string; distance: number }[];
+    return rows.map((row) => ({ id: row.id, similarity: 1 - row.distance }));
+  }
+
+  async purgeUser(userId: string): Promise<number> {
+    const db = this.#conn;
+    return db
+      .transaction(() => {
+        const { changes } = db.prepare('DELETE FROM memories WHERE user_id = ?').run(userId);
+        db.prepare('DELETE FROM history WHERE user_id = ?').run(userId);
+        db.prepare('DELETE FROM vectors WHERE user_id = ?').run(userId);
+        return changes;
+      })
+      .immediate();
+  }
+
+  async *scan(userId?: string): AsyncIterable<MemoryRecord> {
+    let after = '';
+    for (;;) {
+      const rows = this.#conn
+        .prepare(
+          `SELECT ${MEMORY_COLUMNS}, v.embedding AS embedding FROM memories m JOIN vectors v ON v.rowid = m.rowid
+           WHERE m.id > ? ${userId === undefined ? '' : 'AND m.user_id = ?'} ORDER BY m.id LIMIT 500`,
+        )
+        .all(...(userId === undefined ? [after] : [after, userId])) as (MemoryRow & { embedding: Buffer })[];
+      for (const row of rows) {
+        yield { memory: fromRow(row), vector: bytesVector(row.embedding) };
+      }
+      const last = rows.at(-1);
+      if (!last || rows.length < 500) return;
+      after = last.id;
+    }
+  }
+
+  async setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void> {
+    const db = this.#conn;
+    const statement = db.prepare(
+      'UPDATE vectors SET embedding = ? WHERE rowid = (SELECT rowid FROM memories WHERE user_id = ? AND id = ?)',
+    );
+    db.transaction(() => {
+      for (const entry of entries) statement.run(vectorBytes(entry.vector), entry.userId, entry.id);
+    }).immediate();
+  }
+
+  async stats(): Promise<StoreStats> {
+    const row = this.#conn
+      .prepare('SELECT count(*) AS memories, count(DISTINCT user_id) AS users FROM memories')
+      .get() as { memories: number; users: number };
+    let bytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        bytes += statSync(this.#config.path + suffix).size;
+      } catch {
+        // the WAL file may not exist
+      }
+    }
+    return { ...row, bytes };
+  }
+
+  #appendHistory(entries: HistoryEntry[]): void {
+    const statement = this.#conn.prepare(
+      `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const entry of entries) {
+      statement.run(
+        entry.id,
+        entry.memoryId,
+        entry.userId,
+        entry.event,
+        entry.before === null ? null : JSON.stringify(entry.before),
+        entry.after === null ? null : JSON.stringify(entry.after),
+        entry.actor,
+        entry.at,
+        entry.reason,
+      );
+    }
+  }
+}
+
+function toRow(memory: Memory): Omit<MemoryRow, 'rowid'> {
+  return {
+    id: memory.id,
+    user_id: memory.userId,
+    agent_id: memory.agentId,
+    session_id: memory.sessionId,
+    content: memory.content,
+    category: memory.category,
+    tags: JSON.stringify(memory.tags),
+    metadata: JSON.stringify(memory.metadata),
+    created_at: memory.createdAt,
+    updated_at: memory.updatedAt,
+    event_at: memory.eventAt,
+    expires_at: memory.expiresAt,
+    pinned: memory.pinned ? 1 : 0,
+    source: memory.source,
+    hash: memory.hash,
+    superseded_by: memory.supersededBy,
+    valid_to: memory.validTo,
+  };
+}
+
+function fromRow(row: MemoryRow): Memory {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    agentId: row.agent_id,
+    sessionId: row.session_id,
+    content: row.content,
+    category: row.category,
+    tags: JSON.parse(row.tags) as string[],
+    metadata: JSON.parse(row.metadata) as Metadata,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    eventAt: row.event_at,
+    expiresAt: row.expires_at,
+    pinned: row.pinned === 1,
+    source: row.source as Memory['source'],
+    hash: row.hash,
+    supersededBy: row.superseded_by,
+    validTo: row.valid_to,
+  };
+}
+
+const vectorBytes = (vector: Float32Array): Buffer => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+
+function bytesVector(bytes: Buffer): Float32Array {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return new Float32Array(copy.buffer);
+}

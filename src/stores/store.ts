@@ -1,0 +1,69 @@
+import type {
+  CategoryCount,
+  EmbeddingInfo,
+  HistoryEntry,
+  KeywordHit,
+  Memory,
+  MemoryRecord,
+  Page,
+  StoreFilter,
+  VectorHit,
+} from '../core/types.js';
+
+export interface ListOptions {
+  filter: StoreFilter;
+  limit: number;
+  /** Cursor returned by a previous page (opaque to callers). */
+  cursor?: string | undefined;
+}
+
+export interface StoreStats {
+  memories: number;
+  users: number;
+  /** Bytes on disk, when the store can tell. */
+  bytes?: number;
+}
+
+/**
+ * The one swap point for persistence. Every method is scoped by `userId`: a store never returns or
+ * changes a row of another user. Writes that carry a history entry apply both atomically.
+ * Stores hold no business rules (dedupe, ranking, validation live in MemoryService).
+ */
+export interface MemoryStore {
+  readonly name: string;
+
+  /** Runs migrations / opens files. Idempotent. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Which embedding model produced the stored vectors (null until the first vector is stored). */
+  getEmbeddingInfo(): Promise<EmbeddingInfo | null>;
+  setEmbeddingInfo(info: EmbeddingInfo): Promise<void>;
+
+  /** Inserts new memories with their vectors and 'add' history entries, all or nothing. */
+  insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void>;
+  get(userId: string, id: string): Promise<Memory | null>;
+  getMany(userId: string, ids: string[]): Promise<Memory[]>;
+  findByHash(userId: string, hash: string): Promise<Memory | null>;
+  list(userId: string, options: ListOptions): Promise<Page<Memory>>;
+  /** Replaces a memory (same id and user); a new vector replaces the old one when given. */
+  update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void>;
+  /** Removes a memory and its vector; history is kept (with the delete entry appended). */
+  delete(userId: string, id: string, history: HistoryEntry): Promise<boolean>;
+  history(userId: string, memoryId: string): Promise<HistoryEntry[]>;
+  categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]>;
+
+  /** Full-text candidates, best first. `terms` are already normalised words. */
+  keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]>;
+  /** Nearest vectors by cosine similarity, best first. */
+  vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]>;
+
+  /** Removes every memory, vector and history entry of one user; returns how many memories went. */
+  purgeUser(userId: string): Promise<number>;
+
+  /** Every record (memory + vector) in id order, optionally for one user; for export and reindex. */
+  scan(userId?: string): AsyncIterable<MemoryRecord>;
+  /** Replaces vectors (reindex). */
+  setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
+  stats(): Promise<StoreStats>;
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ENV_VARS, loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('defaults to the embedded, offline, loopback setup', () => {
+    const config = loadConfig({ env: {} });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8765, store: 'sqlite', embedder: 'use' });
+    expect(Object.isFrozen(config) && Object.isFrozen(config.search)).toBe(true);
+  });
+
+  it('reads ENGRAM_* variables, with flags winning over env and env over the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engram-config-'));
+    try {
+      const file = join(dir, 'config.json');
+      await writeFile(file, JSON.stringify({ port: 1111, store: 'json', search: { vectorWeight: 0.25 } }));
+      const config = loadConfig({
+        env: { ENGRAM_PORT: '2222', ENGRAM_SEARCH_KEYWORD_WEIGHT: '2' },
+        file,
+        overrides: { port: 3333 },
+      });
+      expect(config.port).toBe(3333);
+      expect(config.store).toBe('json');
+      expect(config.search).toMatchObject({ keywordWeight: 2, vectorWeight: 0.25 });
+      await writeFile(join(dir, 'secret'), 'sk-from-file\n');
+      expect(loadConfig({ env: { ENGRAM_OPENAI_API_KEY_FILE: join(dir, 'secret') } }).openai.apiKey).toBe('sk-from-file');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails fast naming the variable', () => {
+    expect(() => loadConfig({ env: { ENGRAM_PORT: 'eighty' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: { ENGRAM_PORT: 'eighty' } })).toThrow(/ENGRAM_PORT \(port\)/);
+    expect(() => loadConfig({ env: { ENGRAM_STORE: 'mongo' } })).toThrow(/ENGRAM_STORE/);
+  });
+
+  it('documents every environment variable in docs/configuration.md', () => {
+    const docs = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    const missing = Object.keys(ENV_VARS).filter((name) => !docs.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,0 +1,40 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeyStore } from '../../src/auth/key-store.js';
+import { testConfig } from '../../src/config.js';
+import { checkExposure } from '../../src/server/server.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+describe('listening address safety', () => {
+  it('refuses a non-loopback address without keys, and allows it once a key exists', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'engram-exposure-'));
+    dirs.push(dataDir);
+    const keys = new KeyStore(dataDir);
+    const config = testConfig({ host: '0.0.0.0', dataDir });
+    expect(() => checkExposure(config, keys)).toThrow(/refusing to listen on 0\.0\.0\.0 without API keys/);
+    await keys.create({ admin: true });
+    expect(() => checkExposure(config, keys)).not.toThrow();
+    expect(() => checkExposure(testConfig({ host: '0.0.0.0', dataDir, auth: { mode: 'none' } }), keys)).toThrow(
+      /ENGRAM_AUTH=none/,
+    );
+    expect(() => checkExposure(testConfig({ host: '127.0.0.1', dataDir: join(dataDir, 'empty') }), new KeyStore(join(dataDir, 'empty')))).not.toThrow();
+  });
+
+  it('stores keys hashed, never in clear text', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'engram-keys-'));
+    dirs.push(dataDir);
+    const keys = new KeyStore(dataDir);
+    const { key } = await keys.create({ userId: 'alice' });
+    const { readFile } = await import('node:fs/promises');
+    const file = await readFile(join(dataDir, 'keys.json'), 'utf8');
+    expect(file).not.toContain(key);
+    expect(keys.authenticate(key)).toMatchObject({ kind: 'user', userId: 'alice' });
+    expect(keys.authenticate(`${key}x`)).toBeNull();
+  });
+});

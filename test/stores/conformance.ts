@@ -1,0 +1,875 @@
+/**
+ * The one conformance suite every MemoryStore runs (json, sqlite, postgres). It only uses the
+ * MemoryStore interface, so it pins the behaviour callers rely on, whatever the backend.
+ *
+ *   runConformance('sqlite', async () => ({ store, reopen, cleanup }), { skip: { scan: 'reason' } });
+ */
+import { v7 as uuidv7 } from 'uuid';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { contentHash } from '../../src/core/ids.js';
+import type { HistoryEntry, HistoryEvent, Memory, MemoryRecord, StoreFilter } from '../../src/core/types.js';
+import type { MemoryStore } from '../../src/stores/store.js';
+
+export interface StoreHarness {
+  /** A store over empty, private data. Not yet initialised: the suite calls `init()`. */
+  store: MemoryStore;
+  /** Closes the current store and returns a new, not yet initialised instance over the same data. */
+  reopen(): Promise<MemoryStore>;
+  /** Closes whatever store is open and deletes its data. */
+  cleanup(): Promise<void>;
+}
+
+export type ConformanceGroup =
+  | 'lifecycle'
+  | 'crud'
+  | 'isolation'
+  | 'list'
+  | 'filters'
+  | 'changes'
+  | 'categories'
+  | 'keyword'
+  | 'vector'
+  | 'purge'
+  | 'scan'
+  | 'setVectors'
+  | 'stats'
+  | 'embedding'
+  | 'persistence';
+
+export interface ConformanceOptions {
+  /** Groups a store cannot run, each with the reason (shown in the skipped test's name). */
+  skip?: Partial<Record<ConformanceGroup, string>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test data: deterministic, time-ordered ids and small 8-d vectors
+
+const BASE_MS = Date.UTC(2026, 0, 10);
+const MINUTE = 60_000;
+/** The instant against which expiry is judged in every filter of the suite. */
+export const NOW = '2026-06-01T00:00:00.000Z';
+export const DIMENSION = 8;
+
+/** The id of the n-th test memory: UUIDv7 at BASE + n minutes, so a larger n is a newer id. */
+export function idAt(n: number): string {
+  return uuidv7({
+    msecs: BASE_MS + n * MINUTE,
+    random: Uint8Array.from({ length: 16 }, (_, i) => (n * 31 + i) & 0xff),
+  });
+}
+
+export function timeAt(n: number): string {
+  return new Date(BASE_MS + n * MINUTE).toISOString();
+}
+
+/** The n of an id made by `idAt(n)` (its UUIDv7 timestamp). */
+export function minuteOf(id: string): number {
+  return (Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16) - BASE_MS) / MINUTE;
+}
+
+/** A memory of user alice created at minute n; `fields` override anything (hash follows content). */
+export function makeMemory(n: number, fields: Partial<Memory> = {}): Memory {
+  const content = fields.content ?? `memory number ${n}`;
+  return {
+    id: idAt(n),
+    userId: 'alice',
+    agentId: null,
+    sessionId: null,
+    content,
+    category: 'general',
+    tags: [],
+    metadata: {},
+    createdAt: timeAt(n),
+    updatedAt: timeAt(n),
+    eventAt: null,
+    expiresAt: null,
+    pinned: false,
+    source: 'api',
+    hash: contentHash(content),
+    supersededBy: null,
+    validTo: null,
+    ...fields,
+  };
+}
+
+/** An 8-d vector from leading values (the rest are zero). */
+export function vec(...values: number[]): Float32Array {
+  const vector = new Float32Array(DIMENSION);
+  vector.set(values.slice(0, DIMENSION));
+  return vector;
+}
+
+/** A distinct, deterministic, non-zero vector per n. */
+export function vectorFor(n: number): Float32Array {
+  return Float32Array.from({ length: DIMENSION }, (_, i) => Math.sin(n * 1.7 + i * 0.9) + 0.01);
+}
+
+export function historyEntry(event: HistoryEvent, before: Memory | null, after: Memory | null): HistoryEntry {
+  const memory = (after ?? before) as Memory;
+  return {
+    id: uuidv7(),
+    memoryId: memory.id,
+    userId: memory.userId,
+    event,
+    before,
+    after,
+    actor: 'conformance',
+    at: after?.updatedAt ?? new Date().toISOString(),
+    reason: null,
+  };
+}
+
+/** Inserts memories (one insert call per user, in order) with their vectors and 'add' history. */
+export async function seed(store: MemoryStore, memories: Memory[], vectors?: Map<string, Float32Array>): Promise<void> {
+  const byUser = new Map<string, MemoryRecord[]>();
+  for (const memory of memories) {
+    const vector = vectors?.get(memory.id) ?? vectorFor(minuteOf(memory.id));
+    byUser.set(memory.userId, [...(byUser.get(memory.userId) ?? []), { memory, vector }]);
+  }
+  for (const records of byUser.values()) {
+    await store.insert(
+      records,
+      records.map(({ memory }) => historyEntry('add', null, memory)),
+    );
+  }
+}
+
+export const filter = (fields: Partial<StoreFilter> = {}): StoreFilter => ({ now: NOW, ...fields });
+
+const ids = (items: { id: string }[]): string[] => items.map((item) => item.id);
+const byIdAsc = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const newestFirst = (memories: Memory[]): string[] => ids(memories).sort(byIdAsc).reverse();
+
+async function listAll(store: MemoryStore, userId: string, fields: Partial<StoreFilter> = {}): Promise<string[]> {
+  return ids((await store.list(userId, { filter: filter(fields), limit: 1_000 })).items);
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+async function similarityOf(store: MemoryStore, userId: string, id: string, query: Float32Array): Promise<number> {
+  const hits = await store.vectorSearch(
+    userId,
+    query,
+    filter({ includeExpired: true, includeSuperseded: true }),
+    1_000,
+  );
+  const hit = hits.find((candidate) => candidate.id === id);
+  if (!hit) throw new Error(`memory ${id} is not in the vector results`);
+  return hit.similarity;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suite
+
+export function runConformance(
+  name: string,
+  makeStore: () => Promise<StoreHarness>,
+  options: ConformanceOptions = {},
+): void {
+  describe(`MemoryStore conformance: ${name}`, () => {
+    let harness: StoreHarness;
+    let store: MemoryStore;
+    const current = (): MemoryStore => store;
+    const reopen = async (): Promise<MemoryStore> => {
+      store = await harness.reopen();
+      await store.init();
+      return store;
+    };
+
+    beforeEach(async () => {
+      harness = await makeStore();
+      store = harness.store;
+      await store.init();
+    });
+    afterEach(async () => {
+      await harness.cleanup();
+    });
+
+    const group = (key: ConformanceGroup, title: string, body: () => void): void => {
+      const reason = options.skip?.[key];
+      if (reason) describe.skip(`${title} (skipped for ${name}: ${reason})`, body);
+      else describe(title, body);
+    };
+
+    group('lifecycle', 'lifecycle', () => lifecycleCases(current));
+    group('crud', 'insert, get, getMany, findByHash', () => crudCases(current));
+    group('isolation', 'user isolation', () => isolationCases(current));
+    group('list', 'list pagination', () => listCases(current));
+    group('filters', 'filters', () => filterCases(current));
+    group('changes', 'update, delete, history', () => changeCases(current));
+    group('categories', 'categories', () => categoryCases(current));
+    group('keyword', 'keywordSearch', () => keywordCases(current));
+    group('vector', 'vectorSearch', () => vectorCases(current));
+    group('purge', 'purgeUser', () => purgeCases(current));
+    group('scan', 'scan', () => scanCases(current));
+    group('setVectors', 'setVectors', () => setVectorCases(current));
+    group('stats', 'stats', () => statsCases(current));
+    group('embedding', 'embedding info', () => embeddingCases(current));
+    group('persistence', 'persistence', () => persistenceCases(current, reopen));
+  });
+}
+
+type Current = () => MemoryStore;
+
+function lifecycleCases(store: Current): void {
+  it('init is idempotent and keeps stored data', async () => {
+    const memory = makeMemory(1);
+    await seed(store(), [memory]);
+    await store().init();
+    expect(await store().get('alice', memory.id)).toEqual(memory);
+  });
+}
+
+function crudCases(store: Current): void {
+  const full = makeMemory(1, {
+    agentId: 'agent-7',
+    sessionId: 'session-3',
+    content: 'Ünïcode content with "quotes", newlines\nand emoji 🧠',
+    category: 'projects/engram',
+    tags: ['alpha', 'beta gamma'],
+    metadata: { n: 1.5, ok: true, none: null, list: [1, 'two', false], nested: { deep: { x: 'y' } } },
+    eventAt: '2025-12-24T18:30:00.000Z',
+    expiresAt: '2027-01-01T00:00:00.000Z',
+    pinned: true,
+    source: 'mcp',
+    supersededBy: null,
+    validTo: null,
+  });
+
+  it('get returns an inserted memory exactly as given', async () => {
+    await seed(store(), [full]);
+    expect(await store().get('alice', full.id)).toEqual(full);
+  });
+
+  it('get returns null for an unknown id', async () => {
+    await seed(store(), [full]);
+    expect(await store().get('alice', idAt(99))).toBeNull();
+  });
+
+  it('getMany returns the memories found and ignores unknown ids', async () => {
+    const memories = [makeMemory(1), makeMemory(2), makeMemory(3)];
+    await seed(store(), memories);
+    const found = await store().getMany('alice', [idAt(3), idAt(99), idAt(1)]);
+    expect(ids(found).sort(byIdAsc)).toEqual([idAt(1), idAt(3)]);
+    expect(found.find((memory) => memory.id === idAt(3))).toEqual(memories[2]);
+  });
+
+  it('findByHash finds the memory with that content hash, or null', async () => {
+    const memories = [makeMemory(1, { content: 'first' }), makeMemory(2, { content: 'second' })];
+    await seed(store(), memories);
+    expect(await store().findByHash('alice', contentHash('second'))).toEqual(memories[1]);
+    expect(await store().findByHash('alice', contentHash('third'))).toBeNull();
+  });
+
+  it('insert stores the add history entries it is given', async () => {
+    await seed(store(), [full]);
+    const history = await store().history('alice', full.id);
+    expect(history.map((entry) => entry.event)).toEqual(['add']);
+    expect(history[0]?.after).toEqual(full);
+    expect(history[0]?.before).toBeNull();
+  });
+
+  it('insert is all or nothing: a batch containing an existing id stores nothing', async () => {
+    const existing = makeMemory(1);
+    await seed(store(), [existing]);
+    const fresh = makeMemory(2);
+    const clash = makeMemory(1, { content: 'a different content under a taken id' });
+    const batch = [
+      { memory: fresh, vector: vectorFor(2) },
+      { memory: clash, vector: vectorFor(3) },
+    ];
+    await expect(
+      store().insert(batch, [historyEntry('add', null, fresh), historyEntry('add', null, clash)]),
+    ).rejects.toThrow();
+    expect(await store().get('alice', fresh.id)).toBeNull();
+    expect(await store().get('alice', existing.id)).toEqual(existing);
+    expect(await store().history('alice', fresh.id)).toEqual([]);
+  });
+}
+
+function isolationCases(store: Current): void {
+  const a1 = makeMemory(1, { content: 'alice secret zebra plan', category: 'private', tags: ['t'] });
+  const a2 = makeMemory(2, { content: 'alice other note', category: 'private' });
+  const b1 = makeMemory(3, { userId: 'bob', content: 'bob zebra note', category: 'shared' });
+  const vectors = new Map([
+    [a1.id, vec(1)],
+    [a2.id, vec(0, 1)],
+    [b1.id, vec(1, 1)],
+  ]);
+
+  beforeEach(async () => {
+    await seed(store(), [a1, a2, b1], vectors);
+  });
+
+  it('reads by another user never return alice’s rows', async () => {
+    const s = store();
+    const everything = filter({ includeExpired: true, includeSuperseded: true });
+    expect(await s.get('bob', a1.id)).toBeNull();
+    expect(ids(await s.getMany('bob', [a1.id, a2.id, b1.id]))).toEqual([b1.id]);
+    expect(await s.findByHash('bob', a1.hash)).toBeNull();
+    expect(await listAll(s, 'bob', { includeExpired: true, includeSuperseded: true })).toEqual([b1.id]);
+    expect(await s.history('bob', a1.id)).toEqual([]);
+    expect(await s.categories('bob', everything)).toEqual([{ category: 'shared', count: 1 }]);
+    expect(ids(await s.keywordSearch('bob', ['zebra', 'alice', 'secret'], everything, 10))).toEqual([b1.id]);
+    expect(ids(await s.vectorSearch('bob', vec(1), everything, 10))).toEqual([b1.id]);
+    expect((await collect(s.scan('bob'))).map((record) => record.memory.id)).toEqual([b1.id]);
+  });
+
+  it('an unknown user sees nothing at all', async () => {
+    const s = store();
+    expect(await listAll(s, 'carol')).toEqual([]);
+    expect(await s.keywordSearch('carol', ['zebra'], filter(), 10)).toEqual([]);
+    expect(await s.vectorSearch('carol', vec(1), filter(), 10)).toEqual([]);
+    expect(await s.categories('carol', filter())).toEqual([]);
+    expect(await collect(s.scan('carol'))).toEqual([]);
+  });
+
+  it('another user cannot update alice’s memory', async () => {
+    const hijacked = { ...a1, userId: 'bob', content: 'hijacked by bob', hash: contentHash('hijacked by bob') };
+    // Stores may reject the call or ignore it; either way alice's row must not change.
+    await store()
+      .update(hijacked, vec(0, 0, 1), historyEntry('update', { ...a1, userId: 'bob' }, hijacked))
+      .catch(() => undefined);
+    expect(await store().get('alice', a1.id)).toEqual(a1);
+    expect(await store().get('bob', a1.id)).toBeNull();
+    expect(await similarityOf(store(), 'alice', a1.id, vec(1))).toBeCloseTo(1, 5);
+    expect((await store().history('alice', a1.id)).map((entry) => entry.event)).toEqual(['add']);
+  });
+
+  it('another user cannot delete alice’s memory', async () => {
+    const deleted = await store().delete('bob', a1.id, historyEntry('delete', { ...a1, userId: 'bob' }, null));
+    expect(deleted).toBe(false);
+    expect(await store().get('alice', a1.id)).toEqual(a1);
+    expect((await store().history('alice', a1.id)).map((entry) => entry.event)).toEqual(['add']);
+  });
+
+  it('another user cannot replace alice’s vectors', async () => {
+    await store().setVectors([{ userId: 'bob', id: a1.id, vector: vec(0, 0, 0, 1) }]);
+    expect(await similarityOf(store(), 'alice', a1.id, vec(1))).toBeCloseTo(1, 5);
+  });
+}
+
+function listCases(store: Current): void {
+  it('pages run newest first with no duplicates and no gaps', async () => {
+    const alice = Array.from({ length: 23 }, (_, i) => makeMemory(i * 2 + 1));
+    const bob = Array.from({ length: 10 }, (_, i) => makeMemory(i * 2 + 2, { userId: 'bob' }));
+    await seed(store(), [...alice, ...bob]);
+    const pages = await pagesOf(store(), 'alice', 5, filter());
+    expect(pages.map((page) => page.length)).toEqual([5, 5, 5, 5, 3]);
+    expect(pages.flat()).toEqual(newestFirst(alice));
+  });
+
+  it('the page holding the last memory has no next cursor', async () => {
+    await seed(
+      store(),
+      Array.from({ length: 10 }, (_, i) => makeMemory(i)),
+    );
+    const first = await store().list('alice', { filter: filter(), limit: 5 });
+    expect(first.nextCursor).not.toBeNull();
+    const second = await store().list('alice', { filter: filter(), limit: 5, cursor: first.nextCursor ?? undefined });
+    expect(second.items).toHaveLength(5);
+    expect(second.nextCursor).toBeNull();
+  });
+
+  it('every page applies the filter', async () => {
+    const memories = Array.from({ length: 20 }, (_, i) => makeMemory(i, { category: i % 2 === 0 ? 'even' : 'odd' }));
+    await seed(store(), memories);
+    const pages = await pagesOf(store(), 'alice', 3, filter({ category: 'even' }));
+    expect(pages.map((page) => page.length)).toEqual([3, 3, 3, 1]);
+    expect(pages.flat()).toEqual(newestFirst(memories.filter((memory) => memory.category === 'even')));
+  });
+
+  it('an empty user gets one empty page', async () => {
+    expect(await store().list('alice', { filter: filter(), limit: 10 })).toEqual({ items: [], nextCursor: null });
+  });
+}
+
+async function pagesOf(store: MemoryStore, userId: string, limit: number, f: StoreFilter): Promise<string[][]> {
+  const pages: string[][] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 100; guard++) {
+    const page = await store.list(userId, { filter: f, limit, cursor });
+    pages.push(ids(page.items));
+    if (page.nextCursor === null) return pages;
+    cursor = page.nextCursor;
+  }
+  throw new Error('pagination did not end');
+}
+
+/** Six memories of alice covering every filter field, and one of bob that matches every filter. */
+function filterFixture(): Memory[] {
+  return [
+    makeMemory(1, {
+      category: 'work',
+      tags: ['a', 'b'],
+      agentId: 'agent-1',
+      sessionId: 's1',
+      eventAt: '2026-02-01T00:00:00.000Z',
+      metadata: { done: true, priority: 1 },
+    }),
+    makeMemory(2, {
+      category: 'work',
+      tags: ['b'],
+      agentId: 'agent-2',
+      sessionId: 's2',
+      metadata: { done: false, owner: null },
+    }),
+    makeMemory(3, {
+      category: 'home',
+      tags: ['a', 'c'],
+      eventAt: '2026-03-15T00:00:00.000Z',
+      metadata: { done: 'true', owner: 'bob' },
+    }),
+    makeMemory(4, { category: 'home', supersededBy: idAt(5), validTo: timeAt(5) }),
+    makeMemory(5, { category: 'home', tags: ['c'], expiresAt: '2026-12-31T00:00:00.000Z', metadata: { priority: 2 } }),
+    makeMemory(6, {
+      category: 'travel',
+      tags: ['a', 'b', 'c'],
+      expiresAt: '2026-05-01T00:00:00.000Z',
+      metadata: { done: true },
+    }),
+    makeMemory(7, {
+      userId: 'bob',
+      category: 'work',
+      tags: ['a', 'b', 'c'],
+      agentId: 'agent-1',
+      sessionId: 's1',
+      eventAt: '2026-03-01T00:00:00.000Z',
+      metadata: { done: true, priority: 1, owner: null },
+    }),
+  ];
+}
+
+const FILTER_CASES: { title: string; filter: Partial<StoreFilter>; expected: number[] }[] = [
+  { title: 'no filter hides superseded and expired memories', filter: {}, expected: [5, 3, 2, 1] },
+  { title: 'includeSuperseded shows superseded ones', filter: { includeSuperseded: true }, expected: [5, 4, 3, 2, 1] },
+  { title: 'includeExpired shows expired ones', filter: { includeExpired: true }, expected: [6, 5, 3, 2, 1] },
+  {
+    title: 'both includes show everything',
+    filter: { includeExpired: true, includeSuperseded: true },
+    expected: [6, 5, 4, 3, 2, 1],
+  },
+  { title: 'category', filter: { category: 'work' }, expected: [2, 1] },
+  { title: 'tagsAny with one tag', filter: { tagsAny: ['c'] }, expected: [5, 3] },
+  { title: 'tagsAny with several tags', filter: { tagsAny: ['a', 'c'] }, expected: [5, 3, 1] },
+  { title: 'tagsAll', filter: { tagsAll: ['a', 'b'] }, expected: [1] },
+  { title: 'tagsAll with includeExpired', filter: { tagsAll: ['a', 'b'], includeExpired: true }, expected: [6, 1] },
+  { title: 'createdAfter is inclusive', filter: { createdAfter: timeAt(2) }, expected: [5, 3, 2] },
+  { title: 'createdBefore is exclusive', filter: { createdBefore: timeAt(3) }, expected: [2, 1] },
+  { title: 'created range', filter: { createdAfter: timeAt(2), createdBefore: timeAt(5) }, expected: [3, 2] },
+  {
+    title: 'eventAfter skips memories without eventAt',
+    filter: { eventAfter: '2026-01-01T00:00:00.000Z' },
+    expected: [3, 1],
+  },
+  { title: 'eventAfter', filter: { eventAfter: '2026-03-01T00:00:00.000Z' }, expected: [3] },
+  { title: 'eventBefore', filter: { eventBefore: '2026-03-01T00:00:00.000Z' }, expected: [1] },
+  { title: 'metadata boolean true (not the string "true")', filter: { metadata: { done: true } }, expected: [1] },
+  { title: 'metadata boolean false', filter: { metadata: { done: false } }, expected: [2] },
+  { title: 'metadata string', filter: { metadata: { done: 'true' } }, expected: [3] },
+  {
+    title: 'metadata null matches only a stored null, not a missing key',
+    filter: { metadata: { owner: null } },
+    expected: [2],
+  },
+  { title: 'metadata number', filter: { metadata: { priority: 2 } }, expected: [5] },
+  { title: 'metadata with several keys', filter: { metadata: { done: true, priority: 1 } }, expected: [1] },
+  { title: 'agentId', filter: { agentId: 'agent-1' }, expected: [1] },
+  { title: 'sessionId', filter: { sessionId: 's2' }, expected: [2] },
+  { title: 'category and tags together', filter: { category: 'home', tagsAny: ['c'] }, expected: [5, 3] },
+  { title: 'a filter nothing matches', filter: { category: 'nowhere' }, expected: [] },
+];
+
+function filterCases(store: Current): void {
+  beforeEach(async () => {
+    await seed(store(), filterFixture());
+  });
+
+  for (const testCase of FILTER_CASES) {
+    it(`list: ${testCase.title}`, async () => {
+      expect(await listAll(store(), 'alice', testCase.filter)).toEqual(testCase.expected.map(idAt));
+    });
+  }
+
+  it('a memory expiring exactly at now is hidden; one expiring a millisecond later is shown', async () => {
+    const later = new Date(Date.parse(NOW) + 1).toISOString();
+    await seed(store(), [
+      makeMemory(20, { expiresAt: NOW, userId: 'dave' }),
+      makeMemory(21, { expiresAt: later, userId: 'dave' }),
+    ]);
+    expect(await listAll(store(), 'dave')).toEqual([idAt(21)]);
+  });
+}
+
+function changeCases(store: Current): void {
+  const original = makeMemory(1, { content: 'old apple words', category: 'fruit', tags: ['x'], metadata: { v: 1 } });
+
+  beforeEach(async () => {
+    await seed(store(), [original], new Map([[original.id, vec(1)]]));
+  });
+
+  it('update replaces every field and the vector', async () => {
+    const updated: Memory = {
+      ...original,
+      content: 'new banana words',
+      hash: contentHash('new banana words'),
+      category: 'snacks',
+      tags: ['y', 'z'],
+      metadata: { v: 2, extra: 'yes' },
+      eventAt: '2026-02-02T00:00:00.000Z',
+      pinned: true,
+      updatedAt: timeAt(9),
+    };
+    await store().update(updated, vec(0, 1), historyEntry('update', original, updated));
+    expect(await store().get('alice', original.id)).toEqual(updated);
+    expect(ids(await store().keywordSearch('alice', ['banana'], filter(), 10))).toEqual([original.id]);
+    expect(await store().keywordSearch('alice', ['apple'], filter(), 10)).toEqual([]);
+    expect(await similarityOf(store(), 'alice', original.id, vec(0, 1))).toBeCloseTo(1, 5);
+    expect(await store().findByHash('alice', updated.hash)).toEqual(updated);
+    expect(await store().findByHash('alice', original.hash)).toBeNull();
+    expect(await store().categories('alice', filter())).toEqual([{ category: 'snacks', count: 1 }]);
+  });
+
+  it('update with a null vector keeps the previous vector', async () => {
+    const updated = { ...original, pinned: true, updatedAt: timeAt(9) };
+    await store().update(updated, null, historyEntry('update', original, updated));
+    expect(await similarityOf(store(), 'alice', original.id, vec(1))).toBeCloseTo(1, 5);
+  });
+
+  it('a superseded memory drops out of default results but is still stored', async () => {
+    const superseded = { ...original, supersededBy: idAt(2), validTo: timeAt(2), updatedAt: timeAt(2) };
+    await store().update(superseded, null, historyEntry('supersede', original, superseded));
+    expect(await listAll(store(), 'alice')).toEqual([]);
+    expect(await store().keywordSearch('alice', ['apple'], filter(), 10)).toEqual([]);
+    expect(await store().vectorSearch('alice', vec(1), filter(), 10)).toEqual([]);
+    expect(await listAll(store(), 'alice', { includeSuperseded: true })).toEqual([original.id]);
+    expect(await store().get('alice', original.id)).toEqual(superseded);
+  });
+
+  it('delete removes the memory and its vector but keeps its history', async () => {
+    const entry = historyEntry('delete', original, null);
+    expect(await store().delete('alice', original.id, entry)).toBe(true);
+    expect(await store().get('alice', original.id)).toBeNull();
+    expect(await listAll(store(), 'alice', { includeExpired: true, includeSuperseded: true })).toEqual([]);
+    expect(await store().keywordSearch('alice', ['apple'], filter(), 10)).toEqual([]);
+    expect(await store().vectorSearch('alice', vec(1), filter(), 10)).toEqual([]);
+    expect(await collect(store().scan('alice'))).toEqual([]);
+    const history = await store().history('alice', original.id);
+    expect(history.map((item) => item.event)).toEqual(['add', 'delete']);
+    expect(history[1]).toEqual(entry);
+  });
+
+  it('deleting a missing memory returns false and records nothing', async () => {
+    await store().delete('alice', original.id, historyEntry('delete', original, null));
+    expect(await store().delete('alice', original.id, historyEntry('delete', original, null))).toBe(false);
+    expect((await store().history('alice', original.id)).map((item) => item.event)).toEqual(['add', 'delete']);
+  });
+
+  it('history lists every change of one memory, oldest first', async () => {
+    const other = makeMemory(2);
+    await seed(store(), [other]);
+    const v2 = { ...original, content: 'second version', hash: contentHash('second version'), updatedAt: timeAt(3) };
+    const v3 = { ...v2, supersededBy: idAt(2), validTo: timeAt(4), updatedAt: timeAt(4) };
+    await store().update(v2, vec(0, 1), historyEntry('update', original, v2));
+    await store().update(v3, null, historyEntry('supersede', v2, v3));
+    await store().delete('alice', original.id, historyEntry('delete', v3, null));
+    const history = await store().history('alice', original.id);
+    expect(history.map((entry) => entry.event)).toEqual(['add', 'update', 'supersede', 'delete']);
+    expect(history.map((entry) => entry.after?.content ?? null)).toEqual([
+      original.content,
+      'second version',
+      'second version',
+      null,
+    ]);
+    expect((await store().history('alice', other.id)).map((entry) => entry.event)).toEqual(['add']);
+  });
+
+  it('history of an unknown memory is empty', async () => {
+    expect(await store().history('alice', idAt(77))).toEqual([]);
+  });
+}
+
+function categoryCases(store: Current): void {
+  beforeEach(async () => {
+    await seed(store(), [
+      makeMemory(1, { category: 'beta', tags: ['t'] }),
+      makeMemory(2, { category: 'alpha' }),
+      makeMemory(3, { category: 'beta' }),
+      makeMemory(4, { category: 'gamma', supersededBy: idAt(3), validTo: timeAt(3) }),
+      makeMemory(5, { category: 'delta', expiresAt: '2026-01-01T00:00:00.000Z' }),
+      makeMemory(6, { category: 'zeta', userId: 'bob' }),
+    ]);
+  });
+
+  it('counts visible memories per category, sorted by name', async () => {
+    expect(await store().categories('alice', filter())).toEqual([
+      { category: 'alpha', count: 1 },
+      { category: 'beta', count: 2 },
+    ]);
+  });
+
+  it('counts hidden memories when asked to include them', async () => {
+    expect(await store().categories('alice', filter({ includeExpired: true, includeSuperseded: true }))).toEqual([
+      { category: 'alpha', count: 1 },
+      { category: 'beta', count: 2 },
+      { category: 'delta', count: 1 },
+      { category: 'gamma', count: 1 },
+    ]);
+  });
+
+  it('applies the filter', async () => {
+    expect(await store().categories('alice', filter({ tagsAny: ['t'] }))).toEqual([{ category: 'beta', count: 1 }]);
+  });
+}
+
+function keywordCases(store: Current): void {
+  const docs = [
+    makeMemory(1, { content: 'brown cat on a brown mat' }),
+    makeMemory(2, { content: 'a brown dog', category: 'dogs' }),
+    makeMemory(3, { content: 'The Zebra runs in the savanna' }),
+    makeMemory(4, { content: 'brown leaves in autumn' }),
+    makeMemory(5, { content: 'nothing relevant here' }),
+  ];
+
+  beforeEach(async () => {
+    await seed(store(), docs);
+  });
+
+  it('a memory with the rarer query term ranks first, and non-matching memories are absent', async () => {
+    const hits = await store().keywordSearch('alice', ['brown', 'zebra'], filter(), 10);
+    expect(hits[0]?.id).toBe(idAt(3));
+    expect(ids(hits).sort(byIdAsc)).toEqual([idAt(1), idAt(2), idAt(3), idAt(4)]);
+    for (const hit of hits) expect(hit.score).toBeGreaterThan(0);
+    const scores = hits.map((hit) => hit.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  });
+
+  it('a memory matching more query terms ranks above one matching fewer', async () => {
+    await seed(store(), [
+      makeMemory(10, { content: 'apple banana cherry', userId: 'erin' }),
+      makeMemory(11, { content: 'apple pie recipe', userId: 'erin' }),
+      makeMemory(12, { content: 'banana bread recipe', userId: 'erin' }),
+      makeMemory(13, { content: 'unrelated text entirely', userId: 'erin' }),
+    ]);
+    const hits = await store().keywordSearch('erin', ['apple', 'banana'], filter(), 10);
+    expect(hits[0]?.id).toBe(idAt(10));
+    expect(hits).toHaveLength(3);
+  });
+
+  it('matches regardless of case and accents', async () => {
+    await seed(store(), [makeMemory(10, { content: 'Lunch at Café Zürich', userId: 'erin' })]);
+    expect(ids(await store().keywordSearch('erin', ['cafe'], filter(), 10))).toEqual([idAt(10)]);
+    expect(ids(await store().keywordSearch('erin', ['zurich'], filter(), 10))).toEqual([idAt(10)]);
+  });
+
+  it('returns nothing when no memory contains a term', async () => {
+    expect(await store().keywordSearch('alice', ['platypus'], filter(), 10)).toEqual([]);
+  });
+
+  it('respects filters and the limit', async () => {
+    expect(ids(await store().keywordSearch('alice', ['brown'], filter({ category: 'dogs' }), 10))).toEqual([idAt(2)]);
+    expect(await store().keywordSearch('alice', ['brown', 'zebra'], filter(), 2)).toHaveLength(2);
+    const gone = { ...(docs[2] as Memory), supersededBy: idAt(1), validTo: timeAt(6) };
+    await store().update(gone, null, historyEntry('supersede', docs[2] as Memory, gone));
+    expect(await store().keywordSearch('alice', ['zebra'], filter(), 10)).toEqual([]);
+    expect(ids(await store().keywordSearch('alice', ['zebra'], filter({ includeSuperseded: true }), 10))).toEqual([
+      idAt(3),
+    ]);
+  });
+}
+
+function vectorCases(store: Current): void {
+  const memories = [1, 2, 3, 4].map((n) => makeMemory(n, { category: n % 2 === 0 ? 'even' : 'odd' }));
+  const vectors = new Map([
+    [idAt(1), vec(0, 1)], // similarity 0
+    [idAt(2), vec(3)], // 1 (not unit length: cosine, not dot product)
+    [idAt(3), vec(-1)], // -1
+    [idAt(4), vec(1, 1)], // 0.7071
+  ]);
+
+  beforeEach(async () => {
+    await seed(store(), memories, vectors);
+  });
+
+  it('orders by cosine similarity, best first, and reports it', async () => {
+    const hits = await store().vectorSearch('alice', vec(1), filter(), 10);
+    expect(ids(hits)).toEqual([idAt(2), idAt(4), idAt(1), idAt(3)]);
+    const expected = [1, Math.SQRT1_2, 0, -1];
+    for (const [i, hit] of hits.entries()) expect(hit.similarity).toBeCloseTo(expected[i] as number, 4);
+  });
+
+  it('respects filters and the limit', async () => {
+    expect(ids(await store().vectorSearch('alice', vec(1), filter({ category: 'odd' }), 10))).toEqual([
+      idAt(1),
+      idAt(3),
+    ]);
+    expect(ids(await store().vectorSearch('alice', vec(1), filter(), 2))).toEqual([idAt(2), idAt(4)]);
+    const expired = { ...(memories[1] as Memory), expiresAt: '2026-02-01T00:00:00.000Z' };
+    await store().update(expired, null, historyEntry('update', memories[1] as Memory, expired));
+    expect((await store().vectorSearch('alice', vec(1), filter(), 10))[0]?.id).toBe(idAt(4));
+  });
+}
+
+function purgeCases(store: Current): void {
+  const alice = [
+    makeMemory(1, { content: 'alice one' }),
+    makeMemory(2, { content: 'alice two', supersededBy: idAt(1), validTo: timeAt(2) }),
+    makeMemory(3, { content: 'alice three', expiresAt: '2026-01-01T00:00:00.000Z' }),
+  ];
+  const bob = [
+    makeMemory(4, { userId: 'bob', content: 'bob one' }),
+    makeMemory(5, { userId: 'bob', content: 'bob two' }),
+  ];
+
+  beforeEach(async () => {
+    await seed(store(), [...alice, ...bob]);
+  });
+
+  it('removes every memory, vector and history entry of one user and returns how many memories went', async () => {
+    const s = store();
+    expect(await s.purgeUser('alice')).toBe(3);
+    const everything = filter({ includeExpired: true, includeSuperseded: true });
+    expect(await listAll(s, 'alice', { includeExpired: true, includeSuperseded: true })).toEqual([]);
+    expect(await s.get('alice', idAt(1))).toBeNull();
+    expect(await s.history('alice', idAt(1))).toEqual([]);
+    expect(await s.keywordSearch('alice', ['alice'], everything, 10)).toEqual([]);
+    expect(await s.vectorSearch('alice', vectorFor(1), everything, 10)).toEqual([]);
+    expect(await s.categories('alice', everything)).toEqual([]);
+    expect(await s.findByHash('alice', contentHash('alice one'))).toBeNull();
+    expect(await collect(s.scan('alice'))).toEqual([]);
+  });
+
+  it('leaves other users untouched', async () => {
+    const s = store();
+    await s.purgeUser('alice');
+    expect(await listAll(s, 'bob')).toEqual(newestFirst(bob));
+    expect((await s.history('bob', idAt(4))).map((entry) => entry.event)).toEqual(['add']);
+    expect(ids(await s.keywordSearch('bob', ['bob'], filter(), 10)).sort(byIdAsc)).toEqual([idAt(4), idAt(5)]);
+    expect((await collect(s.scan())).map((record) => record.memory.id)).toEqual([idAt(4), idAt(5)]);
+    expect(await s.stats()).toMatchObject({ memories: 2, users: 1 });
+  });
+
+  it('returns 0 for a user with no memories', async () => {
+    expect(await store().purgeUser('nobody')).toBe(0);
+    expect(await listAll(store(), 'alice')).toEqual([idAt(1)]);
+  });
+
+  it('a purged user can store memories again', async () => {
+    await store().purgeUser('alice');
+    const again = makeMemory(9, { content: 'alice one' });
+    await seed(store(), [again]);
+    expect(await store().findByHash('alice', contentHash('alice one'))).toEqual(again);
+    expect((await store().history('alice', idAt(1))).length).toBe(0);
+  });
+}
+
+function scanCases(store: Current): void {
+  // Inserted out of id order, across users, with hidden memories: scan returns all, in id order.
+  const memories = [
+    makeMemory(5, { userId: 'bob' }),
+    makeMemory(2),
+    makeMemory(4, { supersededBy: idAt(2), validTo: timeAt(4) }),
+    makeMemory(1, { userId: 'bob', expiresAt: '2026-01-01T00:00:00.000Z' }),
+    makeMemory(3, { userId: 'carol' }),
+  ];
+
+  beforeEach(async () => {
+    for (const memory of memories) await seed(store(), [memory]);
+  });
+
+  it('yields every record of every user in id order, with its vector', async () => {
+    const records = await collect(store().scan());
+    expect(records.map((record) => record.memory.id)).toEqual([1, 2, 3, 4, 5].map(idAt));
+    for (const record of records) {
+      const n = minuteOf(record.memory.id);
+      expect(record.memory).toEqual(memories.find((memory) => memory.id === record.memory.id));
+      expect(Array.from(record.vector)).toEqual(Array.from(vectorFor(n)));
+    }
+  });
+
+  it('yields only one user’s records when given a user', async () => {
+    expect((await collect(store().scan('bob'))).map((record) => record.memory.id)).toEqual([idAt(1), idAt(5)]);
+  });
+}
+
+function setVectorCases(store: Current): void {
+  it('replaces the given vectors and leaves the others', async () => {
+    await seed(
+      store(),
+      [makeMemory(1), makeMemory(2), makeMemory(3, { userId: 'bob' })],
+      new Map([
+        [idAt(1), vec(1)],
+        [idAt(2), vec(0, 1)],
+        [idAt(3), vec(1)],
+      ]),
+    );
+    await store().setVectors([
+      { userId: 'alice', id: idAt(1), vector: vec(0, 0, 1) },
+      { userId: 'bob', id: idAt(3), vector: vec(0, 0, 0, 1) },
+    ]);
+    expect(ids(await store().vectorSearch('alice', vec(0, 0, 1), filter(), 1))).toEqual([idAt(1)]);
+    expect(await similarityOf(store(), 'alice', idAt(1), vec(0, 0, 1))).toBeCloseTo(1, 5);
+    expect(await similarityOf(store(), 'alice', idAt(2), vec(0, 1))).toBeCloseTo(1, 5);
+    expect(await similarityOf(store(), 'bob', idAt(3), vec(0, 0, 0, 1))).toBeCloseTo(1, 5);
+    const scanned = await collect(store().scan('alice'));
+    expect(Array.from(scanned[0]?.vector ?? [])).toEqual(Array.from(vec(0, 0, 1)));
+  });
+}
+
+function statsCases(store: Current): void {
+  it('counts memories and users', async () => {
+    expect(await store().stats()).toMatchObject({ memories: 0, users: 0 });
+    await seed(store(), [makeMemory(1), makeMemory(2), makeMemory(3, { userId: 'bob' })]);
+    const stats = await store().stats();
+    expect(stats).toMatchObject({ memories: 3, users: 2 });
+    if (stats.bytes !== undefined) expect(stats.bytes).toBeGreaterThan(0);
+  });
+}
+
+function embeddingCases(store: Current): void {
+  it('is null on a new store and round-trips once set', async () => {
+    expect(await store().getEmbeddingInfo()).toBeNull();
+    await store().setEmbeddingInfo({ model: 'use-lite-512', dimension: 512 });
+    expect(await store().getEmbeddingInfo()).toEqual({ model: 'use-lite-512', dimension: 512 });
+    await store().setEmbeddingInfo({ model: 'text-embedding-3-small', dimension: 1536 });
+    expect(await store().getEmbeddingInfo()).toEqual({ model: 'text-embedding-3-small', dimension: 1536 });
+  });
+}
+
+function persistenceCases(store: Current, reopen: () => Promise<MemoryStore>): void {
+  it('memories, vectors, history and embedding info survive close and reopen', async () => {
+    const kept = makeMemory(1, { content: 'persistent zebra', metadata: { flag: true, none: null } });
+    const changed = makeMemory(2, { content: 'will change' });
+    const removed = makeMemory(3, { content: 'will go' });
+    const bobs = makeMemory(4, { userId: 'bob', content: 'bob persists' });
+    await seed(store(), [kept, changed, removed, bobs], new Map([[kept.id, vec(1, 2, 3)]]));
+    const after = {
+      ...changed,
+      content: 'changed content',
+      hash: contentHash('changed content'),
+      updatedAt: timeAt(9),
+    };
+    await store().update(after, vec(0, 0, 1), historyEntry('update', changed, after));
+    await store().delete('alice', removed.id, historyEntry('delete', removed, null));
+    await store().setEmbeddingInfo({ model: 'test-8d', dimension: DIMENSION });
+
+    const s = await reopen();
+    expect(await s.getEmbeddingInfo()).toEqual({ model: 'test-8d', dimension: DIMENSION });
+    expect(await s.get('alice', kept.id)).toEqual(kept);
+    expect(await s.get('alice', changed.id)).toEqual(after);
+    expect(await s.get('alice', removed.id)).toBeNull();
+    expect(await listAll(s, 'alice')).toEqual([changed.id, kept.id]);
+    expect((await s.history('alice', removed.id)).map((entry) => entry.event)).toEqual(['add', 'delete']);
+    expect((await s.history('alice', changed.id)).map((entry) => entry.event)).toEqual(['add', 'update']);
+    expect(ids(await s.keywordSearch('alice', ['zebra'], filter(), 10))).toEqual([kept.id]);
+    expect(await similarityOf(s, 'alice', changed.id, vec(0, 0, 1))).toBeCloseTo(1, 5);
+    const records = await collect(s.scan());
+    expect(records.map((record) => record.memory.id)).toEqual([kept.id, changed.id, bobs.id]);
+    expect(Array.from(records[0]?.vector ?? [])).toEqual([1, 2, 3, 0, 0, 0, 0, 0]);
+    expect(await s.stats()).toMatchObject({ memories: 3, users: 2 });
+  });
+}
