@@ -39,7 +39,7 @@ const clientKey = (c: Context<AppEnv>): string => {
   const auth = c.req.header('authorization');
   if (auth) return `key:${createHash('sha256').update(auth).digest('hex').slice(0, 32)}`;
   const info = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
-  return `ip:${info?.remoteAddress ?? 'local'}:${c.req.header('x-user-id') ?? ''}`;
+  return `ip:${info?.remoteAddress ?? 'unknown'}`;
 };
 
 /** The HTTP application: REST /v1, MCP, health, metrics and the OpenAPI document. */

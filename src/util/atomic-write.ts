@@ -6,8 +6,16 @@ import { basename, dirname, join } from 'node:path';
  * Replaces `file` with `data` so that readers see either the old or the new content, never a
  * mix, and the new content is on disk before this resolves: temp file in the same directory,
  * fsync, rename over the target, fsync the directory.
+ *
+ * `beforeRename` runs once the new content is on disk, right before the rename; if it throws, the
+ * temp file is removed, `file` is left as it was and the error is rethrown (e.g. a lost lock).
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  beforeRename?: () => void,
+): Promise<void> {
   const dir = dirname(file);
   const temp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'w', mode);
@@ -21,6 +29,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   }
   await handle.close();
   try {
+    beforeRename?.();
     await rename(temp, file);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
