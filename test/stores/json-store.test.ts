@@ -2,10 +2,13 @@ import { fork } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isEngramError } from '../../src/core/errors.js';
 import { createJsonStore, type JsonStoreOptions } from '../../src/stores/json/index.js';
+import { replaceFile } from '../../src/stores/json/json-files.js';
+import { FileLocks } from '../../src/stores/json/json-lock.js';
 import { migrateDocument } from '../../src/stores/json/migrations.js';
 import type { MemoryStore } from '../../src/stores/store.js';
 import { filter, historyEntry, idAt, makeMemory, runConformance, seed, vec } from './conformance.js';
@@ -203,6 +206,21 @@ describe('json store files', () => {
     await utimes(lock, minuteAgo, minuteAgo);
     await seed(store, [makeMemory(1)]);
     expect(await store.get('alice', idAt(1))).not.toBeNull();
+  });
+
+  it('a writer that lost its lock abandons the write before replacing the file', async () => {
+    await seed(store, [makeMemory(1)]);
+    const before = await readFile(userFile('alice'), 'utf8');
+    const locksDir = join(dataDir, 'memory', '.locks');
+    const locks = new FileLocks({ locksDir, lockTimeoutMs: 1_000, lockStaleMs: 2_000 });
+    const write = locks.run(join(locksDir, 'user_alice'), async (beforeCommit) => {
+      await rm(join(locksDir, 'user_alice.lock'), { recursive: true });
+      await sleep(1_500); // proper-lockfile notices the loss when it next refreshes the lock (every lockStaleMs / 2)
+      await replaceFile(userFile('alice'), 'not json', beforeCommit);
+    });
+    await expect(write).rejects.toMatchObject({ code: 'store_locked' });
+    expect(await readFile(userFile('alice'), 'utf8')).toBe(before);
+    expect((await readdir(userDir('alice'))).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('calls after close fail clearly', async () => {
