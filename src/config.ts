@@ -41,7 +41,7 @@ export const configSchema = z.strictObject({
     timeoutMs: int(100).default(30_000),
   }).prefault({}),
   search: z.strictObject({
-    rrfK: z.coerce.number().min(0).default(60),
+    rrfK: z.coerce.number().min(0).default(10),
     keywordWeight: z.coerce.number().min(0).default(1),
     vectorWeight: z.coerce.number().min(0).default(0.5),
     candidates: int(1, 1_000).default(50),

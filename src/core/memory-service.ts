@@ -258,13 +258,7 @@ export class MemoryService {
 
     const terms = query.mode === 'vector' ? [] : queryTerms(query.query);
     const useVector = query.mode !== 'keyword' && query.query.trim().length > 0;
-    const keywordPromise = (async () => {
-      if (terms.length === 0) return [];
-      const t = performance.now();
-      const hits = await this.store.keywordSearch(userId, terms, filter, candidates);
-      timings.keywordMs = performance.now() - t;
-      return hits;
-    })();
+    // The query embedding runs in a worker: start it first so the (synchronous) keyword search overlaps it.
     const vectorPromise = (async () => {
       if (!useVector) return [];
       let t = performance.now();
@@ -273,6 +267,15 @@ export class MemoryService {
       t = performance.now();
       const hits = await this.store.vectorSearch(userId, vector, filter, candidates);
       timings.vectorMs = performance.now() - t;
+      return hits;
+    })();
+    const keywordPromise = (async () => {
+      if (terms.length === 0) return [];
+      // Let the embedding request reach its worker before the store call blocks this thread.
+      if (useVector) await new Promise((resolve) => setImmediate(resolve));
+      const t = performance.now();
+      const hits = await this.store.keywordSearch(userId, terms, filter, candidates);
+      timings.keywordMs = performance.now() - t;
       return hits;
     })();
     const [keywordHits, vectorHits] = await Promise.all([keywordPromise, vectorPromise]);

@@ -15,8 +15,11 @@ export const useConfigSchema = z.object({
   threads: z.number().int().min(1).max(32).default(1),
   /** Most texts sent to a worker in one inference call. */
   maxBatchSize: z.number().int().min(1).max(1024).default(64),
-  /** How long a request waits for others to join its batch while a worker is free. */
-  batchWindowMs: z.number().min(0).max(1000).default(2),
+  /**
+   * How long a request waits for others to join its batch while a worker is free. 0 (default)
+   * sends it at once; requests that arrive while every worker is busy still join the next batch.
+   */
+  batchWindowMs: z.number().min(0).max(1000).default(0),
 });
 export type UseConfig = z.output<typeof useConfigSchema>;
 export type UseConfigInput = z.input<typeof useConfigSchema>;
@@ -228,7 +231,8 @@ export class MicroBatcher {
     const { maxBatchSize, maxInFlight, windowMs } = this.#options;
     while (this.#inFlight < maxInFlight && this.#queue.length >= maxBatchSize) this.#dispatch();
     if (this.#queue.length === 0 || this.#inFlight >= maxInFlight || this.#timer) return;
-    this.#timer = setTimeout(() => this.#flush(), windowMs);
+    if (windowMs === 0) this.#flush();
+    else this.#timer = setTimeout(() => this.#flush(), windowMs);
   }
 
   #flush(): void {

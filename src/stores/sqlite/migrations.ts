@@ -30,10 +30,13 @@ export const migrations: { version: number; description: string; up: (db: Databa
           source        TEXT NOT NULL,
           hash          TEXT NOT NULL,
           superseded_by TEXT,
-          valid_to      TEXT
+          valid_to      TEXT,
+          -- One full-text token per user (hex of the id, so the tokenizer keeps it whole): keyword
+          -- search intersects it with the query terms instead of matching every user's rows.
+          owner         TEXT GENERATED ALWAYS AS ('u' || hex(user_id)) VIRTUAL
         ) STRICT;
         CREATE INDEX memories_user_id ON memories (user_id, id);
-        CREATE INDEX memories_user_hash ON memories (user_id, hash);
+        CREATE INDEX memories_user_hash ON memories (user_id, hash, id);
         CREATE INDEX memories_user_category ON memories (user_id, category);
 
         -- Vectors live beside the rows (same rowid) so a scan reads only what it needs.
@@ -45,19 +48,19 @@ export const migrations: { version: number; description: string; up: (db: Databa
         CREATE INDEX vectors_user ON vectors (user_id);
 
         CREATE VIRTUAL TABLE memories_fts USING fts5(
-          content, content='memories', content_rowid='rowid',
+          owner, content, content='memories', content_rowid='rowid',
           tokenize='porter unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
-          INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+          INSERT INTO memories_fts (rowid, owner, content) VALUES (new.rowid, new.owner, new.content);
         END;
         CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
-          INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+          INSERT INTO memories_fts (memories_fts, rowid, owner, content) VALUES ('delete', old.rowid, old.owner, old.content);
           DELETE FROM vectors WHERE rowid = old.rowid;
         END;
         CREATE TRIGGER memories_fts_update AFTER UPDATE OF content ON memories BEGIN
-          INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
-          INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+          INSERT INTO memories_fts (memories_fts, rowid, owner, content) VALUES ('delete', old.rowid, old.owner, old.content);
+          INSERT INTO memories_fts (rowid, owner, content) VALUES (new.rowid, new.owner, new.content);
         END;
 
         CREATE TABLE history (
@@ -94,5 +97,7 @@ export function migrate(db: Database.Database, file: string): { from: number; to
       db.pragma(`user_version = ${step.version}`);
     }).immediate();
   }
+  // Keep planner statistics current for a long-lived connection (SQLite's advice for apps).
+  db.pragma('optimize = 0x10002');
   return { from, to: LATEST_VERSION };
 }

@@ -230,11 +230,13 @@ export class SqliteStore implements MemoryStore {
 
   async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {
     if (terms.length === 0) return [];
-    const match = terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(' OR ');
+    const quote = (text: string) => `"${text.replaceAll('"', '""')}"`;
+    const owner = `u${Buffer.from(userId, 'utf8').toString('hex')}`;
+    const match = `owner : ${quote(owner)} AND content : (${terms.map(quote).join(' OR ')})`;
     const where = filterSql(userId, filter);
     const rows = this.#conn
       .prepare(
-        `SELECT m.id AS id, bm25(memories_fts) AS rank
+        `SELECT m.id AS id, bm25(memories_fts, 0.0, 1.0) AS rank
          FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid
          WHERE memories_fts MATCH ? AND ${where.sql}
          ORDER BY rank LIMIT ?`,
