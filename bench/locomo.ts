@@ -14,7 +14,7 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { type Actor, MemoryService } from '../src/core/memory-service.js';
@@ -264,7 +264,7 @@ async function main(): Promise<void> {
       markdownTable(
         ['run', ''],
         [
-          ['data', path],
+          ['data', relative(process.cwd(), path)],
           ['conversations / users', String(conversations.length)],
           [
             'turns → memories',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EngramError } from './errors.js';
-import { type JsonValue, MEMORY_SOURCES } from './types.js';
+import { HISTORY_EVENTS, type JsonValue, MEMORY_SOURCES } from './types.js';
 
 /**
  * Input schemas shared by the service and every front end (REST validates with them and
@@ -138,6 +138,19 @@ export const memorySchema = z.object({
   hash: z.string(),
   supersededBy: z.string().nullable(),
   validTo: z.string().nullable(),
+});
+
+/** One entry of a memory's change log, as front ends return it and exports carry it. */
+export const historyEntrySchema = z.object({
+  id: z.string(),
+  memoryId: z.string(),
+  userId: z.string(),
+  event: z.enum(HISTORY_EVENTS),
+  before: memorySchema.nullable(),
+  after: memorySchema.nullable(),
+  actor: z.string(),
+  at: z.string(),
+  reason: z.string().nullable(),
 });
 
 /** Parses with a schema and turns failures into an `invalid_request` error naming the fields. */

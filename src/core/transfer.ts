@@ -4,7 +4,7 @@ import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
 import { contentHash, newId } from './ids.js';
 import type { Actor, MemoryService } from './memory-service.js';
-import { addMemorySchema, memorySchema } from './schemas.js';
+import { addMemorySchema, historyEntrySchema, memorySchema } from './schemas.js';
 import type { HistoryEntry, Memory, MemoryRecord } from './types.js';
 
 /**
@@ -13,18 +13,6 @@ import type { HistoryEntry, Memory, MemoryRecord } from './types.js';
  * `{"type":"history","entry":{…}}`. Import is idempotent: content already present for the user is
  * skipped as a duplicate; vectors are reused when they come from the store's model.
  */
-
-const historyEntrySchema = z.object({
-  id: z.string(),
-  memoryId: z.string(),
-  userId: z.string(),
-  event: z.enum(['add', 'update', 'supersede', 'delete', 'restore']),
-  before: memorySchema.nullable(),
-  after: memorySchema.nullable(),
-  actor: z.string(),
-  at: z.string(),
-  reason: z.string().nullable(),
-});
 
 const lineSchema = z.discriminatedUnion('type', [
   z.object({

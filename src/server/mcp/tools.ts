@@ -3,7 +3,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { isEngramError } from '../../core/errors.js';
 import type { MemoryService } from '../../core/memory-service.js';
-import { type FilterInput, LIMITS, memorySchema } from '../../core/schemas.js';
+import { type FilterInput, historyEntrySchema, LIMITS, memorySchema } from '../../core/schemas.js';
 import type { HistoryEntry, Memory, Metadata, SearchExplanation, SearchResult } from '../../core/types.js';
 import type { Logger } from '../../logger.js';
 import type { Caller } from '../context.js';
@@ -106,17 +106,9 @@ const explanationOutput = z.looseObject({
     .looseObject({ method: z.string(), k: z.number(), keywordWeight: z.number(), vectorWeight: z.number() })
     .nullable(),
 });
-const historyEntryOutput = z.looseObject({
-  id: z.string(),
-  memoryId: z.string(),
-  userId: z.string(),
-  event: z.enum(['add', 'update', 'supersede', 'delete', 'restore']),
-  before: memoryOutput.nullable(),
-  after: memoryOutput.nullable(),
-  actor: z.string(),
-  at: z.string(),
-  reason: z.string().nullable(),
-});
+const historyEntryOutput = historyEntrySchema
+  .extend({ before: memoryOutput.nullable(), after: memoryOutput.nullable() })
+  .loose();
 
 const outputs = {
   store: {

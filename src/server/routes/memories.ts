@@ -1,23 +1,19 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { parseInput, addMemorySchema, LIMITS, listSchema, memorySchema, updateMemorySchema } from '../../core/schemas.js';
+import {
+  addMemorySchema,
+  historyEntrySchema,
+  LIMITS,
+  listSchema,
+  memorySchema,
+  parseInput,
+  updateMemorySchema,
+} from '../../core/schemas.js';
 import type { AppEnv, ServerDeps } from '../context.js';
 import { errorResponses, filterFromQuery, filterQuerySchema } from './shared.js';
 
 const addResultSchema = z.object({ memory: memorySchema, duplicate: z.boolean() });
 const batchSchema = z.strictObject({ memories: z.array(addMemorySchema).min(1).max(LIMITS.batch) });
 const idParam = z.object({ id: z.string().min(1).max(128).openapi({ param: { name: 'id', in: 'path' } }) });
-
-const historyEntrySchema = z.object({
-  id: z.string(),
-  memoryId: z.string(),
-  userId: z.string(),
-  event: z.enum(['add', 'update', 'supersede', 'delete', 'restore']),
-  before: memorySchema.nullable(),
-  after: memorySchema.nullable(),
-  actor: z.string(),
-  at: z.string(),
-  reason: z.string().nullable(),
-});
 
 const json = <S extends z.ZodType>(schema: S, description: string) => ({
   content: { 'application/json': { schema } },
