@@ -29,6 +29,7 @@ import type {
   MemoryRecord,
   MemorySource,
   Page,
+  SearchMode,
   SearchResult,
   StoreFilter,
 } from './types.js';
@@ -42,6 +43,12 @@ export interface Actor {
 export interface SearchOptions extends FusionOptions {
   /** How many candidates each signal contributes before fusion (at least 2 × limit). */
   candidates: number;
+}
+
+/** Receives what the service did, e.g. to count it in metrics. Called synchronously; must not throw. */
+export interface ServiceObserver {
+  added?(source: MemorySource, created: number, duplicates: number): void;
+  searched?(mode: SearchMode, seconds: number): void;
 }
 
 export interface MemoryServiceOptions {
@@ -71,6 +78,7 @@ export class MemoryService {
   readonly #search: SearchOptions;
   readonly #clock: () => Date;
   readonly #writes = new KeyedLock();
+  readonly #observers = new Set<ServiceObserver>();
 
   constructor(options: MemoryServiceOptions) {
     this.store = options.store;
@@ -100,6 +108,12 @@ export class MemoryService {
   async close(): Promise<void> {
     await this.embedder.close();
     await this.store.close();
+  }
+
+  /** Registers an observer; returns a function that removes it. */
+  observe(observer: ServiceObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
   }
 
   now(): string {
@@ -173,6 +187,7 @@ export class MemoryService {
         results[index] = { memory, duplicate: false };
       }
       if (records.length > 0) await this.store.insert(records, history);
+      for (const observer of this.#observers) observer.added?.(actor.source, records.length, parsed.length - records.length);
       return results.map((result, index) => {
         if (result) return result;
         const first = seenInBatch.get(contentHash(parsed[index]?.content ?? '')) as number;
@@ -293,6 +308,7 @@ export class MemoryService {
       if (memory) results.push({ memory, score: item.score, explanation: item.explanation });
     }
     timings.totalMs = performance.now() - started;
+    for (const observer of this.#observers) observer.searched?.(query.mode, timings.totalMs / 1000);
     return { results, timings };
   }
 

@@ -1,8 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { MemoryStore } from '../stores/store.js';
+import type { MemoryService } from '../core/memory-service.js';
 
-/** Prometheus metrics with conventional names and base units. */
-export function createMetrics(store: MemoryStore) {
+/** Prometheus metrics with conventional names and base units; service events are counted for every front end. */
+export function createMetrics(service: MemoryService) {
+  const { store } = service;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'engram_process_' });
   const httpDuration = new Histogram({
@@ -46,7 +47,16 @@ export function createMetrics(store: MemoryStore) {
       this.set((await store.stats()).bytes ?? 0);
     },
   });
-  return { registry, httpDuration, searchDuration, memoriesAdded, duplicates };
+  service.observe({
+    added(source, created, duplicateCount) {
+      if (created > 0) memoriesAdded.inc({ source }, created);
+      if (duplicateCount > 0) duplicates.inc(duplicateCount);
+    },
+    searched(mode, seconds) {
+      searchDuration.observe({ mode }, seconds);
+    },
+  });
+  return { registry, httpDuration };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

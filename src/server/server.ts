@@ -36,7 +36,7 @@ export function checkExposure(config: Config, keys: KeyStore): void {
 export async function startServer(config: Config, service: MemoryService, logger: Logger): Promise<RunningServer> {
   const keys = new KeyStore(config.dataDir);
   checkExposure(config, keys);
-  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service.store) };
+  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service) };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));

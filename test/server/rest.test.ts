@@ -166,6 +166,9 @@ describe('REST /v1 in local mode', () => {
     const metrics = await call('/metrics');
     expect(metrics.body).toContain('engram_http_request_duration_seconds_bucket');
     expect(metrics.body).toContain('engram_store_memories');
+    expect(metrics.body).toMatch(/engram_memories_added_total\{source="api"\} [1-9]/);
+    expect(metrics.body).toMatch(/engram_memories_duplicate_total [1-9]/);
+    expect(metrics.body).toMatch(/engram_search_duration_seconds_count\{mode="hybrid"\} [1-9]/);
     const doc = await call('/openapi.json');
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/v1/memories', '/v1/memories/{id}', '/v1/memories/{id}/history', '/v1/search', '/v1/categories', '/v1/users/{id}', '/v1/export', '/v1/import']),

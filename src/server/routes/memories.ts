@@ -21,7 +21,7 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({
 });
 
 export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
-  const { service, metrics } = deps;
+  const { service } = deps;
 
   app.openapi(
     createRoute({
@@ -38,14 +38,10 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
     }),
     async (c) => {
       const caller = c.get('caller');
-      const body: unknown = c.req.valid('json');
-      const batch = typeof body === 'object' && body !== null && 'memories' in body;
-      const inputs = batch ? parseInput(batchSchema, body).memories : [parseInput(addMemorySchema, body)];
-      const results = await service.addMany(caller.userId, inputs, caller.actor);
-      const created = results.filter((result) => !result.duplicate).length;
-      metrics.memoriesAdded.inc({ source: caller.actor.source }, created);
-      metrics.duplicates.inc(results.length - created);
-      const status = created > 0 ? 201 : 200;
+      const body = c.req.valid('json');
+      const batch = 'memories' in body;
+      const results = await service.addMany(caller.userId, batch ? body.memories : [body], caller.actor);
+      const status = results.some((result) => !result.duplicate) ? 201 : 200;
       return batch ? c.json({ results }, status) : c.json(results[0] as z.infer<typeof addResultSchema>, status);
     },
   );

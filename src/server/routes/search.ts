@@ -20,7 +20,7 @@ const searchResponseSchema = z.object({
 });
 
 export function searchRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
-  const { service, metrics } = deps;
+  const { service } = deps;
 
   app.openapi(
     createRoute({
@@ -35,10 +35,7 @@ export function searchRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       },
     }),
     async (c) => {
-      const input = c.req.valid('json');
-      const response = await service.search(c.get('caller').userId, input);
-      metrics.searchDuration.observe({ mode: input.mode ?? 'hybrid' }, response.timings.totalMs / 1000);
-      return c.json(response, 200);
+      return c.json(await service.search(c.get('caller').userId, c.req.valid('json')), 200);
     },
   );
 
