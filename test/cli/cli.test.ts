@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGRAM_BIN } from '../helpers/process.js';
+
+const exec = promisify(execFile);
+let dataDir: string;
+
+/** Runs the compiled `engram` command against the test data dir. */
+async function engram(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [ENGRAM_BIN, ...args, '--data-dir', dataDir], {
+      env: { ...process.env, ENGRAM_LOG_LEVEL: 'silent', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'engram-cli-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('engram CLI', () => {
+  it('adds, searches with explanations, lists, exports and imports', async () => {
+    expect((await engram(['add', 'Alice', 'loves', 'hiking', 'in', 'the', 'Alps', '--user', 'alice', '--tags', 'outdoors'])).stdout).toMatch(/^stored /);
+    expect((await engram(['add', 'Alice loves hiking in the Alps', '--user', 'alice'])).stdout).toMatch(/^already stored /);
+    await engram(['add', 'Alice', 'drinks', 'oat', 'milk', '--user', 'alice', '--category', 'food']);
+
+    const search = await engram(['search', 'mountain', 'walking', '--user', 'alice']);
+    expect(search.code).toBe(0);
+    expect(search.stdout.split('\n')[0]).toContain('hiking in the Alps');
+    expect(search.stdout).toMatch(/vector #1 \(similarity 0\.\d+\)/);
+
+    const json = JSON.parse((await engram(['search', 'oat milk', '--mode', 'keyword', '--json', '--user', 'alice'])).stdout);
+    expect(json.results[0].memory.content).toBe('Alice drinks oat milk');
+    expect(json.results[0].explanation.keyword.rank).toBe(1);
+
+    const list = await engram(['list', '--user', 'alice', '--category', 'food']);
+    expect(list.stdout).toContain('oat milk');
+    expect(list.stdout).not.toContain('Alps');
+
+    const file = join(dataDir, 'alice.jsonl');
+    await engram(['export', '--user', 'alice', '--out', file]);
+    expect((await readFile(file, 'utf8')).trim().split('\n').filter((l) => l.includes('"type":"memory"'))).toHaveLength(2);
+    await writeFile(`${file}.bad`, `${await readFile(file, 'utf8')}{"type":"memory"}\n`);
+    const imported = await engram(['import', `${file}.bad`, '--user', 'bob']);
+    expect(imported.stdout).toContain('imported 2, skipped 0 duplicates');
+    expect(imported.stderr).toMatch(/line \d+: /);
+    expect(imported.code).toBe(1);
+    expect((await engram(['list', '--user', 'bob', '--json'])).stdout).toContain('oat milk');
+  });
+
+  it('creates, lists and revokes keys without ever storing or listing the secret', async () => {
+    const created = await engram(['keys', 'create', '--user', 'alice', '--name', 'laptop']);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^engram_[A-Za-z0-9_-]{43}$/);
+    const listed = await engram(['keys', 'list']);
+    expect(listed.stdout).toContain('user alice');
+    expect(listed.stdout).not.toContain(key);
+    expect(await readFile(join(dataDir, 'keys.json'), 'utf8')).not.toContain(key);
+    const id = listed.stdout.split(/\s+/)[0] as string;
+    expect((await engram(['keys', 'revoke', id])).stdout).toContain(`revoked ${id}`);
+    expect((await engram(['keys', 'list'])).stdout).toContain('REVOKED');
+    const both = await engram(['keys', 'create', '--user', 'x', '--admin']);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('exactly one of --user <id> or --admin');
+  });
+
+  it('fails with a clear message on bad configuration', async () => {
+    const result = await engram(['list'], { ENGRAM_PORT: 'eighty' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ENGRAM_PORT (port)');
+  });
+});
+
+describe('engram reindex (switching embedding models)', () => {
+  let server: Server;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    // A local stand-in for an OpenAI-compatible embeddings endpoint (the real wire format).
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        const { input, model } = JSON.parse(body) as { input: string[]; model: string };
+        const data = input.map((text, index) => ({
+          object: 'embedding',
+          index,
+          embedding: [...createHash('sha256').update(text).digest()].slice(0, 16).map((b) => b / 255 - 0.5),
+        }));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data, model, usage: { prompt_tokens: 1, total_tokens: 1 } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('refuses the other model until reindex, then serves with it', async () => {
+    const openai = { ENGRAM_EMBEDDER: 'openai', ENGRAM_OPENAI_BASE_URL: baseUrl, ENGRAM_OPENAI_MODEL: 'fake-embed' };
+    await engram(['add', 'Carol keeps bees', '--user', 'carol']);
+    const refused = await engram(['list', '--user', 'carol'], openai);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('use-lite-512');
+    expect(refused.stderr).toContain('engram reindex');
+
+    const reindexed = await engram(['reindex'], openai);
+    expect(reindexed.code).toBe(0);
+    expect(reindexed.stdout).toMatch(/re-embedded \d+ memories with openai:fake-embed \(16-d\)/);
+
+    const search = JSON.parse((await engram(['search', 'Carol keeps bees', '--mode', 'vector', '--json', '--user', 'carol'], openai)).stdout);
+    expect(search.results[0].memory.content).toBe('Carol keeps bees');
+    expect(search.results[0].explanation.vector.similarity).toBeCloseTo(1, 5);
+    expect((await engram(['list', '--user', 'carol'])).stderr).toContain('openai:fake-embed');
+  });
+});
