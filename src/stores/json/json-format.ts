@@ -1,20 +1,8 @@
 import { z } from 'zod';
 import { EngramError } from '../../core/errors.js';
-import { memorySchema } from '../../core/schemas.js';
-import { HISTORY_EVENTS, type HistoryEntry, type Memory } from '../../core/types.js';
+import { historyEntrySchema, memorySchema } from '../../core/schemas.js';
+import type { HistoryEntry, Memory } from '../../core/types.js';
 import { CURRENT_FORMAT, type FileKind, migrateDocument } from './migrations.js';
-
-const historyEntrySchema = z.object({
-  id: z.string(),
-  memoryId: z.string(),
-  userId: z.string(),
-  event: z.enum(HISTORY_EVENTS),
-  before: memorySchema.nullable(),
-  after: memorySchema.nullable(),
-  actor: z.string(),
-  at: z.string(),
-  reason: z.string().nullable(),
-});
 
 const userFileSchema = z.object({
   format: z.literal(CURRENT_FORMAT),

@@ -1,0 +1,133 @@
+/**
+ * What the phases of `npm run bench` share: the sizes (BENCH_SCALE), constants, a temporary-store
+ * setup, and the `Bench` that collects the report rows and RSS readings as the phases run.
+ */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, loadConfig } from '../src/config.js';
+import { type Actor, MemoryService } from '../src/core/memory-service.js';
+import type { Embedder } from '../src/embed/embedder.js';
+import { createStore, type StoreName } from '../src/stores/registry.js';
+import { type Cell, log, mb } from './report.js';
+import type { Summary } from './stats.js';
+
+export const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+if (!(SCALE > 0 && SCALE <= 10)) throw new Error(`BENCH_SCALE must be within (0, 10], got ${process.env.BENCH_SCALE}`);
+const sized = (base: number, min: number) => Math.max(min, Math.round(base * SCALE));
+
+export const SIZES = {
+  useBatch: sized(3_000, 100),
+  useSingle: sized(300, 20),
+  json: sized(2_000, 100),
+  small: sized(10_000, 1_000),
+  large: sized(100_000, 2_000),
+  queries: sized(300, 30),
+  http: sized(3_000, 200),
+};
+/** Memories per addMany call / POST. */
+export const BATCH = 100;
+/** Dimension of the supplied random vectors (USE's). */
+export const DIM = 512;
+export const ACTOR: Actor = { name: 'bench', source: 'import' };
+
+// ---------------------------------------------------------------------------------------------
+// Report rows
+
+export interface IngestRow {
+  what: string;
+  store: string;
+  vectors: string;
+  n: number;
+  batch: string;
+  seconds: number;
+  rate: number;
+  /** Size of the data dir after the step, bytes; null: not measured. */
+  disk: number | null;
+}
+
+export interface SearchRow {
+  config: string;
+  memories: number;
+  users: number;
+  mode: string;
+  n: number;
+  embed: Summary;
+  total: Summary;
+  store: Summary;
+}
+
+/** One benchmark run: the rows for the report, and the temporary dirs to remove at the end. */
+export class Bench {
+  readonly ingestRows: IngestRow[] = [];
+  readonly searchRows: SearchRow[] = [];
+  readonly rssRows: Cell[][] = [];
+  readonly notes: string[] = [];
+  private readonly tempDirs: string[] = [];
+
+  async tempDir(label: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), `engram-bench-${label}-`));
+    this.tempDirs.push(dir);
+    return dir;
+  }
+
+  async removeTempDirs(): Promise<void> {
+    for (const dir of this.tempDirs) await rm(dir, { recursive: true, force: true });
+  }
+
+  /** Reads RSS (after a full GC when run with --expose-gc) into the memory table. */
+  recordRss(phase: string): void {
+    globalThis.gc?.();
+    const usage = process.memoryUsage();
+    this.rssRows.push([phase, mb(usage.rss), mb(usage.heapUsed), mb(usage.external + usage.arrayBuffers)]);
+    log(`  RSS after ${phase}: ${mb(usage.rss).toFixed(0)} MB`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+
+export function configFor(dataDir: string, extra: Record<string, unknown> = {}): Config {
+  // The database path is pinned into the temp dir so ENGRAM_SQLITE_PATH can never point a
+  // benchmark at real data. The embedding cache is off: every text and query is really embedded.
+  return loadConfig({
+    overrides: {
+      dataDir,
+      logLevel: 'silent',
+      sqlite: { path: join(dataDir, 'engram.db') },
+      embed: { cacheSize: 0 },
+      ...extra,
+    },
+  });
+}
+
+export async function diskBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await diskBytes(path);
+    else if (entry.isFile()) total += (await stat(path)).size;
+  }
+  return total;
+}
+
+/** A service over a fresh store in `dataDir`, sharing the one embedder (closing only the store). */
+export async function openPhase(store: StoreName, dataDir: string, embedder: Embedder): Promise<MemoryService> {
+  const config = configFor(dataDir, { store });
+  const service = new MemoryService({
+    store: createStore(store, { dataDir, sqlite: config.sqlite }),
+    embedder,
+    search: { ...config.search, k: config.search.rrfK },
+  });
+  await service.init();
+  return service;
+}
+
+/**
+ * Closes and reopens the store, as a server restart would. Closing runs `PRAGMA optimize`, which
+ * gives SQLite's planner table statistics; a database that was never closed has none (see notes).
+ */
+export async function restart(service: MemoryService, dataDir: string, embedder: Embedder): Promise<MemoryService> {
+  await service.store.close();
+  return openPhase('sqlite', dataDir, embedder);
+}
