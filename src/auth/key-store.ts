@@ -50,12 +50,19 @@ export class KeyStore {
     let stat: { mtimeMs: number; size: number };
     try {
       stat = statSync(this.file);
-    } catch {
-      return [];
+    } catch (error) {
+      // Only a missing file means "no keys"; anything else must not silently turn auth off.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new EngramError('unavailable', 'the API key file cannot be read', { cause: error });
     }
     if (this.#cache && this.#cache.mtimeMs === stat.mtimeMs && this.#cache.size === stat.size) return this.#cache.keys;
-    const parsed = fileSchema.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
-    if (!parsed.success) throw new EngramError('internal', `${this.file} is not a valid key file`);
+    let parsed: ReturnType<typeof fileSchema.safeParse>;
+    try {
+      parsed = fileSchema.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
+    } catch (error) {
+      throw new EngramError('unavailable', 'the API key file is not valid JSON', { cause: error });
+    }
+    if (!parsed.success) throw new EngramError('unavailable', 'the API key file is not valid');
     this.#cache = { mtimeMs: stat.mtimeMs, size: stat.size, keys: parsed.data.keys };
     return parsed.data.keys;
   }
@@ -63,6 +70,14 @@ export class KeyStore {
   /** True when at least one key that has not been revoked exists. */
   hasActiveKeys(): boolean {
     return this.list().some((key) => key.revokedAt === null);
+  }
+
+  /**
+   * True once any key was ever created, revoked or not: revoking the last key must lock the
+   * server, not return it to keyless local mode.
+   */
+  hasKeys(): boolean {
+    return this.list().length > 0;
   }
 
   /** The principal a presented key grants, or null if it is unknown or revoked. */

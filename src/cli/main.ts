@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { KeyStore } from '../auth/key-store.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { EngramError } from '../core/errors.js';
+import { embedderNames } from '../embed/registry.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import { exportUser, importUser, reindex } from '../core/transfer.js';
 import { createLogger } from '../logger.js';
@@ -66,7 +67,7 @@ export function buildCli(): Command {
     .option('-c, --config <file>', 'JSON config file (see docs/configuration.md)')
     .option('-d, --data-dir <dir>', 'data directory (ENGRAM_DATA_DIR, default ./data)')
     .addOption(new Option('--store <name>', 'storage backend (ENGRAM_STORE)').choices(STORE_NAMES))
-    .addOption(new Option('--embedder <name>', 'embedder (ENGRAM_EMBEDDER)').choices(['use', 'openai']))
+    .addOption(new Option('--embedder <name>', 'embedder (ENGRAM_EMBEDDER)').choices(embedderNames))
     .showHelpAfterError();
 
   program

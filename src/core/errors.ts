@@ -43,3 +43,23 @@ export const invalid = (message: string, details?: Record<string, unknown>): Eng
 export function isEngramError(error: unknown): error is EngramError {
   return error instanceof EngramError;
 }
+
+/** Codes whose messages may name files, URLs or hosts: clients get a generic text, the log gets the detail. */
+const PRIVATE_CODES = new Set<ErrorCode>(['internal', 'unavailable']);
+
+const GENERIC: Partial<Record<ErrorCode, string>> = {
+  internal: 'internal error; the failure was logged on the server',
+  unavailable: 'a backend (store, embedder) is unavailable; the cause was logged on the server',
+};
+
+/**
+ * What a client may see of an error: its stable code, message and details — except for internal
+ * and unavailable errors, which get a generic message (theirs may name files, URLs or hosts).
+ */
+export function publicError(error: EngramError): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+  if (PRIVATE_CODES.has(error.code)) return { code: error.code, message: GENERIC[error.code] as string };
+  return { code: error.code, message: error.message, ...(error.details && { details: error.details }) };
+}
+
+/** Whether an error's full text should go to the server log (it was hidden from the client). */
+export const isPrivateError = (error: unknown): boolean => !(error instanceof EngramError) || PRIVATE_CODES.has(error.code);

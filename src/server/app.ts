@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { rateLimiter } from 'hono-rate-limiter';
 import { EngramError } from '../core/errors.js';
 import { InputError } from '../core/schemas.js';
-import { authMiddleware, localOriginGuard } from './auth.js';
+import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
 import { mountMcp } from './mcp/http.js';
@@ -35,9 +34,14 @@ function validationHook(result: { success: boolean; error?: { issues: ZodIssueLi
   throw new InputError(first ? `${first.path}: ${first.message}` : 'invalid request', issues);
 }
 
-const clientKey = (c: Context<AppEnv>): string => {
-  const auth = c.req.header('authorization');
-  if (auth) return `key:${createHash('sha256').update(auth).digest('hex').slice(0, 32)}`;
+/**
+ * The rate-limit bucket of a request: its API key's id when the key is valid (however the header
+ * is spelled), else the client address — so unknown tokens cannot buy fresh buckets.
+ */
+const clientKey = (keys: ServerDeps['keys']) => (c: Context<AppEnv>): string => {
+  const token = bearerToken(c.req.header('authorization'));
+  const principal = token ? keys.authenticate(token) : null;
+  if (principal) return `key:${principal.keyId}`;
   const info = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
   return `ip:${info?.remoteAddress ?? 'unknown'}`;
 };
@@ -58,25 +62,20 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
     logger.debug({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
   });
 
-  for (const path of ['/v1/*', '/mcp', '/sse', '/messages']) {
-    app.use(path, localOriginGuard(deps));
-    app.use(
-      path,
-      bodyLimit({
-        maxSize: config.limits.maxBodyBytes,
-        onError: () => {
-          throw new EngramError('payload_too_large', `the request body exceeds ${config.limits.maxBodyBytes} bytes`);
-        },
-      }),
-    );
-    if (config.limits.rateLimitPerMinute > 0) {
-      app.use(
-        path,
-        rateLimiter<AppEnv>({
+  const limit = bodyLimit({
+    maxSize: config.limits.maxBodyBytes,
+    onError: () => {
+      throw new EngramError('payload_too_large', `the request body exceeds ${config.limits.maxBodyBytes} bytes`);
+    },
+  });
+  // One limiter (one set of counters) for every protected path.
+  const rate =
+    config.limits.rateLimitPerMinute > 0
+      ? rateLimiter<AppEnv>({
           windowMs: 60_000,
           limit: config.limits.rateLimitPerMinute,
           standardHeaders: 'draft-6',
-          keyGenerator: clientKey,
+          keyGenerator: clientKey(deps.keys),
           handler: (c) => {
             c.header('Retry-After', c.res.headers.get('RateLimit-Reset') ?? '60');
             return c.json(
@@ -84,9 +83,12 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
               429,
             );
           },
-        }),
-      );
-    }
+        })
+      : null;
+  for (const path of ['/v1/*', '/mcp', '/sse', '/messages']) {
+    app.use(path, localOriginGuard(deps));
+    if (rate) app.use(path, rate);
+    app.use(path, limit);
   }
   app.use('/v1/*', authMiddleware(deps, 'api'));
 

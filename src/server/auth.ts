@@ -5,12 +5,18 @@ import { userIdSchema } from '../core/schemas.js';
 import type { MemorySource } from '../core/types.js';
 import type { AppEnv, Caller, ServerDeps } from './context.js';
 
-/** Whether requests must carry a key, per `auth.mode` (see docs/configuration.md). */
+/** Whether requests must carry a key, per `auth.mode` (see docs/configuration.md): in `auto`, once any key was created. */
 export function keysRequired(deps: Pick<ServerDeps, 'config' | 'keys'>): boolean {
   const { mode } = deps.config.auth;
   if (mode === 'keys') return true;
   if (mode === 'none') return false;
-  return !isLoopback(deps.config.host) || deps.keys.hasActiveKeys();
+  return !isLoopback(deps.config.host) || deps.keys.hasKeys();
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(authorization: string | undefined): string | null {
+  const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match ? (match[1] as string) : null;
 }
 
 /**
@@ -29,8 +35,8 @@ export function resolveCaller(
     throw new EngramError('invalid_request', 'X-User-ID is not a valid user id');
   }
   if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    const principal = match ? deps.keys.authenticate(match[1] as string) : null;
+    const token = bearerToken(authorization);
+    const principal = token ? deps.keys.authenticate(token) : null;
     if (!principal) throw new EngramError('unauthorized', 'the API key is missing, malformed, unknown or revoked');
     if (principal.kind === 'user') {
       if (requested !== undefined && requested !== principal.userId) {

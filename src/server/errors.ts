@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { EngramError, type ErrorCode, ERROR_CODES } from '../core/errors.js';
+import { EngramError, type ErrorCode, ERROR_CODES, isPrivateError, publicError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 
 export interface ErrorBody {
@@ -11,10 +11,8 @@ export interface ErrorBody {
 /** The one place where errors become HTTP responses. Unknown errors never leak their text. */
 export function toErrorResponse(error: unknown, logger: Logger): { status: ContentfulStatusCode; body: ErrorBody } {
   if (error instanceof EngramError) {
-    return {
-      status: error.status as ContentfulStatusCode,
-      body: { error: { code: error.code, message: error.message, ...(error.details && { details: error.details }) } },
-    };
+    if (isPrivateError(error)) logger.error({ err: error }, 'request failed');
+    return { status: error.status as ContentfulStatusCode, body: { error: publicError(error) } };
   }
   if (error instanceof HTTPException) {
     const code = httpCode(error.status);

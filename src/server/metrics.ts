@@ -31,12 +31,20 @@ export function createMetrics(service: MemoryService) {
     help: 'Adds that matched existing content and stored nothing new',
     registers: [registry],
   });
+  // One stats() per scrape feeds both store gauges (it can be costly: the json store reads files).
+  let pending: Promise<{ memories: number; bytes?: number }> | null = null;
+  const stats = () => {
+    pending ??= store.stats().finally(() => {
+      pending = null;
+    });
+    return pending;
+  };
   new Gauge({
     name: 'engram_store_memories',
     help: 'Memories in the store',
     registers: [registry],
     async collect() {
-      this.set((await store.stats()).memories);
+      this.set((await stats()).memories);
     },
   });
   new Gauge({
@@ -44,7 +52,7 @@ export function createMetrics(service: MemoryService) {
     help: 'Bytes the store occupies on disk',
     registers: [registry],
     async collect() {
-      this.set((await store.stats()).bytes ?? 0);
+      this.set((await stats()).bytes ?? 0);
     },
   });
   service.observe({

@@ -21,7 +21,7 @@ export interface TestServer {
  * default embedder. `auth: 'keys'` requires API keys on every request.
  */
 export async function startTestServer(
-  options: { auth?: 'none' | 'keys'; store?: 'sqlite' | 'json'; config?: ConfigInput } = {},
+  options: { auth?: 'none' | 'keys' | 'auto'; store?: 'sqlite' | 'json'; config?: ConfigInput } = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'engram-test-'));
   const config = testConfig({

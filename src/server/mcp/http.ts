@@ -39,6 +39,8 @@ export interface McpHttpOptions {
   sessionIdleMs?: number;
   /** Open sessions (both transports) beyond this are refused with 503 (default 1,000). */
   maxSessions?: number;
+  /** Open sessions of one caller (key and user) beyond this are refused with 429 (default 50), so one tenant cannot take them all. */
+  maxSessionsPerCaller?: number;
   /** Comment lines sent on idle legacy SSE streams so proxies keep them open (default 15 s; 0 disables). */
   sseKeepAliveMs?: number;
 }
@@ -64,7 +66,7 @@ type Session = {
   | { readonly kind: 'sse'; readonly transport: SSEServerTransport }
 );
 
-const DEFAULTS = { sessionIdleMs: 30 * 60_000, maxSessions: 1_000, sseKeepAliveMs: 15_000 } as const;
+const DEFAULTS = { sessionIdleMs: 30 * 60_000, maxSessions: 1_000, maxSessionsPerCaller: 50, sseKeepAliveMs: 15_000 } as const;
 
 const mounted = new Set<{ deps: ServerDeps; handle: McpHandle }>();
 
@@ -123,10 +125,14 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
     logger.debug({ sessionId: session.id, kind: session.kind, userId: session.caller.userId }, 'MCP session opened');
   };
 
-  const checkCapacity = () => {
-    if (sessions.size >= settings.maxSessions) sweepIdle();
+  const checkCapacity = (caller: Caller) => {
+    const mine = () => [...sessions.values()].filter((session) => identity(session.caller) === identity(caller)).length;
+    if (sessions.size >= settings.maxSessions || mine() >= settings.maxSessionsPerCaller) sweepIdle();
+    if (mine() >= settings.maxSessionsPerCaller) {
+      throw new EngramError('rate_limited', `this key has ${settings.maxSessionsPerCaller} open MCP sessions; close one (DELETE /mcp) first`);
+    }
     if (sessions.size >= settings.maxSessions) {
-      throw new EngramError('unavailable', `too many open MCP sessions (${settings.maxSessions}); try again later`);
+      throw new EngramError('rate_limited', `too many open MCP sessions (${settings.maxSessions}); try again later`);
     }
   };
 
@@ -183,7 +189,7 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
         'Bad Request: no valid session; send an initialize request without Mcp-Session-Id',
       );
     }
-    checkCapacity();
+    checkCapacity(caller);
     const server = newServer(caller);
     let session: Session | undefined;
     const transport = new WebStandardStreamableHTTPServerTransport({
@@ -242,7 +248,7 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
         503,
       );
     }
-    checkCapacity();
+    checkCapacity(caller);
     const server = newServer(caller);
     const transport = new SSEServerTransport('/messages', outgoing);
     const session: Session = {

@@ -1,7 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { isEngramError } from '../../core/errors.js';
+import { EngramError, isPrivateError, publicError } from '../../core/errors.js';
 import type { MemoryService } from '../../core/memory-service.js';
 import { type FilterInput, historyEntrySchema, LIMITS, memorySchema } from '../../core/schemas.js';
 import type { HistoryEntry, Memory, Metadata, SearchExplanation, SearchResult } from '../../core/types.js';
@@ -219,14 +219,9 @@ const ok = (text: string, structuredContent: Structured): CallToolResult => ({
 
 /** The one place where failures become tool results. Unknown errors never leak their text. */
 export function toolError(error: unknown, logger?: Logger): CallToolResult {
-  if (isEngramError(error)) {
-    return { content: [{ type: 'text', text: `Error (${error.code}): ${error.message}` }], isError: true };
-  }
-  logger?.error({ err: error }, 'MCP tool failed');
-  return {
-    content: [{ type: 'text', text: 'Error (internal): internal error; the failure was logged on the server' }],
-    isError: true,
-  };
+  if (isPrivateError(error)) logger?.error({ err: error }, 'MCP tool failed');
+  const visible = publicError(error instanceof EngramError ? error : new EngramError('internal', 'unexpected error'));
+  return { content: [{ type: 'text', text: `Error (${visible.code}): ${visible.message}` }], isError: true };
 }
 
 // ---------------------------------------------------------------- the server

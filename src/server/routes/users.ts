@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { HttpBindings } from '@hono/node-server';
 import { stream } from 'hono/streaming';
 import { EngramError } from '../../core/errors.js';
 import { exportUser, importUser } from '../../core/transfer.js';
@@ -48,9 +49,19 @@ export function userRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
     const { userId } = c.get('caller');
     c.header('Content-Type', 'application/x-ndjson; charset=utf-8');
     c.header('Content-Disposition', `attachment; filename="engram-${userId}.jsonl"`);
-    return stream(c, async (out) => {
-      for await (const line of exportUser(service, userId)) await out.write(line);
-    });
+    return stream(
+      c,
+      async (out) => {
+        for await (const line of exportUser(service, userId)) await out.write(line);
+      },
+      async (error, out) => {
+        // Headers are gone already: abort the body so the client sees a failed transfer, not a short file.
+        deps.logger.error({ err: error, userId }, 'export failed mid-stream');
+        out.abort();
+        // Cut the connection without the final chunk, so clients see a broken transfer.
+        (c.env as Partial<HttpBindings> | undefined)?.outgoing?.destroy();
+      },
+    );
   });
 
   app.openapi(
