@@ -1,17 +1,13 @@
 import { z } from 'zod';
-import { v7 as uuidv7 } from 'uuid';
-import type { Embedder } from '../embed/embedder.js';
-import type { MemoryStore } from '../stores/store.js';
-import { contentHash, newId } from './ids.js';
-import type { Actor, MemoryService } from './memory-service.js';
+import type { Actor, ImportItem, MemoryService } from './memory-service.js';
 import { addMemorySchema, historyEntrySchema, memorySchema } from './schemas.js';
-import type { HistoryEntry, Memory, MemoryRecord } from './types.js';
 
 /**
  * JSONL export/import. One line per memory — `{"type":"memory","memory":{…},"embedding":{"model","vector"}}`
  * (vector = base64 of little-endian float32) — followed by its history lines
- * `{"type":"history","entry":{…}}`. Import is idempotent: content already present for the user is
- * skipped as a duplicate; vectors are reused when they come from the store's model.
+ * `{"type":"history","entry":{…}}`. This module only reads and writes the format: import hands
+ * batches to `MemoryService.importBatch`, which owns dedupe (re-imports are idempotent), vectors
+ * and how carried history is recorded.
  */
 
 const lineSchema = z.discriminatedUnion('type', [
@@ -22,6 +18,9 @@ const lineSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('history'), entry: historyEntrySchema }),
 ]);
+
+/** The memory fields an import line may set (the rest are the service's to decide). */
+const importFieldsSchema = addMemorySchema.omit({ embedding: true });
 
 export async function* exportUser(service: MemoryService, userId: string): AsyncGenerator<string> {
   const model = service.embedder.model;
@@ -52,17 +51,19 @@ export async function importUser(
   onProgress?: (report: ImportReport) => void,
 ): Promise<ImportReport> {
   const report: ImportReport = { imported: 0, duplicates: 0, history: 0, errors: [] };
-  const ids = new Map<string, string>(); // exported id -> id in this store
-  let pending: { memory: Memory; vector: Float32Array | null }[] = [];
-  let pendingHistory: HistoryEntry[] = [];
-  const seen = new Set<string>();
+  let pending: ImportItem[] = [];
+  /** Exported id -> its item in the pending batch, for the history lines that follow it. */
+  let byExportedId = new Map<string, ImportItem>();
 
   const flush = async () => {
-    await flushBatch(service.store, service.embedder, pending, pendingHistory, actor);
-    report.imported += pending.length;
-    report.history += pendingHistory.length;
+    const { results, history } = await service.importBatch(userId, pending, actor);
+    for (const result of results) {
+      if (result.duplicate) report.duplicates++;
+      else report.imported++;
+    }
+    report.history += history;
     pending = [];
-    pendingHistory = [];
+    byExportedId = new Map();
     onProgress?.(report);
   };
 
@@ -81,11 +82,11 @@ export async function importUser(
       continue;
     }
     if (line.type === 'history') {
-      const mapped = ids.get(line.entry.memoryId);
-      if (mapped) pendingHistory.push(rehomeEntry(line.entry, mapped, userId));
+      // History of a memory this file does not contain (or not just before) is not imported.
+      byExportedId.get(line.entry.memoryId)?.history?.push(line.entry);
       continue;
     }
-    const result = addMemorySchema.omit({ embedding: true }).safeParse({
+    const fields = importFieldsSchema.safeParse({
       content: line.memory.content,
       category: line.memory.category,
       tags: line.memory.tags,
@@ -96,122 +97,32 @@ export async function importUser(
       expiresAt: line.memory.expiresAt ?? undefined,
       pinned: line.memory.pinned,
     });
-    if (!result.success) {
-      const issue = result.error.issues[0];
+    if (!fields.success) {
+      const issue = fields.error.issues[0];
       report.errors.push({ line: number, message: `${issue?.path.join('.')}: ${issue?.message}` });
       continue;
     }
-    const hash = contentHash(result.data.content);
-    if (seen.has(hash) || (await service.store.findByHash(userId, hash))) {
-      report.duplicates++;
-      continue;
-    }
-    seen.add(hash);
-    const createdAt = validDate(line.memory.createdAt) ?? service.now();
-    const id = uuidv7({ msecs: Date.parse(createdAt) });
-    if (line.memory.id) ids.set(line.memory.id, id);
-    const memory: Memory = {
-      id,
-      userId,
-      agentId: result.data.agentId ?? null,
-      sessionId: result.data.sessionId ?? null,
-      content: result.data.content,
-      category: result.data.category ?? 'general',
-      tags: result.data.tags ?? [],
-      metadata: result.data.metadata ?? {},
-      createdAt,
-      updatedAt: validDate(line.memory.updatedAt) ?? createdAt,
-      eventAt: result.data.eventAt ?? null,
-      expiresAt: result.data.expiresAt ?? null,
-      pinned: result.data.pinned ?? false,
-      source: 'import',
-      hash,
-      supersededBy: null,
-      validTo: null,
-    };
-    const vector =
-      line.embedding?.model === service.embedder.model ? decodeVector(line.embedding.vector, service.embedder.dimension) : null;
     // Flush before a new memory rather than after, so a memory's history lines land in its batch.
     if (pending.length >= BATCH) await flush();
-    pending.push({ memory, vector });
+    const item: ImportItem = {
+      input: fields.data,
+      createdAt: line.memory.createdAt,
+      updatedAt: line.memory.updatedAt,
+      embedding: line.embedding ? decodeEmbedding(line.embedding) : null,
+      history: [],
+    };
+    pending.push(item);
+    if (line.memory.id) byExportedId.set(line.memory.id, item);
   }
   await flush();
   return report;
 }
 
-async function flushBatch(
-  store: MemoryStore,
-  embedder: Embedder,
-  pending: { memory: Memory; vector: Float32Array | null }[],
-  history: HistoryEntry[],
-  actor: Actor,
-): Promise<void> {
-  if (pending.length === 0) return;
-  const missing = pending.filter((item) => item.vector === null);
-  const vectors = await embedder.embed(missing.map((item) => item.memory.content));
-  missing.forEach((item, index) => {
-    item.vector = vectors[index] as Float32Array;
-  });
-  const records: MemoryRecord[] = pending.map(({ memory, vector }) => ({ memory, vector: vector as Float32Array }));
-  const withHistory = new Set(history.map((entry) => entry.memoryId));
-  const added: HistoryEntry[] = pending
-    .filter(({ memory }) => !withHistory.has(memory.id))
-    .map(({ memory }) => ({
-      id: newId(),
-      memoryId: memory.id,
-      userId: memory.userId,
-      event: 'add',
-      before: null,
-      after: memory,
-      actor: actor.name,
-      at: memory.createdAt,
-      reason: 'import',
-    }));
-  await store.insert(records, [...history, ...added]);
-}
-
-function rehomeEntry(entry: z.infer<typeof historyEntrySchema>, memoryId: string, userId: string): HistoryEntry {
-  const rehome = (memory: z.infer<typeof memorySchema> | null): Memory | null =>
-    memory === null ? null : ({ ...memory, id: memoryId, userId } as Memory);
-  return { ...entry, id: newId(), memoryId, userId, before: rehome(entry.before), after: rehome(entry.after) };
-}
-
-function validDate(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
-}
-
-function decodeVector(base64: string, dimension: number): Float32Array | null {
-  const bytes = Buffer.from(base64, 'base64');
-  if (bytes.byteLength !== dimension * 4) return null;
+/** The vector of an export line (base64 of little-endian float32), or null when it is not one. */
+function decodeEmbedding(embedding: { model: string; vector: string }): ImportItem['embedding'] {
+  const bytes = Buffer.from(embedding.vector, 'base64');
+  if (bytes.byteLength === 0 || bytes.byteLength % 4 !== 0) return null;
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
-  const vector = new Float32Array(copy.buffer);
-  return vector.every(Number.isFinite) ? vector : null;
-}
-
-/** Re-embeds every memory with the service's embedder, then records the new model in the store. */
-export async function reindex(
-  store: MemoryStore,
-  embedder: Embedder,
-  onProgress?: (done: number, total: number) => void,
-): Promise<number> {
-  const { memories: total } = await store.stats();
-  let done = 0;
-  let batch: { userId: string; id: string; content: string }[] = [];
-  const flush = async () => {
-    const vectors = await embedder.embed(batch.map((item) => item.content));
-    await store.setVectors(batch.map((item, index) => ({ userId: item.userId, id: item.id, vector: vectors[index] as Float32Array })));
-    done += batch.length;
-    batch = [];
-    onProgress?.(done, total);
-  };
-  for await (const { memory } of store.scan()) {
-    batch.push({ userId: memory.userId, id: memory.id, content: memory.content });
-    if (batch.length >= 128) await flush();
-  }
-  if (batch.length > 0) await flush();
-  await store.setEmbeddingInfo({ model: embedder.model, dimension: embedder.dimension });
-  return done;
+  return { model: embedding.model, vector: new Float32Array(copy.buffer) };
 }

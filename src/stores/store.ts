@@ -44,7 +44,11 @@ export interface MemoryStore {
   insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void>;
   get(userId: string, id: string): Promise<Memory | null>;
   getMany(userId: string, ids: string[]): Promise<Memory[]>;
-  findByHash(userId: string, hash: string): Promise<Memory | null>;
+  /**
+   * The oldest memory with this content hash among those `filter` lets through (with the default
+   * filter, expired and superseded memories are invisible, so dedupe never matches them), or null.
+   */
+  findByHash(userId: string, hash: string, filter: StoreFilter): Promise<Memory | null>;
   list(userId: string, options: ListOptions): Promise<Page<Memory>>;
   /** Replaces a memory (same id and user); a new vector replaces the old one when given. */
   update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void>;
@@ -55,7 +59,10 @@ export interface MemoryStore {
 
   /** Full-text candidates, best first. `terms` are already normalised words. */
   keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]>;
-  /** Nearest vectors by cosine similarity, best first. */
+  /**
+   * Nearest vectors by cosine similarity, best first. A zero vector (stored or queried) has no
+   * direction and so no similarity: it is never returned, rather than ranked.
+   */
   vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]>;
 
   /** Removes every memory, vector and history entry of one user; returns how many memories went. */

@@ -96,6 +96,11 @@ describe('engram reindex (switching embedding models)', () => {
       req.on('data', (chunk) => (body += chunk));
       req.on('end', () => {
         const { input, model } = JSON.parse(body) as { input: string[]; model: string };
+        if (model === 'broken') {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'this model is broken' } }));
+          return;
+        }
         const data = input.map((text, index) => ({
           object: 'embedding',
           index,
@@ -128,5 +133,25 @@ describe('engram reindex (switching embedding models)', () => {
     expect(search.results[0].memory.content).toBe('Carol keeps bees');
     expect(search.results[0].explanation.vector.similarity).toBeCloseTo(1, 5);
     expect((await engram(['list', '--user', 'carol'])).stderr).toContain('openai:fake-embed');
+  });
+
+  it('refuses to serve after an interrupted reindex until `engram reindex` is run again', async () => {
+    const openai = { ENGRAM_EMBEDDER: 'openai', ENGRAM_OPENAI_BASE_URL: baseUrl, ENGRAM_OPENAI_MODEL: 'fake-embed' };
+    await engram(['add', 'Dan repairs clocks', '--user', 'dan'], openai);
+    // A reindex onto another model whose endpoint fails once it has started.
+    const broken = await engram(['reindex'], { ...openai, ENGRAM_OPENAI_MODEL: 'broken', ENGRAM_OPENAI_DIMENSION: '16' });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('this model is broken');
+    for (const env of [openai, {}]) {
+      const refused = await engram(['list', '--user', 'dan'], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('reindex onto openai:broken');
+      expect(refused.stderr).toContain('did not finish');
+      expect(refused.stderr).toContain('engram reindex');
+    }
+    expect((await engram(['reindex'], openai)).code).toBe(0);
+    const list = await engram(['list', '--user', 'dan'], openai);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('Dan repairs clocks');
   });
 });

@@ -99,6 +99,31 @@ describe('REST /v1 in local mode', () => {
     expect((await post('/v1/search', { query: 'Munich', mode: 'keyword' }, 'bob')).body.results).toEqual([]);
   });
 
+  it('a PATCH with the current values changes nothing: same updatedAt, no history entry', async () => {
+    const added = await post('/v1/memories', { content: 'Hank plays jazz piano', tags: ['music'], metadata: { a: 1, b: 2 } }, 'hank');
+    const id = added.body.memory.id;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const same = await call(`/v1/memories/${id}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ content: 'Hank plays jazz piano', tags: ['music'], metadata: { b: 2, a: 1 }, pinned: false }),
+      user: 'hank',
+    });
+    expect(same.status).toBe(200);
+    expect(same.body).toEqual(added.body.memory);
+    const history = await call(`/v1/memories/${id}/history`, { user: 'hank' });
+    expect(history.body.history.map((h: any) => h.event)).toEqual(['add']);
+  });
+
+  it('stores content again when its only copy has expired, instead of pointing at the hidden one', async () => {
+    const old = await post('/v1/memories', { content: 'Ivy is in room 12', expiresAt: '2001-01-01T00:00:00Z' }, 'ivy');
+    expect(old.status).toBe(201);
+    const again = await post('/v1/memories', { content: 'Ivy is in room 12' }, 'ivy');
+    expect(again.status).toBe(201);
+    expect(again.body.duplicate).toBe(false);
+    expect(again.body.memory.id).not.toBe(old.body.memory.id);
+    expect((await call(`/v1/memories/${again.body.memory.id}`, { user: 'ivy' })).body.expiresAt).toBeNull();
+  });
+
   it('exports JSONL and imports it into another user without duplicates', async () => {
     await post('/v1/memories', { content: 'Carol plays the cello', metadata: { instrument: 'cello' } }, 'carol');
     await post('/v1/memories', { content: 'Carol runs marathons' }, 'carol');
@@ -115,6 +140,8 @@ describe('REST /v1 in local mode', () => {
     expect(again.body.errors).toHaveLength(1);
     const list = await call('/v1/memories?metadata={"instrument":"cello"}', { user: 'dave' });
     expect(list.body.items.map((m: any) => m.content)).toEqual(['Carol plays the cello']);
+    const history = await call(`/v1/memories/${list.body.items[0].id}/history`, { user: 'dave' });
+    expect(history.body.history.map((h: any) => [h.event, h.actor, h.reason])).toEqual([['add', 'local (imported by local)', 'imported']]);
   });
 
   it('purges one user and nobody else', async () => {

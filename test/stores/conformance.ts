@@ -261,8 +261,29 @@ function crudCases(store: Current): void {
   it('findByHash finds the memory with that content hash, or null', async () => {
     const memories = [makeMemory(1, { content: 'first' }), makeMemory(2, { content: 'second' })];
     await seed(store(), memories);
-    expect(await store().findByHash('alice', contentHash('second'))).toEqual(memories[1]);
-    expect(await store().findByHash('alice', contentHash('third'))).toBeNull();
+    expect(await store().findByHash('alice', contentHash('second'), filter())).toEqual(memories[1]);
+    expect(await store().findByHash('alice', contentHash('third'), filter())).toBeNull();
+  });
+
+  it('findByHash applies the visibility filter: expired and superseded copies are not found by default', async () => {
+    const expired = makeMemory(1, { content: 'expired content', expiresAt: '2026-01-01T00:00:00.000Z' });
+    const superseded = makeMemory(2, { content: 'superseded content', supersededBy: idAt(3), validTo: timeAt(3) });
+    const live = makeMemory(3, { content: 'live content', category: 'kept' });
+    await seed(store(), [expired, superseded, live]);
+    expect(await store().findByHash('alice', expired.hash, filter())).toBeNull();
+    expect(await store().findByHash('alice', superseded.hash, filter())).toBeNull();
+    expect(await store().findByHash('alice', live.hash, filter())).toEqual(live);
+    expect(await store().findByHash('alice', expired.hash, filter({ includeExpired: true }))).toEqual(expired);
+    expect(await store().findByHash('alice', superseded.hash, filter({ includeSuperseded: true }))).toEqual(superseded);
+    expect(await store().findByHash('alice', live.hash, filter({ category: 'other' }))).toBeNull();
+  });
+
+  it('findByHash returns the visible copy when an expired one has the same content', async () => {
+    const old = makeMemory(1, { content: 'same words', expiresAt: '2026-01-01T00:00:00.000Z' });
+    const current = makeMemory(2, { content: 'same words' });
+    await seed(store(), [old, current]);
+    expect(await store().findByHash('alice', current.hash, filter())).toEqual(current);
+    expect(await store().findByHash('alice', current.hash, filter({ includeExpired: true }))).toEqual(old);
   });
 
   it('insert stores the add history entries it is given', async () => {
@@ -310,7 +331,7 @@ function isolationCases(store: Current): void {
     const everything = filter({ includeExpired: true, includeSuperseded: true });
     expect(await s.get('bob', a1.id)).toBeNull();
     expect(ids(await s.getMany('bob', [a1.id, a2.id, b1.id]))).toEqual([b1.id]);
-    expect(await s.findByHash('bob', a1.hash)).toBeNull();
+    expect(await s.findByHash('bob', a1.hash, everything)).toBeNull();
     expect(await listAll(s, 'bob', { includeExpired: true, includeSuperseded: true })).toEqual([b1.id]);
     expect(await s.history('bob', a1.id)).toEqual([]);
     expect(await s.categories('bob', everything)).toEqual([{ category: 'shared', count: 1 }]);
@@ -529,8 +550,8 @@ function changeCases(store: Current): void {
     expect(ids(await store().keywordSearch('alice', ['banana'], filter(), 10))).toEqual([original.id]);
     expect(await store().keywordSearch('alice', ['apple'], filter(), 10)).toEqual([]);
     expect(await similarityOf(store(), 'alice', original.id, vec(0, 1))).toBeCloseTo(1, 5);
-    expect(await store().findByHash('alice', updated.hash)).toEqual(updated);
-    expect(await store().findByHash('alice', original.hash)).toBeNull();
+    expect(await store().findByHash('alice', updated.hash, filter())).toEqual(updated);
+    expect(await store().findByHash('alice', original.hash, filter())).toBeNull();
     expect(await store().categories('alice', filter())).toEqual([{ category: 'snacks', count: 1 }]);
   });
 
@@ -702,6 +723,23 @@ function vectorCases(store: Current): void {
     for (const [i, hit] of hits.entries()) expect(hit.similarity).toBeCloseTo(expected[i] as number, 4);
   });
 
+  it('a zero vector never matches: it is left out instead of outranking real matches', async () => {
+    await seed(
+      store(),
+      [10, 11, 12].map((n) => makeMemory(n, { userId: 'zed' })),
+      new Map([
+        [idAt(10), vec()], // zero vector: no direction, so no cosine similarity
+        [idAt(11), vec(0, 1)], // 0
+        [idAt(12), vec(-1)], // -1
+      ]),
+    );
+    const hits = await store().vectorSearch('zed', vec(1), filter(), 10);
+    expect(ids(hits)).toEqual([idAt(11), idAt(12)]);
+    expect(hits[0]?.similarity).toBeCloseTo(0, 5);
+    expect(hits[1]?.similarity).toBeCloseTo(-1, 5);
+    expect(await store().vectorSearch('zed', vec(), filter(), 10)).toEqual([]);
+  });
+
   it('respects filters and the limit', async () => {
     expect(ids(await store().vectorSearch('alice', vec(1), filter({ category: 'odd' }), 10))).toEqual([
       idAt(1),
@@ -739,7 +777,7 @@ function purgeCases(store: Current): void {
     expect(await s.keywordSearch('alice', ['alice'], everything, 10)).toEqual([]);
     expect(await s.vectorSearch('alice', vectorFor(1), everything, 10)).toEqual([]);
     expect(await s.categories('alice', everything)).toEqual([]);
-    expect(await s.findByHash('alice', contentHash('alice one'))).toBeNull();
+    expect(await s.findByHash('alice', contentHash('alice one'), everything)).toBeNull();
     expect(await collect(s.scan('alice'))).toEqual([]);
   });
 
@@ -762,7 +800,7 @@ function purgeCases(store: Current): void {
     await store().purgeUser('alice');
     const again = makeMemory(9, { content: 'alice one' });
     await seed(store(), [again]);
-    expect(await store().findByHash('alice', contentHash('alice one'))).toEqual(again);
+    expect(await store().findByHash('alice', contentHash('alice one'), filter())).toEqual(again);
     expect((await store().history('alice', idAt(1))).length).toBe(0);
   });
 }

@@ -402,9 +402,12 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
     },
     ({ id, metadata, ...patch }) =>
       run(async () => {
-        const before = await service.get(userId, id);
-        const memory = await service.update(userId, id, defined({ ...patch, metadata: asMetadata(metadata) }), actor);
-        const changed = changedFields(before, memory);
+        const { memory, changed } = await service.updateWithChanges(
+          userId,
+          id,
+          defined({ ...patch, metadata: asMetadata(metadata) }),
+          actor,
+        );
         const text =
           changed.length === 0
             ? `Memory ${memory.id} already had these values; nothing changed.\n\n${formatMemory(memory, 0)}`

@@ -86,7 +86,11 @@ export function keywordHits(docs: Memory[], terms: string[], limit: number): Key
   return top.best();
 }
 
-/** The `limit` memories whose vectors are most cosine-similar to `query`; vectors of another dimension never match. */
+/**
+ * The `limit` memories whose vectors are most cosine-similar to `query`. Vectors of another
+ * dimension never match, and neither does a zero vector (stored or queried): it has no direction,
+ * so no similarity (as sqlite-vec, whose distance is NULL for it).
+ */
 export function vectorHits(
   docs: Memory[],
   vectors: ReadonlyMap<string, Float32Array>,
@@ -94,11 +98,19 @@ export function vectorHits(
   limit: number,
 ): VectorHit[] {
   const top = new TopK(limit);
+  if (!hasDirection(query)) return [];
   for (const memory of docs) {
     const stored = vectors.get(memory.id);
-    if (stored?.length === query.length) top.offer(memory.id, cosine(query, stored));
+    if (stored?.length !== query.length || !hasDirection(stored)) continue;
+    const similarity = cosine(query, stored);
+    if (Number.isFinite(similarity)) top.offer(memory.id, similarity);
   }
   return top.best().map(({ id, score }) => ({ id, similarity: score }));
+}
+
+function hasDirection(vector: Float32Array): boolean {
+  for (const value of vector) if (value !== 0) return true;
+  return false;
 }
 
 /** Up to `limit` memories matching `filter` with ids below `before`, newest first, and whether more follow. */

@@ -135,9 +135,9 @@ export class JsonStore implements MemoryStore {
     });
   }
 
-  async findByHash(userId: string, hash: string): Promise<Memory | null> {
+  async findByHash(userId: string, hash: string, filter: StoreFilter): Promise<Memory | null> {
     return this.#read(userId, (snapshot) => {
-      const memory = ascending(snapshot).find((candidate) => candidate.hash === hash);
+      const memory = ascending(snapshot).find((candidate) => candidate.hash === hash && matchesFilter(candidate, filter));
       return memory ? cloneMemory(memory) : null;
     });
   }

@@ -152,10 +152,11 @@ export class SqliteStore implements MemoryStore {
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
-  async findByHash(userId: string, hash: string): Promise<Memory | null> {
+  async findByHash(userId: string, hash: string, filter: StoreFilter): Promise<Memory | null> {
+    const where = filterSql(userId, filter);
     const row = this.#conn
-      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.hash = ? ORDER BY m.id LIMIT 1`)
-      .get(userId, hash) as MemoryRow | undefined;
+      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} AND m.hash = ? ORDER BY m.id LIMIT 1`)
+      .get(...where.params, hash) as MemoryRow | undefined;
     return row ? fromRow(row) : null;
   }
 
@@ -247,15 +248,18 @@ export class SqliteStore implements MemoryStore {
 
   async vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]> {
     const where = filterSql(userId, filter);
+    // vec_distance_cosine is NULL when either vector is zero. NULLS LAST puts those rows after every
+    // real distance, so dropping them from the page keeps exactly the best non-NULL ones (and the
+    // distance is computed once per row, unlike a `WHERE distance IS NOT NULL`).
     const rows = this.#conn
       .prepare(
         `SELECT m.id AS id, vec_distance_cosine(v.embedding, ?) AS distance
          FROM vectors v JOIN memories m ON m.rowid = v.rowid
          WHERE v.user_id = ? AND ${where.sql}
-         ORDER BY distance LIMIT ?`,
+         ORDER BY distance NULLS LAST LIMIT ?`,
       )
-      .all(vectorBytes(vector), userId, ...where.params, limit) as { id: string; distance: number }[];
-    return rows.map((row) => ({ id: row.id, similarity: 1 - row.distance }));
+      .all(vectorBytes(vector), userId, ...where.params, limit) as { id: string; distance: number | null }[];
+    return rows.flatMap((row) => (row.distance === null ? [] : [{ id: row.id, similarity: 1 - row.distance }]));
   }
 
   async purgeUser(userId: string): Promise<number> {
