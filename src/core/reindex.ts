@@ -1,5 +1,6 @@
 import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
+import { EngramError } from './errors.js';
 import type { EmbeddingInfo } from './types.js';
 
 /**
@@ -13,6 +14,37 @@ const MARKER = 'reindexing:';
 /** The model an unfinished reindex was moving to, or null when the store's info is a plain model. */
 export function unfinishedReindex(info: EmbeddingInfo): string | null {
   return info.model.startsWith(MARKER) ? info.model.slice(MARKER.length) : null;
+}
+
+/**
+ * Records `embedder`'s model in a new store, or checks that a store's vectors come from it. Refuses
+ * a store an unfinished reindex left with vectors from two models.
+ */
+export async function checkEmbeddingInfo(store: MemoryStore, embedder: Embedder): Promise<void> {
+  const info = await store.getEmbeddingInfo();
+  const mine = { model: embedder.model, dimension: embedder.dimension };
+  if (info === null) {
+    await store.setEmbeddingInfo(mine);
+    return;
+  }
+  const target = unfinishedReindex(info);
+  if (target !== null) {
+    throw new EngramError(
+      'embedding_mismatch',
+      `a reindex onto ${target} (${info.dimension}-d) did not finish, so the store holds vectors from two models; ` +
+        `run \`engram reindex\` again to finish it (it re-embeds every memory with the configured embedder, now ` +
+        `${mine.model})`,
+      { details: { store: info, embedder: mine, unfinishedReindex: target } },
+    );
+  }
+  if (info.model !== mine.model || info.dimension !== mine.dimension) {
+    throw new EngramError(
+      'embedding_mismatch',
+      `the store holds vectors from ${info.model} (${info.dimension}-d) but the embedder is ${mine.model} ` +
+        `(${mine.dimension}-d); run \`engram reindex\` to re-embed, or configure the original embedder`,
+      { details: { store: info, embedder: mine } },
+    );
+  }
 }
 
 /** Re-embeds every memory with `embedder`, then records its model in the store. Rerun it to finish an interrupted one. */
