@@ -29,7 +29,8 @@ export const configSchema = z.strictObject({
     synchronous: z.enum(['full', 'normal']).default('full'),
   }).prefault({}),
   embed: z.strictObject({
-    threads: int(1, 64).default(1),
+    backend: z.enum(['onnx', 'tfjs']).default('onnx'),
+    threads: int(1, 64).optional(),
     cacheSize: int(0).default(10_000),
   }).prefault({}),
   openai: z.strictObject({
@@ -39,6 +40,13 @@ export const configSchema = z.strictObject({
     dimension: int(1).optional(),
     batchSize: int(1, 2048).default(96),
     timeoutMs: int(100).default(30_000),
+  }).prefault({}),
+  onnx: z.strictObject({
+    /** A sentence-transformers model directory (config.json, tokenizer.json, onnx/model.onnx, …). */
+    path: z.string().min(1).optional(),
+    threads: int(1, 64).optional(),
+    maxBatchSize: int(1, 1_024).default(32),
+    prefix: z.string().max(256).default(''),
   }).prefault({}),
   search: z.strictObject({
     rrfK: z.coerce.number().min(0).default(10),
@@ -50,6 +58,10 @@ export const configSchema = z.strictObject({
     maxBodyBytes: int(1_024).default(16 * 1024 * 1024),
     rateLimitPerMinute: int(0).default(1_200),
   }).prefault({}),
+}).superRefine((config, context) => {
+  if (config.embedder === 'onnx' && config.onnx.path === undefined) {
+    context.addIssue({ code: 'custom', path: ['onnx', 'path'], message: 'a model directory is required when ENGRAM_EMBEDDER=onnx' });
+  }
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -67,6 +79,7 @@ export const ENV_VARS = {
   ENGRAM_DEFAULT_USER: 'auth.defaultUser',
   ENGRAM_SQLITE_PATH: 'sqlite.path',
   ENGRAM_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
+  ENGRAM_EMBED_BACKEND: 'embed.backend',
   ENGRAM_EMBED_THREADS: 'embed.threads',
   ENGRAM_EMBED_CACHE_SIZE: 'embed.cacheSize',
   ENGRAM_OPENAI_BASE_URL: 'openai.baseUrl',
@@ -75,6 +88,10 @@ export const ENV_VARS = {
   ENGRAM_OPENAI_DIMENSION: 'openai.dimension',
   ENGRAM_OPENAI_BATCH_SIZE: 'openai.batchSize',
   ENGRAM_OPENAI_TIMEOUT_MS: 'openai.timeoutMs',
+  ENGRAM_ONNX_PATH: 'onnx.path',
+  ENGRAM_ONNX_THREADS: 'onnx.threads',
+  ENGRAM_ONNX_MAX_BATCH_SIZE: 'onnx.maxBatchSize',
+  ENGRAM_ONNX_PREFIX: 'onnx.prefix',
   ENGRAM_SEARCH_RRF_K: 'search.rrfK',
   ENGRAM_SEARCH_KEYWORD_WEIGHT: 'search.keywordWeight',
   ENGRAM_SEARCH_VECTOR_WEIGHT: 'search.vectorWeight',

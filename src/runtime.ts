@@ -1,18 +1,28 @@
 import type { Config } from './config.js';
 import { MemoryService } from './core/memory-service.js';
-import { createEmbedder } from './embed/registry.js';
+import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
 import type { Embedder } from './embed/embedder.js';
 import { createStore } from './stores/registry.js';
 import type { MemoryStore } from './stores/store.js';
 
+/** Each embedder's settings, taken from the one config. */
+function embedderSettings(config: Config): { [N in EmbedderName]: EmbedderConfigInput<N> } {
+  const { path, threads, maxBatchSize, prefix } = config.onnx;
+  return {
+    use: { backend: config.embed.backend, ...(config.embed.threads !== undefined && { threads: config.embed.threads }) },
+    openai: config.openai,
+    onnx: { path: path ?? '', maxBatchSize, prefix, ...(threads !== undefined && { threads }) },
+  };
+}
+
+function buildEmbedder<N extends EmbedderName>(name: N, config: Config): Embedder {
+  return createEmbedder(name, embedderSettings(config)[name], { cacheSize: config.embed.cacheSize });
+}
+
 /** Builds the store and embedder a config names (not yet initialised). */
 export function buildParts(config: Config): { store: MemoryStore; embedder: Embedder } {
   const store = createStore(config.store, { dataDir: config.dataDir, sqlite: config.sqlite });
-  const embedder =
-    config.embedder === 'use'
-      ? createEmbedder('use', { threads: config.embed.threads }, { cacheSize: config.embed.cacheSize })
-      : createEmbedder('openai', config.openai, { cacheSize: config.embed.cacheSize });
-  return { store, embedder };
+  return { store, embedder: buildEmbedder(config.embedder, config) };
 }
 
 /** Opens the configured store and embedder and returns a ready MemoryService. */

@@ -2,13 +2,15 @@ import { z } from 'zod';
 import { EngramError } from '../core/errors.js';
 import { CachedEmbedder } from './cache.js';
 import type { Embedder } from './embedder.js';
+import { createOnnxDirEmbedder, onnxDirConfigSchema } from './onnx-dir/index.js';
 import { createOpenAiEmbedder, openAiConfigSchema } from './openai/index.js';
-import { createUseEmbedder, useConfigSchema } from './use/index.js';
+import { createUse, useSelectConfigSchema } from './use/select.js';
 
 /** Every embedder by name. Adding one here adds it to the config enum and `createEmbedder`. */
 export const embedders = {
-  use: createUseEmbedder,
+  use: createUse,
   openai: createOpenAiEmbedder,
+  onnx: createOnnxDirEmbedder,
 } as const;
 
 export type EmbedderName = keyof typeof embedders;
@@ -18,8 +20,9 @@ export const embedderNames = Object.keys(embedders) as [EmbedderName, ...Embedde
 
 /** Each embedder's own config schema; defaults are applied by `createEmbedder`. */
 export const embedderConfigSchemas = {
-  use: useConfigSchema,
+  use: useSelectConfigSchema,
   openai: openAiConfigSchema,
+  onnx: onnxDirConfigSchema,
 } as const satisfies { [N in EmbedderName]: z.ZodType<Parameters<(typeof embedders)[N]>[0]> };
 
 /** What a caller may pass (defaults optional). */

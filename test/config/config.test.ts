@@ -36,6 +36,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { ENGRAM_PORT: 'eighty' } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { ENGRAM_PORT: 'eighty' } })).toThrow(/ENGRAM_PORT \(port\)/);
     expect(() => loadConfig({ env: { ENGRAM_STORE: 'mongo' } })).toThrow(/ENGRAM_STORE/);
+    expect(() => loadConfig({ env: { ENGRAM_EMBEDDER: 'onnx' } })).toThrow(/ENGRAM_ONNX_PATH \(onnx\.path\): a model directory is required/);
   });
 
   it('documents every environment variable in docs/configuration.md', () => {

@@ -3,6 +3,7 @@ import { isEngramError } from '../../src/core/errors.js';
 import { CachedEmbedder } from '../../src/embed/cache.js';
 import type { Embedder } from '../../src/embed/embedder.js';
 import { OpenAiEmbedder } from '../../src/embed/openai/index.js';
+import { FallbackEmbedder } from '../../src/embed/fallback.js';
 import { createEmbedder, embedderNames } from '../../src/embed/registry.js';
 import { UseEmbedder } from '../../src/embed/use/index.js';
 
@@ -129,12 +130,13 @@ describe('CachedEmbedder', () => {
 
 describe('createEmbedder', () => {
   it('lists every embedder for the config enum', () => {
-    expect(embedderNames).toEqual(['use', 'openai']);
+    expect(embedderNames).toEqual(['use', 'openai', 'onnx']);
   });
 
   it('builds the named embedder and wraps it in the cache only when cacheSize > 0', () => {
     const plain = createEmbedder('use', {});
-    expect(plain).toBeInstanceOf(UseEmbedder);
+    expect(plain).toBeInstanceOf(FallbackEmbedder);
+    expect(createEmbedder('use', { backend: 'tfjs' })).toBeInstanceOf(UseEmbedder);
     expect(plain.model).toBe('use-lite-512');
 
     const cached = createEmbedder(

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { FallbackEmbedder } from '../fallback.js';
+import type { Embedder } from '../embedder.js';
+import { createUseEmbedder } from './use-embedder.js';
+import { createUseOnnxEmbedder } from './use-onnx-embedder.js';
+
+/**
+ * The default model, on one of two runtimes with equivalent output (cosine ≥ 0.999, tested):
+ * `onnx` (native onnxruntime, several times faster) or `tfjs` (TF.js/WASM). `onnx` falls back to
+ * `tfjs` when the native runtime cannot start on this machine.
+ */
+export const useSelectConfigSchema = z.object({
+  backend: z.enum(['onnx', 'tfjs']).default('onnx'),
+  /** Threads: onnxruntime intra-op threads (default all cores) or TF.js worker threads (default 1). */
+  threads: z.number().int().min(1).max(64).optional(),
+});
+
+export function createUse(config: z.output<typeof useSelectConfigSchema>): Embedder {
+  const threads = config.threads;
+  const tfjs = () => createUseEmbedder(threads === undefined ? {} : { threads });
+  if (config.backend === 'tfjs') return tfjs();
+  return new FallbackEmbedder(createUseOnnxEmbedder(threads === undefined ? {} : { threads }), tfjs(), (error) => {
+    process.emitWarning(`onnxruntime could not start (${(error as Error).message}); using the TF.js runtime`);
+  });
+}
