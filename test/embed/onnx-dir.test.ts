@@ -15,6 +15,7 @@ import {
   runOnnxDirPipeline,
 } from '../../src/embed/onnx-dir/index.js';
 import { createEmbedder, embedderConfigSchemas } from '../../src/embed/registry.js';
+import { watchEventLoop } from '../helpers/event-loop.js';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny BERT-shaped model, written by the test: WordPiece tokenizer.json, config files, and an
@@ -567,20 +568,7 @@ describe('onnx embedder on a tiny model built by the test', () => {
   it('keeps the event loop responsive while embedding (the model runs in a worker)', async () => {
     const options: TinyModelOptions = { busyLayers: 16 };
     const texts = Array.from({ length: 512 }, (_, i) => `the big red dog ${i % 2 ? 'is playing' : 'sat'} on a mat`);
-    const measure = async (work: () => Promise<unknown>) => {
-      let last = performance.now();
-      let maxGap = 0;
-      const timer = setInterval(() => {
-        const now = performance.now();
-        maxGap = Math.max(maxGap, now - last);
-        last = now;
-      }, 2);
-      const start = performance.now();
-      await work();
-      const ms = performance.now() - start;
-      clearInterval(timer);
-      return { ms, maxGap };
-    };
+    const measure = watchEventLoop;
 
     // Control: the same pipeline on this thread blocks the loop for a whole batch at a time.
     const dir = await loadModelDir(await writeTinyModel(options));

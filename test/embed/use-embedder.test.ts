@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosine } from '../../src/embed/embedder.js';
 import { UseEmbedder } from '../../src/embed/use/index.js';
 import { MicroBatcher } from '../../src/embed/use/use-embedder.js';
+import { watchEventLoop } from '../helpers/event-loop.js';
 
 function norm(vector: Float32Array): number {
   return Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
@@ -64,18 +65,7 @@ describe('UseEmbedder (real model, worker pool)', () => {
 
   it('keeps the main event loop responsive while embedding 256 texts', async () => {
     const texts = sentences(256);
-    let last = performance.now();
-    let maxGap = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      maxGap = Math.max(maxGap, now - last);
-      last = now;
-    }, 2);
-
-    const start = performance.now();
-    const vectors = await embedder.embed(texts);
-    const embedMs = performance.now() - start;
-    clearInterval(timer);
+    const { result: vectors, ms: embedMs, maxGap } = await watchEventLoop(() => embedder.embed(texts));
 
     expect(vectors).toHaveLength(256);
     // On the main thread one 64-text batch alone blocks for ~300 ms.

@@ -8,20 +8,13 @@ import { UseOnnxEmbedder } from '../../src/embed/use/use-onnx-embedder.js';
 import { buildUseOnnxModel } from '../../src/embed/use/use-onnx-graph.js';
 import { loadUseTfjsModel } from '../../src/embed/use/use-tfjs-weights.js';
 import { createUseTokenizer, loadUseVocabulary, padBatch, useInputText } from '../../src/embed/use/use-tokenize.js';
+import { prng } from '../../bench/gen.js';
+import { watchEventLoop } from '../helpers/event-loop.js';
 
 // ---------------------------------------------------------------------------------------------
 // A fixed corpus: deterministic pseudo-random texts of every awkward kind.
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = prng;
 
 const WORDS = (
   'the a user said remembers prefers coffee tea meeting tomorrow project deadline sister Berlin moved ' +
@@ -305,17 +298,7 @@ describe('USE lite on onnxruntime (graph rebuilt from the TF.js weights)', () =>
     await big.init();
     const random = rng(7);
     const texts = Array.from({ length: 512 }, () => sentence(random, 20));
-    let last = performance.now();
-    let maxGap = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      maxGap = Math.max(maxGap, now - last);
-      last = now;
-    }, 2);
-    const start = performance.now();
-    const vectors = await big.embed(texts);
-    const ms = performance.now() - start;
-    clearInterval(timer);
+    const { result: vectors, ms, maxGap } = await watchEventLoop(() => big.embed(texts));
     await big.close();
     console.info(`512 texts in ${ms.toFixed(0)} ms; largest setInterval(2 ms) gap ${maxGap.toFixed(1)} ms`);
     expect(vectors).toHaveLength(512);
