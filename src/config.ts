@@ -12,57 +12,81 @@ import { STORE_NAMES } from './stores/registry.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
-export const configSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: int(0, 65_535).default(8765),
-  dataDir: z.string().min(1).default('./data'),
-  store: z.enum(STORE_NAMES).default('sqlite'),
-  embedder: z.enum(embedderNames).default('use'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  auth: z.strictObject({
-    /** `auto`: keys required once any key exists or the host is not loopback; `keys`: always; `none`: never (loopback only). */
-    mode: z.enum(['auto', 'keys', 'none']).default('auto'),
-    defaultUser: z.string().min(1).default('default'),
-  }).prefault({}),
-  sqlite: z.strictObject({
-    path: z.string().min(1).optional(),
-    synchronous: z.enum(['full', 'normal']).default('full'),
-  }).prefault({}),
-  embed: z.strictObject({
-    backend: z.enum(['onnx', 'tfjs']).default('onnx'),
-    threads: int(1, 64).optional(),
-    cacheSize: int(0).default(10_000),
-  }).prefault({}),
-  openai: z.strictObject({
-    baseUrl: z.url().default('https://api.openai.com/v1'),
-    apiKey: z.string().optional(),
-    model: z.string().min(1).default('text-embedding-3-small'),
-    dimension: int(1).optional(),
-    batchSize: int(1, 2048).default(96),
-    timeoutMs: int(100).default(30_000),
-  }).prefault({}),
-  onnx: z.strictObject({
-    /** A sentence-transformers model directory (config.json, tokenizer.json, onnx/model.onnx, …). */
-    path: z.string().min(1).optional(),
-    threads: int(1, 64).optional(),
-    maxBatchSize: int(1, 1_024).default(32),
-    prefix: z.string().max(256).default(''),
-  }).prefault({}),
-  search: z.strictObject({
-    rrfK: z.coerce.number().min(0).default(10),
-    keywordWeight: z.coerce.number().min(0).default(1),
-    vectorWeight: z.coerce.number().min(0).default(0.5),
-    candidates: int(1, 1_000).default(50),
-  }).prefault({}),
-  limits: z.strictObject({
-    maxBodyBytes: int(1_024).default(16 * 1024 * 1024),
-    rateLimitPerMinute: int(0).default(1_200),
-  }).prefault({}),
-}).superRefine((config, context) => {
-  if (config.embedder === 'onnx' && config.onnx.path === undefined) {
-    context.addIssue({ code: 'custom', path: ['onnx', 'path'], message: 'a model directory is required when ENGRAM_EMBEDDER=onnx' });
-  }
-});
+export const configSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: int(0, 65_535).default(8765),
+    dataDir: z.string().min(1).default('./data'),
+    store: z.enum(STORE_NAMES).default('sqlite'),
+    embedder: z.enum(embedderNames).default('use'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    auth: z
+      .strictObject({
+        /** `auto`: keys required once any key exists or the host is not loopback; `keys`: always; `none`: never (loopback only). */
+        mode: z.enum(['auto', 'keys', 'none']).default('auto'),
+        defaultUser: z.string().min(1).default('default'),
+      })
+      .prefault({}),
+    sqlite: z
+      .strictObject({
+        path: z.string().min(1).optional(),
+        synchronous: z.enum(['full', 'normal']).default('full'),
+      })
+      .prefault({}),
+    embed: z
+      .strictObject({
+        backend: z.enum(['onnx', 'tfjs']).default('onnx'),
+        threads: int(1, 64).optional(),
+        cacheSize: int(0).default(10_000),
+        /** Texts admitted to the embedding queue at once; more wait (back-pressure). */
+        queueSize: int(1, 1_000_000).default(2_048),
+        /** How long a request waits for room in the queue before a 503 `overloaded`. */
+        queueWaitMs: int(0, 600_000).default(30_000),
+      })
+      .prefault({}),
+    openai: z
+      .strictObject({
+        baseUrl: z.url().default('https://api.openai.com/v1'),
+        apiKey: z.string().optional(),
+        model: z.string().min(1).default('text-embedding-3-small'),
+        dimension: int(1).optional(),
+        batchSize: int(1, 2048).default(96),
+        timeoutMs: int(100).default(30_000),
+      })
+      .prefault({}),
+    onnx: z
+      .strictObject({
+        /** A sentence-transformers model directory (config.json, tokenizer.json, onnx/model.onnx, …). */
+        path: z.string().min(1).optional(),
+        threads: int(1, 64).optional(),
+        maxBatchSize: int(1, 1_024).default(32),
+        prefix: z.string().max(256).default(''),
+      })
+      .prefault({}),
+    search: z
+      .strictObject({
+        rrfK: z.coerce.number().min(0).default(10),
+        keywordWeight: z.coerce.number().min(0).default(1),
+        vectorWeight: z.coerce.number().min(0).default(0.5),
+        candidates: int(1, 1_000).default(50),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        maxBodyBytes: int(1_024).default(16 * 1024 * 1024),
+        rateLimitPerMinute: int(0).default(1_200),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, context) => {
+    if (config.embedder === 'onnx' && config.onnx.path === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['onnx', 'path'],
+        message: 'a model directory is required when ENGRAM_EMBEDDER=onnx',
+      });
+    }
+  });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -82,6 +106,8 @@ export const ENV_VARS = {
   ENGRAM_EMBED_BACKEND: 'embed.backend',
   ENGRAM_EMBED_THREADS: 'embed.threads',
   ENGRAM_EMBED_CACHE_SIZE: 'embed.cacheSize',
+  ENGRAM_EMBED_QUEUE_SIZE: 'embed.queueSize',
+  ENGRAM_EMBED_QUEUE_WAIT_MS: 'embed.queueWaitMs',
   ENGRAM_OPENAI_BASE_URL: 'openai.baseUrl',
   ENGRAM_OPENAI_API_KEY: 'openai.apiKey',
   ENGRAM_OPENAI_MODEL: 'openai.model',
@@ -147,8 +173,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const envNameOf = (path: string): string | undefined =>
-  Object.entries(ENV_VARS).find(([, p]) => p === path)?.[0];
+const envNameOf = (path: string): string | undefined => Object.entries(ENV_VARS).find(([, p]) => p === path)?.[0];
 
 /**
  * Parses the configuration once and freezes it. Fails fast with a message naming the variable.

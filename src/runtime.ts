@@ -1,7 +1,7 @@
 import type { Config } from './config.js';
 import { MemoryService } from './core/memory-service.js';
-import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
 import type { Embedder } from './embed/embedder.js';
+import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
 import { createStore } from './stores/registry.js';
 import type { MemoryStore } from './stores/store.js';
 
@@ -9,14 +9,26 @@ import type { MemoryStore } from './stores/store.js';
 function embedderSettings(config: Config): { [N in EmbedderName]: EmbedderConfigInput<N> } {
   const { path, threads, maxBatchSize, prefix } = config.onnx;
   return {
-    use: { backend: config.embed.backend, ...(config.embed.threads !== undefined && { threads: config.embed.threads }) },
+    use: {
+      backend: config.embed.backend,
+      ...(config.embed.threads !== undefined && { threads: config.embed.threads }),
+    },
     openai: config.openai,
     onnx: { path: path ?? '', maxBatchSize, prefix, ...(threads !== undefined && { threads }) },
   };
 }
 
 function buildEmbedder<N extends EmbedderName>(name: N, config: Config): Embedder {
-  return createEmbedder(name, embedderSettings(config)[name], { cacheSize: config.embed.cacheSize });
+  return createEmbedder(name, embedderSettings(config)[name], {
+    cacheSize: config.embed.cacheSize,
+    queue: {
+      capacity: config.embed.queueSize,
+      maxWaitMs: config.embed.queueWaitMs,
+      // A remote endpoint gets whole requests; local models get chunks small enough that a query
+      // arriving during an import waits for little (see queue.ts).
+      ...(name === 'openai' && { chunkSize: config.openai.batchSize }),
+    },
+  });
 }
 
 /** Builds the store and embedder a config names (not yet initialised). */

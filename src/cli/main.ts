@@ -1,14 +1,14 @@
-import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { KeyStore } from '../auth/key-store.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { EngramError } from '../core/errors.js';
-import { embedderNames } from '../embed/registry.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import { reindex } from '../core/reindex.js';
 import { exportUser, importUser } from '../core/transfer.js';
+import { embedderNames } from '../embed/registry.js';
 import { createLogger } from '../logger.js';
 import { buildParts, openService } from '../runtime.js';
 import { runStdio } from '../server/mcp/stdio.js';
@@ -37,7 +37,11 @@ const parseJsonOption = (value: string): unknown => {
     throw new InvalidArgumentError('expected JSON, e.g. {"project":"alpha"}');
   }
 };
-const csv = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
+const csv = (value: string): string[] =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 function configFrom(command: Command, extra: Record<string, unknown> = {}): Config {
   const global = command.optsWithGlobals<GlobalOptions>();
@@ -49,7 +53,10 @@ function configFrom(command: Command, extra: Record<string, unknown> = {}): Conf
 }
 
 /** Runs a command against an opened service and always closes it. */
-async function withService<T>(command: Command, work: (service: MemoryService, config: Config) => Promise<T>): Promise<T> {
+async function withService<T>(
+  command: Command,
+  work: (service: MemoryService, config: Config) => Promise<T>,
+): Promise<T> {
   const config = configFrom(command);
   const service = await openService(config);
   try {
@@ -121,17 +128,28 @@ export function buildCli(): Command {
     .option('--tags <list>', 'comma-separated tags', csv)
     .option('--metadata <json>', 'metadata as a JSON object', parseJsonOption)
     .option('--json', 'print JSON')
-    .action(async (words: string[], options: { user: string; category?: string; tags?: string[]; metadata?: unknown; json?: boolean }, command: Command) => {
-      await withService(command, async (service) => {
-        const result = await service.add(
-          options.user,
-          { content: words.join(' '), category: options.category, tags: options.tags, metadata: options.metadata as Record<string, never> },
-          CLI_ACTOR,
-        );
-        if (options.json) print(JSON.stringify(result, null, 2));
-        else print(`${result.duplicate ? 'already stored' : 'stored'} ${result.memory.id}`);
-      });
-    });
+    .action(
+      async (
+        words: string[],
+        options: { user: string; category?: string; tags?: string[]; metadata?: unknown; json?: boolean },
+        command: Command,
+      ) => {
+        await withService(command, async (service) => {
+          const result = await service.add(
+            options.user,
+            {
+              content: words.join(' '),
+              category: options.category,
+              tags: options.tags,
+              metadata: options.metadata as Record<string, never>,
+            },
+            CLI_ACTOR,
+          );
+          if (options.json) print(JSON.stringify(result, null, 2));
+          else print(`${result.duplicate ? 'already stored' : 'stored'} ${result.memory.id}`);
+        });
+      },
+    );
 
   program
     .command('search')
@@ -143,19 +161,32 @@ export function buildCli(): Command {
     .option('--category <name>', 'only this category')
     .option('--tags <list>', 'only memories with any of these tags', csv)
     .option('--json', 'print JSON')
-    .action(async (words: string[], options: { user: string; mode: 'hybrid' | 'vector' | 'keyword'; limit: number; category?: string; tags?: string[]; json?: boolean }, command: Command) => {
-      await withService(command, async (service) => {
-        const response = await service.search(options.user, {
-          query: words.join(' '),
-          mode: options.mode,
-          limit: options.limit,
-          filter: { category: options.category, tagsAny: options.tags },
+    .action(
+      async (
+        words: string[],
+        options: {
+          user: string;
+          mode: 'hybrid' | 'vector' | 'keyword';
+          limit: number;
+          category?: string;
+          tags?: string[];
+          json?: boolean;
+        },
+        command: Command,
+      ) => {
+        await withService(command, async (service) => {
+          const response = await service.search(options.user, {
+            query: words.join(' '),
+            mode: options.mode,
+            limit: options.limit,
+            filter: { category: options.category, tagsAny: options.tags },
+          });
+          if (options.json) return print(JSON.stringify(response, null, 2));
+          if (response.results.length === 0) return print('no matching memories');
+          for (const [index, result] of response.results.entries()) print(formatSearchResult(result, index + 1));
         });
-        if (options.json) return print(JSON.stringify(response, null, 2));
-        if (response.results.length === 0) return print('no matching memories');
-        for (const [index, result] of response.results.entries()) print(formatSearchResult(result, index + 1));
-      });
-    });
+      },
+    );
 
   program
     .command('list')
@@ -166,18 +197,23 @@ export function buildCli(): Command {
     .option('--category <name>', 'only this category')
     .option('--tags <list>', 'only memories with any of these tags', csv)
     .option('--json', 'print JSON')
-    .action(async (options: { user: string; limit: number; cursor?: string; category?: string; tags?: string[]; json?: boolean }, command: Command) => {
-      await withService(command, async (service) => {
-        const page = await service.list(options.user, {
-          limit: options.limit,
-          cursor: options.cursor,
-          filter: { category: options.category, tagsAny: options.tags },
+    .action(
+      async (
+        options: { user: string; limit: number; cursor?: string; category?: string; tags?: string[]; json?: boolean },
+        command: Command,
+      ) => {
+        await withService(command, async (service) => {
+          const page = await service.list(options.user, {
+            limit: options.limit,
+            cursor: options.cursor,
+            filter: { category: options.category, tagsAny: options.tags },
+          });
+          if (options.json) return print(JSON.stringify(page, null, 2));
+          for (const memory of page.items) print(formatMemory(memory));
+          if (page.nextCursor) print(`\nmore: engram list --cursor ${page.nextCursor}`);
         });
-        if (options.json) return print(JSON.stringify(page, null, 2));
-        for (const memory of page.items) print(formatMemory(memory));
-        if (page.nextCursor) print(`\nmore: engram list --cursor ${page.nextCursor}`);
-      });
-    });
+      },
+    );
 
   program
     .command('export')
@@ -204,13 +240,21 @@ export function buildCli(): Command {
         const input = file === '-' ? process.stdin : createReadStream(file);
         const bar = progressBar('import', 'lines');
         bar.start(0, 0);
-        const report = await importUser(service, options.user, createInterface({ input, crlfDelay: Infinity }), CLI_ACTOR, (r) => {
-          const done = r.imported + r.duplicates;
-          bar.setTotal(done);
-          bar.update(done);
-        });
+        const report = await importUser(
+          service,
+          options.user,
+          createInterface({ input, crlfDelay: Infinity }),
+          CLI_ACTOR,
+          (r) => {
+            const done = r.imported + r.duplicates;
+            bar.setTotal(done);
+            bar.update(done);
+          },
+        );
         bar.stop();
-        print(`imported ${report.imported}, skipped ${report.duplicates} duplicates, ${report.history} history entries`);
+        print(
+          `imported ${report.imported}, skipped ${report.duplicates} duplicates, ${report.history} history entries`,
+        );
         for (const error of report.errors.slice(0, 20)) process.stderr.write(`line ${error.line}: ${error.message}\n`);
         if (report.errors.length > 0) {
           process.stderr.write(`${report.errors.length} lines could not be imported\n`);
@@ -252,7 +296,9 @@ export function buildCli(): Command {
       }
       const store = new KeyStore(configFrom(command).dataDir);
       const { record, key } = await store.create({ admin: options.admin, userId: options.user, name: options.name });
-      process.stderr.write(`created key ${record.id} (${record.admin ? 'admin' : `user ${record.userId}`}); it is shown only once:\n`);
+      process.stderr.write(
+        `created key ${record.id} (${record.admin ? 'admin' : `user ${record.userId}`}); it is shown only once:\n`,
+      );
       print(key);
     });
   keys
@@ -261,7 +307,9 @@ export function buildCli(): Command {
     .action((_options: unknown, command: Command) => {
       for (const key of new KeyStore(configFrom(command).dataDir).list()) {
         const scope = key.admin ? 'admin' : `user ${key.userId}`;
-        print(`${key.id}  ${scope.padEnd(24)} ${key.name}  created ${key.createdAt}${key.revokedAt ? `  REVOKED ${key.revokedAt}` : ''}`);
+        print(
+          `${key.id}  ${scope.padEnd(24)} ${key.name}  created ${key.createdAt}${key.revokedAt ? `  REVOKED ${key.revokedAt}` : ''}`,
+        );
       }
     });
   keys

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   embedding_mismatch: 409,
   store_locked: 423,
   unavailable: 503,
+  overloaded: 503,
   internal: 500,
 } as const;
 
@@ -56,10 +57,15 @@ const GENERIC: Partial<Record<ErrorCode, string>> = {
  * What a client may see of an error: its stable code, message and details — except for internal
  * and unavailable errors, which get a generic message (theirs may name files, URLs or hosts).
  */
-export function publicError(error: EngramError): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+export function publicError(error: EngramError): {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+} {
   if (PRIVATE_CODES.has(error.code)) return { code: error.code, message: GENERIC[error.code] as string };
   return { code: error.code, message: error.message, ...(error.details && { details: error.details }) };
 }
 
 /** Whether an error's full text should go to the server log (it was hidden from the client). */
-export const isPrivateError = (error: unknown): boolean => !(error instanceof EngramError) || PRIVATE_CODES.has(error.code);
+export const isPrivateError = (error: unknown): boolean =>
+  !(error instanceof EngramError) || PRIVATE_CODES.has(error.code);

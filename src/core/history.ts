@@ -16,7 +16,17 @@ export function historyEntry(
   at: string,
 ): HistoryEntry {
   const memory = (after ?? before) as Memory;
-  return { id: newId(), memoryId: memory.id, userId: memory.userId, event, before, after, actor: actor.name, at, reason: null };
+  return {
+    id: newId(),
+    memoryId: memory.id,
+    userId: memory.userId,
+    event,
+    before,
+    after,
+    actor: actor.name,
+    at,
+    reason: null,
+  };
 }
 
 /** A carried history entry re-homed onto `memory`, marked so it cannot pass for this store's own record. */

@@ -18,7 +18,12 @@ export interface RankedId {
  * signal only gets that signal's share. Ties break by keyword rank, then vector rank, then id.
  */
 export function fuseRanks(keyword: KeywordHit[], vector: VectorHit[], options: FusionOptions): RankedId[] {
-  const fusion = { method: 'rrf' as const, k: options.k, keywordWeight: options.keywordWeight, vectorWeight: options.vectorWeight };
+  const fusion = {
+    method: 'rrf' as const,
+    k: options.k,
+    keywordWeight: options.keywordWeight,
+    vectorWeight: options.vectorWeight,
+  };
   const byId = new Map<string, RankedId>();
   const entry = (id: string): RankedId => {
     let found = byId.get(id);

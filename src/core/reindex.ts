@@ -59,7 +59,9 @@ export async function reindex(
   let batch: { userId: string; id: string; content: string }[] = [];
   const flush = async () => {
     const vectors = await embedder.embed(batch.map((item) => item.content));
-    await store.setVectors(batch.map((item, index) => ({ userId: item.userId, id: item.id, vector: vectors[index] as Float32Array })));
+    await store.setVectors(
+      batch.map((item, index) => ({ userId: item.userId, id: item.id, vector: vectors[index] as Float32Array })),
+    );
     done += batch.length;
     batch = [];
     onProgress?.(done, total);

@@ -25,7 +25,10 @@ const importFieldsSchema = addMemorySchema.omit({ embedding: true });
 export async function* exportUser(service: MemoryService, userId: string): AsyncGenerator<string> {
   const model = service.embedder.model;
   for await (const { memory, vector } of service.store.scan(userId)) {
-    const embedding = { model, vector: Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') };
+    const embedding = {
+      model,
+      vector: Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64'),
+    };
     yield `${JSON.stringify({ type: 'memory', memory, embedding })}\n`;
     for (const entry of await service.store.history(userId, memory.id)) {
       yield `${JSON.stringify({ type: 'history', entry })}\n`;

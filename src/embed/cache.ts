@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { EngramError } from '../core/errors.js';
-import type { Embedder } from './embedder.js';
+import type { Embedder, EmbedQueueStats } from './embedder.js';
 
 export interface CachedEmbedderOptions {
   /** Most vectors kept (each ~4 bytes × dimension). */
@@ -46,6 +46,10 @@ export class CachedEmbedder implements Embedder {
 
   get dimension(): number {
     return this.inner.dimension;
+  }
+
+  get queue(): EmbedQueueStats | undefined {
+    return this.inner.queue;
   }
 
   get stats(): CacheStats {

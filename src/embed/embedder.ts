@@ -1,7 +1,7 @@
 /**
  * The swap point for turning text into vectors. Implementations: `use` (offline default),
- * `openai` (any OpenAI-compatible /v1/embeddings). Cross-cutting behaviour (caching, batching,
- * metrics) wraps this interface instead of living inside an implementation.
+ * `openai` (any OpenAI-compatible /v1/embeddings), `onnx` (a local model directory). Cross-cutting
+ * behaviour (caching, the bounded queue, fallback) wraps this interface instead of living inside an implementation.
  */
 export interface Embedder {
   /** Stable model identifier recorded by stores, e.g. `use-lite-512`. */
@@ -13,6 +13,22 @@ export interface Embedder {
   /** One unit-length vector per text, in order. */
   embed(texts: string[]): Promise<Float32Array[]>;
   close(): Promise<void>;
+  /** Load on the embedder's bounded queue, when it has one (see queue.ts). */
+  readonly queue?: EmbedQueueStats;
+}
+
+/** What a bounded embedding queue holds right now (texts) and has refused so far. */
+export interface EmbedQueueStats {
+  /** Most texts admitted at once. */
+  readonly capacity: number;
+  /** Texts admitted: being embedded or waiting for the embedder. */
+  readonly admittedTexts: number;
+  /** Texts in requests waiting for room (back-pressure). */
+  readonly waitingTexts: number;
+  /** Texts in calls the embedder is running now. */
+  readonly runningTexts: number;
+  /** Requests refused with `overloaded` since start. */
+  readonly rejected: number;
 }
 
 /** Scales a vector to unit length in place (zero vectors stay zero) and returns it. */

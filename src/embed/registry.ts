@@ -4,6 +4,7 @@ import { CachedEmbedder } from './cache.js';
 import type { Embedder } from './embedder.js';
 import { createOnnxDirEmbedder, onnxDirConfigSchema } from './onnx-dir/index.js';
 import { createOpenAiEmbedder, openAiConfigSchema } from './openai/index.js';
+import { type EmbedQueueOptions, QueuedEmbedder } from './queue.js';
 import { createUse, useSelectConfigSchema } from './use/select.js';
 
 /** Every embedder by name. Adding one here adds it to the config enum and `createEmbedder`. */
@@ -33,13 +34,15 @@ export type EmbedderConfig<N extends EmbedderName> = z.output<(typeof embedderCo
 export interface CreateEmbedderOptions {
   /** Vectors to keep in an LRU in front of the embedder; 0 (default) disables the cache. */
   cacheSize?: number;
+  /** A bounded queue in front of the embedder (behind the cache); none when omitted. */
+  queue?: EmbedQueueOptions;
 }
 
 // Mapped views of the two tables, so indexing with a generic name keeps schema and factory paired.
 const schemas: { [N in EmbedderName]: z.ZodType<EmbedderConfig<N>, EmbedderConfigInput<N>> } = embedderConfigSchemas;
 const factories: { [N in EmbedderName]: (config: EmbedderConfig<N>) => Embedder } = embedders;
 
-/** Validates `config` against the named embedder's schema and builds it, cached if asked. */
+/** Validates `config` against the named embedder's schema and builds it: cache → queue → embedder, as asked. */
 export function createEmbedder<N extends EmbedderName>(
   name: N,
   config: EmbedderConfigInput<N>,
@@ -49,7 +52,8 @@ export function createEmbedder<N extends EmbedderName>(
   if (!parsed.success) {
     throw new EngramError('invalid_request', `invalid ${name} embedder config: ${z.prettifyError(parsed.error)}`);
   }
-  const embedder = factories[name](parsed.data);
+  const built = factories[name](parsed.data);
+  const embedder = options.queue ? new QueuedEmbedder(built, options.queue) : built;
   const cacheSize = options.cacheSize ?? 0;
   return cacheSize > 0 ? new CachedEmbedder(embedder, { maxEntries: cacheSize }) : embedder;
 }

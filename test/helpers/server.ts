@@ -45,7 +45,8 @@ export async function startTestServer(
       await rm(dataDir, { recursive: true, force: true });
     },
     async createKey({ userId, admin }) {
-      return (await keys.create({ ...(userId !== undefined && { userId }), ...(admin !== undefined && { admin }) })).key;
+      return (await keys.create({ ...(userId !== undefined && { userId }), ...(admin !== undefined && { admin }) }))
+        .key;
     },
   };
 }

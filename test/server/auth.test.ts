@@ -33,7 +33,8 @@ describe('rate limits', () => {
     for (const authorization of spellings) statuses.push((await get('/v1/memories', { authorization })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
     const bogus = [];
-    for (let i = 0; i < 4; i++) bogus.push((await get('/v1/memories', { authorization: `Bearer engram_fake${i}` })).status);
+    for (let i = 0; i < 4; i++)
+      bogus.push((await get('/v1/memories', { authorization: `Bearer engram_fake${i}` })).status);
     expect(bogus).toEqual([401, 401, 401, 429]);
   });
 });

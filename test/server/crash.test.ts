@@ -1,5 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -32,7 +32,8 @@ describe('crash safety (sqlite store)', () => {
             headers: { 'content-type': 'application/json', 'x-user-id': `user${lane}` },
             body: JSON.stringify({ content: `crash test memory ${n} from lane ${lane}`, embedding: vector(n) }),
           });
-          if (response.status === 201) acknowledged.push(((await response.json()) as { memory: { id: string } }).memory.id);
+          if (response.status === 201)
+            acknowledged.push(((await response.json()) as { memory: { id: string } }).memory.id);
         } catch {
           return; // the server is gone
         }

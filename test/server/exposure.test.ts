@@ -23,7 +23,12 @@ describe('listening address safety', () => {
     expect(() => checkExposure(testConfig({ host: '0.0.0.0', dataDir, auth: { mode: 'none' } }), keys)).toThrow(
       /ENGRAM_AUTH=none/,
     );
-    expect(() => checkExposure(testConfig({ host: '127.0.0.1', dataDir: join(dataDir, 'empty') }), new KeyStore(join(dataDir, 'empty')))).not.toThrow();
+    expect(() =>
+      checkExposure(
+        testConfig({ host: '127.0.0.1', dataDir: join(dataDir, 'empty') }),
+        new KeyStore(join(dataDir, 'empty')),
+      ),
+    ).not.toThrow();
   });
 
   it('stores keys hashed, never in clear text', async () => {

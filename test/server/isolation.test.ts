@@ -23,7 +23,10 @@ beforeAll(async () => {
   aliceKey = await server.createKey({ userId: 'alice' });
   bobKey = await server.createKey({ userId: 'bob' });
   adminKey = await server.createKey({ admin: true });
-  const added = await call('/v1/memories', aliceKey, { method: 'POST', body: JSON.stringify({ content: SECRET, category: 'secrets' }) });
+  const added = await call('/v1/memories', aliceKey, {
+    method: 'POST',
+    body: JSON.stringify({ content: SECRET, category: 'secrets' }),
+  });
   expect(added.status).toBe(201);
   aliceMemoryId = JSON.parse(added.text).memory.id;
 });
@@ -53,7 +56,10 @@ describe('tenant isolation over REST', () => {
     const reads = await Promise.all([
       call('/v1/memories', bobKey),
       call('/v1/search', bobKey, { method: 'POST', body: JSON.stringify({ query: 'spare key flowerpot' }) }),
-      call('/v1/search', bobKey, { method: 'POST', body: JSON.stringify({ query: 'spare key flowerpot', mode: 'keyword' }) }),
+      call('/v1/search', bobKey, {
+        method: 'POST',
+        body: JSON.stringify({ query: 'spare key flowerpot', mode: 'keyword' }),
+      }),
       call('/v1/categories', bobKey),
       call('/v1/export', bobKey),
     ]);

@@ -42,3 +42,52 @@ describe('request limits', () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 });
+
+describe('embedding queue back-pressure', () => {
+  let busy: TestServer;
+  beforeAll(async () => {
+    // Room for one 8-text batch at a time and no waiting: concurrent batches beyond it are refused.
+    busy = await startTestServer({ config: { embed: { queueSize: 8, queueWaitMs: 0, cacheSize: 0 } } });
+  });
+  afterAll(async () => {
+    await busy?.close();
+  });
+
+  it('refuses batches that find the queue full with 503 overloaded and Retry-After, storing nothing of them', async () => {
+    const batch = (n: number) =>
+      Array.from({ length: 8 }, (_, i) => ({
+        content: `request ${n} note ${i}: ${'the garden needs water '.repeat(20)}`,
+      }));
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, (_, n) =>
+        fetch(`${busy.url}/v1/memories`, {
+          method: 'POST',
+          // One user per request: a user's own writes are serialised by the service anyway.
+          headers: { 'content-type': 'application/json', 'x-user-id': `flood-${n}` },
+          body: JSON.stringify({ memories: batch(n) }),
+        }),
+      ),
+    );
+    const accepted = responses.filter((r) => r.status === 201);
+    const refused = responses.filter((r) => r.status === 503);
+    expect(accepted.length + refused.length).toBe(12);
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const response of refused) {
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('overloaded');
+    }
+    await Promise.all(accepted.map((r) => r.text()));
+
+    for (const [n, response] of responses.entries()) {
+      const list = await fetch(`${busy.url}/v1/memories`, { headers: { 'x-user-id': `flood-${n}` } });
+      const stored = ((await list.json()) as { items: unknown[] }).items;
+      expect(stored).toHaveLength(response.status === 201 ? 8 : 0);
+    }
+
+    const metrics = await (await fetch(`${busy.url}/metrics`)).text();
+    expect(metrics).toContain(`engram_embed_rejected_total ${refused.length}`);
+    expect(metrics).toContain('engram_embed_queue_capacity_texts 8');
+    expect(metrics).toMatch(/engram_embed_queue_texts\{state="admitted"\} 0/);
+  });
+});

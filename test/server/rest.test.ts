@@ -31,7 +31,11 @@ afterAll(async () => {
 
 describe('REST /v1 in local mode', () => {
   it('stores a memory once and flags an exact duplicate', async () => {
-    const first = await post('/v1/memories', { content: 'Alice is allergic to peanuts', category: 'health', tags: ['food'] });
+    const first = await post('/v1/memories', {
+      content: 'Alice is allergic to peanuts',
+      category: 'health',
+      tags: ['food'],
+    });
     expect(first.status).toBe(201);
     expect(first.body.duplicate).toBe(false);
     expect(first.body.memory).toMatchObject({ userId: 'alice', category: 'health', tags: ['food'], source: 'api' });
@@ -63,11 +67,16 @@ describe('REST /v1 in local mode', () => {
   });
 
   it('lists with filters and pages with a cursor', async () => {
-    for (let i = 0; i < 5; i++) await post('/v1/memories', { content: `list item ${i}`, category: 'paging', tags: [`t${i % 2}`] }, 'lister');
+    for (let i = 0; i < 5; i++)
+      await post('/v1/memories', { content: `list item ${i}`, category: 'paging', tags: [`t${i % 2}`] }, 'lister');
     const page1 = await call('/v1/memories?category=paging&limit=2', { user: 'lister' });
     expect(page1.body.items.map((m: any) => m.content)).toEqual(['list item 4', 'list item 3']);
-    const page2 = await call(`/v1/memories?category=paging&limit=2&cursor=${page1.body.nextCursor}`, { user: 'lister' });
-    const page3 = await call(`/v1/memories?category=paging&limit=2&cursor=${page2.body.nextCursor}`, { user: 'lister' });
+    const page2 = await call(`/v1/memories?category=paging&limit=2&cursor=${page1.body.nextCursor}`, {
+      user: 'lister',
+    });
+    const page3 = await call(`/v1/memories?category=paging&limit=2&cursor=${page2.body.nextCursor}`, {
+      user: 'lister',
+    });
     expect(page2.body.items.map((m: any) => m.content)).toEqual(['list item 2', 'list item 1']);
     expect(page3.body.items.map((m: any) => m.content)).toEqual(['list item 0']);
     expect(page3.body.nextCursor).toBeNull();
@@ -100,12 +109,21 @@ describe('REST /v1 in local mode', () => {
   });
 
   it('a PATCH with the current values changes nothing: same updatedAt, no history entry', async () => {
-    const added = await post('/v1/memories', { content: 'Hank plays jazz piano', tags: ['music'], metadata: { a: 1, b: 2 } }, 'hank');
+    const added = await post(
+      '/v1/memories',
+      { content: 'Hank plays jazz piano', tags: ['music'], metadata: { a: 1, b: 2 } },
+      'hank',
+    );
     const id = added.body.memory.id;
     await new Promise((resolve) => setTimeout(resolve, 5));
     const same = await call(`/v1/memories/${id}`, {
       method: 'PATCH',
-      body: JSON.stringify({ content: 'Hank plays jazz piano', tags: ['music'], metadata: { b: 2, a: 1 }, pinned: false }),
+      body: JSON.stringify({
+        content: 'Hank plays jazz piano',
+        tags: ['music'],
+        metadata: { b: 2, a: 1 },
+        pinned: false,
+      }),
       user: 'hank',
     });
     expect(same.status).toBe(200);
@@ -129,19 +147,34 @@ describe('REST /v1 in local mode', () => {
     await post('/v1/memories', { content: 'Carol runs marathons' }, 'carol');
     const exported = await call('/v1/export', { user: 'carol' });
     expect(exported.headers.get('content-type')).toContain('application/x-ndjson');
-    const lines = String(exported.body).trim().split('\n').map((line) => JSON.parse(line));
+    const lines = String(exported.body)
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(lines.filter((l) => l.type === 'memory')).toHaveLength(2);
     const body = String(exported.body);
-    const imported = await call('/v1/import', { method: 'POST', body, user: 'dave', headers: { 'content-type': 'application/x-ndjson' } });
+    const imported = await call('/v1/import', {
+      method: 'POST',
+      body,
+      user: 'dave',
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     expect(imported.body).toMatchObject({ imported: 2, duplicates: 0, errors: [] });
-    const again = await call('/v1/import', { method: 'POST', body: `${body}not json\n`, user: 'dave', headers: { 'content-type': 'application/x-ndjson' } });
+    const again = await call('/v1/import', {
+      method: 'POST',
+      body: `${body}not json\n`,
+      user: 'dave',
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     expect(again.body.imported).toBe(0);
     expect(again.body.duplicates).toBe(2);
     expect(again.body.errors).toHaveLength(1);
     const list = await call('/v1/memories?metadata={"instrument":"cello"}', { user: 'dave' });
     expect(list.body.items.map((m: any) => m.content)).toEqual(['Carol plays the cello']);
     const history = await call(`/v1/memories/${list.body.items[0].id}/history`, { user: 'dave' });
-    expect(history.body.history.map((h: any) => [h.event, h.actor, h.reason])).toEqual([['add', 'local (imported by local)', 'imported']]);
+    expect(history.body.history.map((h: any) => [h.event, h.actor, h.reason])).toEqual([
+      ['add', 'local (imported by local)', 'imported'],
+    ]);
   });
 
   it('purges one user and nobody else', async () => {
@@ -198,8 +231,19 @@ describe('REST /v1 in local mode', () => {
     expect(metrics.body).toMatch(/engram_search_duration_seconds_count\{mode="hybrid"\} [1-9]/);
     const doc = await call('/openapi.json');
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/v1/memories', '/v1/memories/{id}', '/v1/memories/{id}/history', '/v1/search', '/v1/categories', '/v1/users/{id}', '/v1/export', '/v1/import']),
+      expect.arrayContaining([
+        '/v1/memories',
+        '/v1/memories/{id}',
+        '/v1/memories/{id}/history',
+        '/v1/search',
+        '/v1/categories',
+        '/v1/users/{id}',
+        '/v1/export',
+        '/v1/import',
+      ]),
     );
-    expect(doc.body.paths['/v1/search'].post.requestBody.content['application/json'].schema.properties.query).toBeDefined();
+    expect(
+      doc.body.paths['/v1/search'].post.requestBody.content['application/json'].schema.properties.query,
+    ).toBeDefined();
   });
 });

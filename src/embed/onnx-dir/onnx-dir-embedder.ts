@@ -3,20 +3,18 @@
  * onnxruntime-node, tokenised in TypeScript with @huggingface/tokenizers, pooled and normalised as
  * the directory's modules.json says (see model-dir.ts for the layout).
  *
- * Like the USE ONNX embedder, everything heavy runs in one dedicated worker thread — parsing
+ * Like the USE ONNX embedder, everything heavy runs in one dedicated worker thread (onnx/worker-host.ts) — parsing
  * tokenizer.json, tokenising, inference (onnxruntime-node's `run()` blocks the calling thread's
  * event loop for the whole inference) and pooling. The caller's event loop validates the directory
  * (small JSON files), posts texts and receives vectors. This module is also the worker's entry
  * point (see the bottom).
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { z } from 'zod';
-import { EngramError, type ErrorCode } from '../../core/errors.js';
-import { type Embedder, normalise } from '../embedder.js';
+import { EngramError } from '../../core/errors.js';
+import { normalise } from '../embedder.js';
 import type { Feeds, OnnxSession } from '../onnx/session.js';
+import { HostedEmbedder, hostedInit, serveWorker, WorkerHost, workerImport } from '../onnx/worker-host.js';
 import { loadModelDir, loadTokenizer, type ModelDir, modelDirName, type TextTokenizer } from './model-dir.js';
 import { poolRow } from './pooling.js';
 
@@ -45,14 +43,13 @@ const WARM_TEXT = 'warm up the model';
 
 /** Data the worker is started with. */
 interface WorkerInit {
-  engramOnnxDirWorker: true;
   dir: ModelDir;
   intraOpNumThreads: number;
   maxBatchSize: number;
   prefix: string;
-  /** Set (by `createWorker`) when the worker runs this file's TypeScript source through tsx. */
-  tsx?: string;
 }
+
+const WORKER_MARKER = 'onnx-dir';
 
 /** What the worker reports once its session is ready. */
 export interface OnnxDirModelInfo {
@@ -70,203 +67,46 @@ export interface OnnxDirModelInfo {
   normalize: boolean;
 }
 
-type WorkerMessage =
-  | { kind: 'ready'; info: OnnxDirModelInfo }
-  | { kind: 'failed'; error: string; code: ErrorCode | undefined }
-  | { kind: 'result'; id: number; vectors: Float32Array }
-  | { kind: 'error'; id: number; error: string };
-
-interface Pending {
-  count: number;
-  resolve(vectors: Float32Array[]): void;
-  reject(error: unknown): void;
-}
-
-export class OnnxDirEmbedder implements Embedder {
+/**
+ * `init()` validates the directory (throws `invalid_request` naming a missing or broken file), then
+ * starts the worker, which loads the tokenizer and session and embeds once to check the dimension.
+ */
+export class OnnxDirEmbedder extends HostedEmbedder<OnnxDirModelInfo> {
   /** `onnx:<directory name>` (a Hugging Face cache snapshot is named `org/name`). */
   readonly model: string;
-  readonly #config: OnnxDirConfig;
-  #info: OnnxDirModelInfo | undefined;
-  #worker: Worker | undefined;
-  #starting: Promise<Worker> | undefined;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 0;
-  #closed = false;
-  #idle: (() => void)[] = [];
+  protected readonly host: WorkerHost<OnnxDirModelInfo>;
 
   constructor(config: OnnxDirConfigInput) {
-    this.#config = onnxDirConfigSchema.parse(config);
-    this.model = `onnx:${modelDirName(this.#config.path)}`;
+    super();
+    const parsed = onnxDirConfigSchema.parse(config);
+    this.model = `onnx:${modelDirName(parsed.path)}`;
+    this.host = new WorkerHost<OnnxDirModelInfo>({
+      label: this.model,
+      entry: import.meta.url,
+      marker: WORKER_MARKER,
+      dimension: (info) => info.dimension,
+      init: async (): Promise<WorkerInit> => ({
+        dir: await loadModelDir(parsed.path),
+        intraOpNumThreads: parsed.threads ?? availableParallelism(),
+        maxBatchSize: parsed.maxBatchSize,
+        prefix: parsed.prefix,
+      }),
+    });
   }
 
   /** 0 until `init()` has loaded the model. */
   get dimension(): number {
-    return this.#info?.dimension ?? 0;
+    return this.host.info?.dimension ?? 0;
   }
 
   /** What the model directory and graph turned out to be (after `init()`). */
   get info(): OnnxDirModelInfo | undefined {
-    return this.#info;
-  }
-
-  /**
-   * Validates the directory (throws `invalid_request` naming a missing or broken file), then starts
-   * the worker, which loads the tokenizer and session and embeds once to check the dimension.
-   */
-  async init(): Promise<void> {
-    await this.#start();
-  }
-
-  async embed(texts: string[]): Promise<Float32Array[]> {
-    if (texts.length === 0) return [];
-    const worker = await this.#start();
-    return new Promise<Float32Array[]>((resolve, reject) => {
-      const id = this.#nextId++;
-      this.#pending.set(id, { count: texts.length, resolve, reject });
-      if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ id, texts });
-    });
-  }
-
-  /** Finishes the requests already sent, then stops the worker. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#starting?.catch(() => undefined);
-    while (this.#pending.size > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
-    const worker = this.#worker;
-    this.#worker = undefined;
-    this.#starting = undefined;
-    await worker?.terminate();
-  }
-
-  #start(): Promise<Worker> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    this.#starting ??= this.#spawn().catch((error: unknown) => {
-      this.#starting = undefined;
-      throw error;
-    });
-    return this.#starting;
-  }
-
-  async #spawn(): Promise<Worker> {
-    const dir = await loadModelDir(this.#config.path);
-    if (this.#closed) throw this.#closedError();
-    const init: WorkerInit = {
-      engramOnnxDirWorker: true,
-      dir,
-      intraOpNumThreads: this.#config.threads ?? availableParallelism(),
-      maxBatchSize: this.#config.maxBatchSize,
-      prefix: this.#config.prefix,
-    };
-    const worker = createWorker(init);
-    return new Promise<Worker>((resolve, reject) => {
-      let ready = false;
-      const fail = (error: Error) => {
-        const wrapped =
-          error instanceof EngramError
-            ? error
-            : new EngramError('unavailable', this.#failure(error.message), { cause: error });
-        if (!ready) reject(wrapped);
-        this.#failAll(wrapped);
-        if (this.#worker === worker) {
-          // The next embed() starts a fresh worker.
-          this.#worker = undefined;
-          this.#starting = undefined;
-        }
-        void worker.terminate();
-      };
-      worker.on('message', (message: WorkerMessage) => {
-        switch (message.kind) {
-          case 'ready':
-            ready = true;
-            this.#info = message.info;
-            this.#worker = worker;
-            worker.unref();
-            resolve(worker);
-            return;
-          case 'failed':
-            // Problems with the directory or the graph keep their code (invalid_request).
-            fail(
-              message.code === 'invalid_request'
-                ? new EngramError('invalid_request', message.error)
-                : new Error(message.error),
-            );
-            return;
-          case 'result':
-            this.#settle(message.id, (p) => {
-              try {
-                p.resolve(this.#split(message.vectors, p.count));
-              } catch (error) {
-                p.reject(error);
-              }
-            });
-            return;
-          case 'error':
-            this.#settle(message.id, (p) => p.reject(new EngramError('unavailable', this.#failure(message.error))));
-            return;
-        }
-      });
-      worker.on('error', fail);
-      worker.on('exit', (code) => {
-        if (!this.#closed || this.#pending.size > 0) fail(new Error(`worker exited with code ${code}`));
-      });
-    });
-  }
-
-  #settle(id: number, action: (pending: Pending) => void): void {
-    const pending = this.#pending.get(id);
-    if (!pending) return;
-    this.#pending.delete(id);
-    action(pending);
-    if (this.#pending.size === 0) {
-      this.#worker?.unref();
-      for (const wake of this.#idle.splice(0)) wake();
-    }
-  }
-
-  #failAll(error: Error): void {
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
-    for (const wake of this.#idle.splice(0)) wake();
-  }
-
-  /** One vector per text, each owning its buffer (a view would pin the whole batch). */
-  #split(flat: Float32Array, count: number): Float32Array[] {
-    const dimension = this.dimension;
-    if (flat.length !== count * dimension) {
-      throw new EngramError('internal', `the ${this.model} worker returned ${flat.length} values for ${count} texts`);
-    }
-    return Array.from({ length: count }, (_, i) => flat.slice(i * dimension, (i + 1) * dimension));
-  }
-
-  #failure(message: string): string {
-    return `the ${this.model} embedder failed: ${message}`;
-  }
-
-  #closedError(): EngramError {
-    return new EngramError('unavailable', `the ${this.model} embedder is closed`);
+    return this.host.info;
   }
 }
 
 export function createOnnxDirEmbedder(config: OnnxDirConfigInput): OnnxDirEmbedder {
   return new OnnxDirEmbedder(config);
-}
-
-/**
- * Compiled, this module (`.js`) is the worker's entry. Under vitest/tsx it is a `.ts` file, which a
- * worker cannot start from on Node 20, so a two-line CommonJS entry registers tsx's require hook
- * and requires this file through it (the same arrangement as the USE ONNX embedder).
- */
-function createWorker(init: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(import.meta.url), { workerData: init });
-  const require = createRequire(import.meta.url);
-  const source =
-    "const { workerData } = require('node:worker_threads');\nrequire(workerData.tsx);\nrequire(workerData.entry);";
-  return new Worker(source, {
-    eval: true,
-    workerData: { ...init, tsx: require.resolve('tsx/cjs'), entry: fileURLToPath(import.meta.url) },
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,20 +234,13 @@ export async function runOnnxDirPipeline(pipeline: OnnxDirPipeline, texts: reado
   return out;
 }
 
-type SessionModule = typeof import('../onnx/session.js');
-
 /**
  * session.ts loads onnxruntime's native binding as it is imported, so it is imported only where a
  * model runs: loading this module (e.g. through the embedder registry) on a thread that only posts
- * texts must not need the native runtime. In a worker started under tsx (tests), this file runs
- * through tsx's CommonJS hook, where `import()` would bypass tsx; there `require` resolves the .ts.
+ * texts must not need the native runtime.
  */
-async function loadSessionModule(): Promise<SessionModule> {
-  const data: unknown = isMainThread ? undefined : workerData;
-  if (isWorkerInit(data) && data.tsx !== undefined) {
-    return createRequire(import.meta.url)('../onnx/session.ts') as SessionModule;
-  }
-  return import('../onnx/session.js');
+function loadSessionModule(): Promise<typeof import('../onnx/session.js')> {
+  return workerImport(import.meta.url, '../onnx/session.ts', () => import('../onnx/session.js'));
 }
 
 function lengthOf(encodings: readonly { ids: number[] }[], i: number): number {
@@ -479,47 +312,21 @@ async function runBatch(
   return { pooled, width };
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function invalidDir(dir: ModelDir, message: string): EngramError {
   return new EngramError('invalid_request', `ONNX model directory ${dir.path}: ${message}`);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Worker entry: runs only in a thread started by `createWorker` above.
+// Worker entry: runs only in a thread started by the WorkerHost above.
 
-function isWorkerInit(data: unknown): data is WorkerInit {
-  return typeof data === 'object' && data !== null && (data as Partial<WorkerInit>).engramOnnxDirWorker === true;
-}
-
-async function serveWorker(init: WorkerInit): Promise<void> {
-  const port = parentPort;
-  if (!port) return;
-  // Stdout belongs to stdio MCP and a worker's stdout is piped into the process's.
-  console.log = console.info = console.debug = console.error;
-  let pipeline: OnnxDirPipeline;
-  try {
-    pipeline = await createOnnxDirPipeline(init.dir, init);
-  } catch (error) {
-    const code = error instanceof EngramError ? error.code : undefined;
-    port.postMessage({ kind: 'failed', error: messageOf(error), code } satisfies WorkerMessage);
-    return;
-  }
-  // One request at a time, in arrival order; each uses the whole intra-op thread pool.
-  let queue = Promise.resolve();
-  port.on('message', ({ id, texts }: { id: number; texts: string[] }) => {
-    queue = queue.then(async () => {
-      try {
-        const vectors = await runOnnxDirPipeline(pipeline, texts);
-        port.postMessage({ kind: 'result', id, vectors } satisfies WorkerMessage, [vectors.buffer as ArrayBuffer]);
-      } catch (error) {
-        port.postMessage({ kind: 'error', id, error: messageOf(error) } satisfies WorkerMessage);
-      }
-    });
+const hosted = hostedInit<WorkerInit>(WORKER_MARKER);
+if (hosted) {
+  void serveWorker(async () => {
+    const pipeline = await createOnnxDirPipeline(hosted.dir, hosted);
+    return { info: pipeline.info, run: (texts) => runOnnxDirPipeline(pipeline, texts) };
   });
-  port.postMessage({ kind: 'ready', info: pipeline.info } satisfies WorkerMessage);
 }
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-if (!isMainThread && isWorkerInit(workerData)) void serveWorker(workerData);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { FallbackEmbedder } from '../fallback.js';
 import type { Embedder } from '../embedder.js';
+import { FallbackEmbedder } from '../fallback.js';
 import { createUseEmbedder } from './use-embedder.js';
 import { createUseOnnxEmbedder } from './use-onnx-embedder.js';
 

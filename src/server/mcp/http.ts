@@ -66,7 +66,12 @@ type Session = {
   | { readonly kind: 'sse'; readonly transport: SSEServerTransport }
 );
 
-const DEFAULTS = { sessionIdleMs: 30 * 60_000, maxSessions: 1_000, maxSessionsPerCaller: 50, sseKeepAliveMs: 15_000 } as const;
+const DEFAULTS = {
+  sessionIdleMs: 30 * 60_000,
+  maxSessions: 1_000,
+  maxSessionsPerCaller: 50,
+  sseKeepAliveMs: 15_000,
+} as const;
 
 const mounted = new Set<{ deps: ServerDeps; handle: McpHandle }>();
 
@@ -129,7 +134,10 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
     const mine = () => [...sessions.values()].filter((session) => identity(session.caller) === identity(caller)).length;
     if (sessions.size >= settings.maxSessions || mine() >= settings.maxSessionsPerCaller) sweepIdle();
     if (mine() >= settings.maxSessionsPerCaller) {
-      throw new EngramError('rate_limited', `this key has ${settings.maxSessionsPerCaller} open MCP sessions; close one (DELETE /mcp) first`);
+      throw new EngramError(
+        'rate_limited',
+        `this key has ${settings.maxSessionsPerCaller} open MCP sessions; close one (DELETE /mcp) first`,
+      );
     }
     if (sessions.size >= settings.maxSessions) {
       throw new EngramError('rate_limited', `too many open MCP sessions (${settings.maxSessions}); try again later`);

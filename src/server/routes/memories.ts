@@ -13,7 +13,13 @@ import { errorResponses, filterFromQuery, filterQuerySchema } from './shared.js'
 
 const addResultSchema = z.object({ memory: memorySchema, duplicate: z.boolean() });
 const batchSchema = z.strictObject({ memories: z.array(addMemorySchema).min(1).max(LIMITS.batch) });
-const idParam = z.object({ id: z.string().min(1).max(128).openapi({ param: { name: 'id', in: 'path' } }) });
+const idParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
 
 const json = <S extends z.ZodType>(schema: S, description: string) => ({
   content: { 'application/json': { schema } },
@@ -65,7 +71,11 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
     }),
     async (c) => {
       const query = c.req.valid('query');
-      const input = parseInput(listSchema, { limit: query.limit, cursor: query.cursor, filter: filterFromQuery(query) });
+      const input = parseInput(listSchema, {
+        limit: query.limit,
+        cursor: query.cursor,
+        filter: filterFromQuery(query),
+      });
       return c.json(await service.list(c.get('caller').userId, input), 200);
     },
   );
@@ -93,7 +103,10 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
     }),
     async (c) => {
       const caller = c.get('caller');
-      return c.json(await service.update(caller.userId, c.req.valid('param').id, c.req.valid('json'), caller.actor), 200);
+      return c.json(
+        await service.update(caller.userId, c.req.valid('param').id, c.req.valid('json'), caller.actor),
+        200,
+      );
     },
   );
 
@@ -119,7 +132,10 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       summary: "A memory's change log, oldest first",
       tags: ['memories'],
       request: { params: idParam },
-      responses: { 200: json(z.object({ history: z.array(historyEntrySchema) }), 'history entries'), ...errorResponses },
+      responses: {
+        200: json(z.object({ history: z.array(historyEntrySchema) }), 'history entries'),
+        ...errorResponses,
+      },
     }),
     async (c) => c.json({ history: await service.history(c.get('caller').userId, c.req.valid('param').id) }, 200),
   );

@@ -59,6 +59,9 @@ export function searchRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       },
     }),
     async (c) =>
-      c.json({ categories: await service.categories(c.get('caller').userId, filterFromQuery(c.req.valid('query'))) }, 200),
+      c.json(
+        { categories: await service.categories(c.get('caller').userId, filterFromQuery(c.req.valid('query'))) },
+        200,
+      ),
   );
 }

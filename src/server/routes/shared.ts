@@ -25,7 +25,15 @@ export const errorResponses = {
 } as const;
 
 const bool = z.enum(['true', 'false']).transform((value) => value === 'true');
-const list = z.string().max(4_096).transform((value) => value.split(',').map((tag) => tag.trim()).filter(Boolean));
+const list = z
+  .string()
+  .max(4_096)
+  .transform((value) =>
+    value
+      .split(',')
+      .map((tag) => tag.trim())
+      .filter(Boolean),
+  );
 
 /** Filters as query-string parameters (tags comma-separated, metadata as a JSON object). */
 export const filterQuerySchema = z.object({

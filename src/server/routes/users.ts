@@ -1,5 +1,5 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { HttpBindings } from '@hono/node-server';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
 import { EngramError } from '../../core/errors.js';
 import { exportUser, importUser } from '../../core/transfer.js';
@@ -13,9 +13,16 @@ export function userRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
     createRoute({
       method: 'delete',
       path: '/v1/users/{id}',
-      summary: "Purge a user: every memory, vector and history entry (a user key may purge only its own user)",
+      summary: 'Purge a user: every memory, vector and history entry (a user key may purge only its own user)',
       tags: ['users'],
-      request: { params: z.object({ id: z.string().max(128).openapi({ param: { name: 'id', in: 'path' } }) }) },
+      request: {
+        params: z.object({
+          id: z
+            .string()
+            .max(128)
+            .openapi({ param: { name: 'id', in: 'path' } }),
+        }),
+      },
       responses: {
         200: {
           content: { 'application/json': { schema: z.object({ userId: z.string(), purged: z.number() }) } },

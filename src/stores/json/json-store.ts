@@ -137,7 +137,9 @@ export class JsonStore implements MemoryStore {
 
   async findByHash(userId: string, hash: string, filter: StoreFilter): Promise<Memory | null> {
     return this.#read(userId, (snapshot) => {
-      const memory = ascending(snapshot).find((candidate) => candidate.hash === hash && matchesFilter(candidate, filter));
+      const memory = ascending(snapshot).find(
+        (candidate) => candidate.hash === hash && matchesFilter(candidate, filter),
+      );
       return memory ? cloneMemory(memory) : null;
     });
   }

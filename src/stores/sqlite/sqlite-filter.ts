@@ -22,10 +22,7 @@ export function filterSql(userId: string, filter: StoreFilter): SqlFragment {
   if (filter.sessionId !== undefined) add('m.session_id = ?', filter.sessionId);
   if (filter.category !== undefined) add('m.category = ?', filter.category);
   if (filter.tagsAny?.length) {
-    add(
-      `EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value IN (${marks(filter.tagsAny.length)}))`,
-      ...filter.tagsAny,
-    );
+    add(`EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value IN (${marks(filter.tagsAny.length)}))`, ...filter.tagsAny);
   }
   if (filter.tagsAll?.length) {
     const distinct = [...new Set(filter.tagsAll)];

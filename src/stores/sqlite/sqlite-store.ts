@@ -83,9 +83,13 @@ export class SqliteStore implements MemoryStore {
       migrate(db, this.#config.path);
     } catch (error) {
       db.close();
-      throw new EngramError('unavailable', `cannot open SQLite store ${this.#config.path}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new EngramError(
+        'unavailable',
+        `cannot open SQLite store ${this.#config.path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     this.#db = db;
   }
@@ -114,7 +118,9 @@ export class SqliteStore implements MemoryStore {
 
   async setEmbeddingInfo(info: EmbeddingInfo): Promise<void> {
     this.#conn
-      .prepare(`INSERT INTO store_meta (key, value) VALUES ('embedding', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+      .prepare(
+        `INSERT INTO store_meta (key, value) VALUES ('embedding', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      )
       .run(JSON.stringify(info));
   }
 
@@ -146,7 +152,9 @@ export class SqliteStore implements MemoryStore {
   async getMany(userId: string, ids: string[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
     const rows = this.#conn
-      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id IN (SELECT value FROM json_each(?))`)
+      .prepare(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
+      )
       .all(userId, JSON.stringify(ids)) as MemoryRow[];
     const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
     return ids.flatMap((id) => byId.get(id) ?? []);

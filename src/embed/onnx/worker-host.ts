@@ -1,0 +1,311 @@
+/**
+ * The thread plumbing shared by the ONNX embedders: each runs its whole pipeline (tokeniser,
+ * onnxruntime session, pooling) in one dedicated worker thread, because onnxruntime-node's `run()`
+ * blocks the calling thread's event loop for the whole inference and tokenising long texts is not
+ * cheap either. The caller's event loop only posts texts and receives vectors.
+ *
+ * - `WorkerHost` (caller side): starts the worker, waits for its `ready`, sends requests, splits
+ *   the flat result into one vector per text, fails every pending request if the worker dies (the
+ *   next request starts a fresh one), and on close finishes what was sent before stopping it.
+ * - `serveWorker` (worker side): builds the pipeline, answers requests one at a time in arrival
+ *   order (each inference uses the whole intra-op thread pool).
+ *
+ * An embedder module is its own worker's entry: compiled (`.js`) it is started directly. Under
+ * vitest/tsx it is a `.ts` file, which a worker cannot start from (tsx's `--import` hooks are not
+ * active for a worker's entry module on Node 20), so a two-line CommonJS entry registers tsx's
+ * require hook and requires the module through it; `workerImport` then loads the module's own
+ * heavy dependencies through the same hook.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { EngramError, type ErrorCode } from '../../core/errors.js';
+import type { Embedder } from '../embedder.js';
+
+/** Worker data: the embedder's own init plus the marker that names its entry. */
+interface HostedData {
+  engramWorker: string;
+  init: unknown;
+  /** Set when the worker runs a `.ts` entry through tsx's CommonJS hook (tests). */
+  tsx?: string;
+}
+
+type WorkerMessage<Info> =
+  | { kind: 'ready'; info: Info }
+  | { kind: 'failed'; error: string; code: ErrorCode | undefined }
+  | { kind: 'result'; id: number; vectors: Float32Array }
+  | { kind: 'error'; id: number; error: string };
+
+interface Pending {
+  count: number;
+  resolve(vectors: Float32Array[]): void;
+  reject(error: unknown): void;
+}
+
+export interface WorkerHostOptions<Info> {
+  /** Names the embedder in errors, e.g. `use-lite-512 ONNX`. */
+  readonly label: string;
+  /** The embedder module's `import.meta.url`: the worker's entry. */
+  readonly entry: string;
+  /** Marker the entry checks (`isHostedWorker`) before serving. */
+  readonly marker: string;
+  /** Vector length once the worker is ready. */
+  dimension(info: Info): number;
+  /** The worker's init data, computed at each start; may throw, e.g. to refuse a bad model directory. */
+  init(): Promise<unknown> | unknown;
+}
+
+export class WorkerHost<Info> {
+  readonly #options: WorkerHostOptions<Info>;
+  #worker: Worker | undefined;
+  #starting: Promise<Worker> | undefined;
+  #info: Info | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 0;
+  #closed = false;
+  #idle: (() => void)[] = [];
+
+  constructor(options: WorkerHostOptions<Info>) {
+    this.#options = options;
+  }
+
+  /** What the worker reported when it became ready (undefined before). */
+  get info(): Info | undefined {
+    return this.#info;
+  }
+
+  /**
+   * Starts the worker (once; again after the worker died). Resolves when its pipeline is built
+   * and warmed up.
+   */
+  async start(): Promise<void> {
+    await this.#ensure();
+  }
+
+  /** One vector per text, starting the worker if needed. */
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    if (texts.length === 0) return [];
+    const worker = await this.#ensure();
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      const id = this.#nextId++;
+      this.#pending.set(id, { count: texts.length, resolve, reject });
+      if (this.#pending.size === 1) worker.ref();
+      worker.postMessage({ id, texts });
+    });
+  }
+
+  /** Finishes the requests already sent, then stops the worker. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#starting?.catch(() => undefined);
+    while (this.#pending.size > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#starting = undefined;
+    await worker?.terminate();
+  }
+
+  #ensure(): Promise<Worker> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    this.#starting ??= this.#spawn().catch((error: unknown) => {
+      this.#starting = undefined;
+      throw error;
+    });
+    return this.#starting;
+  }
+
+  async #spawn(): Promise<Worker> {
+    const data = await this.#options.init();
+    if (this.#closed) throw this.#closedError();
+    const worker = createWorker(this.#options.entry, { engramWorker: this.#options.marker, init: data });
+    return new Promise<Worker>((resolve, reject) => {
+      let ready = false;
+      const fail = (error: Error) => {
+        const wrapped = error instanceof EngramError ? error : this.#failure(error.message, error);
+        if (!ready) reject(wrapped);
+        this.#failAll(wrapped);
+        if (this.#worker === worker) {
+          // The next request starts a fresh worker.
+          this.#worker = undefined;
+          this.#starting = undefined;
+        }
+        void worker.terminate();
+      };
+      worker.on('message', (message: WorkerMessage<Info>) => {
+        switch (message.kind) {
+          case 'ready':
+            ready = true;
+            this.#info = message.info;
+            this.#worker = worker;
+            worker.unref();
+            resolve(worker);
+            return;
+          case 'failed':
+            // Problems with the model itself (e.g. a broken directory) keep their code.
+            fail(
+              message.code === 'invalid_request'
+                ? new EngramError('invalid_request', message.error)
+                : new Error(message.error),
+            );
+            return;
+          case 'result':
+            this.#settle(message.id, (p) => p.resolve(this.#split(message.vectors, p.count)));
+            return;
+          case 'error':
+            this.#settle(message.id, (p) => p.reject(this.#failure(message.error)));
+            return;
+        }
+      });
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        if (!this.#closed || this.#pending.size > 0) fail(new Error(`worker exited with code ${code}`));
+      });
+    });
+  }
+
+  #settle(id: number, action: (pending: Pending) => void): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    try {
+      action(pending);
+    } catch (error) {
+      pending.reject(error);
+    }
+    if (this.#pending.size === 0) {
+      this.#worker?.unref();
+      for (const wake of this.#idle.splice(0)) wake();
+    }
+  }
+
+  #failAll(error: Error): void {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+    for (const wake of this.#idle.splice(0)) wake();
+  }
+
+  /** One vector per text, each owning its buffer (a view would pin the whole batch). */
+  #split(flat: Float32Array, count: number): Float32Array[] {
+    const dimension = this.#info === undefined ? 0 : this.#options.dimension(this.#info);
+    if (flat.length !== count * dimension) {
+      throw new EngramError(
+        'internal',
+        `the ${this.#options.label} worker returned ${flat.length} values for ${count} texts`,
+      );
+    }
+    return Array.from({ length: count }, (_, i) => flat.slice(i * dimension, (i + 1) * dimension));
+  }
+
+  #failure(message: string, cause?: unknown): EngramError {
+    return new EngramError('unavailable', `the ${this.#options.label} embedder failed: ${message}`, { cause });
+  }
+
+  #closedError(): EngramError {
+    return new EngramError('unavailable', `the ${this.#options.label} embedder is closed`);
+  }
+}
+
+/**
+ * An embedder whose model runs in a `WorkerHost`: subclasses set the model id and dimension and
+ * build the host; requests and lifecycle go straight to it.
+ */
+export abstract class HostedEmbedder<Info> implements Embedder {
+  abstract readonly model: string;
+  abstract readonly dimension: number;
+  protected abstract readonly host: WorkerHost<Info>;
+
+  /** Starts the worker, which builds the model's pipeline and runs it once. */
+  init(): Promise<void> {
+    return this.host.start();
+  }
+
+  embed(texts: string[]): Promise<Float32Array[]> {
+    return this.host.embed(texts);
+  }
+
+  /** Finishes the requests already sent, then stops the worker. */
+  close(): Promise<void> {
+    return this.host.close();
+  }
+}
+
+function createWorker(entry: string, data: HostedData): Worker {
+  if (!entry.endsWith('.ts')) return new Worker(new URL(entry), { workerData: data });
+  const require = createRequire(import.meta.url);
+  const source =
+    "const { workerData } = require('node:worker_threads');\nrequire(workerData.tsx);\nrequire(workerData.entry);";
+  return new Worker(source, {
+    eval: true,
+    workerData: { ...data, tsx: require.resolve('tsx/cjs'), entry: fileURLToPath(entry) },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker side.
+
+function hostedData(): HostedData | undefined {
+  const data: unknown = isMainThread ? undefined : workerData;
+  return typeof data === 'object' && data !== null && typeof (data as HostedData).engramWorker === 'string'
+    ? (data as HostedData)
+    : undefined;
+}
+
+/** The init data when this thread is a worker started for `marker`'s entry, else undefined. */
+export function hostedInit<Init>(marker: string): Init | undefined {
+  const data = hostedData();
+  return data?.engramWorker === marker ? (data.init as Init) : undefined;
+}
+
+/**
+ * Loads a module lazily from an embedder module: `import()` normally, tsx's require hook in a
+ * worker running TypeScript sources (where `import()` would bypass tsx). `tsPath` is the module's
+ * `.ts` path relative to `base` (the caller's `import.meta.url`).
+ */
+export function workerImport<M>(base: string, tsPath: string, load: () => Promise<M>): Promise<M> {
+  if (hostedData()?.tsx === undefined) return load();
+  return Promise.resolve(createRequire(base)(tsPath) as M);
+}
+
+/** What the worker serves: a built pipeline's info and how to embed a batch (flat vectors). */
+export interface HostedPipeline<Info> {
+  readonly info: Info;
+  run(texts: readonly string[]): Promise<Float32Array>;
+}
+
+/**
+ * Serves requests from the caller until the thread is stopped: builds the pipeline (reporting a
+ * failure with its error code), then embeds each request in arrival order.
+ */
+export async function serveWorker<Info>(build: () => Promise<HostedPipeline<Info>>): Promise<void> {
+  const port = parentPort;
+  if (!port) return;
+  // Stdout belongs to stdio MCP and a worker's stdout is piped into the process's.
+  console.log = console.info = console.debug = console.error;
+  let pipeline: HostedPipeline<Info>;
+  try {
+    pipeline = await build();
+  } catch (error) {
+    const code = error instanceof EngramError ? error.code : undefined;
+    port.postMessage({ kind: 'failed', error: messageOf(error), code } satisfies WorkerMessage<Info>);
+    return;
+  }
+  let queue = Promise.resolve();
+  port.on('message', ({ id, texts }: { id: number; texts: string[] }) => {
+    queue = queue.then(async () => {
+      try {
+        const vectors = await pipeline.run(texts);
+        port.postMessage({ kind: 'result', id, vectors } satisfies WorkerMessage<Info>, [
+          vectors.buffer as ArrayBuffer,
+        ]);
+      } catch (error) {
+        port.postMessage({ kind: 'error', id, error: messageOf(error) } satisfies WorkerMessage<Info>);
+      }
+    });
+  });
+  port.postMessage({ kind: 'ready', info: pipeline.info } satisfies WorkerMessage<Info>);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { CachedEmbedder } from '../../src/embed/cache.js';
+import type { Embedder } from '../../src/embed/embedder.js';
+import { QueuedEmbedder } from '../../src/embed/queue.js';
+
+/** An Embedder whose calls each wait until the test finishes them, recording what they got. */
+class GatedEmbedder implements Embedder {
+  readonly model = 'gated';
+  readonly dimension = 2;
+  readonly calls: { texts: string[]; finish(): void; fail(error: Error): void }[] = [];
+  closed = false;
+
+  async init(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  embed(texts: string[]): Promise<Float32Array[]> {
+    return new Promise((resolve, reject) => {
+      this.calls.push({
+        texts,
+        finish: () => resolve(texts.map((text) => Float32Array.of(text.length, Number(text.replace(/\D/g, '')) || 0))),
+        fail: reject,
+      });
+    });
+  }
+
+  /** Texts of every call so far, in call order. */
+  get seen(): string[][] {
+    return this.calls.map((call) => call.texts);
+  }
+}
+
+const texts = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+/** Lets pending promise callbacks run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('QueuedEmbedder', () => {
+  it('cuts a large request into chunks, runs two at a time, and returns every vector in order', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 100, maxWaitMs: 1_000, chunkSize: 4 });
+    const request = queue.embed(texts('t', 10));
+    await settle();
+    expect(inner.seen).toEqual([texts('t', 4), ['t4', 't5', 't6', 't7']]);
+    expect(queue.queue).toMatchObject({ admittedTexts: 10, runningTexts: 8, waitingTexts: 0 });
+
+    inner.calls[0]?.finish();
+    await settle();
+    expect(inner.seen[2]).toEqual(['t8', 't9']);
+    inner.calls[1]?.finish();
+    inner.calls[2]?.finish();
+    const vectors = await request;
+    expect(vectors.map((v) => v[1])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(queue.queue).toMatchObject({ admittedTexts: 0, runningTexts: 0 });
+  });
+
+  it('makes a request wait for room (back-pressure) and admits waiters in arrival order', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 6, maxWaitMs: 5_000, chunkSize: 100, concurrency: 4 });
+    const first = queue.embed(texts('a', 4));
+    const second = queue.embed(texts('b', 4)); // does not fit: 4 + 4 > 6
+    const third = queue.embed(texts('c', 1)); // would fit, but must not overtake the second
+    await settle();
+    expect(inner.seen).toEqual([texts('a', 4)]);
+    expect(queue.queue).toMatchObject({ admittedTexts: 4, waitingTexts: 5 });
+
+    inner.calls[0]?.finish();
+    await first;
+    await settle();
+    expect(inner.seen.slice(1)).toEqual([texts('b', 4), ['c0']]);
+    inner.calls[1]?.finish();
+    inner.calls[2]?.finish();
+    expect((await second).length).toBe(4);
+    expect((await third).length).toBe(1);
+  });
+
+  it('refuses a request with overloaded after waiting maxWaitMs, and runs nothing of it', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 4, maxWaitMs: 30, chunkSize: 100 });
+    const first = queue.embed(texts('a', 4));
+    const started = performance.now();
+    await expect(queue.embed(texts('b', 2))).rejects.toMatchObject({
+      code: 'overloaded',
+      status: 503,
+      details: { retryAfterSeconds: 5 },
+    });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect(queue.queue).toMatchObject({ rejected: 1, waitingTexts: 0, admittedTexts: 4 });
+
+    inner.calls[0]?.finish();
+    await first;
+    // Room again: the next request is served, and the refused one never reached the model.
+    const next = queue.embed(['c0']);
+    await settle();
+    inner.calls[1]?.finish();
+    expect((await next).length).toBe(1);
+    expect(inner.seen).toEqual([texts('a', 4), ['c0']]);
+  });
+
+  it('admits a request larger than the capacity alone once the queue is empty', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 3, maxWaitMs: 5_000, chunkSize: 100 });
+    const small = queue.embed(['x0']);
+    const big = queue.embed(texts('y', 7));
+    await settle();
+    expect(inner.seen).toEqual([['x0']]);
+    inner.calls[0]?.finish();
+    await small;
+    await settle();
+    expect(inner.seen[1]).toEqual(texts('y', 7));
+    expect(queue.queue.admittedTexts).toBe(3);
+    inner.calls[1]?.finish();
+    expect((await big).length).toBe(7);
+  });
+
+  it('sends small requests (queries) to the model before chunks of a bulk request already waiting', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 1_000, maxWaitMs: 5_000, chunkSize: 10, concurrency: 1 });
+    const bulk = queue.embed(texts('bulk', 50));
+    await settle();
+    expect(inner.calls).toHaveLength(1);
+    const query = queue.embed(['what did I say about the garden?']);
+    await settle();
+
+    inner.calls[0]?.finish();
+    await settle();
+    // The query runs next, ahead of the four bulk chunks queued before it.
+    expect(inner.seen[1]).toEqual(['what did I say about the garden?']);
+    inner.calls[1]?.finish();
+    expect((await query).length).toBe(1);
+    for (let i = 2; i <= 5; i++) {
+      await settle();
+      inner.calls[i]?.finish();
+    }
+    expect((await bulk).length).toBe(50);
+  });
+
+  it('fails a request whose chunk failed only after its other chunks finished, then frees its room', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 10, maxWaitMs: 5_000, chunkSize: 5 });
+    const request = queue.embed(texts('t', 10));
+    let outcome: unknown;
+    request.catch((error: unknown) => {
+      outcome = error;
+    });
+    await settle();
+    inner.calls[0]?.fail(new Error('model crashed'));
+    await settle();
+    expect(outcome).toBeUndefined(); // the second chunk still holds its room
+    expect(queue.queue.admittedTexts).toBe(10);
+    inner.calls[1]?.finish();
+    await expect(request).rejects.toThrow('model crashed');
+    expect(queue.queue.admittedTexts).toBe(0);
+  });
+
+  it('shows its load through a cache in front of it, and closes the inner embedder', async () => {
+    const inner = new GatedEmbedder();
+    const cached = new CachedEmbedder(new QueuedEmbedder(inner, { capacity: 16, maxWaitMs: 0 }), { maxEntries: 10 });
+    expect(cached.queue).toMatchObject({ capacity: 16, admittedTexts: 0, rejected: 0 });
+    const request = cached.embed(['one', 'two']);
+    await settle();
+    expect(cached.queue?.runningTexts).toBe(2);
+    inner.calls[0]?.finish();
+    await request;
+    await cached.close();
+    expect(inner.closed).toBe(true);
+  });
+
+  it('rejects nonsense sizes', () => {
+    expect(() => new QueuedEmbedder(new GatedEmbedder(), { capacity: 0, maxWaitMs: 0 })).toThrow(RangeError);
+    expect(() => new QueuedEmbedder(new GatedEmbedder(), { capacity: 4, maxWaitMs: 0, chunkSize: 1.5 })).toThrow(
+      RangeError,
+    );
+  });
+});
