@@ -207,7 +207,9 @@ async function main(): Promise<void> {
   const config = loadConfig({
     overrides: { dataDir, store: 'sqlite', logLevel: 'silent', sqlite: { path: join(dataDir, 'engram.db') } },
   });
-  log(`LoCoMo: ${path}; temp store ${dataDir}; embedder ${config.embedder} (${config.embed.backend}, threads ${config.embed.threads ?? "default"})`);
+  log(
+    `LoCoMo: ${path}; temp store ${dataDir}; embedder ${config.embedder} (${config.embed.backend}, threads ${config.embed.threads ?? 'default'})`,
+  );
   const started = performance.now();
   const service = await openService(config);
   try {
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
           ],
           [
             'ingest',
-            `${ingested.seconds.toFixed(1)} s, ${(ingested.turns / ingested.seconds).toFixed(1)} turns/s (${config.embedder} ${config.embed.backend}, threads ${config.embed.threads ?? "default"}; turns sent shortest first, batches of ${BATCH})`,
+            `${ingested.seconds.toFixed(1)} s, ${(ingested.turns / ingested.seconds).toFixed(1)} turns/s (${config.embedder} ${config.embed.backend}, threads ${config.embed.threads ?? 'default'}; turns sent shortest first, batches of ${BATCH})`,
           ],
           ['store', `sqlite (temp), search limit ${LIMIT}`],
           [
@@ -349,7 +351,13 @@ async function main(): Promise<void> {
           totalQuestions,
           skipped,
         },
-        config: { embedder: config.embedder, embedBackend: config.embed.backend, embedThreads: config.embed.threads ?? null, search: config.search, limit: LIMIT },
+        config: {
+          embedder: config.embedder,
+          embedBackend: config.embed.backend,
+          embedThreads: config.embed.threads ?? null,
+          search: config.search,
+          limit: LIMIT,
+        },
         ingest: { seconds: ingested.seconds, turnsPerSecond: ingested.turns / ingested.seconds },
         modes: Object.fromEntries([...results].map(([mode, r]) => [mode, r])),
         sweep: sweep.map(({ report, ...settings }) => ({ ...settings, ...report })),

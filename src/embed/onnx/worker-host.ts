@@ -273,9 +273,33 @@ export interface HostedPipeline<Info> {
   run(texts: readonly string[]): Promise<Float32Array>;
 }
 
+interface Request {
+  id: number;
+  texts: string[];
+  /** Run on its own (it was part of a merged run that failed). */
+  alone?: boolean;
+}
+
+/** Most texts merged into one pipeline run (the pipeline still cuts them into its own batches). */
+const MERGE_MAX_TEXTS = 256;
+
+/** The requests at the head of the queue that run together: in order, up to MERGE_MAX_TEXTS. */
+function takeGroup(waiting: Request[]): Request[] {
+  const group = [waiting.shift() as Request];
+  if (group[0]?.alone) return group;
+  let texts = group[0]?.texts.length ?? 0;
+  for (let next = waiting[0]; next && !next.alone && texts + next.texts.length <= MERGE_MAX_TEXTS; next = waiting[0]) {
+    group.push(waiting.shift() as Request);
+    texts += next.texts.length;
+  }
+  return group;
+}
+
 /**
  * Serves requests from the caller until the thread is stopped: builds the pipeline (reporting a
- * failure with its error code), then embeds each request in arrival order.
+ * failure with its error code), then embeds requests in arrival order — those that queued up
+ * during an inference in one run (fuller batches under concurrent load; each still gets its own
+ * answer, and a failing request fails alone).
  */
 export async function serveWorker<Info>(build: () => Promise<HostedPipeline<Info>>): Promise<void> {
   const port = parentPort;
@@ -290,18 +314,40 @@ export async function serveWorker<Info>(build: () => Promise<HostedPipeline<Info
     port.postMessage({ kind: 'failed', error: messageOf(error), code } satisfies WorkerMessage<Info>);
     return;
   }
-  let queue = Promise.resolve();
-  port.on('message', ({ id, texts }: { id: number; texts: string[] }) => {
-    queue = queue.then(async () => {
+  const waiting: Request[] = [];
+  let busy = false;
+  const answer = (request: Request, vectors: Float32Array) =>
+    port.postMessage({ kind: 'result', id: request.id, vectors } satisfies WorkerMessage<Info>, [
+      vectors.buffer as ArrayBuffer,
+    ]);
+  const refuse = (request: Request, error: unknown) =>
+    port.postMessage({ kind: 'error', id: request.id, error: messageOf(error) } satisfies WorkerMessage<Info>);
+  const drain = async () => {
+    busy = true;
+    while (waiting.length > 0) {
+      // Let requests that arrived during the last inference land, then run them together.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const group = takeGroup(waiting);
       try {
-        const vectors = await pipeline.run(texts);
-        port.postMessage({ kind: 'result', id, vectors } satisfies WorkerMessage<Info>, [
-          vectors.buffer as ArrayBuffer,
-        ]);
+        const flat = await pipeline.run(group.flatMap((request) => request.texts));
+        const width = flat.length / group.reduce((sum, request) => sum + request.texts.length, 0);
+        let offset = 0;
+        for (const request of group) {
+          const end = offset + request.texts.length * width;
+          answer(request, group.length === 1 ? flat : flat.slice(offset, end));
+          offset = end;
+        }
       } catch (error) {
-        port.postMessage({ kind: 'error', id, error: messageOf(error) } satisfies WorkerMessage<Info>);
+        if (group.length === 1) refuse(group[0] as Request, error);
+        // One bad request must not fail the others it was merged with: run them one by one.
+        else waiting.unshift(...group.map((request) => ({ ...request, alone: true })));
       }
-    });
+    }
+    busy = false;
+  };
+  port.on('message', (request: Request) => {
+    waiting.push(request);
+    if (!busy) void drain();
   });
   port.postMessage({ kind: 'ready', info: pipeline.info } satisfies WorkerMessage<Info>);
 }
