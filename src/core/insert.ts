@@ -64,6 +64,36 @@ export function parseBatch(inputs: AddMemoryInput[]): ParsedAdd[] {
 }
 
 /**
+ * Embeds, before the user's write lock is taken, the items of a batch that will probably be new:
+ * no vector supplied, not earlier in the batch, content not already visible for the user. The
+ * vectors are filled into `supplied`, so `insertNew` (under the lock) only re-checks duplicates
+ * and writes — one user's concurrent adds share the model instead of queueing for it one after
+ * another. Content that turns out to be a duplicate under the lock wastes its vector; content
+ * deleted in between is embedded under the lock as before.
+ */
+export async function embedAhead(
+  target: InsertTarget,
+  parsed: readonly ParsedAdd[],
+  supplied: (Float32Array | null)[],
+): Promise<void> {
+  const { store, embedder, userId, visible } = target;
+  const seen = new Set<string>();
+  const todo: number[] = [];
+  for (const [index, input] of parsed.entries()) {
+    if (supplied[index] !== null) continue;
+    const hash = contentHash(input.content);
+    if (seen.has(hash)) continue;
+    seen.add(hash);
+    if (!(await store.findByHash(userId, hash, visible))) todo.push(index);
+  }
+  if (todo.length === 0) return;
+  const vectors = await embedder.embed(todo.map((index) => (parsed[index] as ParsedAdd).content));
+  todo.forEach((index, i) => {
+    supplied[index] = vectors[i] as Float32Array;
+  });
+}
+
+/**
  * The shared write path of add and import; runs under the user's write lock. Flags content that
  * is already visible for the user, or earlier in the batch, as a duplicate; embeds what has no
  * vector; stores the new memories with their history in one atomic insert.

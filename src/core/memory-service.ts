@@ -6,6 +6,7 @@ import { type Actor, historyEntry } from './history.js';
 import {
   type AddResult,
   addedMemory,
+  embedAhead,
   type ImportBatchResult,
   type ImportItem,
   type InsertTarget,
@@ -99,6 +100,7 @@ export class MemoryService {
     this.#user(userId);
     const parsed = parseBatch(inputs);
     const supplied = suppliedVectors(parsed, this.embedder.dimension);
+    await embedAhead(this.#insertTarget(userId), parsed, supplied);
     return this.#writes.run(userId, async () => {
       const at = this.now();
       const { results, created } = await insertNew(this.#insertTarget(userId), parsed, supplied, (input, hash) =>

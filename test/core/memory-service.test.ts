@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { EngramError } from '../../src/core/errors.js';
-import type { Actor, MemoryService } from '../../src/core/memory-service.js';
+import { type Actor, MemoryService } from '../../src/core/memory-service.js';
 import { reindex } from '../../src/core/reindex.js';
 import { exportUser, importUser } from '../../src/core/transfer.js';
 import type { Embedder } from '../../src/embed/embedder.js';
@@ -149,6 +149,56 @@ describe('import goes through the service', () => {
     expect(stored).toEqual([...contents].sort());
     expect(report.imported + adds.filter((add) => !add.duplicate).length).toBe(contents.length);
     expect(report.imported + report.duplicates).toBe(contents.length);
+  });
+
+  it("embeds one user's concurrent adds together, stores each once, and never embeds stored content", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engram-ahead-'));
+    const config = testConfig({ dataDir: dir, logLevel: 'silent' });
+    const { store, embedder } = buildParts(config);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const embedded: string[] = [];
+    const watched: Embedder = {
+      model: embedder.model,
+      get dimension() {
+        return embedder.dimension;
+      },
+      init: () => embedder.init(),
+      close: () => embedder.close(),
+      async embed(texts) {
+        embedded.push(...texts);
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        try {
+          return await embedder.embed(texts);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const own = new MemoryService({ store, embedder: watched, search: { ...config.search, k: config.search.rrfK } });
+    try {
+      await own.init();
+      const contents = Array.from({ length: 6 }, (_, i) => `parallel note ${i} about the garden shed`);
+      const results = await Promise.all(
+        [...contents, contents[0] as string].map((content) => own.add('solo', { content }, actor)),
+      );
+      // Not one after another behind the user's write lock: the model saw them at the same time.
+      expect(mostInFlight).toBeGreaterThan(1);
+      expect(results.filter((r) => r.duplicate)).toHaveLength(1);
+      expect((await own.list('solo')).items).toHaveLength(6);
+
+      embedded.length = 0;
+      const again = await own.addMany(
+        'solo',
+        contents.map((content) => ({ content })),
+        actor,
+      );
+      expect(again.every((r) => r.duplicate)).toBe(true);
+      expect(embedded).toEqual([]); // known content is found by hash, not embedded again
+    } finally {
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('dedupes against visible memories only, and within the file', async () => {
