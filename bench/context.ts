@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type Config, loadConfig } from '../src/config.js';
 import { type Actor, MemoryService } from '../src/core/memory-service.js';
 import type { Embedder } from '../src/embed/embedder.js';
+import { searchOptions } from '../src/runtime.js';
 import { createStore, type StoreName } from '../src/stores/registry.js';
 import { type Cell, log, mb } from './report.js';
 import type { Summary } from './stats.js';
@@ -117,7 +118,7 @@ export async function openPhase(store: StoreName, dataDir: string, embedder: Emb
   const service = new MemoryService({
     store: createStore(store, { dataDir, sqlite: config.sqlite }),
     embedder,
-    search: { ...config.search, k: config.search.rrfK },
+    search: searchOptions(config),
   });
   await service.init();
   return service;

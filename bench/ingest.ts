@@ -65,11 +65,11 @@ async function addInBatches(
   service: MemoryService,
   texts: readonly string[],
   users: readonly string[],
-  input: (content: string) => AddMemoryInput,
+  input: (content: string, index: number) => AddMemoryInput,
   progress: LoadProgress,
 ): Promise<void> {
   for (let i = 0, b = 0; i < texts.length; i += BATCH, b++) {
-    const batch = texts.slice(i, i + BATCH).map(input);
+    const batch = texts.slice(i, i + BATCH).map((content, j) => input(content, i + j));
     await progress.timed(() => service.addMany(users[b % users.length] as string, batch, ACTOR));
     progress.tick(batch.length);
   }
@@ -166,7 +166,18 @@ export async function loadSupplied(
     row: { what: load.what, store: load.store, vectors: '512-d given', batch: String(BATCH) },
     diskOf: dataDir,
     run: (progress) =>
-      addInBatches(service, texts, load.users, (content) => ({ content, embedding: unitVector(rand, DIM) }), progress),
+      // Conversations of 20 memories (sessionId), so hybrid search's context lookups cost what they would.
+      addInBatches(
+        service,
+        texts,
+        load.users,
+        (content, i) => ({
+          content,
+          embedding: unitVector(rand, DIM),
+          sessionId: `conversation-${load.seed}-${Math.floor(i / 20)}`,
+        }),
+        progress,
+      ),
   });
 }
 

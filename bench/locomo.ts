@@ -18,7 +18,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { type Actor, MemoryService } from '../src/core/memory-service.js';
-import { openService } from '../src/runtime.js';
+import { openService, searchOptions } from '../src/runtime.js';
 import {
   CATEGORY_NAMES,
   type LocomoConversation,
@@ -44,7 +44,6 @@ const LIMIT = 25;
 const MODES = ['hybrid', 'vector', 'keyword'] as const;
 type Mode = (typeof MODES)[number];
 const ACTOR: Actor = { name: 'locomo-eval', source: 'import' };
-const BATCH = 100;
 
 interface EvalQuestion {
   userId: string;
@@ -59,12 +58,31 @@ interface ModeResult {
   embed: Summary;
 }
 
+/** The search settings a sweep varies, by config key (ENGRAM_SEARCH_<NAME>). */
+const SWEPT = {
+  keywordWeight: { flag: 'sweep-kw', env: 'ENGRAM_SEARCH_KEYWORD_WEIGHT' },
+  vectorWeight: { flag: 'sweep-vw', env: 'ENGRAM_SEARCH_VECTOR_WEIGHT' },
+  rrfK: { flag: 'sweep-k', env: 'ENGRAM_SEARCH_RRF_K' },
+  candidates: { flag: 'sweep-candidates', env: 'ENGRAM_SEARCH_CANDIDATES' },
+  contextWindow: { flag: 'sweep-window', env: 'ENGRAM_SEARCH_CONTEXT_WINDOW' },
+  contextFollowing: { flag: 'sweep-following', env: 'ENGRAM_SEARCH_CONTEXT_FOLLOWING' },
+  contextPreceding: { flag: 'sweep-preceding', env: 'ENGRAM_SEARCH_CONTEXT_PRECEDING' },
+} as const;
+type Swept = keyof typeof SWEPT;
+type Settings = Record<Swept, number>;
+
 interface SweepRow {
-  keywordWeight: number;
-  vectorWeight: number;
-  rrfK: number;
-  candidates: number;
+  settings: Settings;
   report: AggregateReport;
+}
+
+/** Every combination of the lists (the cartesian product), in order. */
+function grid(lists: Record<Swept, number[]>): Settings[] {
+  let out: Partial<Settings>[] = [{}];
+  for (const key of Object.keys(lists) as Swept[]) {
+    out = out.flatMap((partial) => lists[key].map((value) => ({ ...partial, [key]: value })));
+  }
+  return out as Settings[];
 }
 
 const numberList = (value: string | undefined, fallback: number[]): number[] => {
@@ -121,15 +139,19 @@ async function ingest(
   for (const conversation of conversations) {
     const userId = userOf(conversation);
     const map = new Map<string, string>();
-    // Shortest turns first: the USE model pads a batch to its longest text, so batches of similar
-    // length embed ~3× faster than dialogue order. Recall does not depend on insertion order
-    // (eventAt carries the session date).
-    const ordered = [...conversation.turns].sort((a, b) => contentOf(a).length - contentOf(b).length);
-    for (let i = 0; i < ordered.length; i += BATCH) {
-      const batch = ordered.slice(i, i + BATCH);
+    // One batch per dialogue session, in dialogue order, with the session as sessionId: how a chat
+    // assistant stores a conversation as it happens (search lends context along that order).
+    const sessions = new Map<number, LocomoTurn[]>();
+    for (const turn of conversation.turns) sessions.set(turn.session, [...(sessions.get(turn.session) ?? []), turn]);
+    for (const [session, batch] of sessions) {
       const results = await service.addMany(
         userId,
-        batch.map((turn) => ({ content: contentOf(turn), eventAt: turn.eventAt, metadata: { dia_id: turn.diaId } })),
+        batch.map((turn) => ({
+          content: contentOf(turn),
+          eventAt: turn.eventAt,
+          sessionId: `${conversation.sampleId}-session-${session}`,
+          metadata: { dia_id: turn.diaId },
+        })),
         ACTOR,
       );
       results.forEach((result, j) => {
@@ -195,6 +217,9 @@ async function main(): Promise<void> {
       'sweep-vw': { type: 'string' },
       'sweep-k': { type: 'string' },
       'sweep-candidates': { type: 'string' },
+      'sweep-window': { type: 'string' },
+      'sweep-following': { type: 'string' },
+      'sweep-preceding': { type: 'string' },
     },
   });
   const path = locomoPath();
@@ -235,26 +260,25 @@ async function main(): Promise<void> {
 
     const sweep: SweepRow[] = [];
     if (args.sweep) {
-      const kws = numberList(args['sweep-kw'], [1]);
-      const vws = numberList(args['sweep-vw'], [0.25, 0.5, 0.75, 1, 1.5]);
-      const ks = numberList(args['sweep-k'], [2, 5, 10, 20, 60]);
-      const cands = numberList(args['sweep-candidates'], [config.search.candidates]);
-      for (const candidates of cands) {
-        for (const rrfK of ks) {
-          for (const keywordWeight of kws) {
-            for (const vectorWeight of vws) {
-              // Same opened store and embedder, different fusion: no second init().
-              const variant = new MemoryService({
-                store: service.store,
-                embedder: service.embedder,
-                search: { k: rrfK, keywordWeight, vectorWeight, candidates: Math.max(1, Math.round(candidates)) },
-              });
-              const label = `sweep kw=${keywordWeight} vw=${vectorWeight} k=${rrfK} c=${candidates}`;
-              const r = await evaluate(variant, questions, 'hybrid', label);
-              sweep.push({ keywordWeight, vectorWeight, rrfK, candidates, report: r.report });
-            }
-          }
-        }
+      // Each setting sweeps the values given with its flag, or stays at its configured value.
+      const lists = Object.fromEntries(
+        (Object.keys(SWEPT) as Swept[]).map((key) => [
+          key,
+          numberList(args[SWEPT[key].flag] as string | undefined, [config.search[key]]),
+        ]),
+      ) as Record<Swept, number[]>;
+      for (const settings of grid(lists)) {
+        // Same opened store and embedder, different search settings: no second init().
+        const variant = new MemoryService({
+          store: service.store,
+          embedder: service.embedder,
+          search: searchOptions({ ...config, search: { ...config.search, ...settings } }),
+        });
+        const label = `sweep ${Object.entries(settings)
+          .map(([key, value]) => `${key}=${value}`)
+          .join(' ')}`;
+        const r = await evaluate(variant, questions, 'hybrid', label);
+        sweep.push({ settings, report: r.report });
       }
     }
     const seconds = (performance.now() - started) / 1000;
@@ -279,12 +303,12 @@ async function main(): Promise<void> {
           ],
           [
             'ingest',
-            `${ingested.seconds.toFixed(1)} s, ${(ingested.turns / ingested.seconds).toFixed(1)} turns/s (${config.embedder} ${config.embed.backend}, threads ${config.embed.threads ?? 'default'}; turns sent shortest first, batches of ${BATCH})`,
+            `${ingested.seconds.toFixed(1)} s, ${(ingested.turns / ingested.seconds).toFixed(1)} turns/s (${config.embedder} ${config.embed.backend}, threads ${config.embed.threads ?? 'default'}; one batch per session, in dialogue order)`,
           ],
           ['store', `sqlite (temp), search limit ${LIMIT}`],
           [
-            'fusion',
-            `RRF k=${config.search.rrfK}, keywordWeight=${config.search.keywordWeight}, vectorWeight=${config.search.vectorWeight}, candidates=${config.search.candidates}`,
+            'search',
+            `RRF k=${config.search.rrfK}, keywordWeight=${config.search.keywordWeight}, vectorWeight=${config.search.vectorWeight}, candidates=${config.search.candidates}; context window ${config.search.contextWindow}, following ${config.search.contextFollowing}, preceding ${config.search.contextPreceding}`,
           ],
           ['total time', `${seconds.toFixed(0)} s`],
         ],
@@ -305,11 +329,9 @@ async function main(): Promise<void> {
       const r10 = (row: SweepRow) => row.report.overall.means['R@10'] ?? 0;
       const r5 = (row: SweepRow) => row.report.overall.means['R@5'] ?? 0;
       best = [...sweep].sort((a, b) => r10(b) - r10(a) || r5(b) - r5(a))[0];
+      const keys = Object.keys(SWEPT) as Swept[];
       const rows = sweep.map((row) => [
-        row === best ? `**${row.keywordWeight}**` : String(row.keywordWeight),
-        String(row.vectorWeight),
-        String(row.rrfK),
-        String(row.candidates),
+        ...keys.map((key, i) => (row === best && i === 0 ? `**${row.settings[key]}**` : String(row.settings[key]))),
         pct(row.report.overall.means['R@5']),
         pct(row.report.overall.means['R@10']),
         pct(row.report.overall.means['R@25']),
@@ -318,21 +340,17 @@ async function main(): Promise<void> {
       ]);
       const catHeaders = Object.keys(sweep[0]?.report.byCategory ?? {}).map((c) => `R@10 cat ${c}`);
       out.push(
-        '## Fusion sweep (hybrid)',
+        '## Search settings sweep (hybrid)',
         '',
-        markdownTable(
-          ['keywordWeight', 'vectorWeight', 'rrfK', 'candidates', 'R@5', 'R@10', 'R@25', 'MRR', ...catHeaders],
-          rows,
-        ),
+        markdownTable([...keys, 'R@5', 'R@10', 'R@25', 'MRR', ...catHeaders], rows),
         '',
       );
       if (best) {
+        const chosen = best;
         out.push(
-          `Best by R@10 (then R@5): keywordWeight=${best.keywordWeight} vectorWeight=${best.vectorWeight} rrfK=${best.rrfK} ` +
-            `candidates=${best.candidates} → R@5 ${pct(r5(best))}, R@10 ${pct(r10(best))}, R@25 ${pct(best.report.overall.means['R@25'])}`,
+          `Best by R@10 (then R@5): → R@5 ${pct(r5(chosen))}, R@10 ${pct(r10(chosen))}, R@25 ${pct(chosen.report.overall.means['R@25'])}`,
           '',
-          `    ENGRAM_SEARCH_KEYWORD_WEIGHT=${best.keywordWeight} ENGRAM_SEARCH_VECTOR_WEIGHT=${best.vectorWeight} ` +
-            `ENGRAM_SEARCH_RRF_K=${best.rrfK} ENGRAM_SEARCH_CANDIDATES=${best.candidates}`,
+          `    ${keys.map((key) => `${SWEPT[key].env}=${chosen.settings[key]}`).join(' ')}`,
           '',
         );
       }
@@ -360,15 +378,8 @@ async function main(): Promise<void> {
         },
         ingest: { seconds: ingested.seconds, turnsPerSecond: ingested.turns / ingested.seconds },
         modes: Object.fromEntries([...results].map(([mode, r]) => [mode, r])),
-        sweep: sweep.map(({ report, ...settings }) => ({ ...settings, ...report })),
-        best: best
-          ? {
-              keywordWeight: best.keywordWeight,
-              vectorWeight: best.vectorWeight,
-              rrfK: best.rrfK,
-              candidates: best.candidates,
-            }
-          : null,
+        sweep: sweep.map(({ report, settings }) => ({ ...settings, ...report })),
+        best: best ? best.settings : null,
         seconds,
       };
       await writeFile(args.out, `${JSON.stringify(json, null, 2)}\n`);

@@ -65,10 +65,16 @@ export const configSchema = z
       .prefault({}),
     search: z
       .strictObject({
-        rrfK: z.coerce.number().min(0).default(10),
+        rrfK: z.coerce.number().min(0).default(5),
         keywordWeight: z.coerce.number().min(0).default(1),
         vectorWeight: z.coerce.number().min(0).default(0.5),
         candidates: int(1, 1_000).default(50),
+        /** Conversation context (hybrid): neighbours on each side in a session that share a match's score; 0 = off. */
+        contextWindow: int(0, 10).default(2),
+        /** Share of a memory's fused score lent to each following memory in its session (÷ distance). */
+        contextFollowing: z.coerce.number().min(0).max(10).default(0.6),
+        /** Share lent to each preceding memory (÷ distance). */
+        contextPreceding: z.coerce.number().min(0).max(10).default(0.4),
       })
       .prefault({}),
     limits: z
@@ -122,6 +128,9 @@ export const ENV_VARS = {
   ENGRAM_SEARCH_KEYWORD_WEIGHT: 'search.keywordWeight',
   ENGRAM_SEARCH_VECTOR_WEIGHT: 'search.vectorWeight',
   ENGRAM_SEARCH_CANDIDATES: 'search.candidates',
+  ENGRAM_SEARCH_CONTEXT_WINDOW: 'search.contextWindow',
+  ENGRAM_SEARCH_CONTEXT_FOLLOWING: 'search.contextFollowing',
+  ENGRAM_SEARCH_CONTEXT_PRECEDING: 'search.contextPreceding',
   ENGRAM_MAX_BODY_BYTES: 'limits.maxBodyBytes',
   ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
 } as const;

@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { MemoryService } from './core/memory-service.js';
+import type { SearchOptions } from './core/search.js';
 import type { Embedder } from './embed/embedder.js';
 import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
 import { createStore } from './stores/registry.js';
@@ -37,10 +38,24 @@ export function buildParts(config: Config): { store: MemoryStore; embedder: Embe
   return { store, embedder: buildEmbedder(config.embedder, config) };
 }
 
+/** The search pipeline's settings from the config. */
+export function searchOptions(config: Config): SearchOptions {
+  const { rrfK, keywordWeight, vectorWeight, candidates, contextWindow, contextFollowing, contextPreceding } =
+    config.search;
+  return {
+    k: rrfK,
+    keywordWeight,
+    vectorWeight,
+    candidates,
+    // The best 30 fused memories (or the result limit, if larger) lend context.
+    context: { window: contextWindow, following: contextFollowing, preceding: contextPreceding, sources: 30 },
+  };
+}
+
 /** Opens the configured store and embedder and returns a ready MemoryService. */
 export async function openService(config: Config): Promise<MemoryService> {
   const { store, embedder } = buildParts(config);
-  const service = new MemoryService({ store, embedder, search: { ...config.search, k: config.search.rrfK } });
+  const service = new MemoryService({ store, embedder, search: searchOptions(config) });
   try {
     await service.init();
   } catch (error) {

@@ -13,12 +13,16 @@ export function formatMemory(memory: Memory): string {
 
 /** One search hit with the reasons it ranked where it did. */
 export function explain(result: SearchResult): string {
-  const { keyword, vector, fusion } = result.explanation;
+  const { keyword, vector, fusion, context } = result.explanation;
   const parts = [
     keyword ? `keyword #${keyword.rank} (bm25 ${keyword.score.toFixed(2)})` : 'no keyword match',
     vector ? `vector #${vector.rank} (similarity ${vector.similarity.toFixed(3)})` : 'not in vector top',
   ];
   if (fusion) parts.push(`rrf k=${fusion.k} weights ${fusion.keywordWeight}/${fusion.vectorWeight}`);
+  if (context) {
+    const where = context.from.map(({ offset }) => (offset < 0 ? `${-offset} before` : `${offset} after`));
+    parts.push(`context +${context.boost.toFixed(4)} (neighbours ${where.join(', ')})`);
+  }
   return parts.join(', ');
 }
 

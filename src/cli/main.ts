@@ -127,11 +127,19 @@ export function buildCli(): Command {
     .option('--category <name>', 'category (default general)')
     .option('--tags <list>', 'comma-separated tags', csv)
     .option('--metadata <json>', 'metadata as a JSON object', parseJsonOption)
+    .option('--session <id>', 'the conversation it comes from (search lends context along a session)')
     .option('--json', 'print JSON')
     .action(
       async (
         words: string[],
-        options: { user: string; category?: string; tags?: string[]; metadata?: unknown; json?: boolean },
+        options: {
+          user: string;
+          category?: string;
+          tags?: string[];
+          metadata?: unknown;
+          session?: string;
+          json?: boolean;
+        },
         command: Command,
       ) => {
         await withService(command, async (service) => {
@@ -142,6 +150,7 @@ export function buildCli(): Command {
               category: options.category,
               tags: options.tags,
               metadata: options.metadata as Record<string, never>,
+              sessionId: options.session,
             },
             CLI_ACTOR,
           );

@@ -28,7 +28,7 @@ export function fuseRanks(keyword: KeywordHit[], vector: VectorHit[], options: F
   const entry = (id: string): RankedId => {
     let found = byId.get(id);
     if (!found) {
-      found = { id, score: 0, explanation: { mode: 'hybrid', keyword: null, vector: null, fusion } };
+      found = { id, score: 0, explanation: { mode: 'hybrid', keyword: null, vector: null, fusion, context: null } };
       byId.set(id, found);
     }
     return found;
@@ -61,13 +61,13 @@ export function singleSignal(mode: Exclude<SearchMode, 'hybrid'>, hits: KeywordH
       return {
         id: hit.id,
         score: hit.similarity,
-        explanation: { mode, keyword: null, vector: { rank, similarity: hit.similarity }, fusion: null },
+        explanation: { mode, keyword: null, vector: { rank, similarity: hit.similarity }, fusion: null, context: null },
       };
     }
     return {
       id: hit.id,
       score: hit.score,
-      explanation: { mode, keyword: { rank, score: hit.score }, vector: null, fusion: null },
+      explanation: { mode, keyword: { rank, score: hit.score }, vector: null, fusion: null, context: null },
     };
   });
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
+import { type ContextOptions, spreadContext } from './context.js';
 import { type FusionOptions, fuseRanks, type RankedId, singleSignal } from './ranking.js';
 import type { searchSchema } from './schemas.js';
 import { queryTerms } from './text.js';
@@ -9,11 +10,13 @@ import type { KeywordHit, SearchMode, SearchResult, StoreFilter, VectorHit } fro
 export interface SearchOptions extends FusionOptions {
   /** How many candidates each signal contributes before fusion (at least 2 × limit). */
   candidates: number;
+  /** Conversation context in hybrid search (see context.ts); window 0 turns it off. */
+  context: ContextOptions;
 }
 
 export interface SearchResponse {
   results: SearchResult[];
-  timings: { embedMs: number; keywordMs: number; vectorMs: number; totalMs: number };
+  timings: { embedMs: number; keywordMs: number; vectorMs: number; contextMs: number; totalMs: number };
 }
 
 type Timings = SearchResponse['timings'];
@@ -34,10 +37,15 @@ export async function searchMemories(
 ): Promise<SearchResponse> {
   const { userId, query } = request;
   const candidates = Math.max(options.candidates, query.limit * 2);
-  const timings: Timings = { embedMs: 0, keywordMs: 0, vectorMs: 0, totalMs: 0 };
+  const timings: Timings = { embedMs: 0, keywordMs: 0, vectorMs: 0, contextMs: 0, totalMs: 0 };
 
   const { keywordHits, vectorHits } = await retrieve(store, embedder, request, candidates, timings);
-  const ranked = rank(query.mode, keywordHits, vectorHits, options);
+  let ranked = rank(query.mode, keywordHits, vectorHits, options);
+  if (query.mode === 'hybrid' && options.context.window > 0 && ranked.length > 0) {
+    const t = performance.now();
+    ranked = await withContext(store, request, ranked, options);
+    timings.contextMs = performance.now() - t;
+  }
   const results = await assemble(store, userId, ranked.slice(0, query.limit));
   timings.totalMs = performance.now() - request.startedAt;
   return { results, timings };
@@ -86,6 +94,25 @@ function rank(
   if (mode === 'hybrid') return fuseRanks(keywordHits, vectorHits, options);
   if (mode === 'keyword') return singleSignal('keyword', keywordHits);
   return singleSignal('vector', vectorHits);
+}
+
+/** Lends the best-fused memories' scores to their neighbours in their sessions (context.ts). */
+async function withContext(
+  store: MemoryStore,
+  { userId, query, filter }: SearchRequest,
+  ranked: RankedId[],
+  options: SearchOptions,
+): Promise<RankedId[]> {
+  const context = { ...options.context, sources: Math.max(options.context.sources, query.limit) };
+  const sources = ranked.slice(0, context.sources).map((item) => item.id);
+  const neighbours = await store.neighbours(userId, sources, context.window, filter);
+  if (neighbours.size === 0) return ranked;
+  const fusion = ranked[0]?.explanation.fusion ?? null;
+  return spreadContext(ranked, neighbours, context, (id) => ({
+    id,
+    score: 0,
+    explanation: { mode: 'hybrid', keyword: null, vector: null, fusion, context: null },
+  }));
 }
 
 /** The ranked memories in rank order; one deleted since it was ranked is left out. */

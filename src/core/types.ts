@@ -120,6 +120,12 @@ export interface SearchExplanation {
   keyword: { rank: number; score: number } | null;
   vector: { rank: number; similarity: number } | null;
   fusion: { method: 'rrf'; k: number; keywordWeight: number; vectorWeight: number } | null;
+  /**
+   * Conversation context (hybrid only): score lent by matching neighbours in the same session;
+   * `from` names some of them, `offset` being their position relative to this memory (-1: the
+   * memory just before it).
+   */
+  context: { boost: number; from: { id: string; offset: number }[] } | null;
 }
 
 export interface SearchResult {

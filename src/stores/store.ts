@@ -1,3 +1,4 @@
+import type { Neighbours } from '../core/context.js';
 import type {
   CategoryCount,
   EmbeddingInfo,
@@ -64,6 +65,14 @@ export interface MemoryStore {
    * direction and so no similarity: it is never returned, rather than ranked.
    */
   vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]>;
+
+  /**
+   * For each of `ids` that `filter` lets through and that has a session: the ids of up to `window`
+   * memories just before and after it in that session (same user and `sessionId`, ordered by
+   * `createdAt` then id), nearest first, among those `filter` lets through. Other ids are left
+   * out. Same semantics as `neighboursAmong` in core over the visible memories.
+   */
+  neighbours(userId: string, ids: string[], window: number, filter: StoreFilter): Promise<Map<string, Neighbours>>;
 
   /** Removes every memory, vector and history entry of one user; returns how many memories went. */
   purgeUser(userId: string): Promise<number>;

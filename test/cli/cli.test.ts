@@ -54,6 +54,11 @@ describe('engram CLI', () => {
     expect(json.results[0].memory.content).toBe('Alice drinks oat milk');
     expect(json.results[0].explanation.keyword.rank).toBe(1);
 
+    await engram(['add', 'Alice: what was the name of that ramen shop?', '--user', 'carol', '--session', 's1']);
+    await engram(['add', 'Bob: Menya Musashi, by the river.', '--user', 'carol', '--session', 's1']);
+    const context = await engram(['search', 'ramen', 'shop', '--user', 'carol']);
+    expect(context.stdout).toMatch(/Menya Musashi[^\n]*\n[^\n]*context \+\d\.\d+ \(neighbours 1 before\)/);
+
     const list = await engram(['list', '--user', 'alice', '--category', 'food']);
     expect(list.stdout).toContain('oat milk');
     expect(list.stdout).not.toContain('Alps');

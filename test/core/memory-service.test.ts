@@ -8,7 +8,7 @@ import { type Actor, MemoryService } from '../../src/core/memory-service.js';
 import { reindex } from '../../src/core/reindex.js';
 import { exportUser, importUser } from '../../src/core/transfer.js';
 import type { Embedder } from '../../src/embed/embedder.js';
-import { buildParts, openService } from '../../src/runtime.js';
+import { buildParts, openService, searchOptions } from '../../src/runtime.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
@@ -175,7 +175,7 @@ describe('import goes through the service', () => {
         }
       },
     };
-    const own = new MemoryService({ store, embedder: watched, search: { ...config.search, k: config.search.rrfK } });
+    const own = new MemoryService({ store, embedder: watched, search: searchOptions(config) });
     try {
       await own.init();
       const contents = Array.from({ length: 6 }, (_, i) => `parallel note ${i} about the garden shed`);

@@ -104,6 +104,7 @@ describe('MCP over HTTP without keys', () => {
       'category',
       'content',
       'metadata',
+      'sessionId',
       'tags',
     ]);
     expect(client.getInstructions()).toContain('store_memory');
@@ -204,6 +205,25 @@ describe('MCP over HTTP without keys', () => {
       await call(client, 'search_memory', { query: 'passport', tagsAll: ['kitchen'] }),
     );
     expect(filtered.results.map((result) => result.memory.id)).toEqual([id]);
+  });
+
+  it('stores a conversation with a sessionId and explains context boosts in search', async () => {
+    const client = await connect(server.url, 'mcp', { 'x-user-id': 'talker' });
+    const question = await store(client, {
+      content: 'Sam: Which bakery makes the sourdough you brought?',
+      sessionId: 'thread-9',
+    });
+    const answer = await store(client, {
+      content: 'Kim: Brot & Zeit on the corner, every Saturday.',
+      sessionId: 'thread-9',
+    });
+    const result = await call(client, 'search_memory', { query: 'sourdough bakery', limit: 5 });
+    const { results } = data<{
+      results: { memory: StoredMemory; explanation: { context: { from: { id: string; offset: number }[] } | null } }[];
+    }>(result);
+    const lifted = results.find((r) => r.memory.id === answer);
+    expect(lifted?.explanation.context?.from).toContainEqual({ id: question, offset: -1 });
+    expect(text(result)).toMatch(/conversation context \+[\d.e-]+ from the memories 1 before/);
   });
 
   it('records updates in the memory history and keeps history after a delete', async () => {

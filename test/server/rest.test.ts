@@ -66,6 +66,30 @@ describe('REST /v1 in local mode', () => {
     expect(keyword.body.results[0].explanation).toMatchObject({ mode: 'keyword', vector: null });
   });
 
+  it('lifts an answer turn that misses the query words through its session context, and says so', async () => {
+    const turns = [
+      'Alice: Do you remember the name of the Italian place near the station?',
+      'Bob: Trattoria Lucia, we had the truffle pasta there.',
+      'Alice: Right! And the weather forecast says rain tomorrow.',
+    ];
+    const other = { content: 'Bob: My sister moved to Lisbon last spring.', sessionId: 'chat-2' };
+    const added = await post('/v1/memories', {
+      memories: [...turns.map((content) => ({ content, sessionId: 'chat-1' })), other],
+    });
+    expect(added.status).toBe(201);
+    const answerId = added.body.results[1].memory.id;
+    const questionId = added.body.results[0].memory.id;
+
+    const search = await post('/v1/search', { query: 'Italian place near the station', limit: 5 });
+    const answer = search.body.results.find((r: { memory: { id: string } }) => r.memory.id === answerId);
+    expect(answer.explanation.context.from).toContainEqual({ id: questionId, offset: -1 });
+    expect(answer.explanation.context.boost).toBeGreaterThan(0);
+    expect(search.body.timings.contextMs).toBeGreaterThanOrEqual(0);
+
+    const without = await post('/v1/search', { query: 'Italian place near the station', mode: 'keyword', limit: 5 });
+    expect(without.body.results.map((r: { memory: { id: string } }) => r.memory.id)).not.toContain(answerId);
+  });
+
   it('lists with filters and pages with a cursor', async () => {
     for (let i = 0; i < 5; i++)
       await post('/v1/memories', { content: `list item ${i}`, category: 'paging', tags: [`t${i % 2}`] }, 'lister');

@@ -29,6 +29,7 @@ export type ConformanceGroup =
   | 'categories'
   | 'keyword'
   | 'vector'
+  | 'neighbours'
   | 'purge'
   | 'scan'
   | 'setVectors'
@@ -204,6 +205,7 @@ export function runConformance(
     group('categories', 'categories', () => categoryCases(current));
     group('keyword', 'keywordSearch', () => keywordCases(current));
     group('vector', 'vectorSearch', () => vectorCases(current));
+    group('neighbours', 'neighbours (conversation order)', () => neighbourCases(current));
     group('purge', 'purgeUser', () => purgeCases(current));
     group('scan', 'scan', () => scanCases(current));
     group('setVectors', 'setVectors', () => setVectorCases(current));
@@ -749,6 +751,55 @@ function vectorCases(store: Current): void {
     const expired = { ...(memories[1] as Memory), expiresAt: '2026-02-01T00:00:00.000Z' };
     await store().update(expired, null, historyEntry('update', memories[1] as Memory, expired));
     expect((await store().vectorSearch('alice', vec(1), filter(), 10))[0]?.id).toBe(idAt(4));
+  });
+}
+
+function neighbourCases(store: Current): void {
+  // Session s1 in conversation order: 1, 2, 3 (same createdAt as 2: the id breaks the tie), 4
+  // (expired), 5, 6. Session s2 (7, 8) interleaves in time; 9 has no session; bob has an s1 too.
+  const s1 = [1, 2, 3, 4, 5, 6].map((n) =>
+    makeMemory(n, {
+      sessionId: 's1',
+      ...(n === 3 && { createdAt: timeAt(2) }),
+      ...(n === 4 && { expiresAt: '2026-02-01T00:00:00.000Z' }),
+    }),
+  );
+  const others = [
+    makeMemory(7, { sessionId: 's2', createdAt: timeAt(2) }),
+    makeMemory(8, { sessionId: 's2' }),
+    makeMemory(9),
+    makeMemory(10, { userId: 'bob', sessionId: 's1', createdAt: timeAt(3) }),
+  ];
+
+  beforeEach(async () => {
+    // Inserted out of order: order comes from createdAt and id, not from insertion.
+    await seed(store(), [...others, ...s1].reverse());
+  });
+
+  it('finds the nearest visible memories before and after in the same session, nearest first', async () => {
+    const found = await store().neighbours('alice', [idAt(3)], 2, filter());
+    expect(found.get(idAt(3))).toEqual({ before: [idAt(2), idAt(1)], after: [idAt(5), idAt(6)] });
+  });
+
+  it('stops at the ends of the session and respects the window', async () => {
+    const found = await store().neighbours('alice', [idAt(1), idAt(6), idAt(7)], 1, filter());
+    expect(found.get(idAt(1))).toEqual({ before: [], after: [idAt(2)] });
+    expect(found.get(idAt(6))).toEqual({ before: [idAt(5)], after: [] });
+    expect(found.get(idAt(7))).toEqual({ before: [], after: [idAt(8)] });
+  });
+
+  it('leaves out memories without a session, hidden or unknown ids, and other users', async () => {
+    const found = await store().neighbours('alice', [idAt(9), idAt(4), idAt(99), idAt(10)], 2, filter());
+    expect(found.size).toBe(0);
+    expect(await store().neighbours('bob', [idAt(10)], 2, filter())).toEqual(
+      new Map([[idAt(10), { before: [], after: [] }]]),
+    );
+  });
+
+  it('applies the filter to the neighbours too', async () => {
+    const all = await store().neighbours('alice', [idAt(5)], 1, filter({ includeExpired: true }));
+    expect(all.get(idAt(5))).toEqual({ before: [idAt(4)], after: [idAt(6)] });
+    expect(await store().neighbours('alice', [idAt(5)], 0, filter())).toEqual(new Map());
   });
 }
 

@@ -105,6 +105,10 @@ const explanationOutput = z.looseObject({
   fusion: z
     .looseObject({ method: z.string(), k: z.number(), keywordWeight: z.number(), vectorWeight: z.number() })
     .nullable(),
+  context: z
+    .looseObject({ boost: z.number(), from: z.array(z.looseObject({ id: z.string(), offset: z.number() })) })
+    .nullable()
+    .optional(),
 });
 const historyEntryOutput = historyEntrySchema
   .extend({ before: memoryOutput.nullable(), after: memoryOutput.nullable() })
@@ -175,9 +179,16 @@ export function explain(explanation: SearchExplanation): string {
     why.push(`keyword rank ${explanation.keyword.rank} (score ${num(explanation.keyword.score)})`);
   if (explanation.vector)
     why.push(`vector rank ${explanation.vector.rank} (similarity ${num(explanation.vector.similarity)})`);
+  if (explanation.context) why.push(contextReason(explanation.context));
   if (why.length === 0) return `${explanation.mode} match`;
   const fused = explanation.fusion ? `, fused by RRF k=${explanation.fusion.k}` : '';
   return `${why.join(' + ')}${fused}`;
+}
+
+/** "context +0.021 from the turns 1 before and 2 after" */
+export function contextReason(context: NonNullable<SearchExplanation['context']>): string {
+  const where = context.from.map(({ offset }) => (offset < 0 ? `${-offset} before` : `${offset} after`));
+  return `conversation context +${num(context.boost)} from the memories ${where.join(', ')}`;
 }
 
 function formatResult(result: SearchResult, index: number): string {
@@ -254,6 +265,15 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
           .describe('Category for organisation, e.g. "tasks", "notes", "ideas" (default "general").'),
         tags: tagsArg.optional().describe('Short keywords that help find this memory later.'),
         metadata: metadataArg.optional(),
+        sessionId: z
+          .string()
+          .min(1)
+          .max(128)
+          .optional()
+          .describe(
+            'The conversation this memory comes from. Memories of one conversation, stored in order, are ' +
+              'searched with their neighbours: a matching message also lifts the replies around it.',
+          ),
       },
       outputSchema: outputs.store,
       annotations: {

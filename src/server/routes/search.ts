@@ -11,12 +11,26 @@ const explanationSchema = z
     fusion: z
       .object({ method: z.literal('rrf'), k: z.number(), keywordWeight: z.number(), vectorWeight: z.number() })
       .nullable(),
+    context: z
+      .object({
+        boost: z.number().openapi({ description: 'score lent by matching neighbours in the same session' }),
+        from: z
+          .array(z.object({ id: z.string(), offset: z.number() }))
+          .openapi({ description: 'some lenders; offset -1 = the memory just before this one' }),
+      })
+      .nullable(),
   })
   .openapi('SearchExplanation');
 
 const searchResponseSchema = z.object({
   results: z.array(z.object({ memory: memorySchema, score: z.number(), explanation: explanationSchema })),
-  timings: z.object({ embedMs: z.number(), keywordMs: z.number(), vectorMs: z.number(), totalMs: z.number() }),
+  timings: z.object({
+    embedMs: z.number(),
+    keywordMs: z.number(),
+    vectorMs: z.number(),
+    contextMs: z.number(),
+    totalMs: z.number(),
+  }),
 });
 
 export function searchRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { type Neighbours, neighboursAmong } from '../../core/context.js';
 import { EngramError, invalid, notFound } from '../../core/errors.js';
 import { decodeCursor, encodeCursor, matchesFilter } from '../../core/filter.js';
 import type {
@@ -193,6 +194,16 @@ export class JsonStore implements MemoryStore {
     return this.#read(userId, (snapshot) =>
       vectorHits(visible(snapshot, filter), snapshot.data.vectors, vector, limit),
     );
+  }
+
+  async neighbours(
+    userId: string,
+    ids: string[],
+    window: number,
+    filter: StoreFilter,
+  ): Promise<Map<string, Neighbours>> {
+    if (ids.length === 0 || window < 1) return new Map();
+    return this.#read(userId, (snapshot) => neighboursAmong(visible(snapshot, filter), ids, window));
   }
 
   async purgeUser(userId: string): Promise<number> {

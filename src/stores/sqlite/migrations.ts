@@ -79,6 +79,13 @@ export const migrations: { version: number; description: string; up: (db: Databa
       `);
     },
   },
+  {
+    version: 2,
+    description: 'index conversation order within a session (search lends context to neighbours)',
+    up(db) {
+      db.exec('CREATE INDEX memories_user_session ON memories (user_id, session_id, created_at, id);');
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

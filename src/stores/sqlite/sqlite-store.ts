@@ -2,6 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
+import type { Neighbours } from '../../core/context.js';
 import { EngramError } from '../../core/errors.js';
 import { decodeCursor, encodeCursor } from '../../core/filter.js';
 import type {
@@ -268,6 +269,43 @@ export class SqliteStore implements MemoryStore {
       )
       .all(vectorBytes(vector), userId, ...where.params, limit) as { id: string; distance: number | null }[];
     return rows.flatMap((row) => (row.distance === null ? [] : [{ id: row.id, similarity: 1 - row.distance }]));
+  }
+
+  async neighbours(
+    userId: string,
+    ids: string[],
+    window: number,
+    filter: StoreFilter,
+  ): Promise<Map<string, Neighbours>> {
+    const result = new Map<string, Neighbours>();
+    if (ids.length === 0 || window < 1) return result;
+    const where = filterSql(userId, filter);
+    const anchors = this.#conn
+      .prepare(
+        `SELECT m.id AS id, m.session_id AS session, m.created_at AS at FROM memories m
+         WHERE ${where.sql} AND m.session_id IS NOT NULL AND m.id IN (SELECT value FROM json_each(?))`,
+      )
+      .all(...where.params, JSON.stringify([...new Set(ids)])) as { id: string; session: string; at: string }[];
+    // Two index walks per anchor over (user_id, session_id, created_at, id).
+    const side = (direction: 'before' | 'after') =>
+      this.#conn.prepare(
+        `SELECT m.id AS id FROM memories m
+         WHERE ${where.sql} AND m.session_id = ? AND ${
+           direction === 'before'
+             ? '(m.created_at < ? OR (m.created_at = ? AND m.id < ?)) ORDER BY m.created_at DESC, m.id DESC'
+             : '(m.created_at > ? OR (m.created_at = ? AND m.id > ?)) ORDER BY m.created_at, m.id'
+         } LIMIT ?`,
+      );
+    const before = side('before');
+    const after = side('after');
+    const ids_ = (statement: typeof before, anchor: { id: string; session: string; at: string }) =>
+      (statement.all(...where.params, anchor.session, anchor.at, anchor.at, anchor.id, window) as { id: string }[]).map(
+        (row) => row.id,
+      );
+    for (const anchor of anchors) {
+      result.set(anchor.id, { before: ids_(before, anchor), after: ids_(after, anchor) });
+    }
+    return result;
   }
 
   async purgeUser(userId: string): Promise<number> {
