@@ -33,6 +33,18 @@ export const configSchema = z
         synchronous: z.enum(['full', 'normal']).default('full'),
       })
       .prefault({}),
+    postgres: z
+      .strictObject({
+        /** postgres://user:password@host:port/database (a secret: use ENGRAM_POSTGRES_URL_FILE in deployments). */
+        url: z.string().min(1).optional(),
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+          .default('engram'),
+        poolMax: int(1, 1_000).default(10),
+        statementTimeoutMs: int(100, 3_600_000).default(15_000),
+      })
+      .prefault({}),
     embed: z
       .strictObject({
         backend: z.enum(['onnx', 'tfjs']).default('onnx'),
@@ -92,6 +104,13 @@ export const configSchema = z
         message: 'a model directory is required when ENGRAM_EMBEDDER=onnx',
       });
     }
+    if (config.store === 'postgres' && config.postgres.url === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['postgres', 'url'],
+        message: 'a database URL is required when ENGRAM_STORE=postgres',
+      });
+    }
   });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -109,6 +128,10 @@ export const ENV_VARS = {
   ENGRAM_DEFAULT_USER: 'auth.defaultUser',
   ENGRAM_SQLITE_PATH: 'sqlite.path',
   ENGRAM_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
+  ENGRAM_POSTGRES_URL: 'postgres.url',
+  ENGRAM_POSTGRES_SCHEMA: 'postgres.schema',
+  ENGRAM_POSTGRES_POOL_MAX: 'postgres.poolMax',
+  ENGRAM_POSTGRES_STATEMENT_TIMEOUT_MS: 'postgres.statementTimeoutMs',
   ENGRAM_EMBED_BACKEND: 'embed.backend',
   ENGRAM_EMBED_THREADS: 'embed.threads',
   ENGRAM_EMBED_CACHE_SIZE: 'embed.cacheSize',
@@ -135,7 +158,7 @@ export const ENV_VARS = {
   ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
 } as const;
 
-const SECRET_VARS = new Set(['ENGRAM_OPENAI_API_KEY']);
+const SECRET_VARS = new Set(['ENGRAM_OPENAI_API_KEY', 'ENGRAM_POSTGRES_URL']);
 
 type Tree = { [key: string]: unknown };
 

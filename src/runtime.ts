@@ -34,7 +34,11 @@ function buildEmbedder<N extends EmbedderName>(name: N, config: Config): Embedde
 
 /** Builds the store and embedder a config names (not yet initialised). */
 export function buildParts(config: Config): { store: MemoryStore; embedder: Embedder } {
-  const store = createStore(config.store, { dataDir: config.dataDir, sqlite: config.sqlite });
+  const store = createStore(config.store, {
+    dataDir: config.dataDir,
+    sqlite: config.sqlite,
+    postgres: config.postgres,
+  });
   return { store, embedder: buildEmbedder(config.embedder, config) };
 }
 

@@ -40,6 +40,8 @@ export type ConformanceGroup =
 export interface ConformanceOptions {
   /** Groups a store cannot run, each with the reason (shown in the skipped test's name). */
   skip?: Partial<Record<ConformanceGroup, string>>;
+  /** Skips every group, e.g. when the store's server is not available here; the reason says how to run it. */
+  skipAll?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ export function runConformance(
     });
 
     const group = (key: ConformanceGroup, title: string, body: () => void): void => {
-      const reason = options.skip?.[key];
+      const reason = options.skipAll ?? options.skip?.[key];
       if (reason) describe.skip(`${title} (skipped for ${name}: ${reason})`, body);
       else describe(title, body);
     };

@@ -1,0 +1,40 @@
+import type { StoreFilter } from '../../core/types.js';
+
+/** A WHERE fragment with `$n` placeholders numbered from `first`. */
+export interface PgFragment {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Translates a filter into a WHERE clause over `memories` aliased `m`, with the same semantics as
+ * `matchesFilter` in core (the conformance suite holds every store to it). `params` continue a
+ * statement's own parameters: pass how many come before.
+ */
+export function filterPg(userId: string, filter: StoreFilter, before = 0): PgFragment {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return `$${before + params.length}`;
+  };
+  where.push(`m.user_id = ${p(userId)}`);
+  if (!filter.includeSuperseded) where.push('m.superseded_by IS NULL');
+  if (!filter.includeExpired) where.push(`(m.expires_at IS NULL OR m.expires_at > ${p(filter.now)})`);
+  if (filter.agentId !== undefined) where.push(`m.agent_id = ${p(filter.agentId)}`);
+  if (filter.sessionId !== undefined) where.push(`m.session_id = ${p(filter.sessionId)}`);
+  if (filter.category !== undefined) where.push(`m.category = ${p(filter.category)}`);
+  if (filter.tagsAny?.length) where.push(`m.tags ?| ${p(filter.tagsAny)}::text[]`);
+  if (filter.tagsAll?.length) where.push(`m.tags ?& ${p([...new Set(filter.tagsAll)])}::text[]`);
+  if (filter.createdAfter !== undefined) where.push(`m.created_at >= ${p(filter.createdAfter)}`);
+  if (filter.createdBefore !== undefined) where.push(`m.created_at < ${p(filter.createdBefore)}`);
+  if (filter.eventAfter !== undefined) where.push(`m.event_at >= ${p(filter.eventAfter)}`);
+  if (filter.eventBefore !== undefined) where.push(`m.event_at < ${p(filter.eventBefore)}`);
+  for (const [key, value] of Object.entries(filter.metadata ?? {})) {
+    // jsonb equality: strings exactly, numbers by value (1 = 1.0, as in JavaScript), booleans, null.
+    where.push(
+      `(m.metadata ? ${p(key)} AND m.metadata -> $${before + params.length} = ${p(JSON.stringify(value))}::jsonb)`,
+    );
+  }
+  return { sql: where.join(' AND '), params };
+}

@@ -1,0 +1,472 @@
+import pg from 'pg';
+import { vectorFromSql, vectorToSql } from 'pgvector/utils';
+import type { Neighbours } from '../../core/context.js';
+import { EngramError } from '../../core/errors.js';
+import { decodeCursor, encodeCursor } from '../../core/filter.js';
+import { words } from '../../core/text.js';
+import type {
+  CategoryCount,
+  EmbeddingInfo,
+  HistoryEntry,
+  KeywordHit,
+  Memory,
+  MemoryRecord,
+  Metadata,
+  Page,
+  StoreFilter,
+  VectorHit,
+} from '../../core/types.js';
+import type { ListOptions, MemoryStore, StoreStats } from '../store.js';
+import { type PostgresConfig, postgresConfigSchema } from './postgres-config.js';
+import { filterPg } from './postgres-filter.js';
+import { migrate } from './postgres-migrations.js';
+
+interface MemoryRow {
+  id: string;
+  user_id: string;
+  agent_id: string | null;
+  session_id: string | null;
+  content: string;
+  category: string;
+  tags: string[];
+  metadata: Metadata;
+  created_at: string;
+  updated_at: string;
+  event_at: string | null;
+  expires_at: string | null;
+  pinned: boolean;
+  source: string;
+  hash: string;
+  superseded_by: string | null;
+  valid_to: string | null;
+}
+
+const MEMORY_COLUMNS =
+  'm.id, m.user_id, m.agent_id, m.session_id, m.content, m.category, m.tags, m.metadata, m.created_at, ' +
+  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to';
+
+/** Who a transaction acts for: one user (row-level security admits only their rows), or every user. */
+type Scope = { user: string } | 'all';
+
+/**
+ * PostgreSQL + pgvector: memories with their vector (`vector`, cosine distance) and a `tsvector`
+ * (GIN) for keyword search, history, all in one schema. Every statement runs in a transaction
+ * that sets `engram.user_id`, and row-level security admits only that user's rows — isolation
+ * holds in the database, not only in this code. Keyword ranking is BM25-like: each query term
+ * weighted by its inverse document frequency among the user's memories, times `ts_rank` of the
+ * term (term frequency, saturating).
+ */
+export class PostgresStore implements MemoryStore {
+  readonly name = 'postgres';
+  readonly #config: ReturnType<typeof postgresConfigSchema.parse>;
+  #pool: pg.Pool | null = null;
+
+  constructor(config: PostgresConfig) {
+    this.#config = postgresConfigSchema.parse(config);
+  }
+
+  async init(): Promise<void> {
+    if (this.#pool) return;
+    const { url, schema, poolMax, statementTimeoutMs } = this.#config;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: poolMax,
+      statement_timeout: statementTimeoutMs,
+      options: `-c search_path=${schema},public`,
+      application_name: 'engram',
+    });
+    // An idle client that errors (server restart) must not crash the process; the pool drops it.
+    pool.on('error', () => undefined);
+    try {
+      const client = await pool.connect();
+      try {
+        await migrate(client, schema);
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new EngramError('unavailable', `cannot open the PostgreSQL store: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.#pool = pool;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = null;
+    await pool?.end();
+  }
+
+  /** Runs `work` in one transaction acting for `scope`. */
+  async #tx<T>(scope: Scope, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (!this.#pool) throw new EngramError('unavailable', 'the PostgreSQL store is not open');
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (scope === 'all') await client.query(`SELECT set_config('engram.scope', 'all', true)`);
+      else await client.query(`SELECT set_config('engram.user_id', $1, true)`, [scope.user]);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async getEmbeddingInfo(): Promise<EmbeddingInfo | null> {
+    return this.#tx('all', async (db) => {
+      const { rows } = await db.query<{ value: EmbeddingInfo }>(`SELECT value FROM store_meta WHERE key = 'embedding'`);
+      return rows[0]?.value ?? null;
+    });
+  }
+
+  async setEmbeddingInfo(info: EmbeddingInfo): Promise<void> {
+    await this.#tx('all', (db) =>
+      db.query(
+        `INSERT INTO store_meta (key, value) VALUES ('embedding', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        [JSON.stringify(info)],
+      ),
+    );
+  }
+
+  async insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void> {
+    if (records.length === 0 && history.length === 0) return;
+    const users = new Set([...records.map((r) => r.memory.userId), ...history.map((h) => h.userId)]);
+    const scope: Scope = users.size === 1 ? { user: [...users][0] as string } : 'all';
+    await this.#tx(scope, async (db) => {
+      for (const { memory, vector } of records) {
+        const row = toParams(memory);
+        await db.query(
+          `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at,
+             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+          [...row, vectorToSql(Array.from(vector))],
+        );
+      }
+      await appendHistory(db, history);
+    });
+  }
+
+  async get(userId: string, id: string): Promise<Memory | null> {
+    return this.#tx({ user: userId }, async (db) => {
+      const { rows } = await db.query<MemoryRow>(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = $1 AND m.id = $2`,
+        [userId, id],
+      );
+      return rows[0] ? fromRow(rows[0]) : null;
+    });
+  }
+
+  async getMany(userId: string, ids: string[]): Promise<Memory[]> {
+    if (ids.length === 0) return [];
+    return this.#tx({ user: userId }, async (db) => {
+      const { rows } = await db.query<MemoryRow>(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = $1 AND m.id = ANY($2::text[])`,
+        [userId, ids],
+      );
+      const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
+      return [...new Set(ids)].flatMap((id) => byId.get(id) ?? []);
+    });
+  }
+
+  async findByHash(userId: string, hash: string, filter: StoreFilter): Promise<Memory | null> {
+    return this.#tx({ user: userId }, async (db) => {
+      const where = filterPg(userId, filter, 1);
+      const { rows } = await db.query<MemoryRow>(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.hash = $1 AND ${where.sql} ORDER BY m.id LIMIT 1`,
+        [hash, ...where.params],
+      );
+      return rows[0] ? fromRow(rows[0]) : null;
+    });
+  }
+
+  async list(userId: string, options: ListOptions): Promise<Page<Memory>> {
+    return this.#tx({ user: userId }, async (db) => {
+      const where = filterPg(userId, options.filter);
+      const params = [...where.params];
+      let sql = where.sql;
+      if (options.cursor !== undefined) {
+        params.push(decodeCursor(options.cursor));
+        sql += ` AND m.id < $${params.length}`;
+      }
+      const limit = Math.max(0, Math.floor(options.limit));
+      params.push(limit + 1);
+      const { rows } = await db.query<MemoryRow>(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${sql} ORDER BY m.id DESC LIMIT $${params.length}`,
+        params,
+      );
+      const items = rows.slice(0, limit).map(fromRow);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+    });
+  }
+
+  async update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void> {
+    await this.#tx({ user: memory.userId }, async (db) => {
+      // Every column of the insert but created_at ($9), which never changes.
+      const row = toParams(memory).filter((_, i) => i !== 8);
+      const { rowCount } = await db.query(
+        `UPDATE memories SET agent_id = $3, session_id = $4, content = $5, category = $6, tags = $7, metadata = $8,
+           updated_at = $9, event_at = $10, expires_at = $11, pinned = $12, source = $13, hash = $14,
+           superseded_by = $15, valid_to = $16, search_text = $17,
+           embedding = COALESCE($18::vector, embedding)
+         WHERE id = $1 AND user_id = $2`,
+        [...row, vector ? vectorToSql(Array.from(vector)) : null],
+      );
+      if (!rowCount) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
+      await appendHistory(db, [history]);
+    });
+  }
+
+  async delete(userId: string, id: string, history: HistoryEntry): Promise<boolean> {
+    return this.#tx({ user: userId }, async (db) => {
+      const { rowCount } = await db.query('DELETE FROM memories WHERE user_id = $1 AND id = $2', [userId, id]);
+      if (!rowCount) return false;
+      await appendHistory(db, [history]);
+      return true;
+    });
+  }
+
+  async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
+    return this.#tx({ user: userId }, async (db) => {
+      const { rows } = await db.query<{
+        id: string;
+        memory_id: string;
+        user_id: string;
+        event: HistoryEntry['event'];
+        before: Memory | null;
+        after: Memory | null;
+        actor: string;
+        at: string;
+        reason: string | null;
+      }>('SELECT * FROM history WHERE user_id = $1 AND memory_id = $2 ORDER BY seq', [userId, memoryId]);
+      return rows.map((row) => ({
+        id: row.id,
+        memoryId: row.memory_id,
+        userId: row.user_id,
+        event: row.event,
+        before: row.before,
+        after: row.after,
+        actor: row.actor,
+        at: row.at,
+        reason: row.reason,
+      }));
+    });
+  }
+
+  async categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]> {
+    return this.#tx({ user: userId }, async (db) => {
+      const where = filterPg(userId, filter);
+      const { rows } = await db.query<{ category: string; count: string }>(
+        `SELECT m.category AS category, count(*) AS count FROM memories m WHERE ${where.sql}
+         GROUP BY m.category ORDER BY m.category`,
+        where.params,
+      );
+      return rows.map((row) => ({ category: row.category, count: Number(row.count) }));
+    });
+  }
+
+  async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {
+    if (terms.length === 0) return [];
+    return this.#tx({ user: userId }, async (db) => {
+      // One tsquery per term (plainto_tsquery stems it and never parses user text as syntax).
+      const termList = terms.slice(0, 64);
+      const where = filterPg(userId, filter, 1);
+      const { rows } = await db.query<{ id: string; score: number }>(
+        `WITH q AS (
+           SELECT t.ord, plainto_tsquery('english', t.term) AS query
+           FROM unnest($1::text[]) WITH ORDINALITY AS t(term, ord)
+         ),
+         visible AS (SELECT m.id, m.search FROM memories m WHERE ${where.sql}),
+         stats AS (SELECT count(*)::float8 AS n FROM visible),
+         weights AS (
+           SELECT q.query,
+             ln(1 + ((SELECT n FROM stats) - df.count + 0.5) / (df.count + 0.5)) AS idf
+           FROM q CROSS JOIN LATERAL (SELECT count(*)::float8 AS count FROM visible v WHERE v.search @@ q.query) df
+           WHERE numnode(q.query) > 0 AND df.count > 0
+         )
+         SELECT v.id, sum(w.idf * ts_rank(v.search, w.query, 1)) AS score
+         FROM visible v JOIN weights w ON v.search @@ w.query
+         GROUP BY v.id
+         ORDER BY score DESC, v.id
+         LIMIT $${where.params.length + 2}`,
+        [termList, ...where.params, limit],
+      );
+      return rows.map((row) => ({ id: row.id, score: Number(row.score) }));
+    });
+  }
+
+  async vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]> {
+    if (!vector.some((x) => x !== 0)) return [];
+    return this.#tx({ user: userId }, async (db) => {
+      const where = filterPg(userId, filter, 1);
+      // A zero stored vector has no direction: cosine distance is NaN there, and NaN sorts last.
+      const { rows } = await db.query<{ id: string; distance: number }>(
+        `SELECT m.id, m.embedding <=> $1::vector AS distance FROM memories m
+         WHERE ${where.sql} ORDER BY distance LIMIT $${where.params.length + 2}`,
+        [vectorToSql(Array.from(vector)), ...where.params, limit],
+      );
+      return rows.flatMap((row) =>
+        Number.isNaN(Number(row.distance)) ? [] : [{ id: row.id, similarity: 1 - Number(row.distance) }],
+      );
+    });
+  }
+
+  async neighbours(
+    userId: string,
+    ids: string[],
+    window: number,
+    filter: StoreFilter,
+  ): Promise<Map<string, Neighbours>> {
+    const result = new Map<string, Neighbours>();
+    if (ids.length === 0 || window < 1) return result;
+    return this.#tx({ user: userId }, async (db) => {
+      const where = filterPg(userId, filter, 1);
+      const { rows: anchors } = await db.query<{ id: string; session: string; at: string }>(
+        `SELECT m.id, m.session_id AS session, m.created_at AS at FROM memories m
+         WHERE m.id = ANY($1::text[]) AND m.session_id IS NOT NULL AND ${where.sql}`,
+        [[...new Set(ids)], ...where.params],
+      );
+      const side = async (anchor: { id: string; session: string; at: string }, before: boolean) => {
+        const base = where.params.length;
+        const { rows } = await db.query<{ id: string }>(
+          `SELECT m.id FROM memories m WHERE ${filterPg(userId, filter).sql} AND m.session_id = $${base + 1} AND ${
+            before
+              ? `(m.created_at, m.id) < ($${base + 2}, $${base + 3}) ORDER BY m.created_at DESC, m.id DESC`
+              : `(m.created_at, m.id) > ($${base + 2}, $${base + 3}) ORDER BY m.created_at, m.id`
+          } LIMIT $${base + 4}`,
+          [...filterPg(userId, filter).params, anchor.session, anchor.at, anchor.id, window],
+        );
+        return rows.map((row) => row.id);
+      };
+      for (const anchor of anchors) {
+        result.set(anchor.id, { before: await side(anchor, true), after: await side(anchor, false) });
+      }
+      return result;
+    });
+  }
+
+  async purgeUser(userId: string): Promise<number> {
+    return this.#tx({ user: userId }, async (db) => {
+      const { rowCount } = await db.query('DELETE FROM memories WHERE user_id = $1', [userId]);
+      await db.query('DELETE FROM history WHERE user_id = $1', [userId]);
+      return rowCount ?? 0;
+    });
+  }
+
+  async *scan(userId?: string): AsyncIterable<MemoryRecord> {
+    let after = '';
+    const scope: Scope = userId === undefined ? 'all' : { user: userId };
+    for (;;) {
+      const rows = await this.#tx(scope, async (db) => {
+        const result = await db.query<MemoryRow & { embedding: string }>(
+          `SELECT ${MEMORY_COLUMNS}, m.embedding::text AS embedding FROM memories m
+           WHERE m.id > $1 ${userId === undefined ? '' : 'AND m.user_id = $2'} ORDER BY m.id LIMIT 500`,
+          userId === undefined ? [after] : [after, userId],
+        );
+        return result.rows;
+      });
+      for (const row of rows) {
+        yield { memory: fromRow(row), vector: Float32Array.from(vectorFromSql(row.embedding) as number[]) };
+      }
+      const last = rows.at(-1);
+      if (!last || rows.length < 500) return;
+      after = last.id;
+    }
+  }
+
+  async setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#tx('all', async (db) => {
+      for (const entry of entries) {
+        await db.query('UPDATE memories SET embedding = $1::vector WHERE user_id = $2 AND id = $3', [
+          vectorToSql(Array.from(entry.vector)),
+          entry.userId,
+          entry.id,
+        ]);
+      }
+    });
+  }
+
+  async stats(): Promise<StoreStats> {
+    return this.#tx('all', async (db) => {
+      const { rows } = await db.query<{ memories: string; users: string; bytes: string }>(
+        `SELECT count(*) AS memories, count(DISTINCT user_id) AS users,
+           (pg_total_relation_size('memories') + pg_total_relation_size('history')) AS bytes FROM memories`,
+      );
+      const row = rows[0];
+      return { memories: Number(row?.memories ?? 0), users: Number(row?.users ?? 0), bytes: Number(row?.bytes ?? 0) };
+    });
+  }
+}
+
+async function appendHistory(db: pg.PoolClient, entries: HistoryEntry[]): Promise<void> {
+  for (const entry of entries) {
+    await db.query(
+      `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        entry.id,
+        entry.memoryId,
+        entry.userId,
+        entry.event,
+        entry.before === null ? null : JSON.stringify(entry.before),
+        entry.after === null ? null : JSON.stringify(entry.after),
+        entry.actor,
+        entry.at,
+        entry.reason,
+      ],
+    );
+  }
+}
+
+/** $1…$18 of an insert: every column but the vector, then the words keyword search indexes. */
+function toParams(memory: Memory): unknown[] {
+  return [
+    memory.id,
+    memory.userId,
+    memory.agentId,
+    memory.sessionId,
+    memory.content,
+    memory.category,
+    JSON.stringify(memory.tags),
+    JSON.stringify(memory.metadata),
+    memory.createdAt,
+    memory.updatedAt,
+    memory.eventAt,
+    memory.expiresAt,
+    memory.pinned,
+    memory.source,
+    memory.hash,
+    memory.supersededBy,
+    memory.validTo,
+    words(memory.content).join(' '),
+  ];
+}
+
+function fromRow(row: MemoryRow): Memory {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    agentId: row.agent_id,
+    sessionId: row.session_id,
+    content: row.content,
+    category: row.category,
+    tags: row.tags,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    eventAt: row.event_at,
+    expiresAt: row.expires_at,
+    pinned: row.pinned,
+    source: row.source as Memory['source'],
+    hash: row.hash,
+    supersededBy: row.superseded_by,
+    validTo: row.valid_to,
+  };
+}
