@@ -20,6 +20,12 @@ export const configSchema = z
     store: z.enum(STORE_NAMES).default('sqlite'),
     embedder: z.enum(embedderNames).default('use'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    mcp: z
+      .strictObject({
+        /** Streamable HTTP without sessions: any replica can answer any request (JSON responses, no GET stream). */
+        stateless: z.union([z.boolean(), z.stringbool()]).default(false),
+      })
+      .prefault({}),
     auth: z
       .strictObject({
         /** `auto`: keys required once any key exists or the host is not loopback; `keys`: always; `none`: never (loopback only). */
@@ -124,6 +130,7 @@ export const ENV_VARS = {
   ENGRAM_STORE: 'store',
   ENGRAM_EMBEDDER: 'embedder',
   ENGRAM_LOG_LEVEL: 'logLevel',
+  ENGRAM_MCP_STATELESS: 'mcp.stateless',
   ENGRAM_AUTH: 'auth.mode',
   ENGRAM_DEFAULT_USER: 'auth.defaultUser',
   ENGRAM_SQLITE_PATH: 'sqlite.path',

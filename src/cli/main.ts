@@ -13,10 +13,31 @@ import { createLogger } from '../logger.js';
 import { buildParts, openService } from '../runtime.js';
 import { runStdio } from '../server/mcp/stdio.js';
 import { startServer } from '../server/server.js';
-import { STORE_NAMES } from '../stores/registry.js';
+import { copyStore } from '../stores/copy.js';
+import { createStore, STORE_NAMES } from '../stores/registry.js';
+import type { MemoryStore } from '../stores/store.js';
 import { formatMemory, formatSearchResult, progressBar } from './format.js';
 
 const CLI_ACTOR: Actor = { name: 'cli', source: 'cli' };
+
+/** `sqlite:<file>`, `json:<data dir>` or `postgres:<url>` → a store (not yet initialised). */
+function storeFromSpec(spec: string, config: Config): MemoryStore {
+  const colon = spec.indexOf(':');
+  const kind = spec.slice(0, colon);
+  const where = spec.slice(colon + 1);
+  if (colon < 1 || where === '') throw new EngramError('invalid_request', `expected <store>:<location>, got ${spec}`);
+  if (kind === 'sqlite')
+    return createStore('sqlite', { dataDir: config.dataDir, sqlite: { ...config.sqlite, path: where } });
+  if (kind === 'json') return createStore('json', { dataDir: where, sqlite: config.sqlite });
+  if (kind === 'postgres' || kind === 'postgresql') {
+    return createStore('postgres', {
+      dataDir: config.dataDir,
+      sqlite: config.sqlite,
+      postgres: { ...config.postgres, url: `${kind}:${where}` },
+    });
+  }
+  throw new EngramError('invalid_request', `unknown store ${JSON.stringify(kind)}: use sqlite:, json: or postgres:`);
+}
 
 interface GlobalOptions {
   config?: string;
@@ -289,6 +310,35 @@ export function buildCli(): Command {
       } finally {
         await embedder.close();
         await store.close();
+      }
+    });
+
+  program
+    .command('migrate-store')
+    .description('copy every memory, vector and history entry from one store to another (resumable, verified)')
+    .requiredOption('--from <store>', 'sqlite:<file>, json:<data dir> or postgres:<url>')
+    .requiredOption('--to <store>', 'sqlite:<file>, json:<data dir> or postgres:<url>')
+    .action(async (options: { from: string; to: string }, command: Command) => {
+      const config = configFrom(command);
+      const source = storeFromSpec(options.from, config);
+      const target = storeFromSpec(options.to, config);
+      await source.init();
+      try {
+        await target.init();
+        const bar = progressBar('migrate-store', 'memories');
+        bar.start(0, 0);
+        const report = await copyStore(source, target, (done, total) => {
+          bar.setTotal(total);
+          bar.update(done);
+        });
+        bar.stop();
+        print(
+          `copied ${report.copied} of ${report.memories} memories (${report.memories - report.copied} were there already) ` +
+            `with ${report.history} history entries; verified`,
+        );
+      } finally {
+        await target.close();
+        await source.close();
       }
     });
 

@@ -105,7 +105,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
   memoryRoutes(app, deps);
   searchRoutes(app, deps);
   userRoutes(app, deps);
-  mountMcp(app, deps);
+  mountMcp(app, deps, { stateless: deps.config.mcp.stateless });
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

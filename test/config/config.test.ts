@@ -41,6 +41,12 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { ENGRAM_EMBEDDER: 'onnx' } })).toThrow(
       /ENGRAM_ONNX_PATH \(onnx\.path\): a model directory is required/,
     );
+    expect(() => loadConfig({ env: { ENGRAM_STORE: 'postgres' } })).toThrow(
+      /ENGRAM_POSTGRES_URL \(postgres\.url\): a database URL is required/,
+    );
+    expect(() => loadConfig({ env: { ENGRAM_MCP_STATELESS: 'perhaps' } })).toThrow(/ENGRAM_MCP_STATELESS/);
+    expect(loadConfig({ env: { ENGRAM_MCP_STATELESS: 'true' } }).mcp.stateless).toBe(true);
+    expect(loadConfig({ env: { ENGRAM_MCP_STATELESS: '0' } }).mcp.stateless).toBe(false);
   });
 
   it('documents every environment variable in docs/configuration.md', () => {

@@ -603,17 +603,15 @@ describe('MCP session lifecycle', () => {
   });
 });
 
-describe('MCP without sessions (stateless mode)', () => {
+describe('MCP without sessions (ENGRAM_MCP_STATELESS)', () => {
   let server: TestServer;
   let url: string;
-  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    server = await startTestServer({ auth: 'keys' });
-    ({ url, stop } = await mountOn(server.deps, { stateless: true }));
+    server = await startTestServer({ auth: 'keys', config: { mcp: { stateless: true } } });
+    url = server.url;
   });
   afterAll(async () => {
-    await stop?.();
     await server?.close();
   });
 

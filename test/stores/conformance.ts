@@ -249,6 +249,14 @@ function crudCases(store: Current): void {
     expect(await store().get('alice', full.id)).toEqual(full);
   });
 
+  it('keeps the key order of metadata, so exports are byte-identical across stores', async () => {
+    const ordered = makeMemory(7, { metadata: { zeta: 1, alpha: { y: 2, b: 3 }, mid: [3, 1] } });
+    await seed(store(), [ordered]);
+    expect(JSON.stringify((await store().get('alice', ordered.id))?.metadata)).toBe(
+      '{"zeta":1,"alpha":{"y":2,"b":3},"mid":[3,1]}',
+    );
+  });
+
   it('get returns null for an unknown id', async () => {
     await seed(store(), [full]);
     expect(await store().get('alice', idAt(99))).toBeNull();

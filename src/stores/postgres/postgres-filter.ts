@@ -33,7 +33,7 @@ export function filterPg(userId: string, filter: StoreFilter, before = 0): PgFra
   for (const [key, value] of Object.entries(filter.metadata ?? {})) {
     // jsonb equality: strings exactly, numbers by value (1 = 1.0, as in JavaScript), booleans, null.
     where.push(
-      `(m.metadata ? ${p(key)} AND m.metadata -> $${before + params.length} = ${p(JSON.stringify(value))}::jsonb)`,
+      `(m.metadata::jsonb ? ${p(key)} AND m.metadata::jsonb -> $${before + params.length} = ${p(JSON.stringify(value))}::jsonb)`,
     );
   }
   return { sql: where.join(' AND '), params };

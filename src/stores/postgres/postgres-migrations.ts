@@ -24,7 +24,8 @@ export const migrations: { version: number; description: string; sql: string }[]
         content       text NOT NULL,
         category      text COLLATE "C" NOT NULL,
         tags          jsonb NOT NULL,
-        metadata      jsonb NOT NULL,
+        -- json, not jsonb: key order is kept, so exports are byte-identical to the other stores'.
+        metadata      json NOT NULL,
         created_at    text COLLATE "C" NOT NULL,
         updated_at    text COLLATE "C" NOT NULL,
         event_at      text COLLATE "C",
@@ -51,8 +52,8 @@ export const migrations: { version: number; description: string; sql: string }[]
         memory_id text COLLATE "C" NOT NULL,
         user_id   text COLLATE "C" NOT NULL,
         event     text NOT NULL,
-        before    jsonb,
-        after     jsonb,
+        before    json,
+        after     json,
         actor     text NOT NULL,
         at        text COLLATE "C" NOT NULL,
         reason    text
