@@ -39,6 +39,12 @@ export const configSchema = z
         synchronous: z.enum(['full', 'normal']).default('full'),
       })
       .prefault({}),
+    redis: z
+      .strictObject({
+        /** redis://[user:password@]host:port[/db]: shared rate-limit counters across replicas (a secret). */
+        url: z.string().min(1).optional(),
+      })
+      .prefault({}),
     postgres: z
       .strictObject({
         /** postgres://user:password@host:port/database (a secret: use ENGRAM_POSTGRES_URL_FILE in deployments). */
@@ -135,6 +141,7 @@ export const ENV_VARS = {
   ENGRAM_DEFAULT_USER: 'auth.defaultUser',
   ENGRAM_SQLITE_PATH: 'sqlite.path',
   ENGRAM_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
+  ENGRAM_REDIS_URL: 'redis.url',
   ENGRAM_POSTGRES_URL: 'postgres.url',
   ENGRAM_POSTGRES_SCHEMA: 'postgres.schema',
   ENGRAM_POSTGRES_POOL_MAX: 'postgres.poolMax',
@@ -165,7 +172,7 @@ export const ENV_VARS = {
   ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
 } as const;
 
-const SECRET_VARS = new Set(['ENGRAM_OPENAI_API_KEY', 'ENGRAM_POSTGRES_URL']);
+const SECRET_VARS = new Set(['ENGRAM_OPENAI_API_KEY', 'ENGRAM_POSTGRES_URL', 'ENGRAM_REDIS_URL']);
 
 type Tree = { [key: string]: unknown };
 

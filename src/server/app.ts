@@ -1,9 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { rateLimiter } from 'hono-rate-limiter';
+import { RedisStore, rateLimiter } from 'hono-rate-limiter';
 import { EngramError } from '../core/errors.js';
 import { InputError } from '../core/schemas.js';
+import { rateLimitClient } from '../shared/redis.js';
 import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
@@ -80,6 +81,8 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
           limit: config.limits.rateLimitPerMinute,
           standardHeaders: 'draft-6',
           keyGenerator: clientKey(deps.keys),
+          // With Redis, every replica counts against the same per-client limit.
+          ...(deps.redis && { store: new RedisStore({ client: rateLimitClient(deps.redis), prefix: 'engram:rate:' }) }),
           handler: (c) => {
             c.header('Retry-After', c.res.headers.get('RateLimit-Reset') ?? '60');
             return c.json(

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { KeyStore, Principal } from '../auth/key-store.js';
 import type { Config } from '../config.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
@@ -11,6 +12,8 @@ export interface ServerDeps {
   keys: KeyStore;
   logger: Logger;
   metrics: Metrics;
+  /** Shared state across replicas (rate-limit counters), when ENGRAM_REDIS_URL is set. */
+  redis: Redis | null;
 }
 
 /** Who is calling, resolved by the auth middleware for every /v1 and MCP request. */

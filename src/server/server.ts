@@ -5,6 +5,7 @@ import { type Config, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
 import type { Logger } from '../logger.js';
+import { connectRedis } from '../shared/redis.js';
 import { createApp } from './app.js';
 import { keysRequired } from './auth.js';
 import type { ServerDeps } from './context.js';
@@ -39,7 +40,8 @@ export function checkExposure(config: Config, keys: KeyStore): void {
 export async function startServer(config: Config, service: MemoryService, logger: Logger): Promise<RunningServer> {
   const keys = new KeyStore(config.dataDir);
   checkExposure(config, keys);
-  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service) };
+  const redis = config.redis.url ? await connectRedis(config.redis.url) : null;
+  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service), redis };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -49,7 +51,13 @@ export async function startServer(config: Config, service: MemoryService, logger
   const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   logger.info(
-    { url, store: service.store.name, embedder: service.embedder.model, keysRequired: keysRequired(deps) },
+    {
+      url,
+      store: service.store.name,
+      embedder: service.embedder.model,
+      keysRequired: keysRequired(deps),
+      sharedRateLimit: redis !== null,
+    },
     'listening',
   );
 
@@ -62,6 +70,7 @@ export async function startServer(config: Config, service: MemoryService, logger
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
       await service.close();
+      await redis?.quit().catch(() => undefined);
     })();
     return closing;
   };
