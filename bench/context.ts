@@ -2,9 +2,13 @@
  * What the phases of `npm run bench` share: the sizes (BENCH_SCALE), constants, a temporary-store
  * setup, and the `Bench` that collects the report rows and RSS readings as the phases run.
  */
+
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { type Config, loadConfig } from '../src/config.js';
 import { type Actor, MemoryService } from '../src/core/memory-service.js';
 import type { Embedder } from '../src/embed/embedder.js';
@@ -112,11 +116,49 @@ export async function diskBytes(dir: string): Promise<number> {
   return total;
 }
 
+/**
+ * Which store the supplied-vector loads and search scenarios run on: `npm run bench -- --store
+ * postgres` (needs ENGRAM_POSTGRES_URL or ENGRAM_TEST_POSTGRES_URL; each scenario gets its own
+ * schema, dropped afterwards). Default sqlite.
+ */
+export const BENCH_STORE: 'sqlite' | 'postgres' = (() => {
+  const { values } = parseArgs({ options: { store: { type: 'string' } }, strict: false });
+  const store = values.store ?? 'sqlite';
+  if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--store must be sqlite or postgres, got ${store}`);
+  return store;
+})();
+
+const postgresUrl = (): string => {
+  const url = process.env.ENGRAM_POSTGRES_URL ?? process.env.ENGRAM_TEST_POSTGRES_URL;
+  if (!url) throw new Error('--store postgres needs ENGRAM_POSTGRES_URL (e.g. from scripts/services.sh start)');
+  return url;
+};
+
+/** The schema a postgres phase uses for `dataDir` (one per temporary directory). */
+const schemaFor = (dataDir: string): string =>
+  `bench_${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`;
+
+/** Deletes what a phase stored outside its directory (the postgres schema). */
+export async function dropPhase(store: StoreName, dataDir: string): Promise<void> {
+  if (store !== 'postgres') return;
+  const client = new pg.Client({ connectionString: postgresUrl() });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(dataDir)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A service over a fresh store in `dataDir`, sharing the one embedder (closing only the store). */
 export async function openPhase(store: StoreName, dataDir: string, embedder: Embedder): Promise<MemoryService> {
-  const config = configFor(dataDir, { store });
+  const config = configFor(dataDir, {
+    store,
+    ...(store === 'postgres' && { postgres: { url: postgresUrl(), schema: schemaFor(dataDir) } }),
+  });
+  const postgres = store === 'postgres' ? config.postgres : undefined;
   const service = new MemoryService({
-    store: createStore(store, { dataDir, sqlite: config.sqlite }),
+    store: createStore(store, { dataDir, sqlite: config.sqlite, ...(postgres && { postgres }) }),
     embedder,
     search: searchOptions(config),
   });
@@ -130,5 +172,5 @@ export async function openPhase(store: StoreName, dataDir: string, embedder: Emb
  */
 export async function restart(service: MemoryService, dataDir: string, embedder: Embedder): Promise<MemoryService> {
   await service.store.close();
-  return openPhase('sqlite', dataDir, embedder);
+  return openPhase(service.store.name as StoreName, dataDir, embedder);
 }

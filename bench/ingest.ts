@@ -30,6 +30,8 @@ export interface LoadSpec {
   row: Pick<IngestRow, 'what' | 'store' | 'vectors' | 'batch'>;
   /** The data dir whose size goes in the disk column after the load; none: not measured. */
   diskOf?: string;
+  /** Or a measure of the store's size (a database server). */
+  disk?: () => Promise<number>;
   /** Adds the memories; only what it runs through `progress.timed` is timed. */
   run(progress: LoadProgress): Promise<void>;
 }
@@ -53,7 +55,7 @@ export async function measureLoad(bench: Bench, spec: LoadSpec): Promise<void> {
     n: spec.count,
     seconds,
     rate: spec.count / seconds,
-    disk: spec.diskOf === undefined ? null : await diskBytes(spec.diskOf),
+    disk: spec.disk ? await spec.disk() : spec.diskOf === undefined ? null : await diskBytes(spec.diskOf),
   });
 }
 
@@ -146,6 +148,8 @@ export interface SuppliedLoad {
   seed: number;
   what: string;
   store: string;
+  /** Bytes the store occupies after the load; default: the size of `dataDir`. */
+  disk?: () => Promise<number>;
 }
 
 /**
@@ -164,7 +168,7 @@ export async function loadSupplied(
     label: load.label,
     count: load.count,
     row: { what: load.what, store: load.store, vectors: '512-d given', batch: String(BATCH) },
-    diskOf: dataDir,
+    ...(load.disk ? { disk: load.disk } : { diskOf: dataDir }),
     run: (progress) =>
       // Conversations of 20 memories (sessionId), so hybrid search's context lookups cost what they would.
       addInBatches(

@@ -15,7 +15,7 @@
  */
 import { tmpdir } from 'node:os';
 import { createEmbedder } from '../src/embed/registry.js';
-import { Bench, configFor, SCALE, SIZES } from './context.js';
+import { BENCH_STORE, Bench, configFor, SCALE, SIZES } from './context.js';
 import { type HttpResult, httpImport, httpSection } from './http-import.js';
 import { ingestJson, ingestSection, ingestWithEmbedder } from './ingest.js';
 import { fmt, log, machineTable, markdownTable } from './report.js';
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     [
       ['embedder', `${embedder.model} (${base.embed.backend}, threads ${base.embed.threads ?? 'default'}), cache off`],
       ['sqlite', `synchronous=${base.sqlite.synchronous}, WAL`],
+      ['scenarios b/c store', BENCH_STORE],
       [
         'search',
         `limit 10, candidates ${base.search.candidates}, RRF k=${base.search.rrfK}, weights keyword ${base.search.keywordWeight} / vector ${base.search.vectorWeight}`,

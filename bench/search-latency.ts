@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import type { MemoryService } from '../src/core/memory-service.js';
 import type { Embedder } from '../src/embed/embedder.js';
-import { type Bench, openPhase, restart, type SearchRow, SIZES } from './context.js';
+import { BENCH_STORE, type Bench, dropPhase, openPhase, restart, type SearchRow, SIZES } from './context.js';
 import { prng, queryTexts } from './gen.js';
 import { loadSupplied } from './ingest.js';
 import { fmt, markdownTable, progressBar } from './report.js';
@@ -85,7 +85,7 @@ interface Scenario {
  */
 async function runScenario(bench: Bench, embedder: Embedder, scenario: Scenario): Promise<void> {
   const dataDir = await bench.tempDir(scenario.dir);
-  let service = await openPhase('sqlite', dataDir, embedder);
+  let service = await openPhase(BENCH_STORE, dataDir, embedder);
   let loadedSinceOpen = false;
   const restartIfLoaded = async () => {
     if (loadedSinceOpen) service = await restart(service, dataDir, embedder);
@@ -101,7 +101,8 @@ async function runScenario(bench: Bench, embedder: Embedder, scenario: Scenario)
       users: scenario.users,
       seed: stage.seed,
       what: `addMany, vectors supplied, ${fmt(from)}→${fmt(stage.to)}, ${from === 0 ? 'new db' : 'after restart'}`,
-      store: `sqlite (${scenario.usersLabel})`,
+      store: `${BENCH_STORE} (${scenario.usersLabel})`,
+      ...(BENCH_STORE === 'postgres' && { disk: async () => (await service.store.stats()).bytes ?? 0 }),
     });
     loadedSinceOpen = true;
     from = stage.to;
@@ -115,6 +116,7 @@ async function runScenario(bench: Bench, embedder: Embedder, scenario: Scenario)
     if (stage.search) bench.recordRss(stage.search.rss);
   }
   await rm(dataDir, { recursive: true, force: true });
+  await dropPhase(BENCH_STORE, dataDir);
 }
 
 /** b + c with 100 users: load to SIZES.small, search, load to SIZES.large, search. */
@@ -124,18 +126,18 @@ export function supplied100Users(bench: Bench, embedder: Embedder): Promise<void
     dir: 'sqlite-users',
     users: Array.from({ length: USERS }, (_, i) => `user-${String(i).padStart(3, '0')}`),
     usersLabel: `${USERS} users`,
-    loadLabel: 'b. sqlite',
+    loadLabel: `b. ${BENCH_STORE}`,
     stages: [
       {
         to: small,
         seed: 303,
-        rss: `b. sqlite load ${fmt(small)}`,
+        rss: `b. ${BENCH_STORE} load ${fmt(small)}`,
         search: { seed: 304, rss: `c. search at ${fmt(small)}` },
       },
       {
         to: large,
         seed: 305,
-        rss: `b. sqlite load ${fmt(large)}`,
+        rss: `b. ${BENCH_STORE} load ${fmt(large)}`,
         search: { seed: 306, rss: `c. search at ${fmt(large)} (${USERS} users)` },
       },
     ],
@@ -149,13 +151,13 @@ export function suppliedOneUser(bench: Bench, embedder: Embedder): Promise<void>
     dir: 'sqlite-one',
     users: ['solo'],
     usersLabel: '1 user',
-    loadLabel: 'b. sqlite 1 user',
+    loadLabel: `b. ${BENCH_STORE} 1 user`,
     stages: [
       { to: small, seed: 404 },
       {
         to: large,
         seed: 405,
-        rss: `b. sqlite load ${fmt(large)} (1 user)`,
+        rss: `b. ${BENCH_STORE} load ${fmt(large)} (1 user)`,
         search: { seed: 406, rss: `c. search at ${fmt(large)} (1 user)` },
       },
     ],
