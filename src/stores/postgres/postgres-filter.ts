@@ -7,11 +7,11 @@ export interface PgFragment {
 }
 
 /**
- * Translates a filter into a WHERE clause over `memories` aliased `m`, with the same semantics as
+ * Translates a filter into a WHERE clause over `memories` aliased `m` (or `alias`), with the same semantics as
  * `matchesFilter` in core (the conformance suite holds every store to it). `params` continue a
  * statement's own parameters: pass how many come before.
  */
-export function filterPg(userId: string, filter: StoreFilter, before = 0): PgFragment {
+export function filterPg(userId: string, filter: StoreFilter, before = 0, alias = 'm'): PgFragment {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (value: unknown): string => {
@@ -36,5 +36,5 @@ export function filterPg(userId: string, filter: StoreFilter, before = 0): PgFra
       `(m.metadata::jsonb ? ${p(key)} AND m.metadata::jsonb -> $${before + params.length} = ${p(JSON.stringify(value))}::jsonb)`,
     );
   }
-  return { sql: where.join(' AND '), params };
+  return { sql: alias === 'm' ? where.join(' AND ') : where.join(' AND ').replaceAll('m.', `${alias}.`), params };
 }

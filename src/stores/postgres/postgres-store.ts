@@ -326,27 +326,29 @@ export class PostgresStore implements MemoryStore {
     const result = new Map<string, Neighbours>();
     if (ids.length === 0 || window < 1) return result;
     return this.#tx({ user: userId }, async (db) => {
-      const where = filterPg(userId, filter, 1);
-      const { rows: anchors } = await db.query<{ id: string; session: string; at: string }>(
-        `SELECT m.id, m.session_id AS session, m.created_at AS at FROM memories m
-         WHERE m.id = ANY($1::text[]) AND m.session_id IS NOT NULL AND ${where.sql}`,
-        [[...new Set(ids)], ...where.params],
+      // One round trip: for each visible anchor with a session, two index walks (LATERAL) over
+      // (user_id, session_id, created_at, id), each ranked nearest first.
+      const anchorWhere = filterPg(userId, filter, 2, 'a').sql;
+      const where = filterPg(userId, filter, 2);
+      const side = (before: boolean) => `
+        SELECT a.id AS anchor, ${before ? "'before'" : "'after'"} AS side, n.id, n.k
+        FROM memories a CROSS JOIN LATERAL (
+          SELECT m.id, row_number() OVER (ORDER BY m.created_at ${before ? 'DESC' : ''}, m.id ${before ? 'DESC' : ''}) AS k
+          FROM memories m
+          WHERE ${where.sql} AND m.session_id = a.session_id AND (m.created_at, m.id) ${before ? '<' : '>'} (a.created_at, a.id)
+          ORDER BY m.created_at ${before ? 'DESC' : ''}, m.id ${before ? 'DESC' : ''} LIMIT $2
+        ) n
+        WHERE a.id = ANY($1::text[]) AND a.session_id IS NOT NULL AND ${anchorWhere}`;
+      const { rows: anchors } = await db.query<{ id: string }>(
+        `SELECT a.id FROM memories a WHERE a.id = ANY($1::text[]) AND a.session_id IS NOT NULL AND $2::int > 0 AND ${anchorWhere}`,
+        [[...new Set(ids)], window, ...where.params],
       );
-      const side = async (anchor: { id: string; session: string; at: string }, before: boolean) => {
-        const base = where.params.length;
-        const { rows } = await db.query<{ id: string }>(
-          `SELECT m.id FROM memories m WHERE ${filterPg(userId, filter).sql} AND m.session_id = $${base + 1} AND ${
-            before
-              ? `(m.created_at, m.id) < ($${base + 2}, $${base + 3}) ORDER BY m.created_at DESC, m.id DESC`
-              : `(m.created_at, m.id) > ($${base + 2}, $${base + 3}) ORDER BY m.created_at, m.id`
-          } LIMIT $${base + 4}`,
-          [...filterPg(userId, filter).params, anchor.session, anchor.at, anchor.id, window],
-        );
-        return rows.map((row) => row.id);
-      };
-      for (const anchor of anchors) {
-        result.set(anchor.id, { before: await side(anchor, true), after: await side(anchor, false) });
-      }
+      for (const anchor of anchors) result.set(anchor.id, { before: [], after: [] });
+      const { rows } = await db.query<{ anchor: string; side: 'before' | 'after'; id: string; k: string }>(
+        `${side(true)} UNION ALL ${side(false)} ORDER BY 1, 2, 4`,
+        [[...new Set(ids)], window, ...where.params],
+      );
+      for (const row of rows) result.get(row.anchor)?.[row.side].push(row.id);
       return result;
     });
   }
