@@ -77,15 +77,14 @@ export async function embedAhead(
   supplied: (Float32Array | null)[],
 ): Promise<void> {
   const { store, embedder, userId, visible } = target;
-  const seen = new Set<string>();
-  const todo: number[] = [];
+  const first = new Map<string, number>();
   for (const [index, input] of parsed.entries()) {
-    if (supplied[index] !== null) continue;
     const hash = contentHash(input.content);
-    if (seen.has(hash)) continue;
-    seen.add(hash);
-    if (!(await store.findByHash(userId, hash, visible))) todo.push(index);
+    if (supplied[index] === null && !first.has(hash)) first.set(hash, index);
   }
+  if (first.size === 0) return;
+  const stored = await store.findByHashes(userId, [...first.keys()], visible);
+  const todo = [...first].filter(([hash]) => !stored.has(hash)).map(([, index]) => index);
   if (todo.length === 0) return;
   const vectors = await embedder.embed(todo.map((index) => (parsed[index] as ParsedAdd).content));
   todo.forEach((index, i) => {
@@ -116,15 +115,30 @@ export async function insertNew(
   const firstVisible = new Map<string, number>();
   const firstAny = new Map<string, number>();
   const copies: { index: number; of: number }[] = [];
+  const hashes = parsed.map((input) => contentHash(input.content));
+  const hiddenAt = (input: ParsedAdd) => input.expiresAt !== undefined && input.expiresAt <= visible.now;
+  // One lookup per filter for the whole batch (the store does not change while the user's lock is held).
+  const [storedVisible, storedAny] = await Promise.all([
+    store.findByHashes(
+      userId,
+      hashes.filter((_, i) => !hiddenAt(parsed[i] as ParsedAdd)),
+      visible,
+    ),
+    store.findByHashes(
+      userId,
+      hashes.filter((_, i) => hiddenAt(parsed[i] as ParsedAdd)),
+      everything,
+    ),
+  ]);
   for (const [index, input] of parsed.entries()) {
-    const hash = contentHash(input.content);
-    const hidden = input.expiresAt !== undefined && input.expiresAt <= visible.now;
+    const hash = hashes[index] as string;
+    const hidden = hiddenAt(input);
     const earlier = (hidden ? firstAny : firstVisible).get(hash);
     if (earlier !== undefined) {
       copies.push({ index, of: earlier });
       continue;
     }
-    const existing = await store.findByHash(userId, hash, hidden ? everything : visible);
+    const existing = (hidden ? storedAny : storedVisible).get(hash) ?? null;
     if (existing) {
       results[index] = { memory: existing, duplicate: true };
       continue;

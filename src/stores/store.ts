@@ -50,6 +50,8 @@ export interface MemoryStore {
    * filter, expired and superseded memories are invisible, so dedupe never matches them), or null.
    */
   findByHash(userId: string, hash: string, filter: StoreFilter): Promise<Memory | null>;
+  /** `findByHash` for many hashes in one call: the oldest visible memory per hash found. */
+  findByHashes(userId: string, hashes: string[], filter: StoreFilter): Promise<Map<string, Memory>>;
   list(userId: string, options: ListOptions): Promise<Page<Memory>>;
   /** Replaces a memory (same id and user); a new vector replaces the old one when given. */
   update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void>;

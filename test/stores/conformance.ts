@@ -290,6 +290,26 @@ function crudCases(store: Current): void {
     expect(await store().findByHash('alice', live.hash, filter({ category: 'other' }))).toBeNull();
   });
 
+  it('findByHashes answers many hashes at once: the oldest visible memory per hash, nothing for the rest', async () => {
+    const old = makeMemory(1, { content: 'same words', expiresAt: '2026-01-01T00:00:00.000Z' });
+    const current = makeMemory(2, { content: 'same words' });
+    const later = makeMemory(3, { content: 'same words' });
+    const other = makeMemory(4, { content: 'other words' });
+    const bobs = makeMemory(5, { userId: 'bob', content: 'bob words' });
+    await seed(store(), [old, current, later, other, bobs]);
+    const hashes = [current.hash, other.hash, contentHash('never stored'), bobs.hash, other.hash];
+    expect(await store().findByHashes('alice', hashes, filter())).toEqual(
+      new Map([
+        [current.hash, current],
+        [other.hash, other],
+      ]),
+    );
+    expect(
+      (await store().findByHashes('alice', [current.hash], filter({ includeExpired: true }))).get(current.hash),
+    ).toEqual(old);
+    expect(await store().findByHashes('alice', [], filter())).toEqual(new Map());
+  });
+
   it('findByHash returns the visible copy when an expired one has the same content', async () => {
     const old = makeMemory(1, { content: 'same words', expiresAt: '2026-01-01T00:00:00.000Z' });
     const current = makeMemory(2, { content: 'same words' });

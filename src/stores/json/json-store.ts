@@ -145,6 +145,19 @@ export class JsonStore implements MemoryStore {
     });
   }
 
+  async findByHashes(userId: string, hashes: string[], filter: StoreFilter): Promise<Map<string, Memory>> {
+    const wanted = new Set(hashes);
+    return this.#read(userId, (snapshot) => {
+      const found = new Map<string, Memory>();
+      for (const memory of ascending(snapshot)) {
+        if (wanted.has(memory.hash) && !found.has(memory.hash) && matchesFilter(memory, filter)) {
+          found.set(memory.hash, cloneMemory(memory));
+        }
+      }
+      return found;
+    });
+  }
+
   async list(userId: string, options: ListOptions): Promise<Page<Memory>> {
     const before = options.cursor === undefined ? null : decodeCursor(options.cursor);
     const limit = Math.max(0, Math.floor(options.limit));

@@ -45,6 +45,9 @@ const MEMORY_COLUMNS =
   'm.id, m.user_id, m.agent_id, m.session_id, m.content, m.category, m.tags, m.metadata, m.created_at, ' +
   'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to';
 
+/** Inserted rows after which the store refreshes the planner's statistics itself. */
+const ANALYZE_EVERY = 2_000;
+
 /** Who a transaction acts for: one user (row-level security admits only their rows), or every user. */
 type Scope = { user: string } | 'all';
 
@@ -60,6 +63,8 @@ export class PostgresStore implements MemoryStore {
   readonly name = 'postgres';
   readonly #config: ReturnType<typeof postgresConfigSchema.parse>;
   #pool: pg.Pool | null = null;
+  /** Rows inserted since this process last refreshed the planner's statistics. */
+  #insertedSinceAnalyze = 0;
 
   constructor(config: PostgresConfig) {
     this.#config = postgresConfigSchema.parse(config);
@@ -104,9 +109,13 @@ export class PostgresStore implements MemoryStore {
     if (!this.#pool) throw new EngramError('unavailable', 'the PostgreSQL store is not open');
     const client = await this.#pool.connect();
     try {
-      await client.query('BEGIN');
-      if (scope === 'all') await client.query(`SELECT set_config('engram.scope', 'all', true)`);
-      else await client.query(`SELECT set_config('engram.user_id', $1, true)`, [scope.user]);
+      // One round trip: BEGIN and the setting row-level security reads (a simple-protocol query, so
+      // the user id goes in as an escaped literal).
+      const setting =
+        scope === 'all'
+          ? `set_config('engram.scope', 'all', true)`
+          : `set_config('engram.user_id', ${client.escapeLiteral(scope.user)}, true)`;
+      await client.query(`BEGIN; SELECT ${setting}`);
       const result = await work(client);
       await client.query('COMMIT');
       return result;
@@ -139,17 +148,33 @@ export class PostgresStore implements MemoryStore {
     const users = new Set([...records.map((r) => r.memory.userId), ...history.map((h) => h.userId)]);
     const scope: Scope = users.size === 1 ? { user: [...users][0] as string } : 'all';
     await this.#tx(scope, async (db) => {
-      for (const { memory, vector } of records) {
-        const row = toParams(memory);
+      if (records.length > 0) {
+        // One statement for the batch: each column as an array, unnested into rows in order.
+        const columns = transpose(
+          records.map(({ memory, vector }) => [...toParams(memory), vectorToSql(Array.from(vector))]),
+        );
         await db.query(
           `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at,
              updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-          [...row, vectorToSql(Array.from(vector))],
+           SELECT id, user_id, agent_id, session_id, content, category, tags::jsonb, metadata::json, created_at,
+             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding::vector
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+             $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::text[], $16::text[],
+             $17::text[], $18::text[], $19::text[])
+             AS t(id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at, event_at,
+               expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding)`,
+          columns,
         );
       }
       await appendHistory(db, history);
     });
+    this.#insertedSinceAnalyze += records.length;
+    if (this.#insertedSinceAnalyze >= ANALYZE_EVERY) {
+      // After a bulk load the planner has no statistics until autovacuum gets to the table, and
+      // without them the keyword query can take seconds; refresh them now (in the background).
+      this.#insertedSinceAnalyze = 0;
+      void this.#pool?.query('ANALYZE memories').catch(() => undefined);
+    }
   }
 
   async get(userId: string, id: string): Promise<Memory | null> {
@@ -182,6 +207,21 @@ export class PostgresStore implements MemoryStore {
         [hash, ...where.params],
       );
       return rows[0] ? fromRow(rows[0]) : null;
+    });
+  }
+
+  async findByHashes(userId: string, hashes: string[], filter: StoreFilter): Promise<Map<string, Memory>> {
+    const found = new Map<string, Memory>();
+    if (hashes.length === 0) return found;
+    return this.#tx({ user: userId }, async (db) => {
+      const where = filterPg(userId, filter, 1);
+      const { rows } = await db.query<MemoryRow>(
+        `SELECT DISTINCT ON (m.hash) ${MEMORY_COLUMNS} FROM memories m
+         WHERE m.hash = ANY($1::text[]) AND ${where.sql} ORDER BY m.hash, m.id`,
+        [[...new Set(hashes)], ...where.params],
+      );
+      for (const row of rows) found.set(row.hash, fromRow(row));
+      return found;
     });
   }
 
@@ -282,7 +322,7 @@ export class PostgresStore implements MemoryStore {
            SELECT t.ord, plainto_tsquery('english', t.term) AS query
            FROM unnest($1::text[]) WITH ORDINALITY AS t(term, ord)
          ),
-         visible AS (SELECT m.id, m.search FROM memories m WHERE ${where.sql}),
+         visible AS MATERIALIZED (SELECT m.id, m.search FROM memories m WHERE ${where.sql}),
          stats AS (SELECT count(*)::float8 AS n FROM visible),
          weights AS (
            SELECT q.query,
@@ -408,23 +448,34 @@ export class PostgresStore implements MemoryStore {
 }
 
 async function appendHistory(db: pg.PoolClient, entries: HistoryEntry[]): Promise<void> {
-  for (const entry of entries) {
-    await db.query(
-      `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        entry.id,
-        entry.memoryId,
-        entry.userId,
-        entry.event,
-        entry.before === null ? null : JSON.stringify(entry.before),
-        entry.after === null ? null : JSON.stringify(entry.after),
-        entry.actor,
-        entry.at,
-        entry.reason,
-      ],
-    );
-  }
+  if (entries.length === 0) return;
+  const columns = transpose(
+    entries.map((entry) => [
+      entry.id,
+      entry.memoryId,
+      entry.userId,
+      entry.event,
+      entry.before === null ? null : JSON.stringify(entry.before),
+      entry.after === null ? null : JSON.stringify(entry.after),
+      entry.actor,
+      entry.at,
+      entry.reason,
+    ]),
+  );
+  await db.query(
+    `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
+     SELECT id, memory_id, user_id, event, before::json, after::json, actor, at, reason
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+       WITH ORDINALITY AS t(id, memory_id, user_id, event, before, after, actor, at, reason, ord)
+     ORDER BY ord`,
+    columns,
+  );
+}
+
+/** Rows of equal length → one array per column. */
+function transpose(rows: unknown[][]): unknown[][] {
+  const width = rows[0]?.length ?? 0;
+  return Array.from({ length: width }, (_, column) => rows.map((row) => row[column]));
 }
 
 /** $1…$18 of an insert: every column but the vector, then the words keyword search indexes. */

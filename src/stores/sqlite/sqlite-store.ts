@@ -169,6 +169,19 @@ export class SqliteStore implements MemoryStore {
     return row ? fromRow(row) : null;
   }
 
+  async findByHashes(userId: string, hashes: string[], filter: StoreFilter): Promise<Map<string, Memory>> {
+    const found = new Map<string, Memory>();
+    if (hashes.length === 0) return found;
+    const where = filterSql(userId, filter);
+    const rows = this.#conn
+      .prepare(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} AND m.hash IN (SELECT value FROM json_each(?)) ORDER BY m.id`,
+      )
+      .all(...where.params, JSON.stringify([...new Set(hashes)])) as MemoryRow[];
+    for (const row of rows) if (!found.has(row.hash)) found.set(row.hash, fromRow(row));
+    return found;
+  }
+
   async list(userId: string, options: ListOptions): Promise<Page<Memory>> {
     const where = filterSql(userId, options.filter);
     if (options.cursor !== undefined) {
