@@ -146,6 +146,7 @@ export class JsonStore implements MemoryStore {
   }
 
   async findByHashes(userId: string, hashes: string[], filter: StoreFilter): Promise<Map<string, Memory>> {
+    if (hashes.length === 0) return new Map();
     const wanted = new Set(hashes);
     return this.#read(userId, (snapshot) => {
       const found = new Map<string, Memory>();
