@@ -12,29 +12,30 @@ export interface PgFragment {
  * statement's own parameters: pass how many come before.
  */
 export function filterPg(userId: string, filter: StoreFilter, before = 0, alias = 'm'): PgFragment {
+  const a = alias;
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (value: unknown): string => {
     params.push(value);
     return `$${before + params.length}`;
   };
-  where.push(`m.user_id = ${p(userId)}`);
-  if (!filter.includeSuperseded) where.push('m.superseded_by IS NULL');
-  if (!filter.includeExpired) where.push(`(m.expires_at IS NULL OR m.expires_at > ${p(filter.now)})`);
-  if (filter.agentId !== undefined) where.push(`m.agent_id = ${p(filter.agentId)}`);
-  if (filter.sessionId !== undefined) where.push(`m.session_id = ${p(filter.sessionId)}`);
-  if (filter.category !== undefined) where.push(`m.category = ${p(filter.category)}`);
-  if (filter.tagsAny?.length) where.push(`m.tags ?| ${p(filter.tagsAny)}::text[]`);
-  if (filter.tagsAll?.length) where.push(`m.tags ?& ${p([...new Set(filter.tagsAll)])}::text[]`);
-  if (filter.createdAfter !== undefined) where.push(`m.created_at >= ${p(filter.createdAfter)}`);
-  if (filter.createdBefore !== undefined) where.push(`m.created_at < ${p(filter.createdBefore)}`);
-  if (filter.eventAfter !== undefined) where.push(`m.event_at >= ${p(filter.eventAfter)}`);
-  if (filter.eventBefore !== undefined) where.push(`m.event_at < ${p(filter.eventBefore)}`);
+  where.push(`${a}.user_id = ${p(userId)}`);
+  if (!filter.includeSuperseded) where.push(`${a}.superseded_by IS NULL`);
+  if (!filter.includeExpired) where.push(`(${a}.expires_at IS NULL OR ${a}.expires_at > ${p(filter.now)})`);
+  if (filter.agentId !== undefined) where.push(`${a}.agent_id = ${p(filter.agentId)}`);
+  if (filter.sessionId !== undefined) where.push(`${a}.session_id = ${p(filter.sessionId)}`);
+  if (filter.category !== undefined) where.push(`${a}.category = ${p(filter.category)}`);
+  if (filter.tagsAny?.length) where.push(`${a}.tags ?| ${p(filter.tagsAny)}::text[]`);
+  if (filter.tagsAll?.length) where.push(`${a}.tags ?& ${p([...new Set(filter.tagsAll)])}::text[]`);
+  if (filter.createdAfter !== undefined) where.push(`${a}.created_at >= ${p(filter.createdAfter)}`);
+  if (filter.createdBefore !== undefined) where.push(`${a}.created_at < ${p(filter.createdBefore)}`);
+  if (filter.eventAfter !== undefined) where.push(`${a}.event_at >= ${p(filter.eventAfter)}`);
+  if (filter.eventBefore !== undefined) where.push(`${a}.event_at < ${p(filter.eventBefore)}`);
   for (const [key, value] of Object.entries(filter.metadata ?? {})) {
     // jsonb equality: strings exactly, numbers by value (1 = 1.0, as in JavaScript), booleans, null.
     where.push(
-      `(m.metadata::jsonb ? ${p(key)} AND m.metadata::jsonb -> $${before + params.length} = ${p(JSON.stringify(value))}::jsonb)`,
+      `(${a}.metadata::jsonb ? ${p(key)} AND ${a}.metadata::jsonb -> $${before + params.length} = ${p(JSON.stringify(value))}::jsonb)`,
     );
   }
-  return { sql: alias === 'm' ? where.join(' AND ') : where.join(' AND ').replaceAll('m.', `${alias}.`), params };
+  return { sql: where.join(' AND '), params };
 }
