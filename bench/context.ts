@@ -14,6 +14,7 @@ import { type Actor, MemoryService } from '../src/core/memory-service.js';
 import type { Embedder } from '../src/embed/embedder.js';
 import { searchOptions } from '../src/runtime.js';
 import { createStore, type StoreName } from '../src/stores/registry.js';
+import type { MemoryStore } from '../src/stores/store.js';
 import { type Cell, log, mb } from './report.js';
 import type { Summary } from './stats.js';
 
@@ -30,6 +31,8 @@ export const SIZES = {
   queries: sized(300, 30),
   http: sized(3_000, 200),
 };
+/** Queries per search row that warm caches and statements up and are not counted. */
+export const WARM_UP = 5;
 /** Memories per addMany call / POST. */
 export const BATCH = 100;
 /** Dimension of the supplied random vectors (USE's). */
@@ -51,6 +54,17 @@ export interface IngestRow {
   disk: number | null;
 }
 
+export interface RecallRow {
+  config: string;
+  queries: number;
+  /** Mean share of the exact top 10 the HNSW search returned. */
+  recall: number;
+  /** Lowest single-query recall. */
+  worst: number;
+  hnsw: Summary;
+  exact: Summary;
+}
+
 export interface SearchRow {
   config: string;
   memories: number;
@@ -66,6 +80,7 @@ export interface SearchRow {
 export class Bench {
   readonly ingestRows: IngestRow[] = [];
   readonly searchRows: SearchRow[] = [];
+  readonly recallRows: RecallRow[] = [];
   readonly rssRows: Cell[][] = [];
   readonly notes: string[] = [];
   private readonly tempDirs: string[] = [];
@@ -117,15 +132,16 @@ export async function diskBytes(dir: string): Promise<number> {
 }
 
 /**
- * Which store the supplied-vector loads and search scenarios run on: `npm run bench -- --store
- * postgres` (needs ENGRAM_POSTGRES_URL or ENGRAM_TEST_POSTGRES_URL; each scenario gets its own
- * schema, dropped afterwards). Default sqlite.
+ * Which stores the supplied-vector loads and search scenarios run on. Default sqlite; `npm run
+ * bench -- --store postgres` runs them on sqlite and then on PostgreSQL, so the report compares
+ * the two from one run (needs ENGRAM_POSTGRES_URL or ENGRAM_TEST_POSTGRES_URL; each scenario gets
+ * its own schema, dropped afterwards), and adds HNSW recall against exact search.
  */
-export const BENCH_STORE: 'sqlite' | 'postgres' = (() => {
+export const BENCH_STORES: ('sqlite' | 'postgres')[] = (() => {
   const { values } = parseArgs({ options: { store: { type: 'string' } }, strict: false });
   const store = values.store ?? 'sqlite';
   if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--store must be sqlite or postgres, got ${store}`);
-  return store;
+  return store === 'postgres' ? ['sqlite', 'postgres'] : ['sqlite'];
 })();
 
 const postgresUrl = (): string => {
@@ -150,12 +166,24 @@ export async function dropPhase(store: StoreName, dataDir: string): Promise<void
   }
 }
 
+function phaseConfig(store: StoreName, dataDir: string, postgres: Record<string, unknown> = {}): Config {
+  return configFor(dataDir, {
+    store,
+    ...(store === 'postgres' && { postgres: { url: postgresUrl(), schema: schemaFor(dataDir), ...postgres } }),
+  });
+}
+
+/** The postgres phase's store over `dataDir`'s schema with exact vector search (HNSW off): the recall reference. */
+export async function openExactPostgres(dataDir: string): Promise<MemoryStore> {
+  const config = phaseConfig('postgres', dataDir, { hnsw: false });
+  const store = createStore('postgres', { dataDir, sqlite: config.sqlite, postgres: config.postgres });
+  await store.init();
+  return store;
+}
+
 /** A service over a fresh store in `dataDir`, sharing the one embedder (closing only the store). */
 export async function openPhase(store: StoreName, dataDir: string, embedder: Embedder): Promise<MemoryService> {
-  const config = configFor(dataDir, {
-    store,
-    ...(store === 'postgres' && { postgres: { url: postgresUrl(), schema: schemaFor(dataDir) } }),
-  });
+  const config = phaseConfig(store, dataDir);
   const postgres = store === 'postgres' ? config.postgres : undefined;
   const service = new MemoryService({
     store: createStore(store, { dataDir, sqlite: config.sqlite, ...(postgres && { postgres }) }),

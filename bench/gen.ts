@@ -138,3 +138,25 @@ export function unitVector(rand: () => number, dimension: number): number[] {
   for (let i = 0; i < dimension; i++) values[i] = (values[i] as number) / norm;
   return values;
 }
+
+/** Cluster centres `clusteredVector` draws around. */
+const CENTRES = 1_000;
+
+/**
+ * Vectors with neighbourhoods, as embeddings of real text have: each is a random one of
+ * `CENTRES` fixed random directions plus Gaussian noise of about the same length (cosine to its
+ * centre ≈ 0.7), normalised. Uniform random vectors have no structure at all, which makes
+ * approximate (HNSW) search and index building look far worse than on real data.
+ */
+export function clusteredVectors(seed: number, dimension: number): () => number[] {
+  const rand = prng(seed);
+  const centreRand = prng(9_001); // the same centres for every seed: loads add to one corpus
+  const centres = Array.from({ length: CENTRES }, () => unitVector(centreRand, dimension));
+  const sigma = 1 / Math.sqrt(dimension);
+  return () => {
+    const centre = centres[Math.floor(rand() * CENTRES)] as number[];
+    const values = centre.map((x) => x + sigma * gaussian(rand));
+    const norm = Math.sqrt(values.reduce((sum, x) => sum + x * x, 0)) || 1;
+    return values.map((x) => x / norm);
+  };
+}

@@ -3,14 +3,14 @@
  *
  *   a. with the default embedder (USE): batches of 100 through addMany, single adds (one at a time,
  *      and several in flight)
- *   b. with supplied vectors (512-d random unit vectors): json (small N) here, sqlite as part of the
+ *   b. with supplied vectors (512-d synthetic clustered vectors, see gen.ts): json (small N) here, sqlite as part of the
  *      search scenarios (search-latency.ts)
  */
 import type { MemoryService } from '../src/core/memory-service.js';
 import type { AddMemoryInput } from '../src/core/schemas.js';
 import type { Embedder } from '../src/embed/embedder.js';
 import { ACTOR, BATCH, type Bench, DIM, diskBytes, type IngestRow, openPhase, SIZES } from './context.js';
-import { memoryTexts, prng, unitVector } from './gen.js';
+import { clusteredVectors, memoryTexts } from './gen.js';
 import { markdownTable, mb, progressBar } from './report.js';
 
 const CONCURRENT_SINGLES = 8;
@@ -63,7 +63,7 @@ export async function measureLoad(bench: Bench, spec: LoadSpec): Promise<void> {
  * Adds `texts` through addMany in batches of BATCH, batch b for users[b % users.length]; each
  * addMany call goes through `progress.timed` (building the inputs is not timed).
  */
-async function addInBatches(
+export async function addInBatches(
   service: MemoryService,
   texts: readonly string[],
   users: readonly string[],
@@ -162,7 +162,7 @@ export async function loadSupplied(
   dataDir: string,
   load: SuppliedLoad,
 ): Promise<void> {
-  const rand = prng(load.seed);
+  const nextVector = clusteredVectors(load.seed, DIM);
   const texts = memoryTexts(load.count, load.seed);
   await measureLoad(bench, {
     label: load.label,
@@ -177,7 +177,7 @@ export async function loadSupplied(
         load.users,
         (content, i) => ({
           content,
-          embedding: unitVector(rand, DIM),
+          embedding: nextVector(),
           sessionId: `conversation-${load.seed}-${Math.floor(i / 20)}`,
         }),
         progress,

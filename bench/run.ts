@@ -15,7 +15,8 @@
  */
 import { tmpdir } from 'node:os';
 import { createEmbedder } from '../src/embed/registry.js';
-import { BENCH_STORE, Bench, configFor, SCALE, SIZES } from './context.js';
+import { BENCH_STORES, Bench, configFor, SCALE, SIZES } from './context.js';
+import { hnswRealEmbeddings, recallSection } from './hnsw.js';
 import { type HttpResult, httpImport, httpSection } from './http-import.js';
 import { ingestJson, ingestSection, ingestWithEmbedder } from './ingest.js';
 import { fmt, log, machineTable, markdownTable } from './report.js';
@@ -37,8 +38,11 @@ async function main(): Promise<void> {
   try {
     await ingestWithEmbedder(bench, embedder);
     await ingestJson(bench, embedder);
-    await supplied100Users(bench, embedder);
-    await suppliedOneUser(bench, embedder);
+    for (const store of BENCH_STORES) {
+      await supplied100Users(bench, embedder, store);
+      await suppliedOneUser(bench, embedder, store);
+    }
+    if (BENCH_STORES.includes('postgres')) await hnswRealEmbeddings(bench, embedder);
     await embedder.close(); // the server in e. loads its own
     http = await httpImport(bench);
   } finally {
@@ -53,7 +57,7 @@ async function main(): Promise<void> {
     [
       ['embedder', `${embedder.model} (${base.embed.backend}, threads ${base.embed.threads ?? 'default'}), cache off`],
       ['sqlite', `synchronous=${base.sqlite.synchronous}, WAL`],
-      ['scenarios b/c store', BENCH_STORE],
+      ['scenarios b/c stores', BENCH_STORES.join(', ')],
       [
         'search',
         `limit 10, candidates ${base.search.candidates}, RRF k=${base.search.rrfK}, weights keyword ${base.search.keywordWeight} / vector ${base.search.vectorWeight}`,
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
     '',
     ...ingestSection(bench.ingestRows),
     ...searchSection(bench.searchRows),
+    ...recallSection(bench.recallRows),
     '## Memory (after each phase)',
     '',
     memory,

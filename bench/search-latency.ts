@@ -7,16 +7,15 @@
 import { rm } from 'node:fs/promises';
 import type { MemoryService } from '../src/core/memory-service.js';
 import type { Embedder } from '../src/embed/embedder.js';
-import { BENCH_STORE, type Bench, dropPhase, openPhase, restart, type SearchRow, SIZES } from './context.js';
+import { type Bench, dropPhase, openPhase, restart, type SearchRow, SIZES, WARM_UP } from './context.js';
 import { prng, queryTexts } from './gen.js';
+import { hnswRecall } from './hnsw.js';
 import { loadSupplied } from './ingest.js';
 import { fmt, markdownTable, progressBar } from './report.js';
 import { summarize } from './stats.js';
 
 const USERS = 100;
 const MODES = ['hybrid', 'keyword', 'vector'] as const;
-/** Queries per row that warm caches and statements up and are not counted. */
-const WARM_UP = 5;
 
 /** Search latency per mode, queries to random users of `users`; one search row per mode. */
 async function searchLatency(
@@ -69,6 +68,7 @@ interface Stage {
 }
 
 interface Scenario {
+  store: 'sqlite' | 'postgres';
   /** Temp dir label. */
   dir: string;
   users: readonly string[];
@@ -80,12 +80,13 @@ interface Scenario {
 }
 
 /**
- * Runs the stages on one sqlite store. The store is restarted before a load or a search whenever
+ * Runs the stages on one store. The store is restarted before a load or a search whenever
  * memories were loaded since it was opened, and closed after the last stage's search.
  */
 async function runScenario(bench: Bench, embedder: Embedder, scenario: Scenario): Promise<void> {
   const dataDir = await bench.tempDir(scenario.dir);
-  let service = await openPhase(BENCH_STORE, dataDir, embedder);
+  const { store } = scenario;
+  let service = await openPhase(store, dataDir, embedder);
   let loadedSinceOpen = false;
   const restartIfLoaded = async () => {
     if (loadedSinceOpen) service = await restart(service, dataDir, embedder);
@@ -101,43 +102,47 @@ async function runScenario(bench: Bench, embedder: Embedder, scenario: Scenario)
       users: scenario.users,
       seed: stage.seed,
       what: `addMany, vectors supplied, ${fmt(from)}→${fmt(stage.to)}, ${from === 0 ? 'new db' : 'after restart'}`,
-      store: `${BENCH_STORE} (${scenario.usersLabel})`,
-      ...(BENCH_STORE === 'postgres' && { disk: async () => (await service.store.stats()).bytes ?? 0 }),
+      store: `${store} (${scenario.usersLabel})`,
+      ...(store === 'postgres' && { disk: async () => (await service.store.stats()).bytes ?? 0 }),
     });
     loadedSinceOpen = true;
     from = stage.to;
     if (stage.rss !== undefined) bench.recordRss(stage.rss);
     if (stage.search) {
       await restartIfLoaded();
-      const config = `${fmt(stage.to)}/${scenario.usersLabel}`;
+      const config = `${fmt(stage.to)}/${scenario.usersLabel} ${store}`;
       await searchLatency(bench, service, config, stage.to, scenario.users, stage.search.seed);
+      if (store === 'postgres') {
+        await hnswRecall(bench, service, dataDir, config, scenario.users, stage.search.seed + 1, 'clustered');
+      }
     }
     if (i === scenario.stages.length - 1) await service.store.close();
     if (stage.search) bench.recordRss(stage.search.rss);
   }
   await rm(dataDir, { recursive: true, force: true });
-  await dropPhase(BENCH_STORE, dataDir);
+  await dropPhase(store, dataDir);
 }
 
 /** b + c with 100 users: load to SIZES.small, search, load to SIZES.large, search. */
-export function supplied100Users(bench: Bench, embedder: Embedder): Promise<void> {
+export function supplied100Users(bench: Bench, embedder: Embedder, store: 'sqlite' | 'postgres'): Promise<void> {
   const { small, large } = SIZES;
   return runScenario(bench, embedder, {
-    dir: 'sqlite-users',
+    store,
+    dir: `${store}-users`,
     users: Array.from({ length: USERS }, (_, i) => `user-${String(i).padStart(3, '0')}`),
     usersLabel: `${USERS} users`,
-    loadLabel: `b. ${BENCH_STORE}`,
+    loadLabel: `b. ${store}`,
     stages: [
       {
         to: small,
         seed: 303,
-        rss: `b. ${BENCH_STORE} load ${fmt(small)}`,
+        rss: `b. ${store} load ${fmt(small)}`,
         search: { seed: 304, rss: `c. search at ${fmt(small)}` },
       },
       {
         to: large,
         seed: 305,
-        rss: `b. ${BENCH_STORE} load ${fmt(large)}`,
+        rss: `b. ${store} load ${fmt(large)}`,
         search: { seed: 306, rss: `c. search at ${fmt(large)} (${USERS} users)` },
       },
     ],
@@ -145,19 +150,20 @@ export function supplied100Users(bench: Bench, embedder: Embedder): Promise<void
 }
 
 /** b + c with all memories in one user: load to SIZES.small, to SIZES.large, search. */
-export function suppliedOneUser(bench: Bench, embedder: Embedder): Promise<void> {
+export function suppliedOneUser(bench: Bench, embedder: Embedder, store: 'sqlite' | 'postgres'): Promise<void> {
   const { small, large } = SIZES;
   return runScenario(bench, embedder, {
-    dir: 'sqlite-one',
+    store,
+    dir: `${store}-one`,
     users: ['solo'],
     usersLabel: '1 user',
-    loadLabel: `b. ${BENCH_STORE} 1 user`,
+    loadLabel: `b. ${store} 1 user`,
     stages: [
       { to: small, seed: 404 },
       {
         to: large,
         seed: 405,
-        rss: `b. ${BENCH_STORE} load ${fmt(large)} (1 user)`,
+        rss: `b. ${store} load ${fmt(large)} (1 user)`,
         search: { seed: 406, rss: `c. search at ${fmt(large)} (1 user)` },
       },
     ],
@@ -203,7 +209,7 @@ export function searchSection(rows: readonly SearchRow[]): string[] {
     '',
     '_total = MemoryService.search timings.totalMs (end to end, including embedding the query); embed = timings.embedMs (0 in keyword mode); ' +
       `queries go to a random user of the configuration, ${WARM_UP} warm-up queries per row not counted; the store was restarted after loading; ` +
-      'stored vectors are random unit vectors, so vector ranks are meaningless but the scan cost is real._',
+      'stored vectors are synthetic (clustered around 1,000 random directions, gen.ts), so vector ranks say nothing about quality but the scan cost is real._',
     '',
   ];
 }

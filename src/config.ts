@@ -43,6 +43,8 @@ export const configSchema = z
       .strictObject({
         /** redis://[user:password@]host:port[/db]: shared rate-limit counters across replicas (a secret). */
         url: z.string().min(1).optional(),
+        /** Seconds a vector stays in the embedding cache replicas share; 0 turns that cache off. */
+        embedCacheTtlSeconds: int(0, 365 * 86_400).default(7 * 86_400),
       })
       .prefault({}),
     postgres: z
@@ -55,6 +57,8 @@ export const configSchema = z
           .default('engram'),
         poolMax: int(1, 1_000).default(10),
         statementTimeoutMs: int(100, 3_600_000).default(15_000),
+        hnsw: z.union([z.boolean(), z.stringbool()]).default(true),
+        efSearch: int(10, 1_000).default(100),
       })
       .prefault({}),
     embed: z
@@ -99,6 +103,83 @@ export const configSchema = z
         contextFollowing: z.coerce.number().min(0).max(10).default(0.6),
         /** Share lent to each preceding memory (÷ distance). */
         contextPreceding: z.coerce.number().min(0).max(10).default(0.4),
+      })
+      .prefault({}),
+    llm: z
+      .strictObject({
+        /** `none`: no generation (everything but chat, agent mode and grounded answers works); `openai`: any OpenAI-compatible chat endpoint. */
+        provider: z.enum(['none', 'openai']).default('none'),
+        baseUrl: z.url().default('https://api.openai.com/v1'),
+        /** A secret; local servers (Ollama, vLLM) need none. */
+        apiKey: z.string().min(1).optional(),
+        model: z.string().min(1).default('gpt-4o-mini'),
+        timeoutMs: int(1_000, 600_000).default(60_000),
+        maxRetries: int(0, 10).default(2),
+        concurrency: int(1, 256).default(4),
+        temperature: z.coerce.number().min(0).max(2).default(0.2),
+        /** Tool-calling rounds an agent turn may take before it must answer. */
+        maxSteps: int(1, 20).default(6),
+      })
+      .prefault({}),
+    kb: z
+      .strictObject({
+        /** The git knowledge base of markdown notes (needs the `git` command). */
+        enabled: z.union([z.boolean(), z.stringbool()]).default(true),
+        /** The repository; default `<dataDir>/kb`. */
+        dir: z.string().min(1).optional(),
+        /** Remote to push each commit to (a secret when it carries a token). */
+        remote: z.string().min(1).optional(),
+        branch: z
+          .string()
+          .regex(/^[A-Za-z0-9._/-]{1,100}$/)
+          .default('main'),
+        pushAttempts: int(1, 20).default(5),
+        pushBackoffMs: int(0, 600_000).default(2_000),
+        authorName: z.string().min(1).max(100).default('Engram'),
+        authorEmail: z.string().min(3).max(200).default('engram@localhost'),
+        /** Owner of notes without an `owner` in their frontmatter (written by hand). */
+        defaultOwner: z.string().min(1).default('default'),
+        /** Re-index notes changed on disk. */
+        watch: z.union([z.boolean(), z.stringbool()]).default(true),
+      })
+      .prefault({}),
+    telegram: z
+      .strictObject({
+        /** Bot token from @BotFather (a secret). */
+        token: z.string().min(1).optional(),
+        /** Telegram user ids allowed to use the bot, comma-separated; nobody else is served. */
+        allowedIds: z
+          .union([z.array(z.coerce.number().int()), z.string()])
+          .transform((value) =>
+            Array.isArray(value)
+              ? value
+              : value
+                  .split(',')
+                  .map((id) => id.trim())
+                  .filter(Boolean)
+                  .map(Number),
+          )
+          .pipe(z.array(z.number().int().positive()))
+          .default([]),
+        /** Bot API server (a local one: https://github.com/tdlib/telegram-bot-api). */
+        apiRoot: z.url().default('https://api.telegram.org'),
+        /** Forwarded messages arriving within this many ms of each other become one note. */
+        burstMs: int(0, 60_000).default(2_500),
+        /** Public HTTPS URL for webhook mode; without it the bot uses long polling. */
+        webhookUrl: z.url().optional(),
+        /** Secret Telegram sends with every webhook call (a secret). */
+        webhookSecret: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,256}$/)
+          .optional(),
+        /** Engram user id for a Telegram user: this prefix + the numeric id. */
+        userPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.@:-]{0,32}$/)
+          .default('tg-'),
+        /** For `engram bot` as its own service: the Engram server to use, and an admin API key (a secret). */
+        serverUrl: z.url().optional(),
+        apiKey: z.string().min(1).optional(),
       })
       .prefault({}),
     limits: z
@@ -146,6 +227,9 @@ export const ENV_VARS = {
   ENGRAM_POSTGRES_SCHEMA: 'postgres.schema',
   ENGRAM_POSTGRES_POOL_MAX: 'postgres.poolMax',
   ENGRAM_POSTGRES_STATEMENT_TIMEOUT_MS: 'postgres.statementTimeoutMs',
+  ENGRAM_POSTGRES_HNSW: 'postgres.hnsw',
+  ENGRAM_REDIS_EMBED_CACHE_TTL_SECONDS: 'redis.embedCacheTtlSeconds',
+  ENGRAM_POSTGRES_EF_SEARCH: 'postgres.efSearch',
   ENGRAM_EMBED_BACKEND: 'embed.backend',
   ENGRAM_EMBED_THREADS: 'embed.threads',
   ENGRAM_EMBED_CACHE_SIZE: 'embed.cacheSize',
@@ -168,11 +252,48 @@ export const ENV_VARS = {
   ENGRAM_SEARCH_CONTEXT_WINDOW: 'search.contextWindow',
   ENGRAM_SEARCH_CONTEXT_FOLLOWING: 'search.contextFollowing',
   ENGRAM_SEARCH_CONTEXT_PRECEDING: 'search.contextPreceding',
+  ENGRAM_LLM_PROVIDER: 'llm.provider',
+  ENGRAM_LLM_BASE_URL: 'llm.baseUrl',
+  ENGRAM_LLM_API_KEY: 'llm.apiKey',
+  ENGRAM_LLM_MODEL: 'llm.model',
+  ENGRAM_LLM_TIMEOUT_MS: 'llm.timeoutMs',
+  ENGRAM_LLM_MAX_RETRIES: 'llm.maxRetries',
+  ENGRAM_LLM_CONCURRENCY: 'llm.concurrency',
+  ENGRAM_LLM_TEMPERATURE: 'llm.temperature',
+  ENGRAM_LLM_MAX_STEPS: 'llm.maxSteps',
+  ENGRAM_KB_ENABLED: 'kb.enabled',
+  ENGRAM_KB_DIR: 'kb.dir',
+  ENGRAM_KB_REMOTE: 'kb.remote',
+  ENGRAM_KB_BRANCH: 'kb.branch',
+  ENGRAM_KB_PUSH_ATTEMPTS: 'kb.pushAttempts',
+  ENGRAM_KB_PUSH_BACKOFF_MS: 'kb.pushBackoffMs',
+  ENGRAM_KB_AUTHOR_NAME: 'kb.authorName',
+  ENGRAM_KB_AUTHOR_EMAIL: 'kb.authorEmail',
+  ENGRAM_KB_DEFAULT_OWNER: 'kb.defaultOwner',
+  ENGRAM_KB_WATCH: 'kb.watch',
+  ENGRAM_TELEGRAM_TOKEN: 'telegram.token',
+  ENGRAM_TELEGRAM_ALLOWED_IDS: 'telegram.allowedIds',
+  ENGRAM_TELEGRAM_API_ROOT: 'telegram.apiRoot',
+  ENGRAM_TELEGRAM_BURST_MS: 'telegram.burstMs',
+  ENGRAM_TELEGRAM_WEBHOOK_URL: 'telegram.webhookUrl',
+  ENGRAM_TELEGRAM_WEBHOOK_SECRET: 'telegram.webhookSecret',
+  ENGRAM_TELEGRAM_USER_PREFIX: 'telegram.userPrefix',
+  ENGRAM_BOT_SERVER_URL: 'telegram.serverUrl',
+  ENGRAM_BOT_API_KEY: 'telegram.apiKey',
   ENGRAM_MAX_BODY_BYTES: 'limits.maxBodyBytes',
   ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
 } as const;
 
-const SECRET_VARS = new Set(['ENGRAM_OPENAI_API_KEY', 'ENGRAM_POSTGRES_URL', 'ENGRAM_REDIS_URL']);
+const SECRET_VARS = new Set([
+  'ENGRAM_OPENAI_API_KEY',
+  'ENGRAM_LLM_API_KEY',
+  'ENGRAM_POSTGRES_URL',
+  'ENGRAM_REDIS_URL',
+  'ENGRAM_KB_REMOTE',
+  'ENGRAM_TELEGRAM_TOKEN',
+  'ENGRAM_TELEGRAM_WEBHOOK_SECRET',
+  'ENGRAM_BOT_API_KEY',
+]);
 
 type Tree = { [key: string]: unknown };
 

@@ -1,8 +1,12 @@
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { MemoryService } from './core/memory-service.js';
 import type { SearchOptions } from './core/search.js';
 import type { Embedder } from './embed/embedder.js';
 import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
+import { KnowledgeBase } from './kb/index.js';
+import type { Logger } from './logger.js';
 import { createStore } from './stores/registry.js';
 import type { MemoryStore } from './stores/store.js';
 
@@ -19,9 +23,17 @@ function embedderSettings(config: Config): { [N in EmbedderName]: EmbedderConfig
   };
 }
 
-function buildEmbedder<N extends EmbedderName>(name: N, config: Config): Embedder {
+/** What the parts may share with other processes (the server connects it; one-shot commands don't). */
+export interface SharedResources {
+  /** Redis (ENGRAM_REDIS_URL): holds the embedding cache replicas share. */
+  redis?: Redis | null;
+}
+
+function buildEmbedder<N extends EmbedderName>(name: N, config: Config, shared: SharedResources): Embedder {
+  const ttlSeconds = config.redis.embedCacheTtlSeconds;
   return createEmbedder(name, embedderSettings(config)[name], {
     cacheSize: config.embed.cacheSize,
+    ...(shared.redis && ttlSeconds > 0 && { shared: { redis: shared.redis, ttlSeconds } }),
     queue: {
       capacity: config.embed.queueSize,
       maxWaitMs: config.embed.queueWaitMs,
@@ -33,13 +45,13 @@ function buildEmbedder<N extends EmbedderName>(name: N, config: Config): Embedde
 }
 
 /** Builds the store and embedder a config names (not yet initialised). */
-export function buildParts(config: Config): { store: MemoryStore; embedder: Embedder } {
+export function buildParts(config: Config, shared: SharedResources = {}): { store: MemoryStore; embedder: Embedder } {
   const store = createStore(config.store, {
     dataDir: config.dataDir,
     sqlite: config.sqlite,
     postgres: config.postgres,
   });
-  return { store, embedder: buildEmbedder(config.embedder, config) };
+  return { store, embedder: buildEmbedder(config.embedder, config, shared) };
 }
 
 /** The search pipeline's settings from the config. */
@@ -56,9 +68,37 @@ export function searchOptions(config: Config): SearchOptions {
   };
 }
 
+/**
+ * Opens the knowledge base the config describes over `service`, or returns null when it is turned
+ * off — or cannot open (no `git` command): the server then runs without it, and says why.
+ */
+export async function openKnowledgeBase(
+  config: Config,
+  service: MemoryService,
+  logger: Logger,
+): Promise<KnowledgeBase | null> {
+  if (!config.kb.enabled) return null;
+  const { dir, remote, ...rest } = config.kb;
+  const kb = new KnowledgeBase(service, {
+    ...rest,
+    dir: dir ?? join(config.dataDir, 'kb'),
+    remote,
+    onProblem: (path, error) => logger.warn({ path, err: (error as Error).message }, 'knowledge base note not indexed'),
+    onPushFailed: (message) => logger.warn({ err: message }, 'knowledge base push failed; the next commit retries'),
+  });
+  try {
+    await kb.init();
+    return kb;
+  } catch (error) {
+    await kb.close().catch(() => undefined);
+    logger.warn({ err: (error as Error).message }, 'knowledge base unavailable; running without it');
+    return null;
+  }
+}
+
 /** Opens the configured store and embedder and returns a ready MemoryService. */
-export async function openService(config: Config): Promise<MemoryService> {
-  const { store, embedder } = buildParts(config);
+export async function openService(config: Config, shared: SharedResources = {}): Promise<MemoryService> {
+  const { store, embedder } = buildParts(config, shared);
   const service = new MemoryService({ store, embedder, search: searchOptions(config) });
   try {
     await service.init();

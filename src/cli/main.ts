@@ -3,16 +3,19 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { KeyStore } from '../auth/key-store.js';
+import { createBot, type EngramClient, HttpClient, LocalClient, startBot, type TelegramBot } from '../bot/index.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import { reindex } from '../core/reindex.js';
 import { exportUser, importUser } from '../core/transfer.js';
 import { embedderNames } from '../embed/registry.js';
+import { createChatModel } from '../llm/index.js';
 import { createLogger } from '../logger.js';
-import { buildParts, openService } from '../runtime.js';
+import { buildParts, openKnowledgeBase, openService } from '../runtime.js';
 import { runStdio } from '../server/mcp/stdio.js';
 import { startServer } from '../server/server.js';
+import { connectRedis } from '../shared/redis.js';
 import { copyStore } from '../stores/copy.js';
 import { createStore, STORE_NAMES } from '../stores/registry.js';
 import type { MemoryStore } from '../stores/store.js';
@@ -104,22 +107,74 @@ export function buildCli(): Command {
     .description('run the HTTP server: REST /v1, MCP at /mcp and /sse, /health, /metrics')
     .option('-H, --host <host>', 'address to listen on (ENGRAM_HOST, default 127.0.0.1)')
     .option('-p, --port <port>', 'port (ENGRAM_PORT, default 8765)', Number)
-    .action(async (options: { host?: string; port?: number }, command: Command) => {
+    .option('--bot', 'also run the Telegram bot in this process (see docs/bot.md)')
+    .action(async (options: { host?: string; port?: number; bot?: boolean }, command: Command) => {
       const config = configFrom(command, {
         ...(options.host !== undefined && { host: options.host }),
         ...(options.port !== undefined && { port: options.port }),
       });
       const logger = createLogger(config.logLevel);
       const started = performance.now();
-      const service = await openService(config);
-      const server = await startServer(config, service, logger).catch(async (error: unknown) => {
-        await service.close();
+      // Redis first: the embedder's shared cache and the server's rate limits both use it.
+      const redis = config.redis.url ? await connectRedis(config.redis.url) : null;
+      const service = await openService(config, { redis }).catch(async (error: unknown) => {
+        redis?.disconnect();
         throw error;
       });
+      const server = await startServer(config, service, logger, redis).catch(async (error: unknown) => {
+        await service.close();
+        redis?.disconnect();
+        throw error;
+      });
+      let bot: TelegramBot | null = null;
+      if (options.bot) {
+        try {
+          bot = createBot(config, new LocalClient(service, server.deps.kb), logger, server.deps.llm);
+          await startBot(bot, config, server.app);
+        } catch (error) {
+          await server.close();
+          throw error;
+        }
+      }
       logger.info({ ms: Math.round(performance.now() - started) }, 'ready');
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
+        await bot?.stop();
         await server.close();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+    });
+
+  program
+    .command('bot')
+    .description('run the Telegram bot on its own: against ENGRAM_BOT_SERVER_URL, or this data directory')
+    .action(async (_options: unknown, command: Command) => {
+      const config = configFrom(command);
+      const logger = createLogger(config.logLevel);
+      const { serverUrl, apiKey } = config.telegram;
+      let close = async () => undefined as void;
+      let client: EngramClient;
+      if (serverUrl) {
+        if (!apiKey)
+          throw new EngramError('invalid_request', 'ENGRAM_BOT_SERVER_URL needs ENGRAM_BOT_API_KEY (an admin key)');
+        client = new HttpClient(serverUrl, apiKey);
+      } else {
+        const service = await openService(config);
+        const kb = await openKnowledgeBase(config, service, logger);
+        client = new LocalClient(service, kb);
+        close = async () => {
+          await kb?.close();
+          await service.close();
+        };
+      }
+      const bot = createBot(config, client, logger, createChatModel(config));
+      await startBot(bot, config);
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        await bot.stop();
+        await close();
         process.exit(0);
       };
       process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -327,14 +382,21 @@ export function buildCli(): Command {
         await target.init();
         const bar = progressBar('migrate-store', 'memories');
         bar.start(0, 0);
-        const report = await copyStore(source, target, (done, total) => {
-          bar.setTotal(total);
-          bar.update(done);
+        const report = await copyStore(source, target, {
+          onProgress: (done, total) => {
+            bar.setTotal(total);
+            bar.update(done);
+          },
+          onStep: (step) => {
+            bar.stop();
+            process.stderr.write(`${step} …\n`);
+          },
         });
         bar.stop();
         print(
           `copied ${report.copied} of ${report.memories} memories (${report.memories - report.copied} were there already) ` +
-            `with ${report.history} history entries; verified`,
+            `with ${report.history} history entries, and the history of ${report.deleted} deleted memories ` +
+            `(${report.deletedHistory} entries); verified`,
         );
       } finally {
         await target.close();

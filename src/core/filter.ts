@@ -8,6 +8,7 @@ export function matchesFilter(memory: Memory, filter: StoreFilter): boolean {
   if (filter.agentId !== undefined && memory.agentId !== filter.agentId) return false;
   if (filter.sessionId !== undefined && memory.sessionId !== filter.sessionId) return false;
   if (filter.category !== undefined && memory.category !== filter.category) return false;
+  if (filter.source !== undefined && memory.source !== filter.source) return false;
   if (filter.tagsAny?.length && !filter.tagsAny.some((tag) => memory.tags.includes(tag))) return false;
   if (filter.tagsAll?.length && !filter.tagsAll.every((tag) => memory.tags.includes(tag))) return false;
   if (filter.createdAfter !== undefined && !(memory.createdAt >= filter.createdAfter)) return false;

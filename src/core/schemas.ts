@@ -88,6 +88,7 @@ export const filterSchema = z.strictObject({
   agentId: scopeIdSchema.optional(),
   sessionId: scopeIdSchema.optional(),
   category: categorySchema.optional(),
+  source: z.enum(MEMORY_SOURCES).optional(),
   tagsAny: z.array(tagSchema).max(LIMITS.tags).optional(),
   tagsAll: z.array(tagSchema).max(LIMITS.tags).optional(),
   createdAfter: isoDateSchema.optional(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Actor, ImportItem, MemoryService } from './memory-service.js';
 import { addMemorySchema, historyEntrySchema, memorySchema } from './schemas.js';
+import type { MemoryRecord } from './types.js';
 
 /**
  * JSONL export/import. One line per memory — `{"type":"memory","memory":{…},"embedding":{"model","vector"}}`
@@ -24,16 +25,28 @@ const importFieldsSchema = addMemorySchema.omit({ embedding: true });
 
 export async function* exportUser(service: MemoryService, userId: string): AsyncGenerator<string> {
   const model = service.embedder.model;
-  for await (const { memory, vector } of service.store.scan(userId)) {
-    const embedding = {
-      model,
-      vector: Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64'),
-    };
-    yield `${JSON.stringify({ type: 'memory', memory, embedding })}\n`;
-    for (const entry of await service.store.history(userId, memory.id)) {
-      yield `${JSON.stringify({ type: 'history', entry })}\n`;
+  let batch: MemoryRecord[] = [];
+  const flush = async function* () {
+    // History for a batch of memories in one store call.
+    const history = await service.store.historyMany(
+      userId,
+      batch.map((record) => record.memory.id),
+    );
+    for (const { memory, vector } of batch) {
+      const embedding = {
+        model,
+        vector: Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64'),
+      };
+      yield `${JSON.stringify({ type: 'memory', memory, embedding })}\n`;
+      for (const entry of history.get(memory.id) ?? []) yield `${JSON.stringify({ type: 'history', entry })}\n`;
     }
+    batch = [];
+  };
+  for await (const record of service.store.scan(userId)) {
+    batch.push(record);
+    if (batch.length >= 200) yield* flush();
   }
+  yield* flush();
 }
 
 export interface ImportReport {

@@ -66,6 +66,8 @@ export interface MemoryFilter {
   agentId?: string | undefined;
   sessionId?: string | undefined;
   category?: string | undefined;
+  /** Where the memory came from (api, mcp, cli, telegram, kb, import). */
+  source?: MemorySource | undefined;
   /** The memory carries at least one of these tags. */
   tagsAny?: string[] | undefined;
   /** The memory carries every one of these tags. */

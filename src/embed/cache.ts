@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { EngramError } from '../core/errors.js';
-import type { Embedder, EmbedQueueStats } from './embedder.js';
+import type { Embedder, EmbedQueueStats, SharedCacheStats } from './embedder.js';
 
 export interface CachedEmbedderOptions {
   /** Most vectors kept (each ~4 bytes × dimension). */
@@ -50,6 +50,10 @@ export class CachedEmbedder implements Embedder {
 
   get queue(): EmbedQueueStats | undefined {
     return this.inner.queue;
+  }
+
+  get sharedCache(): SharedCacheStats | undefined {
+    return this.inner.sharedCache;
   }
 
   get stats(): CacheStats {

@@ -15,6 +15,15 @@ export interface Embedder {
   close(): Promise<void>;
   /** Load on the embedder's bounded queue, when it has one (see queue.ts). */
   readonly queue?: EmbedQueueStats;
+  /** The cache replicas share through Redis, when configured (see shared-cache.ts). */
+  readonly sharedCache?: SharedCacheStats;
+}
+
+/** Texts answered by the Redis cache replicas share, texts it did not have, and failed Redis calls. */
+export interface SharedCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly errors: number;
 }
 
 /** What a bounded embedding queue holds right now (texts) and has refused so far. */

@@ -5,6 +5,7 @@ import type { Embedder } from './embedder.js';
 import { createOnnxDirEmbedder, onnxDirConfigSchema } from './onnx-dir/index.js';
 import { createOpenAiEmbedder, openAiConfigSchema } from './openai/index.js';
 import { type EmbedQueueOptions, QueuedEmbedder } from './queue.js';
+import { SharedCacheEmbedder, type SharedCacheOptions } from './shared-cache.js';
 import { createUse, useSelectConfigSchema } from './use/select.js';
 
 /** Every embedder by name. Adding one here adds it to the config enum and `createEmbedder`. */
@@ -34,15 +35,17 @@ export type EmbedderConfig<N extends EmbedderName> = z.output<(typeof embedderCo
 export interface CreateEmbedderOptions {
   /** Vectors to keep in an LRU in front of the embedder; 0 (default) disables the cache. */
   cacheSize?: number;
-  /** A bounded queue in front of the embedder (behind the cache); none when omitted. */
+  /** A bounded queue in front of the embedder (behind the caches); none when omitted. */
   queue?: EmbedQueueOptions;
+  /** A cache in Redis that replicas share, between the LRU and the queue; none when omitted. */
+  shared?: SharedCacheOptions;
 }
 
 // Mapped views of the two tables, so indexing with a generic name keeps schema and factory paired.
 const schemas: { [N in EmbedderName]: z.ZodType<EmbedderConfig<N>, EmbedderConfigInput<N>> } = embedderConfigSchemas;
 const factories: { [N in EmbedderName]: (config: EmbedderConfig<N>) => Embedder } = embedders;
 
-/** Validates `config` against the named embedder's schema and builds it: cache → queue → embedder, as asked. */
+/** Validates `config` against the named embedder's schema and builds it: LRU → Redis → queue → embedder, as asked. */
 export function createEmbedder<N extends EmbedderName>(
   name: N,
   config: EmbedderConfigInput<N>,
@@ -53,7 +56,8 @@ export function createEmbedder<N extends EmbedderName>(
     throw new EngramError('invalid_request', `invalid ${name} embedder config: ${z.prettifyError(parsed.error)}`);
   }
   const built = factories[name](parsed.data);
-  const embedder = options.queue ? new QueuedEmbedder(built, options.queue) : built;
+  const queued = options.queue ? new QueuedEmbedder(built, options.queue) : built;
+  const embedder = options.shared ? new SharedCacheEmbedder(queued, options.shared) : queued;
   const cacheSize = options.cacheSize ?? 0;
   return cacheSize > 0 ? new CachedEmbedder(embedder, { maxEntries: cacheSize }) : embedder;
 }

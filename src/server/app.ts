@@ -9,6 +9,8 @@ import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
 import { mountMcp } from './mcp/http.js';
+import { chatRoutes } from './routes/chat.js';
+import { kbRoutes } from './routes/kb.js';
 import { memoryRoutes } from './routes/memories.js';
 import { searchRoutes } from './routes/search.js';
 import { systemRoutes } from './routes/system.js';
@@ -108,6 +110,8 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
   memoryRoutes(app, deps);
   searchRoutes(app, deps);
   userRoutes(app, deps);
+  kbRoutes(app, deps);
+  chatRoutes(app, deps);
   mountMcp(app, deps, { stateless: deps.config.mcp.stateless });
 
   app.doc31('/openapi.json', {

@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import type { KeyStore, Principal } from '../auth/key-store.js';
 import type { Config } from '../config.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
+import type { KnowledgeBase } from '../kb/index.js';
+import type { ChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -14,6 +16,10 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Shared state across replicas (rate-limit counters), when ENGRAM_REDIS_URL is set. */
   redis: Redis | null;
+  /** The git knowledge base, when enabled and available. */
+  kb: KnowledgeBase | null;
+  /** The chat model, when ENGRAM_LLM_PROVIDER names one. */
+  llm: ChatModel | null;
 }
 
 /** Who is calling, resolved by the auth middleware for every /v1 and MCP request. */

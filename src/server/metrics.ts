@@ -1,8 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { MemoryService } from '../core/memory-service.js';
+import type { ChatModel } from '../llm/index.js';
 
 /** Prometheus metrics with conventional names and base units; service events are counted for every front end. */
-export function createMetrics(service: MemoryService) {
+export function createMetrics(service: MemoryService, llm: ChatModel | null = null) {
   const { store } = service;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'engram_process_' });
@@ -84,6 +85,45 @@ export function createMetrics(service: MemoryService) {
       const rejected = queue()?.rejected ?? 0;
       this.reset();
       this.inc(rejected);
+    },
+  });
+  new Counter({
+    name: 'engram_llm_tokens_total',
+    help: 'Tokens the LLM counted: prompt (sent) and completion (generated)',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!llm) return;
+      this.inc({ kind: 'prompt' }, llm.stats.promptTokens);
+      this.inc({ kind: 'completion' }, llm.stats.completionTokens);
+    },
+  });
+  new Counter({
+    name: 'engram_llm_requests_total',
+    help: 'LLM calls by outcome (a call retried by the client counts once)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!llm) return;
+      this.inc({ outcome: 'ok' }, llm.stats.requests - llm.stats.failures);
+      this.inc({ outcome: 'failed' }, llm.stats.failures);
+    },
+  });
+  const sharedCache = () => service.embedder.sharedCache;
+  new Counter({
+    name: 'engram_embed_shared_cache_texts_total',
+    help: 'Texts looked up in the embedding cache replicas share (Redis): hit, miss; error counts failed Redis calls',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const stats = sharedCache();
+      this.reset();
+      if (!stats) return;
+      this.inc({ result: 'hit' }, stats.hits);
+      this.inc({ result: 'miss' }, stats.misses);
+      this.inc({ result: 'error' }, stats.errors);
     },
   });
   service.observe({

@@ -1,20 +1,26 @@
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Redis } from 'ioredis';
 import { KeyStore } from '../auth/key-store.js';
 import { type Config, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
+import { createChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
+import { openKnowledgeBase } from '../runtime.js';
 import { connectRedis } from '../shared/redis.js';
 import { createApp } from './app.js';
 import { keysRequired } from './auth.js';
-import type { ServerDeps } from './context.js';
+import type { AppEnv, ServerDeps } from './context.js';
 import { closeMcpSessions } from './mcp/http.js';
 import { createMetrics } from './metrics.js';
 
 export interface RunningServer {
   url: string;
   deps: ServerDeps;
+  /** The HTTP app, for routes mounted after start (the bot's webhook). */
+  app: OpenAPIHono<AppEnv>;
   /** Stops accepting connections, lets in-flight requests finish, then closes the service. */
   close(): Promise<void>;
 }
@@ -37,11 +43,23 @@ export function checkExposure(config: Config, keys: KeyStore): void {
   }
 }
 
-export async function startServer(config: Config, service: MemoryService, logger: Logger): Promise<RunningServer> {
+/**
+ * Starts the HTTP server over an open service. `redis` is the connection the service's parts were
+ * built with (the `serve` command connects it first), if any; without it the server connects to ENGRAM_REDIS_URL
+ * itself. Either way the server owns the connection from here and closes it last.
+ */
+export async function startServer(
+  config: Config,
+  service: MemoryService,
+  logger: Logger,
+  redisConnection?: Redis | null,
+): Promise<RunningServer> {
   const keys = new KeyStore(config.dataDir);
   checkExposure(config, keys);
-  const redis = config.redis.url ? await connectRedis(config.redis.url) : null;
-  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service), redis };
+  const redis = redisConnection ?? (config.redis.url ? await connectRedis(config.redis.url) : null);
+  const kb = await openKnowledgeBase(config, service, logger);
+  const llm = createChatModel(config);
+  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service, llm), redis, kb, llm };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -57,6 +75,9 @@ export async function startServer(config: Config, service: MemoryService, logger
       embedder: service.embedder.model,
       keysRequired: keysRequired(deps),
       sharedRateLimit: redis !== null,
+      sharedEmbeddingCache: service.embedder.sharedCache !== undefined,
+      knowledgeBase: kb?.dir ?? null,
+      llm: llm ? `${config.llm.provider}:${llm.model}` : null,
     },
     'listening',
   );
@@ -69,10 +90,11 @@ export async function startServer(config: Config, service: MemoryService, logger
         server.close(() => resolve());
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
+      await kb?.close();
       await service.close();
       await redis?.quit().catch(() => undefined);
     })();
     return closing;
   };
-  return { url, deps, close };
+  return { url, deps, app, close };
 }

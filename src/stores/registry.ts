@@ -1,13 +1,13 @@
 import { EngramError } from '../core/errors.js';
 import { createJsonStore } from './json/index.js';
-import { createPostgresStore } from './postgres/index.js';
+import { createPostgresStore, type PostgresConfig } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import type { MemoryStore } from './store.js';
 
 export interface StoreOptions {
   dataDir: string;
   sqlite: { path?: string | undefined; synchronous: 'full' | 'normal' };
-  postgres?: { url?: string | undefined; schema: string; poolMax: number; statementTimeoutMs: number };
+  postgres?: Omit<PostgresConfig, 'url'> & { url?: string | undefined };
 }
 
 /** Every store Engram can run on; the config enum is derived from these keys. */
@@ -15,7 +15,7 @@ export const stores = {
   sqlite: (options: StoreOptions): MemoryStore => createSqliteStore({ dataDir: options.dataDir, ...options.sqlite }),
   json: (options: StoreOptions): MemoryStore => createJsonStore({ dataDir: options.dataDir }),
   postgres: (options: StoreOptions): MemoryStore => {
-    const { url, ...rest } = options.postgres ?? { schema: 'engram', poolMax: 10, statementTimeoutMs: 15_000 };
+    const { url, ...rest } = options.postgres ?? {};
     if (!url) throw new EngramError('invalid_request', 'the postgres store needs ENGRAM_POSTGRES_URL');
     return createPostgresStore({ url, ...rest });
   },

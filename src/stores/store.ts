@@ -58,6 +58,8 @@ export interface MemoryStore {
   /** Removes a memory and its vector; history is kept (with the delete entry appended). */
   delete(userId: string, id: string, history: HistoryEntry): Promise<boolean>;
   history(userId: string, memoryId: string): Promise<HistoryEntry[]>;
+  /** `history` of many memories in one call: an entry per id that has any history (another user's ids have none). */
+  historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>>;
   categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]>;
 
   /** Full-text candidates, best first. `terms` are already normalised words. */
@@ -81,7 +83,29 @@ export interface MemoryStore {
 
   /** Every record (memory + vector) in id order, optionally for one user; for export and reindex. */
   scan(userId?: string): AsyncIterable<MemoryRecord>;
+  /**
+   * Every history entry — of deleted memories too — grouped by user, then memory (both in id
+   * order), each memory's entries in the order they were written; for `migrate-store`.
+   */
+  scanHistory(): AsyncIterable<HistoryEntry>;
+  /**
+   * Optional, for bulk loads (`migrate-store`): drops indexes that cost less to build once at the
+   * end than to maintain row by row, and returns the function that rebuilds them. A load cut off
+   * before the rebuild is repaired by the next `init()`.
+   */
+  deferIndexes?(): Promise<() => Promise<void>>;
   /** Replaces vectors (reindex). */
   setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
   stats(): Promise<StoreStats>;
+}
+
+/** Entries (each memory's in order) grouped by memory id, for `historyMany`. */
+export function groupHistory(entries: HistoryEntry[]): Map<string, HistoryEntry[]> {
+  const byMemory = new Map<string, HistoryEntry[]>();
+  for (const entry of entries) {
+    const list = byMemory.get(entry.memoryId);
+    if (list) list.push(entry);
+    else byMemory.set(entry.memoryId, [entry]);
+  }
+  return byMemory;
 }

@@ -1,11 +1,16 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryEntry, Memory } from '../../src/core/types.js';
+import { createJsonStore } from '../../src/stores/json/index.js';
+import { createPostgresStore } from '../../src/stores/postgres/index.js';
+import { createSqliteStore } from '../../src/stores/sqlite/index.js';
+import type { MemoryStore } from '../../src/stores/store.js';
 import { ENGRAM_BIN } from '../helpers/process.js';
 
 const exec = promisify(execFile);
@@ -44,7 +49,49 @@ beforeAll(async () => {
   ] as const) {
     expect((await engram(['add', content, '--user', user, '--data-dir', source])).code).toBe(0);
   }
+  expect((await engram(['add', 'Alice’s old locker code is 4711', '--user', 'alice', '--data-dir', source])).code).toBe(
+    0,
+  );
+  // The update and the deletion go straight to the store (the CLI has no commands for them).
+  const store = createSqliteStore({ dataDir: source });
+  await store.init();
+  try {
+    const memories = (await store.list('alice', { filter: { now: new Date().toISOString() }, limit: 10 })).items;
+    const porto = memories.find((memory) => memory.content.includes('Porto')) as Memory;
+    const locker = memories.find((memory) => memory.content.includes('locker')) as Memory;
+    const updated = { ...porto, tags: ['moves'], updatedAt: new Date().toISOString() };
+    await store.update(updated, null, entry('update', porto, updated));
+    await store.delete('alice', locker.id, entry('delete', locker, null));
+  } finally {
+    await store.close();
+  }
 });
+
+function entry(event: HistoryEntry['event'], before: Memory, after: Memory | null): HistoryEntry {
+  return {
+    id: randomUUID(),
+    memoryId: before.id,
+    userId: before.userId,
+    event,
+    before,
+    after,
+    actor: 'test',
+    at: new Date().toISOString(),
+    reason: null,
+  };
+}
+
+/** Every history entry a store holds, deleted memories' included. */
+async function allHistory(store: MemoryStore): Promise<HistoryEntry[]> {
+  await store.init();
+  try {
+    const entries: HistoryEntry[] = [];
+    for await (const item of store.scanHistory()) entries.push(item);
+    return entries;
+  } finally {
+    await store.close();
+  }
+}
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -56,8 +103,12 @@ describe('engram migrate-store', () => {
     const sqliteB = `sqlite:${join(dir, 'back', 'engram.db')}`;
     const first = await engram(['migrate-store', '--from', sqliteA, '--to', json]);
     expect(first.stdout).toContain('copied 3 of 3 memories');
+    expect(first.stdout).toContain('the history of 1 deleted memories (2 entries)');
     expect((await engram(['migrate-store', '--from', sqliteA, '--to', json])).stdout).toContain(
       'copied 0 of 3 memories (3 were there already)',
+    );
+    expect((await engram(['migrate-store', '--from', sqliteA, '--to', json])).stdout).toContain(
+      'the history of 0 deleted memories',
     );
     expect((await engram(['migrate-store', '--from', json, '--to', sqliteB])).stdout).toContain('copied 3 of 3');
 
@@ -67,6 +118,11 @@ describe('engram migrate-store', () => {
       expect(roundTrip).toBe(original);
       expect(original.split('\n').filter(Boolean).length).toBeGreaterThan(user === 'alice' ? 3 : 1);
     }
+    // History the exports leave out — the deleted memory's — made the trip too.
+    const history = await allHistory(createSqliteStore({ dataDir: join(dir, 'source') }));
+    expect(history.map((item) => item.event).sort()).toEqual(['add', 'add', 'add', 'add', 'delete', 'update']);
+    expect(await allHistory(createJsonStore({ dataDir: join(dir, 'json') }))).toEqual(history);
+    expect(await allHistory(createSqliteStore({ dataDir: join(dir, 'back') }))).toEqual(history);
   });
 
   it('refuses an unknown store kind with a clear message', async () => {
@@ -95,6 +151,9 @@ describe('engram migrate-store', () => {
           original,
         );
         expect(await exported('alice', { ENGRAM_SQLITE_PATH: back })).toBe(original);
+        const history = await allHistory(createSqliteStore({ dataDir: join(dir, 'source') }));
+        expect(await allHistory(createPostgresStore({ url: postgresUrl as string, schema }))).toEqual(history);
+        expect(await allHistory(createSqliteStore({ dataDir: join(dir, 'from-pg') }))).toEqual(history);
       } finally {
         const client = new pg.Client({ connectionString: postgresUrl });
         await client.connect();

@@ -17,6 +17,7 @@ import type { MemoryService } from '../../src/core/memory-service.js';
 import type { AppEnv, ServerDeps } from '../../src/server/context.js';
 import { errorHandler } from '../../src/server/errors.js';
 import { type McpHandle, type McpHttpOptions, mountMcp } from '../../src/server/mcp/http.js';
+import { KB_TOOL_NAMES } from '../../src/server/mcp/kb-tools.js';
 import { createMcpServer, TOOL_NAMES } from '../../src/server/mcp/tools.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -92,7 +93,8 @@ describe('MCP over HTTP without keys', () => {
   it('lists all tools, each described and with an input schema', async () => {
     const client = await connect(server.url, 'mcp');
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual([...TOOL_NAMES].sort());
+    // The server has a knowledge base (the default), so the kb_* tools are there too.
+    expect(tools.map((tool) => tool.name).sort()).toEqual([...TOOL_NAMES, ...KB_TOOL_NAMES].sort());
     for (const tool of tools) {
       expect(tool.description?.length).toBeGreaterThan(40);
       expect(tool.inputSchema.type).toBe('object');

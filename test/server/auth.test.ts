@@ -67,12 +67,14 @@ describe('errors and readiness', () => {
   it('aborts an export that fails mid-stream instead of ending a short file with 200', async () => {
     server = await startTestServer();
     const actor = { name: 'test', source: 'api' } as const;
-    for (const content of ['one', 'two', 'three']) await server.deps.service.add('alice', { content }, actor);
-    const history = server.deps.service.store.history.bind(server.deps.service.store);
+    // Export reads history 200 memories at a time: the second read fails, after the first 200 went out.
+    const contents = Array.from({ length: 250 }, (_, i) => ({ content: `memory number ${i}` }));
+    await server.deps.service.addMany('alice', contents, actor);
+    const historyMany = server.deps.service.store.historyMany.bind(server.deps.service.store);
     let calls = 0;
-    server.deps.service.store.history = async (userId, id) => {
+    server.deps.service.store.historyMany = async (userId, ids) => {
       if (++calls === 2) throw new Error('disk read failed');
-      return history(userId, id);
+      return historyMany(userId, ids);
     };
     const response = await get('/v1/export');
     await expect(response.text()).rejects.toThrow();

@@ -89,6 +89,23 @@ const LIMIT = 12;
       }
     });
 
+    it('shares embeddings: a text one replica embedded is taken from Redis by the other', async () => {
+      const sharedHits = async (replica: number) => {
+        const text = await (await fetch(new URL('/metrics', replicas[replica]?.url))).text();
+        return Number(/^engram_embed_shared_cache_texts_total\{result="hit"\} (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+      };
+      const content = `Bob tunes his theremin every Sunday (${randomBytes(4).toString('hex')})`;
+      const before = await sharedHits(1);
+      expect(before).toBeGreaterThanOrEqual(0);
+      expect((await call(0, bob, '/v1/memories', { content })).status).toBe(201);
+      // The first replica sent the vector to Redis before it stored the memory, so before it answered.
+      const search = await call(1, bob, '/v1/search', { query: content, mode: 'vector', limit: 1 });
+      expect(search.status).toBe(200);
+      await search.text();
+      const after = await sharedHits(1);
+      expect(after).toBe(before + 1);
+    });
+
     it('shares the rate limit: the request over the limit is refused whichever replica it reaches', async () => {
       const carol = (
         await exec(process.execPath, [ENGRAM_BIN, 'keys', 'create', '--user', 'carol', '--data-dir', dataDir])

@@ -474,6 +474,7 @@ function filterFixture(): Memory[] {
     makeMemory(3, {
       category: 'home',
       tags: ['a', 'c'],
+      source: 'kb',
       eventAt: '2026-03-15T00:00:00.000Z',
       metadata: { done: 'true', owner: 'bob' },
     }),
@@ -534,6 +535,8 @@ const FILTER_CASES: { title: string; filter: Partial<StoreFilter>; expected: num
   { title: 'agentId', filter: { agentId: 'agent-1' }, expected: [1] },
   { title: 'sessionId', filter: { sessionId: 's2' }, expected: [2] },
   { title: 'category and tags together', filter: { category: 'home', tagsAny: ['c'] }, expected: [5, 3] },
+  { title: 'source', filter: { source: 'kb' }, expected: [3] },
+  { title: 'source and category', filter: { source: 'api', category: 'home' }, expected: [5] },
   { title: 'a filter nothing matches', filter: { category: 'nowhere' }, expected: [] },
 ];
 
@@ -643,6 +646,21 @@ function changeCases(store: Current): void {
 
   it('history of an unknown memory is empty', async () => {
     expect(await store().history('alice', idAt(77))).toEqual([]);
+  });
+
+  it('historyMany answers for many memories at once, exactly as history does, and only for the user’s own', async () => {
+    const other = makeMemory(2);
+    const bobs = makeMemory(3, { userId: 'bob' });
+    await seed(store(), [other, bobs]);
+    const v2 = { ...original, content: 'second version', hash: contentHash('second version'), updatedAt: timeAt(3) };
+    await store().update(v2, null, historyEntry('update', original, v2));
+    await store().delete('alice', other.id, historyEntry('delete', other, null));
+
+    const many = await store().historyMany('alice', [original.id, other.id, bobs.id, idAt(77)]);
+    expect([...many.keys()].sort()).toEqual([original.id, other.id].sort());
+    expect(many.get(original.id)).toEqual(await store().history('alice', original.id));
+    expect(many.get(other.id)?.map((entry) => entry.event)).toEqual(['add', 'delete']);
+    expect(await store().historyMany('alice', [])).toEqual(new Map());
   });
 }
 
@@ -912,6 +930,29 @@ function scanCases(store: Current): void {
 
   it('yields only one user’s records when given a user', async () => {
     expect((await collect(store().scan('bob'))).map((record) => record.memory.id)).toEqual([idAt(1), idAt(5)]);
+  });
+
+  it('scanHistory yields every history entry, of deleted memories too, by user and memory, oldest first', async () => {
+    const [m2, m4] = [memories[1], memories[2]] as [Memory, Memory];
+    const edited = { ...m4, content: 'edited', updatedAt: timeAt(50) };
+    const update = historyEntry('update', m4, edited);
+    await store().update(edited, null, update);
+    const removal = historyEntry('delete', m2, null);
+    await store().delete('alice', m2.id, removal);
+
+    const entries = await collect(store().scanHistory());
+    const key = (entry: HistoryEntry) => `${entry.userId} ${minuteOf(entry.memoryId)} ${entry.event}`;
+    expect(entries.map(key)).toEqual([
+      'alice 2 add',
+      'alice 2 delete',
+      'alice 4 add',
+      'alice 4 update',
+      'bob 1 add',
+      'bob 5 add',
+      'carol 3 add',
+    ]);
+    expect(entries.find((entry) => entry.id === removal.id)).toEqual(removal);
+    expect(entries.find((entry) => entry.id === update.id)).toEqual(update);
   });
 }
 

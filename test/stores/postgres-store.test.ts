@@ -1,35 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresStore } from '../../src/stores/postgres/index.js';
+import type { PostgresStore } from '../../src/stores/postgres/index.js';
 import { LATEST_VERSION } from '../../src/stores/postgres/postgres-migrations.js';
 import { makeMemory, runConformance } from './conformance.js';
+import { dropSchema, HOW, schemaHarness, url } from './pg-harness.js';
 
-/**
- * Runs against a real PostgreSQL 15 + pgvector: `scripts/services.sh start` provisions one on
- * Debian and prints ENGRAM_TEST_POSTGRES_URL (`.ci/run` does this). Without it, every case here
- * is skipped with that reason.
- */
-const url = process.env.ENGRAM_TEST_POSTGRES_URL;
-const HOW = 'set ENGRAM_TEST_POSTGRES_URL, e.g. `eval "$(scripts/services.sh start)"` on Debian, to run it';
 if (!url) console.warn(`postgres store tests skipped: ${HOW}`);
-
-/** A store over a fresh schema of the test database, dropped afterwards. */
-function schemaHarness() {
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const make = () => new PostgresStore({ url: url as string, schema, poolMax: 4 });
-  return { schema, make };
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 runConformance(
   'postgres',

@@ -5,8 +5,10 @@ import { EngramError, isPrivateError, publicError } from '../../core/errors.js';
 import type { MemoryService } from '../../core/memory-service.js';
 import { type FilterInput, historyEntrySchema, LIMITS, memorySchema } from '../../core/schemas.js';
 import type { HistoryEntry, Memory, Metadata, SearchExplanation, SearchResult } from '../../core/types.js';
+import type { KnowledgeBase } from '../../kb/index.js';
 import type { Logger } from '../../logger.js';
 import type { Caller } from '../context.js';
+import { registerKbTools } from './kb-tools.js';
 
 /**
  * The MCP tools: thin adapters over MemoryService. Each parses its arguments, calls the service
@@ -37,6 +39,8 @@ update_memory rather than storing contradictions; delete_memory removes one. Mem
 export interface McpToolOptions {
   /** Where unexpected (non-domain) failures are logged; the client only sees "internal error". */
   logger?: Logger;
+  /** The knowledge base, when the server has one: adds the kb_* tools. */
+  kb?: KnowledgeBase | null;
 }
 
 // ---------------------------------------------------------------- argument schemas
@@ -513,5 +517,6 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
       }),
   );
 
+  if (options.kb) registerKbTools(server, options.kb, caller, run);
   return server;
 }

@@ -38,6 +38,7 @@ const list = z
 /** Filters as query-string parameters (tags comma-separated, metadata as a JSON object). */
 export const filterQuerySchema = z.object({
   category: z.string().max(64).optional(),
+  source: z.string().max(32).optional().openapi({ description: 'api, mcp, cli, telegram, kb or import' }),
   agentId: z.string().max(128).optional(),
   sessionId: z.string().max(128).optional(),
   tags: list.optional().openapi({ description: 'comma-separated; matches memories with any of them' }),
@@ -62,6 +63,7 @@ export function filterFromQuery(query: z.infer<typeof filterQuerySchema>): Filte
   }
   const filter: Record<string, unknown> = {
     category: query.category,
+    source: query.source,
     agentId: query.agentId,
     sessionId: query.sessionId,
     tagsAny: query.tags,

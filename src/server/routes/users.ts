@@ -13,7 +13,8 @@ export function userRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
     createRoute({
       method: 'delete',
       path: '/v1/users/{id}',
-      summary: 'Purge a user: every memory, vector and history entry (a user key may purge only its own user)',
+      summary:
+        'Purge a user: every memory, vector and history entry, and their knowledge-base notes (a user key may purge only its own user)',
       tags: ['users'],
       request: {
         params: z.object({
@@ -37,6 +38,8 @@ export function userRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       if (caller.principal?.kind === 'user' && caller.principal.userId !== id) {
         throw new EngramError('forbidden', 'this key is bound to another user');
       }
+      // Notes first: their files go (one commit), so a restart cannot index them back.
+      await deps.kb?.purgeUser(id);
       return c.json({ userId: id, purged: await service.purgeUser(id) }, 200);
     },
   );

@@ -13,7 +13,7 @@ import type {
   StoreFilter,
   VectorHit,
 } from '../../core/types.js';
-import type { ListOptions, MemoryStore, StoreStats } from '../store.js';
+import { groupHistory, type ListOptions, type MemoryStore, type StoreStats } from '../store.js';
 import { ascending, type Snapshot, UserFileCache } from './json-cache.js';
 import type { JsonStoreConfig } from './json-config.js';
 import { fileSize, readIfExists, removeDir, replaceFile, subdirectories } from './json-files.js';
@@ -196,6 +196,24 @@ export class JsonStore implements MemoryStore {
     );
   }
 
+  async historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>> {
+    if (memoryIds.length === 0) return new Map();
+    const wanted = new Set(memoryIds);
+    return this.#read(userId, (snapshot) =>
+      groupHistory(snapshot.data.history.filter((entry) => wanted.has(entry.memoryId)).map(cloneEntry)),
+    );
+  }
+
+  async *scanHistory(): AsyncIterable<HistoryEntry> {
+    const userIds = (await this.#track(() => this.#userIds())).sort(byString);
+    for (const userId of userIds) {
+      const entries = await this.#read(userId, (snapshot) => snapshot.data.history.map(cloneEntry));
+      // A stable sort: each memory's entries keep the order they were written in.
+      entries.sort((a, b) => byString(a.memoryId, b.memoryId));
+      yield* entries;
+    }
+  }
+
   async categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]> {
     return this.#read(userId, (snapshot) => categoryCounts(visible(snapshot, filter)));
   }
@@ -369,4 +387,9 @@ function checkEntry(entry: HistoryEntry, userId: string, memoryId: string): void
   if (entry.userId !== userId || entry.memoryId !== memoryId) {
     throw invalid(`history entry ${entry.id} does not describe memory ${memoryId} of this user`);
   }
+}
+
+/** Code-unit order, as the SQL stores' `COLLATE "C"` / binary columns sort. */
+function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -12,6 +12,13 @@ export const postgresConfigSchema = z.object({
   poolMax: z.number().int().min(1).max(1_000).default(10),
   /** Statements running longer are cancelled (the request fails with `unavailable`). */
   statementTimeoutMs: z.number().int().min(100).max(3_600_000).default(15_000),
+  /**
+   * Approximate nearest-neighbour search through an HNSW index (cosine) on the vectors; false:
+   * exact scans only (the index is still kept, so switching back needs no rebuild).
+   */
+  hnsw: z.boolean().default(true),
+  /** Candidates an HNSW search keeps (pgvector's `hnsw.ef_search`): higher finds more true neighbours, slower. */
+  efSearch: z.number().int().min(10).max(1_000).default(100),
 });
 
 export type PostgresConfig = z.input<typeof postgresConfigSchema>;

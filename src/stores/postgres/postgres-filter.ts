@@ -25,6 +25,7 @@ export function filterPg(userId: string, filter: StoreFilter, before = 0, alias 
   if (filter.agentId !== undefined) where.push(`${a}.agent_id = ${p(filter.agentId)}`);
   if (filter.sessionId !== undefined) where.push(`${a}.session_id = ${p(filter.sessionId)}`);
   if (filter.category !== undefined) where.push(`${a}.category = ${p(filter.category)}`);
+  if (filter.source !== undefined) where.push(`${a}.source = ${p(filter.source)}`);
   if (filter.tagsAny?.length) where.push(`${a}.tags ?| ${p(filter.tagsAny)}::text[]`);
   if (filter.tagsAll?.length) where.push(`${a}.tags ?& ${p([...new Set(filter.tagsAll)])}::text[]`);
   if (filter.createdAfter !== undefined) where.push(`${a}.created_at >= ${p(filter.createdAfter)}`);

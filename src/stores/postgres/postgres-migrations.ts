@@ -116,3 +116,74 @@ export async function migrate(client: PoolClient, schema: string): Promise<{ fro
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
   }
 }
+
+const VECTOR_INDEX_PREFIX = 'memories_embedding_hnsw_';
+/** pgvector indexes `vector` columns of at most this many dimensions. */
+export const HNSW_MAX_DIMENSION = 2_000;
+
+/** Drops the HNSW index, whatever its dimension (a bulk load rebuilds it with `ensureVectorIndex`). */
+export async function dropVectorIndexes(client: PoolClient, schema: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = 'memories' AND indexname LIKE $2`,
+      [schema, `${VECTOR_INDEX_PREFIX}%`],
+    );
+    for (const { name } of rows) await client.query(`DROP INDEX ${schema}.${name}`);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+export type VectorIndexState = 'ready' | 'created' | 'deferred' | 'unsupported';
+
+/**
+ * Makes the HNSW index (cosine) for `dimension`-d vectors exist, and no other. The column is a
+ * plain `vector` (any dimension, so a reindex can change models), so the index is on the
+ * expression `embedding::vector(d)`; searches use the same expression. An index for another
+ * dimension is dropped; while rows of another dimension remain (a reindex half-way), none is built
+ * (`deferred`): the next call after the reindex builds it. Built under the migration lock, without
+ * the statement timeout (a build over existing rows can take minutes), in one transaction.
+ */
+export async function ensureVectorIndex(
+  client: PoolClient,
+  schema: string,
+  dimension: number,
+): Promise<VectorIndexState> {
+  if (!Number.isInteger(dimension) || dimension < 1) throw new Error(`not a vector dimension: ${dimension}`);
+  const wanted = `${VECTOR_INDEX_PREFIX}${dimension}`;
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock($1), set_config('engram.scope', 'all', true)`, [MIGRATION_LOCK]);
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = 'memories' AND indexname LIKE $2`,
+      [schema, `${VECTOR_INDEX_PREFIX}%`],
+    );
+    for (const { name } of rows) {
+      if (name !== wanted) await client.query(`DROP INDEX ${schema}.${name}`);
+    }
+    let state: VectorIndexState = 'ready';
+    if (dimension > HNSW_MAX_DIMENSION) state = 'unsupported';
+    else if (!rows.some((row) => row.name === wanted)) {
+      const mixed = await client.query(`SELECT 1 FROM ${schema}.memories WHERE vector_dims(embedding) <> $1 LIMIT 1`, [
+        dimension,
+      ]);
+      if (mixed.rowCount) state = 'deferred';
+      else {
+        await client.query(`SET LOCAL statement_timeout = 0; SET LOCAL maintenance_work_mem = '256MB'`);
+        await client.query(
+          `CREATE INDEX ${wanted} ON ${schema}.memories USING hnsw ((embedding::vector(${dimension})) vector_cosine_ops)`,
+        );
+        state = 'created';
+      }
+    }
+    await client.query('COMMIT');
+    return state;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

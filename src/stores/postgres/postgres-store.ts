@@ -16,10 +16,36 @@ import type {
   StoreFilter,
   VectorHit,
 } from '../../core/types.js';
-import type { ListOptions, MemoryStore, StoreStats } from '../store.js';
+import { groupHistory, type ListOptions, type MemoryStore, type StoreStats } from '../store.js';
 import { type PostgresConfig, postgresConfigSchema } from './postgres-config.js';
 import { filterPg } from './postgres-filter.js';
-import { migrate } from './postgres-migrations.js';
+import { dropVectorIndexes, ensureVectorIndex, HNSW_MAX_DIMENSION, migrate } from './postgres-migrations.js';
+
+interface HistoryRow {
+  id: string;
+  memory_id: string;
+  user_id: string;
+  event: HistoryEntry['event'];
+  before: Memory | null;
+  after: Memory | null;
+  actor: string;
+  at: string;
+  reason: string | null;
+}
+
+function historyFromRow(row: HistoryRow): HistoryEntry {
+  return {
+    id: row.id,
+    memoryId: row.memory_id,
+    userId: row.user_id,
+    event: row.event,
+    before: row.before,
+    after: row.after,
+    actor: row.actor,
+    at: row.at,
+    reason: row.reason,
+  };
+}
 
 interface MemoryRow {
   id: string;
@@ -86,6 +112,11 @@ export class PostgresStore implements MemoryStore {
       const client = await pool.connect();
       try {
         await migrate(client, schema);
+        const info = await client.query<{ value: EmbeddingInfo }>(
+          `SELECT value FROM ${schema}.store_meta WHERE key = 'embedding'`,
+        );
+        const dimension = info.rows[0]?.value.dimension;
+        if (dimension !== undefined) await ensureVectorIndex(client, schema, dimension);
       } finally {
         client.release();
       }
@@ -111,11 +142,7 @@ export class PostgresStore implements MemoryStore {
     try {
       // One round trip: BEGIN and the setting row-level security reads (a simple-protocol query, so
       // the user id goes in as an escaped literal).
-      const setting =
-        scope === 'all'
-          ? `set_config('engram.scope', 'all', true)`
-          : `set_config('engram.user_id', ${client.escapeLiteral(scope.user)}, true)`;
-      await client.query(`BEGIN; SELECT ${setting}`);
+      await client.query(`BEGIN; SELECT ${this.#setting(client, scope)}`);
       const result = await work(client);
       await client.query('COMMIT');
       return result;
@@ -127,6 +154,44 @@ export class PostgresStore implements MemoryStore {
     }
   }
 
+  /**
+   * A query read in pages through a cursor, in one transaction (one snapshot) acting for `scope`.
+   * One sort or index walk for the whole scan — page-by-page keyset queries would each re-plan
+   * under row-level security, whose filter the planner cannot see through. Leaving the loop early
+   * ends the transaction.
+   */
+  async *#cursor<R extends pg.QueryResultRow>(
+    scope: Scope,
+    sql: string,
+    params: unknown[],
+    page: number,
+  ): AsyncIterable<R[]> {
+    if (!this.#pool) throw new EngramError('unavailable', 'the PostgreSQL store is not open');
+    const client = await this.#pool.connect();
+    let committed = false;
+    try {
+      await client.query(`BEGIN; SELECT ${this.#setting(client, scope)}`);
+      await client.query(`DECLARE engram_scan NO SCROLL CURSOR FOR ${sql}`, params);
+      for (;;) {
+        const { rows } = await client.query<R>(`FETCH ${page} FROM engram_scan`);
+        if (rows.length > 0) yield rows;
+        if (rows.length < page) break;
+      }
+      await client.query('COMMIT');
+      committed = true;
+    } finally {
+      if (!committed) await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  }
+
+  /** The SELECT list item that sets what row-level security reads (an escaped literal). */
+  #setting(client: pg.PoolClient, scope: Scope): string {
+    return scope === 'all'
+      ? `set_config('engram.scope', 'all', true)`
+      : `set_config('engram.user_id', ${client.escapeLiteral(scope.user)}, true)`;
+  }
+
   async getEmbeddingInfo(): Promise<EmbeddingInfo | null> {
     return this.#tx('all', async (db) => {
       const { rows } = await db.query<{ value: EmbeddingInfo }>(`SELECT value FROM store_meta WHERE key = 'embedding'`);
@@ -134,6 +199,7 @@ export class PostgresStore implements MemoryStore {
     });
   }
 
+  /** Records the model, and keeps the HNSW index to its dimension (see `ensureVectorIndex`). */
   async setEmbeddingInfo(info: EmbeddingInfo): Promise<void> {
     await this.#tx('all', (db) =>
       db.query(
@@ -141,6 +207,26 @@ export class PostgresStore implements MemoryStore {
         [JSON.stringify(info)],
       ),
     );
+    await this.#withClient((client) => ensureVectorIndex(client, this.#config.schema, info.dimension));
+  }
+
+  /** The HNSW index goes for a bulk load: building it once afterwards is several times faster. */
+  async deferIndexes(): Promise<() => Promise<void>> {
+    await this.#withClient((client) => dropVectorIndexes(client, this.#config.schema));
+    return async () => {
+      const info = await this.getEmbeddingInfo();
+      if (info) await this.#withClient((client) => ensureVectorIndex(client, this.#config.schema, info.dimension));
+    };
+  }
+
+  async #withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (!this.#pool) throw new EngramError('unavailable', 'the PostgreSQL store is not open');
+    const client = await this.#pool.connect();
+    try {
+      return await work(client);
+    } finally {
+      client.release();
+    }
   }
 
   async insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void> {
@@ -274,29 +360,34 @@ export class PostgresStore implements MemoryStore {
 
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
     return this.#tx({ user: userId }, async (db) => {
-      const { rows } = await db.query<{
-        id: string;
-        memory_id: string;
-        user_id: string;
-        event: HistoryEntry['event'];
-        before: Memory | null;
-        after: Memory | null;
-        actor: string;
-        at: string;
-        reason: string | null;
-      }>('SELECT * FROM history WHERE user_id = $1 AND memory_id = $2 ORDER BY seq', [userId, memoryId]);
-      return rows.map((row) => ({
-        id: row.id,
-        memoryId: row.memory_id,
-        userId: row.user_id,
-        event: row.event,
-        before: row.before,
-        after: row.after,
-        actor: row.actor,
-        at: row.at,
-        reason: row.reason,
-      }));
+      const { rows } = await db.query<HistoryRow>(
+        'SELECT * FROM history WHERE user_id = $1 AND memory_id = $2 ORDER BY seq',
+        [userId, memoryId],
+      );
+      return rows.map(historyFromRow);
     });
+  }
+
+  async historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>> {
+    if (memoryIds.length === 0) return new Map();
+    return this.#tx({ user: userId }, async (db) => {
+      const { rows } = await db.query<HistoryRow>(
+        'SELECT * FROM history WHERE user_id = $1 AND memory_id = ANY($2::text[]) ORDER BY memory_id, seq',
+        [userId, memoryIds],
+      );
+      return groupHistory(rows.map(historyFromRow));
+    });
+  }
+
+  async *scanHistory(): AsyncIterable<HistoryEntry> {
+    for await (const rows of this.#cursor<HistoryRow>(
+      'all',
+      'SELECT * FROM history ORDER BY user_id, memory_id, seq',
+      [],
+      1_000,
+    )) {
+      for (const row of rows) yield historyFromRow(row);
+    }
   }
 
   async categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]> {
@@ -343,12 +434,26 @@ export class PostgresStore implements MemoryStore {
 
   async vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]> {
     if (!vector.some((x) => x !== 0)) return [];
+    const { hnsw, efSearch } = this.#config;
+    // The HNSW index is on `embedding::vector(d)`; the same expression lets the planner use it
+    // (it still scans exactly when that is cheaper, e.g. for a user with few memories).
+    const cast = hnsw && vector.length <= HNSW_MAX_DIMENSION ? `::vector(${vector.length})` : '::vector';
     return this.#tx({ user: userId }, async (db) => {
+      if (hnsw) {
+        // Iterative scans keep walking the graph until `limit` rows pass the user's filter.
+        await db.query(
+          `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+          [String(Math.max(efSearch, limit))],
+        );
+      }
       const where = filterPg(userId, filter, 1);
-      // A zero stored vector has no direction: cosine distance is NaN there, and NaN sorts last.
+      // Relaxed order may return rows slightly out of order: the outer query sorts them. A zero
+      // stored vector has no direction: cosine distance is NaN there (the index skips it).
       const { rows } = await db.query<{ id: string; distance: number }>(
-        `SELECT m.id, m.embedding <=> $1::vector AS distance FROM memories m
-         WHERE ${where.sql} ORDER BY distance LIMIT $${where.params.length + 2}`,
+        `WITH nearest AS MATERIALIZED (
+           SELECT m.id, m.embedding${cast} <=> $1${cast} AS distance FROM memories m
+           WHERE ${where.sql} ORDER BY distance LIMIT $${where.params.length + 2}
+         ) SELECT id, distance FROM nearest ORDER BY distance, id`,
         [vectorToSql(Array.from(vector)), ...where.params, limit],
       );
       return rows.flatMap((row) =>
@@ -402,23 +507,17 @@ export class PostgresStore implements MemoryStore {
   }
 
   async *scan(userId?: string): AsyncIterable<MemoryRecord> {
-    let after = '';
     const scope: Scope = userId === undefined ? 'all' : { user: userId };
-    for (;;) {
-      const rows = await this.#tx(scope, async (db) => {
-        const result = await db.query<MemoryRow & { embedding: string }>(
-          `SELECT ${MEMORY_COLUMNS}, m.embedding::text AS embedding FROM memories m
-           WHERE m.id > $1 ${userId === undefined ? '' : 'AND m.user_id = $2'} ORDER BY m.id LIMIT 500`,
-          userId === undefined ? [after] : [after, userId],
-        );
-        return result.rows;
-      });
+    for await (const rows of this.#cursor<MemoryRow & { embedding: string }>(
+      scope,
+      `SELECT ${MEMORY_COLUMNS}, m.embedding::text AS embedding FROM memories m
+       ${userId === undefined ? '' : 'WHERE m.user_id = $1'} ORDER BY m.id`,
+      userId === undefined ? [] : [userId],
+      500,
+    )) {
       for (const row of rows) {
         yield { memory: fromRow(row), vector: Float32Array.from(vectorFromSql(row.embedding) as number[]) };
       }
-      const last = rows.at(-1);
-      if (!last || rows.length < 500) return;
-      after = last.id;
     }
   }
 

@@ -21,6 +21,7 @@ export function filterSql(userId: string, filter: StoreFilter): SqlFragment {
   if (filter.agentId !== undefined) add('m.agent_id = ?', filter.agentId);
   if (filter.sessionId !== undefined) add('m.session_id = ?', filter.sessionId);
   if (filter.category !== undefined) add('m.category = ?', filter.category);
+  if (filter.source !== undefined) add('m.source = ?', filter.source);
   if (filter.tagsAny?.length) {
     add(`EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value IN (${marks(filter.tagsAny.length)}))`, ...filter.tagsAny);
   }

@@ -17,7 +17,7 @@ import type {
   StoreFilter,
   VectorHit,
 } from '../../core/types.js';
-import type { ListOptions, MemoryStore, StoreStats } from '../store.js';
+import { groupHistory, type ListOptions, type MemoryStore, type StoreStats } from '../store.js';
 import { migrate } from './migrations.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
 import { filterSql } from './sqlite-filter.js';
@@ -229,17 +229,33 @@ export class SqliteStore implements MemoryStore {
     const rows = this.#conn
       .prepare('SELECT * FROM history WHERE user_id = ? AND memory_id = ? ORDER BY rowid')
       .all(userId, memoryId) as HistoryRow[];
-    return rows.map((row) => ({
-      id: row.id,
-      memoryId: row.memory_id,
-      userId: row.user_id,
-      event: row.event as HistoryEntry['event'],
-      before: row.before === null ? null : (JSON.parse(row.before) as Memory),
-      after: row.after === null ? null : (JSON.parse(row.after) as Memory),
-      actor: row.actor,
-      at: row.at,
-      reason: row.reason,
-    }));
+    return rows.map(historyFromRow);
+  }
+
+  async historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>> {
+    if (memoryIds.length === 0) return new Map();
+    const rows = this.#conn
+      .prepare(
+        `SELECT * FROM history WHERE user_id = ? AND memory_id IN (SELECT value FROM json_each(?)) ORDER BY memory_id, rowid`,
+      )
+      .all(userId, JSON.stringify(memoryIds)) as HistoryRow[];
+    return groupHistory(rows.map(historyFromRow));
+  }
+
+  async *scanHistory(): AsyncIterable<HistoryEntry> {
+    // Keyset pages over the (user_id, memory_id, rowid) index.
+    let after: [string, string, number] = ['', '', 0];
+    const page = this.#conn.prepare(
+      `SELECT rowid AS seq, * FROM history WHERE (user_id, memory_id, rowid) > (?, ?, ?)
+       ORDER BY user_id, memory_id, rowid LIMIT 1000`,
+    );
+    for (;;) {
+      const rows = page.all(...after) as (HistoryRow & { seq: number })[];
+      for (const row of rows) yield historyFromRow(row);
+      const last = rows.at(-1);
+      if (!last || rows.length < 1000) return;
+      after = [last.user_id, last.memory_id, last.seq];
+    }
   }
 
   async categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]> {
@@ -447,4 +463,18 @@ function bytesVector(bytes: Buffer): Float32Array {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return new Float32Array(copy.buffer);
+}
+
+function historyFromRow(row: HistoryRow): HistoryEntry {
+  return {
+    id: row.id,
+    memoryId: row.memory_id,
+    userId: row.user_id,
+    event: row.event as HistoryEntry['event'],
+    before: row.before === null ? null : (JSON.parse(row.before) as Memory),
+    after: row.after === null ? null : (JSON.parse(row.after) as Memory),
+    actor: row.actor,
+    at: row.at,
+    reason: row.reason,
+  };
 }

@@ -1,0 +1,160 @@
+/**
+ * The knowledge base's git repository, through simple-git (the real `git` binary): one commit per
+ * change, and an optional push to a remote with retries. Calls are serialised — git takes a lock
+ * on the index, and two commits at once would fail.
+ */
+import { access, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type SimpleGit, simpleGit } from 'simple-git';
+import { EngramError } from '../core/errors.js';
+
+export interface GitOptions {
+  dir: string;
+  /** Remote URL to push to after each commit; none: commits stay local. */
+  remote?: string | undefined;
+  branch: string;
+  authorName: string;
+  authorEmail: string;
+  /** Push attempts before giving up on one push (the next commit pushes again). */
+  pushAttempts: number;
+  /** Delay before the second attempt; doubles after each failure. */
+  pushBackoffMs: number;
+  /** Told when a push failed every attempt (the message has credentials removed). */
+  onPushFailed?: (message: string) => void;
+}
+
+export interface PushState {
+  /** Last push that succeeded, ISO time. */
+  lastPushAt: string | null;
+  /** Why the last push failed, when it did. */
+  lastError: string | null;
+}
+
+export class GitRepo {
+  readonly #options: GitOptions;
+  #git: SimpleGit | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #push: PushState = { lastPushAt: null, lastError: null };
+  #pushing: Promise<void> | null = null;
+  #pushAgain = false;
+
+  constructor(options: GitOptions) {
+    this.#options = options;
+  }
+
+  get pushState(): PushState {
+    return { ...this.#push };
+  }
+
+  /** Creates the repository (branch `branch`) if the directory holds none; sets the remote. */
+  async init(): Promise<void> {
+    const { dir, branch, remote, authorName, authorEmail } = this.#options;
+    await mkdir(dir, { recursive: true });
+    const git = simpleGit({ baseDir: dir, maxConcurrentProcesses: 1 });
+    try {
+      await git.version();
+    } catch (error) {
+      throw new EngramError('unavailable', 'the knowledge base needs the `git` command, which was not found', {
+        cause: error,
+      });
+    }
+    const fresh = !(await exists(join(dir, '.git')));
+    if (fresh) await git.init(['--initial-branch', branch]);
+    await git.addConfig('user.name', authorName);
+    await git.addConfig('user.email', authorEmail);
+    if (remote) {
+      const remotes = await git.getRemotes(true);
+      const origin = remotes.find((entry) => entry.name === 'origin');
+      if (!origin) await git.addRemote('origin', remote);
+      else if (origin.refs.push !== remote) await git.remote(['set-url', 'origin', remote]);
+    }
+    this.#git = git;
+  }
+
+  /** Stages `paths` (added, changed or removed files) and commits them; returns the commit hash, or null if nothing changed. */
+  commit(paths: string[], message: string): Promise<string | null> {
+    return this.#serial(async (git) => {
+      await git.raw(['add', '--all', '--', ...paths]);
+      const staged = await git.diff(['--cached', '--name-only']);
+      if (staged.trim() === '') return null;
+      const result = await git.commit(message, undefined, { '--no-verify': null });
+      if (this.#options.remote) this.#schedulePush();
+      return result.commit || (await git.revparse(['HEAD']));
+    });
+  }
+
+  /** The hash of HEAD, or null in a repository without commits. */
+  head(): Promise<string | null> {
+    return this.#serial(async (git) => {
+      try {
+        return (await git.revparse(['HEAD'])).trim();
+      } catch {
+        return null;
+      }
+    });
+  }
+
+  /** Resolves when any push under way (and one queued behind it) has finished. */
+  async flush(): Promise<void> {
+    while (this.#pushing) await this.#pushing;
+  }
+
+  /** One push at a time; commits arriving during a push are pushed by one more push after it. */
+  #schedulePush(): void {
+    if (this.#pushing) {
+      this.#pushAgain = true;
+      return;
+    }
+    this.#pushing = (async () => {
+      do {
+        this.#pushAgain = false;
+        await this.#pushWithRetries();
+      } while (this.#pushAgain);
+    })().finally(() => {
+      this.#pushing = null;
+    });
+  }
+
+  async #pushWithRetries(): Promise<void> {
+    const { branch, pushAttempts, pushBackoffMs } = this.#options;
+    let delay = pushBackoffMs;
+    for (let attempt = 1; attempt <= pushAttempts; attempt++) {
+      try {
+        await this.#serial((git) => git.push('origin', branch, ['--set-upstream']));
+        this.#push = { lastPushAt: new Date().toISOString(), lastError: null };
+        return;
+      } catch (error) {
+        this.#push = {
+          ...this.#push,
+          lastError: withoutCredentials((error as Error).message.split('\n')[0] ?? 'push failed'),
+        };
+        if (attempt < pushAttempts) {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          delay *= 2;
+        } else this.#options.onPushFailed?.(this.#push.lastError ?? 'push failed');
+      }
+    }
+  }
+
+  #serial<T>(work: (git: SimpleGit) => Promise<T>): Promise<T> {
+    const git = this.#git;
+    if (!git) return Promise.reject(new EngramError('unavailable', 'the knowledge base is not open'));
+    const run = this.#queue.then(() => work(git));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A git message without the credentials a remote URL may carry (`https://user:token@host/…`). */
+export function withoutCredentials(message: string): string {
+  return message.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@');
+}

@@ -1,0 +1,10 @@
+export { type Chunk, chunkMarkdown } from './chunk.js';
+export {
+  type CreatedNote,
+  type KbHit,
+  KnowledgeBase,
+  type KnowledgeBaseOptions,
+  type NewNote,
+  type NoteSummary,
+} from './knowledge-base.js';
+export { checkNotePath, type Note, type NoteMeta, notePath, parseNote, renderNote, slugify } from './note.js';

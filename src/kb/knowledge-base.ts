@@ -1,0 +1,327 @@
+/**
+ * The knowledge base: a git repository of markdown notes (`topics/<category>/<date>-<slug>.md`),
+ * each indexed as memories of its owner (one per section, source `kb`), so memory search finds
+ * notes and a note's sections lend each other context (they share a `sessionId`). Notes written
+ * here are committed one per change; notes edited on disk are re-indexed when the file changes.
+ *
+ * Isolation: a note belongs to the Engram user named by its `owner` frontmatter (notes without
+ * one belong to `defaultOwner`); every read, list and search is scoped to the caller's notes, and a
+ * note of another user is "not found", exactly like a missing one.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { type FSWatcher, watch } from 'chokidar';
+import { EngramError, notFound } from '../core/errors.js';
+import { KeyedLock } from '../core/keyed-lock.js';
+import type { Actor, MemoryService } from '../core/memory-service.js';
+import type { Memory } from '../core/types.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { chunkMarkdown } from './chunk.js';
+import { type GitOptions, GitRepo, type PushState } from './git.js';
+import { checkNotePath, type Note, type NoteMeta, notePath, parseNote, renderNote } from './note.js';
+
+export interface KnowledgeBaseOptions extends Omit<GitOptions, 'dir'> {
+  dir: string;
+  /** Owner of notes whose frontmatter names none (notes written by hand). */
+  defaultOwner: string;
+  /** Re-index notes changed on disk by other programs. */
+  watch: boolean;
+  /** Reports notes that could not be indexed (bad frontmatter, unreadable). */
+  onProblem?: (path: string, error: unknown) => void;
+}
+
+export interface NewNote {
+  body: string;
+  title?: string | undefined;
+  category?: string | undefined;
+  tags?: string[] | undefined;
+  /** What made it: telegram, api, mcp, cli. */
+  source: string;
+  /** Origin identifier: a second note with the same one is not created (the first is returned). */
+  sourceId?: string | undefined;
+  createdAt?: string | undefined;
+}
+
+export interface NoteSummary extends NoteMeta {
+  path: string;
+}
+
+export interface CreatedNote {
+  note: Note;
+  /** False when a note with the same sourceId existed: nothing was written. */
+  created: boolean;
+  commit: string | null;
+  /** Ids of the memories that index it. */
+  memoryIds: string[];
+}
+
+export interface KbHit {
+  path: string;
+  title: string;
+  /** `Title › Section` of the matching part. */
+  heading: string;
+  /** The matching part's text. */
+  text: string;
+  score: number;
+  memoryId: string;
+}
+
+interface Indexed extends NoteSummary {
+  /** sha256 of the file text, so unchanged notes are not re-indexed. */
+  hash: string;
+}
+
+const ACTOR: Actor = { name: 'kb', source: 'kb' };
+const TOPICS = 'topics';
+
+export class KnowledgeBase {
+  readonly #service: MemoryService;
+  readonly #options: KnowledgeBaseOptions;
+  readonly #git: GitRepo;
+  /** Every indexed note by path. */
+  readonly #notes = new Map<string, Indexed>();
+  /** `owner\0sourceId` → path, for idempotent creation. */
+  readonly #bySource = new Map<string, string>();
+  /** One change at a time per path (and per new note's source). */
+  readonly #locks = new KeyedLock();
+  #watcher: FSWatcher | null = null;
+
+  constructor(service: MemoryService, options: KnowledgeBaseOptions) {
+    this.#service = service;
+    this.#options = options;
+    this.#git = new GitRepo({ ...options, dir: options.dir });
+  }
+
+  get dir(): string {
+    return this.#options.dir;
+  }
+
+  get push(): PushState {
+    return this.#git.pushState;
+  }
+
+  /** Opens (or creates) the repository, indexes every note, and starts watching for edits. */
+  async init(): Promise<void> {
+    await this.#git.init();
+    await mkdir(join(this.#options.dir, TOPICS), { recursive: true });
+    for (const path of await this.#markdownFiles()) await this.#reindex(path).catch(() => undefined);
+    if (this.#options.watch) await this.#watch();
+  }
+
+  async close(): Promise<void> {
+    await this.#watcher?.close();
+    this.#watcher = null;
+    await this.#git.flush();
+  }
+
+  /** Notes of `userId`, newest first, optionally of one category. */
+  list(userId: string, options: { category?: string | undefined } = {}): NoteSummary[] {
+    return [...this.#notes.values()]
+      .filter((note) => note.owner === userId && (options.category === undefined || note.category === options.category))
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.path < b.path ? 1 : -1))
+      .map(({ hash: _hash, ...summary }) => summary);
+  }
+
+  /** One of `userId`'s notes; another user's is not found. */
+  async read(userId: string, path: string): Promise<Note> {
+    const checked = checkNotePath(path);
+    const indexed = this.#notes.get(checked);
+    if (!indexed || indexed.owner !== userId) throw notFound('note', checked);
+    const text = await readFile(join(this.#options.dir, checked), 'utf8');
+    return parseNote(checked, text, this.#options.defaultOwner, indexed.createdAt);
+  }
+
+  /** Memory search over `userId`'s notes only. */
+  async search(userId: string, query: string, limit = 5): Promise<KbHit[]> {
+    const { results } = await this.#service.search(userId, { query, limit, filter: { source: 'kb' } });
+    return results.flatMap(({ memory, score }) => {
+      const path = memory.metadata.kbPath;
+      const note = typeof path === 'string' ? this.#notes.get(path) : undefined;
+      if (!note || note.owner !== userId) return [];
+      const [heading = note.title, ...rest] = memory.content.split('\n');
+      return [{ path: note.path, title: note.title, heading, text: rest.join('\n'), score, memoryId: memory.id }];
+    });
+  }
+
+  /** Writes, commits and indexes a new note; with a `sourceId` seen before, returns that note instead. */
+  async create(userId: string, input: NewNote): Promise<CreatedNote> {
+    const body = input.body.trim();
+    if (body === '') throw new EngramError('invalid_request', 'a note needs some text');
+    const sourceKey = input.sourceId ? `${userId}\0${input.sourceId}` : null;
+    return this.#locks.run(sourceKey ?? `new\0${userId}`, async () => {
+      const existing = sourceKey ? this.#bySource.get(sourceKey) : undefined;
+      if (existing) {
+        const note = await this.read(userId, existing);
+        return { note, created: false, commit: null, memoryIds: await this.#memoryIdsOf(userId, existing) };
+      }
+      const meta: NoteMeta = {
+        title: (input.title?.trim() || firstLine(body)).slice(0, 120),
+        category: input.category?.trim() || 'general',
+        tags: [...new Set(input.tags ?? [])],
+        createdAt: input.createdAt ?? this.#service.now(),
+        source: input.source,
+        owner: userId,
+        sourceId: input.sourceId ?? null,
+      };
+      const path = await this.#freePath(meta);
+      const text = renderNote(meta, body);
+      const file = join(this.#options.dir, path);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFileAtomic(file, text);
+      const commit = await this.#git.commit([path], `note: ${meta.title} (${meta.category})`);
+      await this.#reindex(path);
+      const note = parseNote(path, text, this.#options.defaultOwner, meta.createdAt);
+      return { note, created: true, commit, memoryIds: await this.#memoryIdsOf(userId, path) };
+    });
+  }
+
+  /** Deletes one of `userId`'s notes: the file (committed) and the memories indexing it. */
+  async delete(userId: string, path: string): Promise<void> {
+    const checked = checkNotePath(path);
+    await this.#locks.run(checked, async () => {
+      const indexed = this.#notes.get(checked);
+      if (!indexed || indexed.owner !== userId) throw notFound('note', checked);
+      await rm(join(this.#options.dir, checked), { force: true });
+      await this.#git.commit([checked], `delete note: ${indexed.title}`);
+      await this.#deindex(checked);
+    });
+  }
+
+  /** Deletes every note of `userId` (a purge): one commit. Their memories go with the user's purge. */
+  async purgeUser(userId: string): Promise<number> {
+    const paths = this.list(userId).map((note) => note.path);
+    for (const path of paths) {
+      await rm(join(this.#options.dir, path), { force: true });
+      this.#forget(path);
+    }
+    if (paths.length > 0) await this.#git.commit(paths, `purge notes of user ${userId}`);
+    return paths.length;
+  }
+
+  /** Re-reads one file and brings its memories in line (added, changed, or gone). */
+  async #reindex(path: string): Promise<void> {
+    await this.#locks.run(path, async () => {
+      const file = join(this.#options.dir, path);
+      let text: string;
+      let modified: Date;
+      try {
+        [text, modified] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtime)]);
+      } catch {
+        await this.#deindex(path);
+        return;
+      }
+      const hash = createHash('sha256').update(text).digest('hex');
+      const previous = this.#notes.get(path);
+      if (previous?.hash === hash) return;
+      let note: Note;
+      try {
+        note = parseNote(path, text, this.#options.defaultOwner, modified.toISOString());
+      } catch (error) {
+        this.#options.onProblem?.(path, error);
+        return;
+      }
+      if (previous && previous.owner !== note.owner) await this.#deindex(path);
+      const current = await this.#memoriesOf(note.owner, path);
+      if (current.length === 0 || current.some((memory) => memory.metadata.kbHash !== hash)) {
+        for (const memory of current) await this.#service.delete(note.owner, memory.id, ACTOR);
+        const chunks = chunkMarkdown(note.title, note.body);
+        await this.#service.addMany(
+          note.owner,
+          chunks.map((chunk, i) => ({
+            content: chunk.content,
+            category: note.category,
+            tags: note.tags,
+            sessionId: `kb:${path}`,
+            metadata: { kbPath: path, kbTitle: note.title, kbChunk: i, kbHash: hash },
+          })),
+          ACTOR,
+        );
+      }
+      const { body: _body, ...summary } = note;
+      this.#notes.set(path, { ...summary, hash });
+      if (note.sourceId) this.#bySource.set(`${note.owner}\0${note.sourceId}`, path);
+    });
+  }
+
+  async #deindex(path: string): Promise<void> {
+    const previous = this.#notes.get(path);
+    if (!previous) return;
+    for (const memory of await this.#memoriesOf(previous.owner, path)) {
+      await this.#service.delete(previous.owner, memory.id, ACTOR);
+    }
+    this.#forget(path);
+  }
+
+  #forget(path: string): void {
+    const previous = this.#notes.get(path);
+    if (previous?.sourceId) this.#bySource.delete(`${previous.owner}\0${previous.sourceId}`);
+    this.#notes.delete(path);
+  }
+
+  async #memoriesOf(userId: string, path: string): Promise<Memory[]> {
+    const found: Memory[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#service.list(userId, {
+        limit: 200,
+        ...(cursor && { cursor }),
+        filter: { source: 'kb', metadata: { kbPath: path } },
+      });
+      found.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return found;
+  }
+
+  async #memoryIdsOf(userId: string, path: string): Promise<string[]> {
+    return (await this.#memoriesOf(userId, path))
+      .sort((a, b) => Number(a.metadata.kbChunk) - Number(b.metadata.kbChunk))
+      .map((memory) => memory.id);
+  }
+
+  /** The note's path, numbered past names already taken (on disk or in the index). */
+  async #freePath(meta: NoteMeta): Promise<string> {
+    for (let n = 1; ; n++) {
+      const path = notePath(meta, n);
+      if (this.#notes.has(path)) continue;
+      try {
+        await stat(join(this.#options.dir, path));
+      } catch {
+        return path;
+      }
+    }
+  }
+
+  /** Every `.md` file of the repository outside `.git`, as repository paths. */
+  async #markdownFiles(): Promise<string[]> {
+    const root = this.#options.dir;
+    const entries = await readdir(join(root), { recursive: true, withFileTypes: true }).catch(() => []);
+    return entries
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.md'))
+      .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))
+      .filter((path) => !path.startsWith('.git/') && path.startsWith(`${TOPICS}/`))
+      .sort();
+  }
+
+  async #watch(): Promise<void> {
+    const root = this.#options.dir;
+    const watcher = watch(join(root, TOPICS), {
+      ignoreInitial: true,
+      ignored: (path, stats) => Boolean(stats?.isFile() && !path.endsWith('.md')) || path.includes(`${sep}.`),
+      awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 },
+    });
+    const onChange = (file: string) => {
+      const path = relative(root, file).split(sep).join('/');
+      this.#reindex(path).catch((error: unknown) => this.#options.onProblem?.(path, error));
+    };
+    watcher.on('add', onChange).on('change', onChange).on('unlink', onChange);
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.#watcher = watcher;
+  }
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').find((candidate) => candidate.trim() !== '') ?? 'note';
+  return line.replace(/^#+\s*/, '').trim();
+}

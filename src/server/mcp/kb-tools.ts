@@ -1,0 +1,152 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { LIMITS } from '../../core/schemas.js';
+import type { KnowledgeBase } from '../../kb/index.js';
+import type { Caller } from '../context.js';
+
+/** The knowledge-base tools, registered when the server has a knowledge base. */
+export const KB_TOOL_NAMES = ['kb_search', 'kb_read', 'kb_list', 'kb_add_note'] as const;
+
+const pathArg = z
+  .string()
+  .min(1)
+  .max(512)
+  .describe('The note path exactly as kb_search or kb_list showed it, e.g. topics/work/2026-11-22-plan.md.');
+
+const hitOutput = z.object({
+  path: z.string(),
+  title: z.string(),
+  heading: z.string(),
+  text: z.string(),
+  score: z.number(),
+  memoryId: z.string(),
+});
+const noteMetaOutput = z.looseObject({
+  path: z.string(),
+  title: z.string(),
+  category: z.string(),
+  tags: z.array(z.string()),
+  createdAt: z.string(),
+  source: z.string(),
+});
+
+const ok = (text: string, structuredContent: Record<string, unknown>): CallToolResult => ({
+  content: [{ type: 'text', text }],
+  structuredContent,
+});
+
+export function registerKbTools(
+  server: McpServer,
+  kb: KnowledgeBase,
+  caller: Caller,
+  run: (work: () => Promise<CallToolResult>) => Promise<CallToolResult>,
+): void {
+  const { userId, actor } = caller;
+  const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
+
+  server.registerTool(
+    'kb_search',
+    {
+      title: 'Search the knowledge base',
+      description:
+        "Search the user's knowledge base — markdown notes (e.g. captured from Telegram) kept in a git repository — " +
+        'by meaning and keywords. Returns matching sections with the note path; read a whole note with kb_read.',
+      inputSchema: {
+        query: z.string().min(1).max(LIMITS.queryChars).describe('What to look for, in natural language or keywords.'),
+        limit: z.number().int().min(1).max(20).default(5).describe('How many sections to return (1-20, default 5).'),
+      },
+      outputSchema: { count: z.number(), results: z.array(hitOutput) },
+      annotations: { title: 'Search the knowledge base', ...readOnly },
+    },
+    ({ query, limit }) =>
+      run(async () => {
+        const results = await kb.search(userId, query, limit);
+        const text =
+          results.length === 0
+            ? `No note matches "${query}".`
+            : results
+                .map(
+                  (hit, i) =>
+                    `${i + 1}. ${hit.heading}\n   ${hit.text.replace(/\s+/g, ' ').slice(0, 300)}\n   (${hit.path})`,
+                )
+                .join('\n');
+        return ok(text, { count: results.length, results });
+      }),
+  );
+
+  server.registerTool(
+    'kb_read',
+    {
+      title: 'Read a note',
+      description:
+        'Read one knowledge-base note in full: title, category, tags, when it was written, and its markdown.',
+      inputSchema: { path: pathArg },
+      outputSchema: { note: noteMetaOutput.extend({ body: z.string() }) },
+      annotations: { title: 'Read a note', ...readOnly },
+    },
+    ({ path }) =>
+      run(async () => {
+        const note = await kb.read(userId, path);
+        const tags = note.tags.length > 0 ? ` · tags ${note.tags.join(', ')}` : '';
+        return ok(`# ${note.title}\n(${note.path} · ${note.category}${tags} · ${note.createdAt})\n\n${note.body}`, {
+          note,
+        });
+      }),
+  );
+
+  server.registerTool(
+    'kb_list',
+    {
+      title: 'List notes',
+      description: "List the user's knowledge-base notes, newest first, optionally of one category (topic folder).",
+      inputSchema: {
+        category: z.string().min(1).max(64).optional().describe('Only notes in this topic folder, e.g. "work".'),
+        limit: z.number().int().min(1).max(200).default(50).describe('How many to return (1-200, default 50).'),
+      },
+      outputSchema: { count: z.number(), total: z.number(), notes: z.array(noteMetaOutput) },
+      annotations: { title: 'List notes', ...readOnly },
+    },
+    ({ category, limit }) =>
+      run(async () => {
+        const all = kb.list(userId, { category });
+        const notes = all.slice(0, limit);
+        const text =
+          notes.length === 0
+            ? 'No notes yet.'
+            : notes.map((note, i) => `${i + 1}. ${note.title} (${note.path}, ${note.createdAt})`).join('\n');
+        return ok(text, { count: notes.length, total: all.length, notes });
+      }),
+  );
+
+  server.registerTool(
+    'kb_add_note',
+    {
+      title: 'Write a note',
+      description:
+        'Write a markdown note into the knowledge base: it is committed to the git repository under ' +
+        'topics/<category>/ and becomes searchable at once. Use it for longer material; store_memory for single facts.',
+      inputSchema: {
+        body: z
+          .string()
+          .min(1)
+          .max(LIMITS.contentChars * 10)
+          .describe('The note, in markdown.'),
+        title: z.string().max(120).optional().describe('Title (default: its first line).'),
+        category: z.string().min(1).max(64).optional().describe('Topic folder, e.g. "work" (default "general").'),
+        tags: z.array(z.string().min(1).max(LIMITS.tagChars)).max(LIMITS.tags).optional(),
+      },
+      outputSchema: { path: z.string(), commit: z.string().nullable(), memoryIds: z.array(z.string()) },
+      annotations: { title: 'Write a note', readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+    },
+    (input) =>
+      run(async () => {
+        const { note, commit, memoryIds } = await kb.create(userId, { ...input, source: actor.source });
+        return ok(`Wrote ${note.path}${commit ? ` (commit ${commit.slice(0, 8)})` : ''}.`, {
+          path: note.path,
+          commit,
+          memoryIds,
+        });
+      }),
+  );
+}

@@ -1,0 +1,146 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../../src/config.js';
+import type { MemoryService } from '../../src/core/memory-service.js';
+import { KnowledgeBase } from '../../src/kb/index.js';
+import { openService } from '../../src/runtime.js';
+
+/** The knowledge base on a real git repository, indexed into a real SQLite store with the USE embedder. */
+const exec = promisify(execFile);
+let dir: string;
+let service: MemoryService;
+let kb: KnowledgeBase;
+let remote: string;
+
+const git = async (...args: string[]) => (await exec('git', ['-C', join(dir, 'kb'), ...args])).stdout.trim();
+
+async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (ok(value) || Date.now() > end) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const openKb = () =>
+  new KnowledgeBase(service, {
+    dir: join(dir, 'kb'),
+    remote,
+    branch: 'main',
+    authorName: 'Engram Test',
+    authorEmail: 'test@example.org',
+    pushAttempts: 2,
+    pushBackoffMs: 10,
+    defaultOwner: 'owner',
+    watch: true,
+  });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'engram-kb-'));
+  remote = join(dir, 'remote.git');
+  await exec('git', ['init', '--bare', '--initial-branch', 'main', remote]);
+  service = await openService(testConfig({ dataDir: dir, logLevel: 'silent' }));
+  kb = openKb();
+  await kb.init();
+}, 60_000);
+afterAll(async () => {
+  await kb?.close();
+  await service?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('knowledge base', () => {
+  it('writes a note, commits it, pushes it, and indexes it as the owner’s memories', async () => {
+    const created = await kb.create('alice', {
+      body: '# Trip\n\n## Flights\nLisbon on 3 May, TP 1234.\n\n## Hotel\nCasa do Rio, two nights.',
+      category: 'travel',
+      tags: ['lisbon'],
+      source: 'api',
+    });
+    expect(created.created).toBe(true);
+    expect(created.note.path).toMatch(/^topics\/travel\/\d{4}-\d{2}-\d{2}-trip\.md$/);
+    expect(created.memoryIds).toHaveLength(2);
+    expect(await git('log', '--format=%s|%an')).toBe('note: Trip (travel)|Engram Test');
+    expect(await git('status', '--porcelain')).toBe('');
+
+    await kb.close(); // waits for the push
+    kb = openKb();
+    await kb.init();
+    const pushed = (await exec('git', ['--git-dir', remote, 'log', '--format=%s', 'main'])).stdout.trim();
+    expect(pushed).toBe('note: Trip (travel)');
+
+    const hits = await kb.search('alice', 'which hotel did we book', 2);
+    expect(hits[0]).toMatchObject({ path: created.note.path, heading: 'Trip › Hotel' });
+    const memory = await service.get('alice', created.memoryIds[1] as string);
+    expect(memory).toMatchObject({
+      source: 'kb',
+      category: 'travel',
+      tags: ['lisbon'],
+      sessionId: `kb:${created.note.path}`,
+    });
+  }, 30_000);
+
+  it('keeps notes to their owner: another user neither lists, reads nor finds them', async () => {
+    const [note] = kb.list('alice');
+    expect(note).toBeDefined();
+    expect(kb.list('bob')).toEqual([]);
+    await expect(kb.read('bob', note?.path as string)).rejects.toThrow(/not found/);
+    expect(await kb.search('bob', 'Lisbon hotel', 5)).toEqual([]);
+    await expect(kb.read('alice', '../../../etc/passwd.md')).rejects.toThrow(/not a note path/);
+    await expect(kb.delete('bob', note?.path as string)).rejects.toThrow(/not found/);
+    expect(kb.list('alice')).toHaveLength(1);
+  });
+
+  it('makes one note per sourceId, and numbers notes whose names collide', async () => {
+    const first = await kb.create('alice', { body: 'Call the plumber', sourceId: 'tg:1:7', source: 'telegram' });
+    const again = await kb.create('alice', { body: 'Call the plumber', sourceId: 'tg:1:7', source: 'telegram' });
+    expect(again.created).toBe(false);
+    expect(again.note.path).toBe(first.note.path);
+    const twin = await kb.create('alice', { body: 'Call the plumber', source: 'telegram' });
+    expect(twin.note.path).toBe(first.note.path.replace(/\.md$/, '-2.md'));
+    expect(kb.list('alice').filter((note) => note.title === 'Call the plumber')).toHaveLength(2);
+  });
+
+  it('re-indexes notes edited, added and deleted on disk', async () => {
+    const [trip] = kb.list('alice').filter((note) => note.title === 'Trip');
+    const file = join(dir, 'kb', trip?.path as string);
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace('Casa do Rio, two nights.', 'Moved to the Pensão Azul, by the river.'));
+    const edited = await until(
+      () => kb.search('alice', 'Pensão Azul', 1),
+      (hits) => hits[0]?.text.includes('Pensão Azul') ?? false,
+    );
+    expect(edited[0]?.text).toContain('Pensão Azul');
+
+    // A note written by hand, without frontmatter, belongs to the default owner.
+    await writeFile(join(dir, 'kb', 'topics', 'travel', 'packing.md'), '# Packing\n\nPassport, charger, umbrella.');
+    const added = await until(
+      () => kb.search('owner', 'umbrella', 1),
+      (hits) => hits.length > 0,
+    );
+    expect(added[0]?.path).toBe('topics/travel/packing.md');
+
+    await unlink(join(dir, 'kb', 'topics', 'travel', 'packing.md'));
+    const gone = await until(
+      () => service.list('owner', { filter: { source: 'kb' } }),
+      (page) => page.items.length === 0,
+    );
+    expect(gone.items).toEqual([]);
+  }, 30_000);
+
+  it('deletes a note with a commit, and purges a user’s notes', async () => {
+    const note = await kb.create('carol', { body: 'Carol’s secret recipe', source: 'api' });
+    await kb.create('carol', { body: 'Carol’s second note', source: 'api' });
+    await kb.delete('carol', note.note.path);
+    expect(await git('log', '-1', '--format=%s')).toBe('delete note: Carol’s secret recipe');
+    expect(await service.list('carol', { filter: { source: 'kb' } })).toMatchObject({ items: [expect.anything()] });
+    expect(await kb.purgeUser('carol')).toBe(1);
+    expect(kb.list('carol')).toEqual([]);
+    expect(await git('log', '-1', '--format=%s')).toBe('purge notes of user carol');
+  });
+});

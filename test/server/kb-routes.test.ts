@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/** The knowledge base over REST, with user-bound keys: notes stay with their owner. */
+let server: TestServer;
+let alice: string;
+let bob: string;
+
+const call = (key: string, method: string, path: string, body?: unknown) =>
+  fetch(new URL(path, server.url), {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+
+beforeAll(async () => {
+  server = await startTestServer({ auth: 'keys' });
+  alice = await server.createKey({ userId: 'alice' });
+  bob = await server.createKey({ userId: 'bob' });
+}, 60_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('/v1/kb', () => {
+  it('writes, lists, reads, searches and deletes a note, for its owner only', async () => {
+    const created = await call(alice, 'POST', '/v1/kb/notes', {
+      body: '# Bike\n\n## Maintenance\nChain oiled every 300 km.\n\n## Lock\nThe code is on the fridge.',
+      category: 'bike',
+      tags: ['cycling'],
+      sourceId: 'client-1',
+    });
+    expect(created.status).toBe(201);
+    const { note, commit, memoryIds } = (await created.json()) as {
+      note: { path: string; owner: string; source: string };
+      commit: string;
+      memoryIds: string[];
+    };
+    expect(note).toMatchObject({ owner: 'alice', source: 'api' });
+    expect(note.path).toMatch(/^topics\/bike\/\d{4}-\d{2}-\d{2}-bike\.md$/);
+    expect(commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(memoryIds).toHaveLength(2);
+
+    const retried = await call(alice, 'POST', '/v1/kb/notes', { body: 'anything', sourceId: 'client-1' });
+    expect(retried.status).toBe(200);
+    expect(((await retried.json()) as { note: { path: string } }).note.path).toBe(note.path);
+
+    const list = (await (await call(alice, 'GET', '/v1/kb/notes?category=bike')).json()) as {
+      items: { path: string }[];
+    };
+    expect(list.items.map((item) => item.path)).toEqual([note.path]);
+    const read = (await (await call(alice, 'GET', `/v1/kb/note?path=${encodeURIComponent(note.path)}`)).json()) as {
+      body: string;
+    };
+    expect(read.body).toContain('Chain oiled every 300 km.');
+    const search = (await (
+      await call(alice, 'POST', '/v1/kb/search', { query: 'how often to oil the chain' })
+    ).json()) as {
+      results: { heading: string }[];
+    };
+    expect(search.results[0]?.heading).toBe('Bike › Maintenance');
+    const kbMemories = (await (await call(alice, 'GET', '/v1/memories?source=kb')).json()) as { items: unknown[] };
+    expect(kbMemories.items).toHaveLength(2);
+
+    // Bob's key: nothing of Alice's, through any route.
+    expect(((await (await call(bob, 'GET', '/v1/kb/notes')).json()) as { items: unknown[] }).items).toEqual([]);
+    expect((await call(bob, 'GET', `/v1/kb/note?path=${encodeURIComponent(note.path)}`)).status).toBe(404);
+    expect((await call(bob, 'DELETE', `/v1/kb/note?path=${encodeURIComponent(note.path)}`)).status).toBe(404);
+    const bobSearch = (await (await call(bob, 'POST', '/v1/kb/search', { query: 'chain oil' })).json()) as {
+      results: unknown[];
+    };
+    expect(bobSearch.results).toEqual([]);
+
+    const deleted = await call(alice, 'DELETE', `/v1/kb/note?path=${encodeURIComponent(note.path)}`);
+    expect(deleted.status).toBe(200);
+    expect((await call(alice, 'GET', `/v1/kb/note?path=${encodeURIComponent(note.path)}`)).status).toBe(404);
+    expect(((await (await call(alice, 'GET', '/v1/memories?source=kb')).json()) as { items: unknown[] }).items).toEqual(
+      [],
+    );
+  }, 30_000);
+
+  it('rejects paths that could leave the repository with 400, and bad notes with a clear error', async () => {
+    for (const path of ['../../keys.json', '/etc/passwd', 'topics/../../../keys.md', 'topics/a/b.txt']) {
+      const response = await call(alice, 'GET', `/v1/kb/note?path=${encodeURIComponent(path)}`);
+      expect(response.status, path).toBe(400);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    }
+    const bad = await call(alice, 'POST', '/v1/kb/notes', { body: 'x', category: '../escape' });
+    expect(bad.status).toBe(400);
+    const empty = await call(alice, 'POST', '/v1/kb/notes', { body: '   ' });
+    expect(empty.status).toBe(400);
+  });
+});
