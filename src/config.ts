@@ -55,7 +55,7 @@ export const configSchema = z
           .string()
           .regex(/^[a-z_][a-z0-9_]{0,62}$/)
           .default('engram'),
-        poolMax: int(1, 1_000).default(10),
+        poolMax: int(2, 1_000).default(10),
         statementTimeoutMs: int(100, 3_600_000).default(15_000),
         hnsw: z.union([z.boolean(), z.stringbool()]).default(true),
         efSearch: int(10, 1_000).default(100),

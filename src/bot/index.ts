@@ -17,14 +17,9 @@ export { TelegramBot } from './bot.js';
 
 export const WEBHOOK_PATH = '/telegram/webhook';
 
-/** The bot for this config, or a clear error when the config cannot run one. */
-export function createBot(
-  config: Config,
-  client: EngramClient,
-  logger: Logger,
-  llm: ChatModel | null = null,
-): TelegramBot {
-  const { token, allowedIds, apiRoot, burstMs, userPrefix } = config.telegram;
+/** The bot's token, or a clear error when the config cannot run a bot (checked before anything is opened). */
+export function checkBotConfig(config: Config): string {
+  const { token, allowedIds } = config.telegram;
   if (!token) throw new EngramError('invalid_request', 'the bot needs ENGRAM_TELEGRAM_TOKEN (from @BotFather)');
   if (allowedIds.length === 0) {
     throw new EngramError(
@@ -32,6 +27,18 @@ export function createBot(
       'ENGRAM_TELEGRAM_ALLOWED_IDS is empty, so the bot would serve nobody; list the Telegram user ids it may serve',
     );
   }
+  return token;
+}
+
+/** The bot for this config, or a clear error when the config cannot run one. */
+export function createBot(
+  config: Config,
+  client: EngramClient,
+  logger: Logger,
+  llm: ChatModel | null = null,
+): TelegramBot {
+  const token = checkBotConfig(config);
+  const { allowedIds, apiRoot, burstMs, userPrefix } = config.telegram;
   return new TelegramBot({
     token,
     allowedIds,

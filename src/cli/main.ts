@@ -3,7 +3,15 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { KeyStore } from '../auth/key-store.js';
-import { createBot, type EngramClient, HttpClient, LocalClient, startBot, type TelegramBot } from '../bot/index.js';
+import {
+  checkBotConfig,
+  createBot,
+  type EngramClient,
+  HttpClient,
+  LocalClient,
+  startBot,
+  type TelegramBot,
+} from '../bot/index.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
@@ -114,6 +122,8 @@ export function buildCli(): Command {
         ...(options.port !== undefined && { port: options.port }),
       });
       const logger = createLogger(config.logLevel);
+      // A bot that cannot run fails the start before anything is opened.
+      if (options.bot) checkBotConfig(config);
       const started = performance.now();
       // Redis first: the embedder's shared cache and the server's rate limits both use it.
       const redis = config.redis.url ? await connectRedis(config.redis.url) : null;
@@ -153,6 +163,7 @@ export function buildCli(): Command {
     .action(async (_options: unknown, command: Command) => {
       const config = configFrom(command);
       const logger = createLogger(config.logLevel);
+      checkBotConfig(config);
       const { serverUrl, apiKey } = config.telegram;
       let close = async () => undefined as void;
       let client: EngramClient;
@@ -170,7 +181,12 @@ export function buildCli(): Command {
         };
       }
       const bot = createBot(config, client, logger, createChatModel(config));
-      await startBot(bot, config);
+      try {
+        await startBot(bot, config);
+      } catch (error) {
+        await close();
+        throw error;
+      }
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
         await bot.stop();

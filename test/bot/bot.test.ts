@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Hono } from 'hono';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TelegramBot } from '../../src/bot/bot.js';
+import { createBot, startBot as startBotRuntime, WEBHOOK_PATH } from '../../src/bot/index.js';
 import { type EngramClient, HttpClient, LocalClient } from '../../src/client/engram-client.js';
+import { testConfig } from '../../src/config.js';
 import { type ChatModel, OpenAiChat } from '../../src/llm/index.js';
 import { createLogger } from '../../src/logger.js';
 import { type FakeLlm, startFakeLlm } from '../helpers/fake-llm.js';
@@ -121,6 +124,10 @@ describe('telegram bot (no LLM)', () => {
     const kbHits = (await client.callTool({ name: 'kb_search', arguments: { query: 'acetone smell' } }))
       .structuredContent as { results: { path: string }[] };
     expect(kbHits.results[0]?.path).toMatch(/^topics\/baking\//);
+    const read = (await client.callTool({ name: 'kb_read', arguments: { path: kbHits.results[0]?.path } }))
+      .structuredContent as { note: { body: string; owner: string } };
+    expect(read.note.body).toContain('smells of yoghurt');
+    expect(read.note.owner).toBe(`tg-${ALICE}`);
     await client.close();
 
     telegram.sendText(ALICE, '/ask when is the dough ready to bake?');
@@ -289,5 +296,41 @@ describe('telegram bot with an LLM', () => {
     const mark = telegram.sent.length;
     telegram.sendText(ALICE, '/note');
     await telegram.waitForSent((message) => message.text.startsWith('Note mode'), { after: mark });
+  }, 30_000);
+});
+
+describe('telegram bot in webhook mode', () => {
+  it('takes updates on POST /telegram/webhook with the secret, and refuses calls without it', async () => {
+    const config = testConfig({
+      dataDir: server.dataDir,
+      telegram: {
+        token: telegram.token,
+        allowedIds: [ALICE],
+        apiRoot: telegram.apiRoot,
+        webhookUrl: 'https://memory.example.org/telegram/webhook',
+        webhookSecret: 'webhook-secret_1',
+      },
+    });
+    const instance = createBot(config, new LocalClient(server.deps.service, server.deps.kb), createLogger('silent'));
+    const app = new Hono();
+    await startBotRuntime(instance, config, app);
+    const setWebhook = telegram.calls.find((call) => call.method === 'setWebhook');
+    expect(setWebhook?.params).toMatchObject({
+      url: 'https://memory.example.org/telegram/webhook',
+      secret_token: 'webhook-secret_1',
+    });
+
+    const post = (secret: string | null, update: unknown) =>
+      app.request(WEBHOOK_PATH, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(secret && { 'x-telegram-bot-api-secret-token': secret }) },
+        body: JSON.stringify(update),
+      });
+    expect((await post(null, telegram.textUpdate(ALICE, '/status'))).status).toBe(401);
+    expect((await post('wrong', telegram.textUpdate(ALICE, '/status'))).status).toBe(401);
+    const mark = telegram.sent.length;
+    expect((await post('webhook-secret_1', telegram.textUpdate(ALICE, '/status'))).status).toBe(200);
+    const status = await telegram.waitForSent((message) => message.text.includes('<b>Notes</b>'), { after: mark });
+    expect(status.chatId).toBe(ALICE);
   }, 30_000);
 });

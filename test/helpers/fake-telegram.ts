@@ -32,6 +32,8 @@ export interface FakeTelegram {
   sent: SentMessage[];
   /** Methods called, in order, with their parameters. */
   calls: { method: string; params: Record<string, unknown> }[];
+  /** A text message update as Telegram would deliver it (for posting to a webhook yourself). */
+  textUpdate(userId: number, text: string): { update_id: number; message: Record<string, unknown> };
   /** Queues a text message from `userId` in their private chat; returns its message id. */
   sendText(userId: number, text: string, options?: { forwardedFrom?: string }): number;
   /** Queues a document message; its content is served by getFile + the file URL. */
@@ -119,6 +121,7 @@ export async function startFakeTelegram(token = '123456:TEST-token'): Promise<Fa
           }),
         );
       case 'deleteWebhook':
+      case 'setWebhook':
       case 'setMyCommands':
       case 'sendChatAction':
         return c.json(ok(true));
@@ -247,6 +250,21 @@ export async function startFakeTelegram(token = '123456:TEST-token'): Promise<Fa
       return id;
     },
     pending: () => updates.length,
+    textUpdate(userId, text) {
+      return {
+        update_id: nextUpdate++,
+        message: {
+          message_id: nextMessage++,
+          date: Math.floor(Date.now() / 1000),
+          from: user(userId),
+          chat: chat(userId),
+          text,
+          ...(text.startsWith('/') && {
+            entities: [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]?.length ?? 1 }],
+          }),
+        },
+      };
+    },
     waitForSent(predicate, { after = 0, timeoutMs = 15_000 } = {}) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -144,3 +144,33 @@ describe('knowledge base', () => {
     expect(await git('log', '-1', '--format=%s')).toBe('purge notes of user carol');
   });
 });
+
+describe('knowledge base with an unreachable remote', () => {
+  it('keeps the commit, retries the push, then reports the failure without the remote’s credentials', async () => {
+    const failures: string[] = [];
+    const other = new KnowledgeBase(service, {
+      dir: join(dir, 'kb-offline'),
+      remote: `https://bob:s3cret-token@127.0.0.1:1/${dir.replace(/^\//, '')}/none.git`,
+      branch: 'main',
+      authorName: 'Engram Test',
+      authorEmail: 'test@example.org',
+      pushAttempts: 2,
+      pushBackoffMs: 10,
+      defaultOwner: 'owner',
+      watch: false,
+      onPushFailed: (message) => failures.push(message),
+    });
+    await other.init();
+    try {
+      const created = await other.create('dave', { body: 'Offline note', source: 'api' });
+      expect(created.commit).toMatch(/^[0-9a-f]{40}$/);
+      await other.close(); // waits for the push attempts
+      expect(failures).toHaveLength(1);
+      expect(other.push.lastPushAt).toBeNull();
+      expect(other.push.lastError).toBeTruthy();
+      expect(`${failures[0]} ${other.push.lastError}`).not.toContain('s3cret-token');
+    } finally {
+      await other.close();
+    }
+  }, 30_000);
+});

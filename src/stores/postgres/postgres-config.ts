@@ -9,7 +9,8 @@ export const postgresConfigSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
     .default('engram'),
   /** Most connections this process holds. */
-  poolMax: z.number().int().min(1).max(1_000).default(10),
+  /** At least 2: a scan (export, reindex, migrate-store) holds one connection while the caller uses another. */
+  poolMax: z.number().int().min(2).max(1_000).default(10),
   /** Statements running longer are cancelled (the request fails with `unavailable`). */
   statementTimeoutMs: z.number().int().min(100).max(3_600_000).default(15_000),
   /**
