@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { EngramError } from '../core/errors.js';
-import type { Embedder, EmbedQueueStats, SharedCacheStats } from './embedder.js';
+import { EmbedderDecorator } from './decorator.js';
+import type { Embedder } from './embedder.js';
 
 export interface CachedEmbedderOptions {
   /** Most vectors kept (each ~4 bytes × dimension). */
@@ -24,8 +25,7 @@ export interface CacheStats {
  * requests for the same text share one computation. Callers get their own copies, so a caller
  * that mutates a vector cannot corrupt the cache.
  */
-export class CachedEmbedder implements Embedder {
-  readonly inner: Embedder;
+export class CachedEmbedder extends EmbedderDecorator {
   readonly #cache: LRUCache<string, Float32Array>;
   readonly #pending = new Map<string, Promise<Float32Array>>();
   #hits = 0;
@@ -33,35 +33,15 @@ export class CachedEmbedder implements Embedder {
   #shared = 0;
 
   constructor(inner: Embedder, options: CachedEmbedderOptions) {
+    super(inner);
     if (!Number.isInteger(options.maxEntries) || options.maxEntries < 1) {
       throw new RangeError(`maxEntries must be a positive integer, got ${options.maxEntries}`);
     }
-    this.inner = inner;
     this.#cache = new LRUCache({ max: options.maxEntries });
-  }
-
-  get model(): string {
-    return this.inner.model;
-  }
-
-  get dimension(): number {
-    return this.inner.dimension;
-  }
-
-  get queue(): EmbedQueueStats | undefined {
-    return this.inner.queue;
-  }
-
-  get sharedCache(): SharedCacheStats | undefined {
-    return this.inner.sharedCache;
   }
 
   get stats(): CacheStats {
     return { hits: this.#hits, misses: this.#misses, shared: this.#shared, size: this.#cache.size };
-  }
-
-  init(): Promise<void> {
-    return this.inner.init();
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
@@ -79,7 +59,7 @@ export class CachedEmbedder implements Embedder {
     return vectors.map((vector) => (vector as Float32Array).slice());
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.#cache.clear();
     await this.inner.close();
   }

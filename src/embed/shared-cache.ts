@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { EngramError } from '../core/errors.js';
-import type { Embedder, EmbedQueueStats, SharedCacheStats } from './embedder.js';
+import { EmbedderDecorator } from './decorator.js';
+import type { Embedder, SharedCacheStats } from './embedder.js';
 
 export interface SharedCacheOptions {
   redis: Redis;
@@ -16,10 +17,10 @@ export interface SharedCacheOptions {
  * is not embedded again by another. Sits behind the per-process LRU and in front of the queue, so
  * only texts no replica has seen reach the model. Values are the raw little-endian float32 bytes.
  * Redis is an optimisation here, never a dependency: when it fails, texts are embedded locally
- * (and the failure counted), so a Redis outage slows ingest down but fails nothing.
+ * (and the failure counted), so a Redis outage slows ingest down but fails nothing. The Redis
+ * connection belongs to whoever opened it (the server): closing this closes only the inner embedder.
  */
-export class SharedCacheEmbedder implements Embedder {
-  readonly inner: Embedder;
+export class SharedCacheEmbedder extends EmbedderDecorator {
   readonly #redis: Redis;
   readonly #ttl: number;
   readonly #prefix: string;
@@ -28,33 +29,17 @@ export class SharedCacheEmbedder implements Embedder {
   #errors = 0;
 
   constructor(inner: Embedder, options: SharedCacheOptions) {
+    super(inner);
     if (!Number.isInteger(options.ttlSeconds) || options.ttlSeconds < 1) {
       throw new RangeError(`ttlSeconds must be a positive integer, got ${options.ttlSeconds}`);
     }
-    this.inner = inner;
     this.#redis = options.redis;
     this.#ttl = options.ttlSeconds;
     this.#prefix = options.prefix ?? 'engram:embed:';
   }
 
-  get model(): string {
-    return this.inner.model;
-  }
-
-  get dimension(): number {
-    return this.inner.dimension;
-  }
-
-  get queue(): EmbedQueueStats | undefined {
-    return this.inner.queue;
-  }
-
-  get sharedCache(): SharedCacheStats {
+  override get sharedCache(): SharedCacheStats {
     return { hits: this.#hits, misses: this.#misses, errors: this.#errors };
-  }
-
-  init(): Promise<void> {
-    return this.inner.init();
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
@@ -81,11 +66,6 @@ export class SharedCacheEmbedder implements Embedder {
       this.#write(missing.map((i, j) => [keys[i] as string, computed[j] as Float32Array]));
     }
     return found as Float32Array[];
-  }
-
-  close(): Promise<void> {
-    // The Redis connection belongs to whoever opened it (the server).
-    return this.inner.close();
   }
 
   /** The cached vector per key, or null (absent, the wrong size, or Redis unavailable). */

@@ -3,6 +3,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { LIMITS } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
+import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
 import type { Caller } from '../context.js';
 
 /** The knowledge-base tools, registered when the server has a knowledge base. */
@@ -13,23 +14,6 @@ const pathArg = z
   .min(1)
   .max(512)
   .describe('The note path exactly as kb_search or kb_list showed it, e.g. topics/work/2026-11-22-plan.md.');
-
-const hitOutput = z.object({
-  path: z.string(),
-  title: z.string(),
-  heading: z.string(),
-  text: z.string(),
-  score: z.number(),
-  memoryId: z.string(),
-});
-const noteMetaOutput = z.looseObject({
-  path: z.string(),
-  title: z.string(),
-  category: z.string(),
-  tags: z.array(z.string()),
-  createdAt: z.string(),
-  source: z.string(),
-});
 
 const ok = (text: string, structuredContent: Record<string, unknown>): CallToolResult => ({
   content: [{ type: 'text', text }],
@@ -56,7 +40,7 @@ export function registerKbTools(
         query: z.string().min(1).max(LIMITS.queryChars).describe('What to look for, in natural language or keywords.'),
         limit: z.number().int().min(1).max(20).default(5).describe('How many sections to return (1-20, default 5).'),
       },
-      outputSchema: { count: z.number(), results: z.array(hitOutput) },
+      outputSchema: { count: z.number(), results: z.array(kbHitSchema) },
       annotations: { title: 'Search the knowledge base', ...readOnly },
     },
     ({ query, limit }) =>
@@ -82,7 +66,7 @@ export function registerKbTools(
       description:
         'Read one knowledge-base note in full: title, category, tags, when it was written, and its markdown.',
       inputSchema: { path: pathArg },
-      outputSchema: { note: noteMetaOutput.extend({ body: z.string() }) },
+      outputSchema: { note: noteSchema },
       annotations: { title: 'Read a note', ...readOnly },
     },
     ({ path }) =>
@@ -104,7 +88,7 @@ export function registerKbTools(
         category: z.string().min(1).max(64).optional().describe('Only notes in this topic folder, e.g. "work".'),
         limit: z.number().int().min(1).max(200).default(50).describe('How many to return (1-200, default 50).'),
       },
-      outputSchema: { count: z.number(), total: z.number(), notes: z.array(noteMetaOutput) },
+      outputSchema: { count: z.number(), total: z.number(), notes: z.array(noteSummarySchema) },
       annotations: { title: 'List notes', ...readOnly },
     },
     ({ category, limit }) =>

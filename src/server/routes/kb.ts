@@ -2,28 +2,10 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { EngramError } from '../../core/errors.js';
 import { categorySchema, LIMITS, tagSchema } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
+import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
 import type { AppEnv, ServerDeps } from '../context.js';
 import { errorResponses } from './shared.js';
 
-const noteMetaSchema = z.object({
-  path: z.string().openapi({ example: 'topics/work/2026-11-22-quarterly-plan.md' }),
-  title: z.string(),
-  category: z.string(),
-  tags: z.array(z.string()),
-  createdAt: z.string(),
-  source: z.string(),
-  owner: z.string(),
-  sourceId: z.string().nullable(),
-});
-const noteSchema = noteMetaSchema.extend({ body: z.string() });
-const hitSchema = z.object({
-  path: z.string(),
-  title: z.string(),
-  heading: z.string(),
-  text: z.string(),
-  score: z.number(),
-  memoryId: z.string(),
-});
 export const newNoteSchema = z.strictObject({
   body: z
     .string()
@@ -65,7 +47,7 @@ export function kbRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       summary: "List the caller's knowledge-base notes, newest first",
       tags: ['knowledge base'],
       request: { query: z.object({ category: z.string().max(64).optional() }) },
-      responses: { 200: json(z.object({ items: z.array(noteMetaSchema) }), 'the notes'), ...errorResponses },
+      responses: { 200: json(z.object({ items: z.array(noteSummarySchema) }), 'the notes'), ...errorResponses },
     }),
     (c) => c.json({ items: requireKb(deps).list(c.get('caller').userId, c.req.valid('query')) }, 200),
   );
@@ -146,7 +128,7 @@ export function kbRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
           ),
         },
       },
-      responses: { 200: json(z.object({ results: z.array(hitSchema) }), 'matching sections'), ...errorResponses },
+      responses: { 200: json(z.object({ results: z.array(kbHitSchema) }), 'matching sections'), ...errorResponses },
     }),
     async (c) => {
       const { query, limit } = c.req.valid('json');
