@@ -151,6 +151,8 @@ async function ingest(
           eventAt: turn.eventAt,
           sessionId: `${conversation.sampleId}-session-${session}`,
           metadata: { dia_id: turn.diaId },
+          // The protocol stores every turn verbatim (near-duplicate turns are distinct evidence).
+          infer: false,
         })),
         ACTOR,
       );

@@ -103,6 +103,28 @@ export const configSchema = z
         contextFollowing: z.coerce.number().min(0).max(10).default(0.6),
         /** Share lent to each preceding memory (÷ distance). */
         contextPreceding: z.coerce.number().min(0).max(10).default(0.4),
+        /** Recency decay in ranking: days after which a memory's weight halves; 0 = off (the default). */
+        recencyHalfLifeDays: z.coerce.number().min(0).max(36_500).default(0),
+        /** How much of the score decay may take away (0–1): score × (1 − w + w × 0.5^(age/half-life)). */
+        recencyWeight: z.coerce.number().min(0).max(1).default(0.3),
+      })
+      .prefault({}),
+    memory: z
+      .strictObject({
+        /** `infer` when an add does not say: true folds near-duplicates (or extracts facts, with an LLM). */
+        inferDefault: z.union([z.boolean(), z.stringbool()]).default(true),
+        /** Near-duplicate merge (adds with infer, no LLM): cosine similarity at least … */
+        nearDuplicateSimilarity: z.coerce.number().min(-1).max(1).default(0.8),
+        /** … and Jaccard overlap of stemmed content words at least … */
+        nearDuplicateOverlap: z.coerce.number().min(0).max(1).default(0.5),
+        /** … and this share of the shorter text's content words in the longer one. */
+        nearDuplicateCoverage: z.coerce.number().min(0).max(1).default(1),
+        /** Seconds between sweeps that delete expired memories; 0 = no sweeper (expired ones stay hidden). */
+        sweepIntervalSeconds: int(0, 86_400).default(60),
+        /** Count reads (search results, get by id) in accessCount / lastAccessedAt. */
+        trackAccess: z.union([z.boolean(), z.stringbool()]).default(true),
+        /** Reads are counted in memory and written at most this often. */
+        accessFlushMs: int(10, 600_000).default(5_000),
       })
       .prefault({}),
     llm: z
@@ -252,6 +274,15 @@ export const ENV_VARS = {
   ENGRAM_SEARCH_CONTEXT_WINDOW: 'search.contextWindow',
   ENGRAM_SEARCH_CONTEXT_FOLLOWING: 'search.contextFollowing',
   ENGRAM_SEARCH_CONTEXT_PRECEDING: 'search.contextPreceding',
+  ENGRAM_SEARCH_RECENCY_HALF_LIFE_DAYS: 'search.recencyHalfLifeDays',
+  ENGRAM_SEARCH_RECENCY_WEIGHT: 'search.recencyWeight',
+  ENGRAM_INFER_DEFAULT: 'memory.inferDefault',
+  ENGRAM_NEAR_DUPLICATE_SIMILARITY: 'memory.nearDuplicateSimilarity',
+  ENGRAM_NEAR_DUPLICATE_OVERLAP: 'memory.nearDuplicateOverlap',
+  ENGRAM_NEAR_DUPLICATE_COVERAGE: 'memory.nearDuplicateCoverage',
+  ENGRAM_SWEEP_INTERVAL_SECONDS: 'memory.sweepIntervalSeconds',
+  ENGRAM_TRACK_ACCESS: 'memory.trackAccess',
+  ENGRAM_ACCESS_FLUSH_MS: 'memory.accessFlushMs',
   ENGRAM_LLM_PROVIDER: 'llm.provider',
   ENGRAM_LLM_BASE_URL: 'llm.baseUrl',
   ENGRAM_LLM_API_KEY: 'llm.apiKey',

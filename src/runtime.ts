@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import { MemoryService } from './core/memory-service.js';
+import { type MaintenanceOptions, MemoryService } from './core/memory-service.js';
 import type { SearchOptions } from './core/search.js';
 import type { Embedder } from './embed/embedder.js';
 import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
@@ -54,11 +54,37 @@ export function buildParts(config: Config, shared: SharedResources = {}): { stor
   return { store, embedder: buildEmbedder(config.embedder, config, shared) };
 }
 
+/** How the service maintains memories, from the config. */
+export function maintenanceOptions(config: Config): MaintenanceOptions {
+  const { inferDefault, trackAccess, accessFlushMs } = config.memory;
+  return {
+    inferDefault,
+    nearDuplicates: {
+      minSimilarity: config.memory.nearDuplicateSimilarity,
+      minOverlap: config.memory.nearDuplicateOverlap,
+      minCoverage: config.memory.nearDuplicateCoverage,
+      candidates: 10,
+    },
+    trackAccess,
+    accessFlushMs,
+  };
+}
+
 /** The search pipeline's settings from the config. */
 export function searchOptions(config: Config): SearchOptions {
-  const { rrfK, keywordWeight, vectorWeight, candidates, contextWindow, contextFollowing, contextPreceding } =
-    config.search;
+  const {
+    rrfK,
+    keywordWeight,
+    vectorWeight,
+    candidates,
+    contextWindow,
+    contextFollowing,
+    contextPreceding,
+    recencyHalfLifeDays,
+    recencyWeight,
+  } = config.search;
   return {
+    recency: { halfLifeDays: recencyHalfLifeDays, weight: recencyWeight },
     k: rrfK,
     keywordWeight,
     vectorWeight,
@@ -99,7 +125,12 @@ export async function openKnowledgeBase(
 /** Opens the configured store and embedder and returns a ready MemoryService. */
 export async function openService(config: Config, shared: SharedResources = {}): Promise<MemoryService> {
   const { store, embedder } = buildParts(config, shared);
-  const service = new MemoryService({ store, embedder, search: searchOptions(config) });
+  const service = new MemoryService({
+    store,
+    embedder,
+    search: searchOptions(config),
+    maintenance: maintenanceOptions(config),
+  });
   try {
     await service.init();
   } catch (error) {

@@ -13,7 +13,7 @@ export function formatMemory(memory: Memory): string {
 
 /** One search hit with the reasons it ranked where it did. */
 export function explain(result: SearchResult): string {
-  const { keyword, vector, fusion, context } = result.explanation;
+  const { keyword, vector, fusion, context, recency } = result.explanation;
   const parts = [
     keyword ? `keyword #${keyword.rank} (bm25 ${keyword.score.toFixed(2)})` : 'no keyword match',
     vector ? `vector #${vector.rank} (similarity ${vector.similarity.toFixed(3)})` : 'not in vector top',
@@ -23,6 +23,7 @@ export function explain(result: SearchResult): string {
     const where = context.from.map(({ offset }) => (offset < 0 ? `${-offset} before` : `${offset} after`));
     parts.push(`context +${context.boost.toFixed(4)} (neighbours ${where.join(', ')})`);
   }
+  if (recency) parts.push(`recency ×${recency.factor.toFixed(3)} (${recency.ageDays.toFixed(0)} days old)`);
   return parts.join(', ');
 }
 

@@ -5,6 +5,10 @@ import type { Memory, StoreFilter } from './types.js';
 export function matchesFilter(memory: Memory, filter: StoreFilter): boolean {
   if (!filter.includeSuperseded && memory.supersededBy !== null) return false;
   if (!filter.includeExpired && memory.expiresAt !== null && memory.expiresAt <= filter.now) return false;
+  if (filter.validAt !== undefined) {
+    if (memory.createdAt > filter.validAt) return false;
+    if (memory.validTo !== null && memory.validTo <= filter.validAt) return false;
+  }
   if (filter.agentId !== undefined && memory.agentId !== filter.agentId) return false;
   if (filter.sessionId !== undefined && memory.sessionId !== filter.sessionId) return false;
   if (filter.category !== undefined && memory.category !== filter.category) return false;

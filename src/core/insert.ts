@@ -5,13 +5,25 @@ import type { MemoryStore } from '../stores/store.js';
 import { EngramError } from './errors.js';
 import { type Actor, historyEntry, importedEntry } from './history.js';
 import { contentHash, newId } from './ids.js';
-import { type AddMemoryInput, addMemorySchema, parseInput } from './schemas.js';
+import {
+  type Comparable,
+  type Comparison,
+  compare,
+  mergedInto,
+  mergeReason,
+  type NearDuplicateOptions,
+  signature,
+} from './near-duplicates.js';
+import { type AddMemoryInput, addMemorySchema, InputError, parseInput } from './schemas.js';
+import { queryTerms } from './text.js';
 import type { HistoryEntry, Memory, MemoryRecord, MemorySource, StoreFilter } from './types.js';
 
 export interface AddResult {
   memory: Memory;
-  /** True when identical content already existed for this user and nothing new was stored. */
+  /** True when the content was already there (identical, or a near-duplicate) and no new memory was stored. */
   duplicate: boolean;
+  /** True when the content was a near-duplicate folded into `memory` (tags united, `updatedAt` bumped). */
+  merged: boolean;
 }
 
 /** One memory of an import (e.g. a line of an export file), already mapped to add-style fields. */
@@ -47,13 +59,23 @@ export interface InsertTarget {
   userId: string;
   /** What the user can see now: dedupe matches against it. */
   visible: StoreFilter;
+  /** Fold near-duplicates into what is stored (near-duplicates.ts); exact duplicates are always caught. */
+  nearDuplicates?: NearDuplicateOptions | undefined;
+  /** Who folds them (for the `merge` history entries) and when. */
+  actor?: Actor | undefined;
 }
 
 /** Parses a batch of add inputs; an error names the item when there are several. */
 export function parseBatch(inputs: AddMemoryInput[]): ParsedAdd[] {
   return inputs.map((input, index) => {
     try {
-      return parseInput(addMemorySchema, input);
+      const parsed = parseInput(addMemorySchema, input);
+      if (parsed.ttlSeconds !== undefined && parsed.expiresAt !== undefined) {
+        throw new InputError('ttlSeconds: give expiresAt or ttlSeconds, not both', [
+          { path: 'ttlSeconds', message: 'give expiresAt or ttlSeconds, not both' },
+        ]);
+      }
+      return parsed;
     } catch (error) {
       if (inputs.length > 1 && error instanceof EngramError) {
         throw new EngramError(error.code, `memories[${index}]: ${error.message}`, { details: error.details ?? {} });
@@ -140,7 +162,7 @@ export async function insertNew(
     }
     const existing = (hidden ? storedAny : storedVisible).get(hash) ?? null;
     if (existing) {
-      results[index] = { memory: existing, duplicate: true };
+      results[index] = { memory: existing, duplicate: true, merged: false };
       continue;
     }
     if (!firstAny.has(hash)) firstAny.set(hash, index);
@@ -150,17 +172,119 @@ export async function insertNew(
   const toEmbed = fresh.filter(({ index }) => supplied[index] === null);
   const embedded = toEmbed.length > 0 ? await embedder.embed(toEmbed.map(({ input }) => input.content)) : [];
   const vectors = new Map(toEmbed.map(({ index }, i) => [index, embedded[i] as Float32Array]));
+  const vectorOf = (index: number) => supplied[index] ?? (vectors.get(index) as Float32Array);
+  const merges = target.nearDuplicates
+    ? await findMerges(target, target.nearDuplicates, fresh, vectorOf)
+    : new Map<number, Merge>();
+
   const records: MemoryRecord[] = [];
   const history: HistoryEntry[] = [];
+  const built = new Map<number, Memory>();
   for (const { index, input, hash } of fresh) {
+    if (merges.has(index)) continue;
     const made = make(input, hash, index);
-    records.push({ memory: made.memory, vector: supplied[index] ?? (vectors.get(index) as Float32Array) });
+    records.push({ memory: made.memory, vector: vectorOf(index) });
     history.push(...made.history);
-    results[index] = { memory: made.memory, duplicate: false };
+    built.set(index, made.memory);
+    results[index] = { memory: made.memory, duplicate: false, merged: false };
   }
-  if (records.length > 0) await store.insert(records, history);
-  for (const { index, of } of copies) results[index] = { memory: (results[of] as AddResult).memory, duplicate: true };
+  const changed = new Map<string, Memory>();
+  for (const [index, merge] of merges) {
+    const input = parsed[index] as ParsedAdd;
+    if (merge.into === 'batch') {
+      // A near-duplicate of an earlier new item: that item takes its tags.
+      const memory = built.get(merge.of) as Memory;
+      Object.assign(memory, { tags: mergedInto(memory, input.tags ?? [], memory.updatedAt).tags });
+      results[index] = { memory, duplicate: true, merged: true };
+      continue;
+    }
+    const before = changed.get(merge.memory.id) ?? merge.memory;
+    const after = mergedInto(before, dedupeTags(input.tags ?? []), visible.now);
+    changed.set(after.id, after);
+    const actor = target.actor ?? { name: 'engram', source: 'api' };
+    history.push({
+      ...historyEntry('merge', before, after, actor, visible.now),
+      reason: mergeReason(input.content, merge.comparison),
+    });
+    results[index] = { memory: after, duplicate: true, merged: true };
+  }
+  // Results of stored merges show the memory as it ends up after every merge of the batch.
+  for (const result of results) if (result?.merged) result.memory = changed.get(result.memory.id) ?? result.memory;
+  if (records.length > 0 || changed.size > 0) await store.insert(records, history, [...changed.values()]);
+  for (const { index, of } of copies) {
+    const original = results[of] as AddResult;
+    results[index] = { memory: original.memory, duplicate: true, merged: original.merged };
+  }
   return { results, created: records.length };
+}
+
+type Merge =
+  | { into: 'stored'; memory: Memory; comparison: Comparison }
+  | { into: 'batch'; of: number; comparison: Comparison };
+
+/** Largest batch whose new items are also compared with each other (pairwise work grows with its square). */
+const PAIRWISE_LIMIT = 256;
+
+/**
+ * For each new item that is a near-duplicate of a memory the user can see (same agent scope), or
+ * of an earlier new item of the batch, what it folds into. Stored memories are looked up by keyword
+ * search over the item's words and compared by their stored vectors.
+ */
+async function findMerges(
+  target: InsertTarget,
+  options: NearDuplicateOptions,
+  fresh: { index: number; input: ParsedAdd }[],
+  vectorOf: (index: number) => Float32Array,
+): Promise<Map<number, Merge>> {
+  const { store, userId, visible } = target;
+  const merges = new Map<number, Merge>();
+  const kept: { index: number; agentId: string | null; item: Comparable }[] = [];
+  for (const { index, input } of fresh) {
+    // Already-expired items are stored as given (hidden): nothing folds into them, nor they into anything.
+    if (input.infer !== true || (input.expiresAt !== undefined && input.expiresAt <= visible.now)) continue;
+    const item: Comparable = { signature: signature(input.content), vector: vectorOf(index) };
+    const agentId = input.agentId ?? null;
+    const stored = await nearestStored(store, userId, visible, options, input.content, agentId, item);
+    if (stored) {
+      merges.set(index, { into: 'stored', ...stored });
+      continue;
+    }
+    if (fresh.length <= PAIRWISE_LIMIT) {
+      const earlier = kept.find((k) => k.agentId === agentId && compare(item, k.item, options).match);
+      if (earlier) {
+        merges.set(index, { into: 'batch', of: earlier.index, comparison: compare(item, earlier.item, options) });
+        continue;
+      }
+    }
+    kept.push({ index, agentId, item });
+  }
+  return merges;
+}
+
+async function nearestStored(
+  store: MemoryStore,
+  userId: string,
+  visible: StoreFilter,
+  options: NearDuplicateOptions,
+  content: string,
+  agentId: string | null,
+  item: Comparable,
+): Promise<{ memory: Memory; comparison: Comparison } | null> {
+  const terms = queryTerms(content);
+  if (terms.length === 0) return null;
+  const hits = await store.keywordSearch(userId, terms, visible, options.candidates);
+  if (hits.length === 0) return null;
+  const ids = hits.map((hit) => hit.id);
+  const [memories, vectors] = await Promise.all([store.getMany(userId, ids), store.vectorsOf(userId, ids)]);
+  let best: { memory: Memory; comparison: Comparison } | null = null;
+  for (const memory of memories) {
+    const vector = vectors.get(memory.id);
+    if (!vector || memory.agentId !== agentId) continue;
+    const comparison = compare(item, { signature: signature(memory.content), vector }, options);
+    if (comparison.match && (!best || comparison.similarity > best.comparison.similarity))
+      best = { memory, comparison };
+  }
+  return best;
 }
 
 export function addedMemory(userId: string, input: ParsedAdd, hash: string, actor: Actor, at: string): NewMemory {
@@ -209,12 +333,18 @@ function buildMemory(
     createdAt: origin.createdAt,
     updatedAt: origin.updatedAt,
     eventAt: input.eventAt ?? null,
-    expiresAt: input.expiresAt ?? null,
+    expiresAt:
+      input.expiresAt ??
+      (input.ttlSeconds === undefined
+        ? null
+        : new Date(Date.parse(origin.createdAt) + input.ttlSeconds * 1000).toISOString()),
     pinned: input.pinned ?? false,
     source: origin.source,
     hash,
     supersededBy: null,
     validTo: null,
+    accessCount: 0,
+    lastAccessedAt: null,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
+import { AccessTracker } from './access.js';
 import { invalid, notFound } from './errors.js';
 import { decodeCursor } from './filter.js';
 import { type Actor, historyEntry } from './history.js';
@@ -15,6 +16,7 @@ import {
   parseBatch,
 } from './insert.js';
 import { KeyedLock } from './keyed-lock.js';
+import type { NearDuplicateOptions } from './near-duplicates.js';
 import { checkEmbeddingInfo } from './reindex.js';
 import {
   type AddMemoryInput,
@@ -45,10 +47,30 @@ export interface ServiceObserver {
   searched?(mode: SearchMode, seconds: number): void;
 }
 
+/** How the service maintains memories (config `memory.*`). */
+export interface MaintenanceOptions {
+  /** `infer` for adds that do not say. */
+  inferDefault: boolean;
+  /** Near-duplicate merge for adds with infer (null: exact duplicates only). */
+  nearDuplicates: NearDuplicateOptions | null;
+  /** Count reads in accessCount / lastAccessedAt, written at most every `accessFlushMs`. */
+  trackAccess: boolean;
+  accessFlushMs: number;
+}
+
+export const DEFAULT_MAINTENANCE: MaintenanceOptions = {
+  inferDefault: false,
+  nearDuplicates: null,
+  trackAccess: false,
+  accessFlushMs: 5_000,
+};
+
 export interface MemoryServiceOptions {
   store: MemoryStore;
   embedder: Embedder;
   search: SearchOptions;
+  /** Default: no inference, no access counting (what the config's defaults turn on, `runtime.ts` passes). */
+  maintenance?: MaintenanceOptions;
   clock?: () => Date;
 }
 
@@ -60,12 +82,18 @@ export class MemoryService {
   readonly #clock: () => Date;
   readonly #writes = new KeyedLock();
   readonly #observers = new Set<ServiceObserver>();
+  readonly #maintenance: MaintenanceOptions;
+  readonly #access: AccessTracker | null;
 
   constructor(options: MemoryServiceOptions) {
     this.store = options.store;
     this.embedder = options.embedder;
     this.#search = options.search;
     this.#clock = options.clock ?? (() => new Date());
+    this.#maintenance = options.maintenance ?? DEFAULT_MAINTENANCE;
+    this.#access = this.#maintenance.trackAccess
+      ? new AccessTracker({ store: this.store, flushMs: this.#maintenance.accessFlushMs, clock: () => this.now() })
+      : null;
   }
 
   /** Opens the store and checks that its vectors come from this embedder. */
@@ -76,8 +104,14 @@ export class MemoryService {
   }
 
   async close(): Promise<void> {
+    await this.#access?.close();
     await this.embedder.close();
     await this.store.close();
+  }
+
+  /** Writes the read counts gathered so far (they are otherwise written every few seconds). */
+  async flushAccess(): Promise<void> {
+    await this.#access?.flush();
   }
 
   /** Registers an observer; returns a function that removes it. */
@@ -99,11 +133,17 @@ export class MemoryService {
   async addMany(userId: string, inputs: AddMemoryInput[], actor: Actor): Promise<AddResult[]> {
     this.#user(userId);
     const parsed = parseBatch(inputs);
+    for (const input of parsed) input.infer ??= this.#maintenance.inferDefault;
     const supplied = suppliedVectors(parsed, this.embedder.dimension);
     await embedAhead(this.#insertTarget(userId), parsed, supplied);
     return this.#writes.run(userId, async () => {
       const at = this.now();
-      const { results, created } = await insertNew(this.#insertTarget(userId), parsed, supplied, (input, hash) =>
+      const target: InsertTarget = {
+        ...this.#insertTarget(userId),
+        nearDuplicates: this.#maintenance.nearDuplicates ?? undefined,
+        actor,
+      };
+      const { results, created } = await insertNew(target, parsed, supplied, (input, hash) =>
         addedMemory(userId, input, hash, actor, at),
       );
       for (const observer of this.#observers) observer.added?.(actor.source, created, parsed.length - created);
@@ -139,6 +179,12 @@ export class MemoryService {
 
   async get(userId: string, id: string): Promise<Memory> {
     this.#user(userId);
+    const memory = await this.#existing(userId, id);
+    this.#access?.record(userId, [memory.id]);
+    return memory;
+  }
+
+  async #existing(userId: string, id: string): Promise<Memory> {
     const memory = await this.store.get(userId, id);
     if (!memory) throw notFound('memory', id);
     return memory;
@@ -164,7 +210,7 @@ export class MemoryService {
     this.#user(userId);
     const patch = parseInput(updateMemorySchema, input);
     return this.#writes.run(userId, async () => {
-      const before = await this.get(userId, id);
+      const before = await this.#existing(userId, id);
       const proposed = proposedFields(before, patch);
       const changed = changedFields(before, proposed);
       if (changed.length === 0) return { memory: before, changed };
@@ -180,7 +226,7 @@ export class MemoryService {
   async delete(userId: string, id: string, actor: Actor): Promise<Memory> {
     this.#user(userId);
     return this.#writes.run(userId, async () => {
-      const before = await this.get(userId, id);
+      const before = await this.#existing(userId, id);
       await this.store.delete(userId, id, historyEntry('delete', before, null, actor, this.now()));
       return before;
     });
@@ -211,7 +257,39 @@ export class MemoryService {
       startedAt,
     });
     for (const observer of this.#observers) observer.searched?.(query.mode, response.timings.totalMs / 1000);
+    this.#access?.record(
+      userId,
+      response.results.map((result) => result.memory.id),
+    );
     return response;
+  }
+
+  /**
+   * Deletes memories whose `expiresAt` has passed (they are already hidden from every view), each
+   * with a `delete` history entry by the sweeper. Returns how many went.
+   */
+  async sweepExpired(batch = 500): Promise<number> {
+    const actor: Actor = { name: 'sweeper', source: 'api' };
+    let swept = 0;
+    for (;;) {
+      const now = this.now();
+      const due = await this.store.expired(now, batch);
+      let round = 0;
+      for (const { userId, id } of due) {
+        const gone = await this.#writes.run(userId, async () => {
+          const memory = await this.store.get(userId, id);
+          if (!memory || memory.expiresAt === null || memory.expiresAt > now) return false;
+          const entry = {
+            ...historyEntry('delete', memory, null, actor, now),
+            reason: `expired at ${memory.expiresAt}`,
+          };
+          return this.store.delete(userId, id, entry);
+        });
+        if (gone) round++;
+      }
+      swept += round;
+      if (due.length < batch || round === 0) return swept;
+    }
   }
 
   /** Right to erasure: removes the user's memories, vectors and history. */
@@ -231,6 +309,9 @@ export class MemoryService {
   }
 
   #filter(filter: FilterInput | undefined): StoreFilter {
-    return { ...filter, now: this.now() };
+    if (filter?.asOf === undefined) return { ...filter, now: this.now() };
+    // A point in time: what was current then, with expiry judged at that instant.
+    const { asOf, ...rest } = filter;
+    return { ...rest, now: asOf, validAt: asOf, includeSuperseded: true };
   }
 }

@@ -66,6 +66,19 @@ export const addMemorySchema = z.strictObject({
   eventAt: isoDateSchema.optional(),
   expiresAt: isoDateSchema.optional(),
   pinned: z.boolean().optional(),
+  /** Expire this many seconds after it is stored (instead of an `expiresAt`). */
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(100 * 365 * 86_400)
+    .optional(),
+  /**
+   * Let Engram maintain the memory: with an LLM, extract facts and reconcile them with what is
+   * stored; without one, fold a near-duplicate into the memory it repeats. `false` stores the
+   * content verbatim (exact duplicates are still caught). Default: ENGRAM_INFER_DEFAULT (true).
+   */
+  infer: z.boolean().optional(),
   /** A precomputed embedding from the same model the store uses (skips embedding). */
   embedding: z.array(z.number()).optional(),
 });
@@ -100,6 +113,11 @@ export const filterSchema = z.strictObject({
     .optional(),
   includeSuperseded: z.boolean().optional(),
   includeExpired: z.boolean().optional(),
+  /**
+   * Point in time: the memories that were current then — created by that instant, not yet
+   * superseded, not yet expired (deleted memories are gone from every view).
+   */
+  asOf: isoDateSchema.optional(),
 });
 export type FilterInput = z.input<typeof filterSchema>;
 
@@ -139,6 +157,9 @@ export const memorySchema = z.object({
   hash: z.string(),
   supersededBy: z.string().nullable(),
   validTo: z.string().nullable(),
+  // Older files and exports have no access statistics.
+  accessCount: z.number().int().min(0).default(0),
+  lastAccessedAt: z.string().nullable().default(null),
 });
 
 /** One entry of a memory's change log, as front ends return it and exports carry it. */

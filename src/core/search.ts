@@ -3,6 +3,7 @@ import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
 import { type ContextOptions, spreadContext } from './context.js';
 import { type FusionOptions, fuseRanks, type RankedId, singleSignal } from './ranking.js';
+import { decayed, type RecencyOptions, recencyPool } from './recency.js';
 import type { searchSchema } from './schemas.js';
 import { queryTerms } from './text.js';
 import type { KeywordHit, SearchMode, SearchResult, StoreFilter, VectorHit } from './types.js';
@@ -12,6 +13,8 @@ export interface SearchOptions extends FusionOptions {
   candidates: number;
   /** Conversation context in hybrid search (see context.ts); window 0 turns it off. */
   context: ContextOptions;
+  /** Recency decay (recency.ts); half-life 0 turns it off. */
+  recency?: RecencyOptions | undefined;
 }
 
 export interface SearchResponse {
@@ -46,7 +49,15 @@ export async function searchMemories(
     ranked = await withContext(store, request, ranked, options);
     timings.contextMs = performance.now() - t;
   }
-  const results = await assemble(store, userId, ranked.slice(0, query.limit));
+  const recency = options.recency;
+  const results =
+    recency && recency.halfLifeDays > 0
+      ? decayed(
+          await assemble(store, userId, ranked.slice(0, recencyPool(query.limit))),
+          recency,
+          request.filter.now,
+        ).slice(0, query.limit)
+      : await assemble(store, userId, ranked.slice(0, query.limit));
   timings.totalMs = performance.now() - request.startedAt;
   return { results, timings };
 }

@@ -9,6 +9,8 @@ const STOP_WORDS = new Set(
   ).split(' '),
 );
 
+export const isStopWord = (word: string): boolean => STOP_WORDS.has(word);
+
 /** Lower-cased words (letters and digits of any script), diacritics removed. */
 export function words(text: string): string[] {
   return (

@@ -34,8 +34,14 @@ export interface Memory {
   source: MemorySource;
   /** sha256 of the normalised content: exact duplicates for one user are stored once. */
   hash: string;
+  /** The memory that replaced this one (a newer fact); this one stays, as history. */
   supersededBy: string | null;
+  /** Until when this memory was the current fact (set together with `supersededBy`). */
   validTo: string | null;
+  /** How often the memory was returned by search or read by id. */
+  accessCount: number;
+  /** When it was last returned by search or read by id. */
+  lastAccessedAt: string | null;
 }
 
 /** A memory together with its embedding, as stores persist it. */
@@ -44,7 +50,11 @@ export interface MemoryRecord {
   vector: Float32Array;
 }
 
-export const HISTORY_EVENTS = ['add', 'update', 'supersede', 'delete', 'restore'] as const;
+/**
+ * `merge`: content that repeated this memory was folded into it (near-duplicate); `noop`: an LLM
+ * found nothing new in a fact that matched this memory (the reason says why).
+ */
+export const HISTORY_EVENTS = ['add', 'update', 'supersede', 'merge', 'noop', 'delete', 'restore'] as const;
 export type HistoryEvent = (typeof HISTORY_EVENTS)[number];
 
 export interface HistoryEntry {
@@ -85,6 +95,12 @@ export interface MemoryFilter {
 /** A filter with the instant against which expiry is judged, as stores receive it. */
 export interface StoreFilter extends MemoryFilter {
   now: string;
+  /**
+   * Point-in-time view (`as_of`): only memories created at or before this instant that were still
+   * the current fact then (`validTo` null or later). Callers set it with `includeSuperseded` and
+   * `now` equal to it, so expiry is judged at that instant too.
+   */
+  validAt?: string | undefined;
 }
 
 export interface Page<T> {
@@ -128,6 +144,12 @@ export interface SearchExplanation {
    * memory just before it).
    */
   context: { boost: number; from: { id: string; offset: number }[] } | null;
+  /**
+   * Recency decay (when ENGRAM_SEARCH_RECENCY_HALF_LIFE_DAYS is set): the factor the score was
+   * multiplied by, for a memory this many days old (by `eventAt`, else `createdAt`). Pinned
+   * memories do not decay.
+   */
+  recency?: { factor: number; ageDays: number } | undefined;
 }
 
 export interface SearchResult {

@@ -6,6 +6,7 @@ import { KeyStore } from '../auth/key-store.js';
 import { type Config, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
+import { Sweeper } from '../core/sweeper.js';
 import { createChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import { openKnowledgeBase } from '../runtime.js';
@@ -82,9 +83,21 @@ export async function startServer(
     'listening',
   );
 
+  const interval = config.memory.sweepIntervalSeconds;
+  const sweeper =
+    interval > 0
+      ? new Sweeper(service, interval * 1000, {
+          swept: (count) => {
+            if (count > 0) logger.info({ count }, 'swept expired memories');
+          },
+          failed: (error) => logger.warn({ err: error }, 'sweeping expired memories failed'),
+        })
+      : null;
+
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
+      await sweeper?.close();
       await closeMcpSessions(deps);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

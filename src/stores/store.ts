@@ -41,8 +41,12 @@ export interface MemoryStore {
   getEmbeddingInfo(): Promise<EmbeddingInfo | null>;
   setEmbeddingInfo(info: EmbeddingInfo): Promise<void>;
 
-  /** Inserts new memories with their vectors and 'add' history entries, all or nothing. */
-  insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void>;
+  /**
+   * Inserts new memories with their vectors and history entries, all or nothing. `changed` are
+   * existing memories of the same user rewritten in the same transaction (their vectors and access
+   * statistics stay) — e.g. the old fact a new memory supersedes.
+   */
+  insert(records: MemoryRecord[], history: HistoryEntry[], changed?: Memory[]): Promise<void>;
   get(userId: string, id: string): Promise<Memory | null>;
   getMany(userId: string, ids: string[]): Promise<Memory[]>;
   /**
@@ -53,7 +57,10 @@ export interface MemoryStore {
   /** `findByHash` for many hashes in one call: the oldest visible memory per hash found. */
   findByHashes(userId: string, hashes: string[], filter: StoreFilter): Promise<Map<string, Memory>>;
   list(userId: string, options: ListOptions): Promise<Page<Memory>>;
-  /** Replaces a memory (same id and user); a new vector replaces the old one when given. */
+  /**
+   * Replaces a memory (same id and user); a new vector replaces the old one when given. Access
+   * statistics (`accessCount`, `lastAccessedAt`) are only ever changed by `touch`.
+   */
   update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void>;
   /** Removes a memory and its vector; history is kept (with the delete entry appended). */
   delete(userId: string, id: string, history: HistoryEntry): Promise<boolean>;
@@ -78,6 +85,15 @@ export interface MemoryStore {
    */
   neighbours(userId: string, ids: string[], window: number, filter: StoreFilter): Promise<Map<string, Neighbours>>;
 
+  /**
+   * Records reads: adds each count to the memory's `accessCount` and moves `lastAccessedAt` to `at`
+   * (never backwards). Ids that are not (or no longer) the user's are ignored. No history entry.
+   */
+  touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void>;
+
+  /** Up to `limit` memories of any user whose `expiresAt` is at or before `now`, soonest expired first (for the sweeper). */
+  expired(now: string, limit: number): Promise<{ userId: string; id: string }[]>;
+
   /** Removes every memory, vector and history entry of one user; returns how many memories went. */
   purgeUser(userId: string): Promise<number>;
 
@@ -94,6 +110,8 @@ export interface MemoryStore {
    * before the rebuild is repaired by the next `init()`.
    */
   deferIndexes?(): Promise<() => Promise<void>>;
+  /** The stored vectors of the user's memories among `ids` (others are left out). */
+  vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>>;
   /** Replaces vectors (reindex). */
   setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
   stats(): Promise<StoreStats>;

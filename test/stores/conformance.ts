@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentHash } from '../../src/core/ids.js';
 import type { HistoryEntry, HistoryEvent, Memory, MemoryRecord, StoreFilter } from '../../src/core/types.js';
 import type { MemoryStore } from '../../src/stores/store.js';
+import { accessCases, expiryCases, supersedeCases } from './conformance-lifecycle.js';
 
 export interface StoreHarness {
   /** A store over empty, private data. Not yet initialised: the suite calls `init()`. */
@@ -35,7 +36,10 @@ export type ConformanceGroup =
   | 'setVectors'
   | 'stats'
   | 'embedding'
-  | 'persistence';
+  | 'persistence'
+  | 'supersede'
+  | 'access'
+  | 'expiry';
 
 export interface ConformanceOptions {
   /** Groups a store cannot run, each with the reason (shown in the skipped test's name). */
@@ -91,6 +95,8 @@ export function makeMemory(n: number, fields: Partial<Memory> = {}): Memory {
     hash: contentHash(content),
     supersededBy: null,
     validTo: null,
+    accessCount: 0,
+    lastAccessedAt: null,
     ...fields,
   };
 }
@@ -214,6 +220,9 @@ export function runConformance(
     group('stats', 'stats', () => statsCases(current));
     group('embedding', 'embedding info', () => embeddingCases(current));
     group('persistence', 'persistence', () => persistenceCases(current, reopen));
+    group('supersede', 'supersession and point-in-time views', () => supersedeCases(current));
+    group('access', 'access statistics (touch)', () => accessCases(current));
+    group('expiry', 'expired (sweeper)', () => expiryCases(current));
   });
 }
 

@@ -113,6 +113,7 @@ const explanationOutput = z.looseObject({
     .looseObject({ boost: z.number(), from: z.array(z.looseObject({ id: z.string(), offset: z.number() })) })
     .nullable()
     .optional(),
+  recency: z.looseObject({ factor: z.number(), ageDays: z.number() }).optional(),
 });
 const historyEntryOutput = historyEntrySchema
   .extend({ before: memoryOutput.nullable(), after: memoryOutput.nullable() })
@@ -184,6 +185,8 @@ export function explain(explanation: SearchExplanation): string {
   if (explanation.vector)
     why.push(`vector rank ${explanation.vector.rank} (similarity ${num(explanation.vector.similarity)})`);
   if (explanation.context) why.push(contextReason(explanation.context));
+  if (explanation.recency)
+    why.push(`recency ×${num(explanation.recency.factor)} (${explanation.recency.ageDays.toFixed(0)} days old)`);
   if (why.length === 0) return `${explanation.mode} match`;
   const fused = explanation.fusion ? `, fused by RRF k=${explanation.fusion.k}` : '';
   return `${why.join(' + ')}${fused}`;

@@ -19,6 +19,13 @@ const explanationSchema = z
           .openapi({ description: 'some lenders; offset -1 = the memory just before this one' }),
       })
       .nullable(),
+    recency: z
+      .object({
+        factor: z.number().openapi({ description: 'the score was multiplied by this' }),
+        ageDays: z.number().openapi({ description: 'age by eventAt, else createdAt' }),
+      })
+      .optional()
+      .openapi({ description: 'recency decay, when turned on (ENGRAM_SEARCH_RECENCY_HALF_LIFE_DAYS)' }),
   })
   .openapi('SearchExplanation');
 

@@ -98,10 +98,11 @@ export class JsonStore implements MemoryStore {
     );
   }
 
-  async insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void> {
-    if (records.length === 0 && history.length === 0) return;
-    const userId = singleUser(records, history);
+  async insert(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[] = []): Promise<void> {
+    if (records.length === 0 && history.length === 0 && changed.length === 0) return;
+    const userId = singleUser(records, history, changed);
     return this.#mutate(userId, (data) => {
+      for (const memory of changed) replaceMemory(data, memory);
       const seen = new Set<string>();
       for (const { memory } of records) {
         if (data.memories.has(memory.id) || seen.has(memory.id)) {
@@ -172,8 +173,7 @@ export class JsonStore implements MemoryStore {
   async update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void> {
     checkEntry(history, memory.userId, memory.id);
     return this.#mutate(memory.userId, (data) => {
-      if (!data.memories.has(memory.id)) throw notFound('memory', memory.id);
-      data.memories.set(memory.id, cloneMemory(memory));
+      replaceMemory(data, memory);
       if (vector) data.vectors.set(memory.id, Float32Array.from(vector));
       data.history.push(cloneEntry(history));
       return { result: undefined, changed: true };
@@ -238,6 +238,36 @@ export class JsonStore implements MemoryStore {
     return this.#read(userId, (snapshot) => neighboursAmong(visible(snapshot, filter), ids, window));
   }
 
+  async touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void> {
+    if (accesses.size === 0) return;
+    return this.#mutate(userId, (data) => {
+      let changed = false;
+      for (const [id, count] of accesses) {
+        const memory = data.memories.get(id);
+        if (!memory) continue;
+        const lastAccessedAt =
+          memory.lastAccessedAt === null || memory.lastAccessedAt < at ? at : memory.lastAccessedAt;
+        data.memories.set(id, { ...memory, accessCount: memory.accessCount + count, lastAccessedAt });
+        changed = true;
+      }
+      return { result: undefined, changed };
+    });
+  }
+
+  async expired(now: string, limit: number): Promise<{ userId: string; id: string }[]> {
+    const found: { userId: string; id: string; expiresAt: string }[] = [];
+    for (const userId of await this.#track(() => this.#userIds())) {
+      const memories = await this.#read(userId, (snapshot) => [...snapshot.data.memories.values()]);
+      for (const memory of memories) {
+        if (memory.expiresAt !== null && memory.expiresAt <= now) {
+          found.push({ userId, id: memory.id, expiresAt: memory.expiresAt });
+        }
+      }
+    }
+    found.sort((a, b) => byString(a.expiresAt, b.expiresAt) || byString(a.id, b.id));
+    return found.slice(0, limit).map(({ userId, id }) => ({ userId, id }));
+  }
+
   async purgeUser(userId: string): Promise<number> {
     const dir = this.#layout.userDir(userId);
     return this.#track(() =>
@@ -265,6 +295,18 @@ export class JsonStore implements MemoryStore {
     }
     found.sort((a, b) => byId(a.memory, b.memory));
     for (const { memory, vector } of found) yield { memory: cloneMemory(memory), vector: Float32Array.from(vector) };
+  }
+
+  async vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>> {
+    if (ids.length === 0) return new Map();
+    return this.#read(userId, (snapshot) => {
+      const found = new Map<string, Float32Array>();
+      for (const id of ids) {
+        const vector = snapshot.data.vectors.get(id);
+        if (vector) found.set(id, Float32Array.from(vector));
+      }
+      return found;
+    });
   }
 
   async setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void> {
@@ -373,9 +415,24 @@ function visible(snapshot: Snapshot, filter: StoreFilter): Memory[] {
   return ascending(snapshot).filter((memory) => matchesFilter(memory, filter));
 }
 
+/** Rewrites a stored memory's fields, keeping its access statistics (only `touch` changes those). */
+function replaceMemory(data: UserData, memory: Memory): void {
+  const current = data.memories.get(memory.id);
+  if (!current) throw notFound('memory', memory.id);
+  data.memories.set(memory.id, {
+    ...cloneMemory(memory),
+    accessCount: current.accessCount,
+    lastAccessedAt: current.lastAccessedAt,
+  });
+}
+
 /** One insert writes one user's file, so that it stays all-or-nothing. */
-function singleUser(records: MemoryRecord[], history: HistoryEntry[]): string {
-  const userIds = new Set([...records.map((record) => record.memory.userId), ...history.map((entry) => entry.userId)]);
+function singleUser(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[]): string {
+  const userIds = new Set([
+    ...records.map((record) => record.memory.userId),
+    ...history.map((entry) => entry.userId),
+    ...changed.map((memory) => memory.userId),
+  ]);
   const [userId] = userIds;
   if (userIds.size !== 1 || userId === undefined) {
     throw invalid('the json store inserts one user’s memories per call; split the batch by user');

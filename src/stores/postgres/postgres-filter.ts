@@ -22,6 +22,10 @@ export function filterPg(userId: string, filter: StoreFilter, before = 0, alias 
   where.push(`${a}.user_id = ${p(userId)}`);
   if (!filter.includeSuperseded) where.push(`${a}.superseded_by IS NULL`);
   if (!filter.includeExpired) where.push(`(${a}.expires_at IS NULL OR ${a}.expires_at > ${p(filter.now)})`);
+  if (filter.validAt !== undefined) {
+    where.push(`${a}.created_at <= ${p(filter.validAt)}`);
+    where.push(`(${a}.valid_to IS NULL OR ${a}.valid_to > $${before + params.length})`);
+  }
   if (filter.agentId !== undefined) where.push(`${a}.agent_id = ${p(filter.agentId)}`);
   if (filter.sessionId !== undefined) where.push(`${a}.session_id = ${p(filter.sessionId)}`);
   if (filter.category !== undefined) where.push(`${a}.category = ${p(filter.category)}`);

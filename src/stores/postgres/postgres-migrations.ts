@@ -72,6 +72,15 @@ export const migrations: { version: number; description: string; sql: string }[]
         WITH CHECK (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all');
     `,
   },
+  {
+    version: 3,
+    description: 'access statistics; index expiry for the sweeper',
+    sql: `
+      ALTER TABLE memories ADD COLUMN access_count integer NOT NULL DEFAULT 0;
+      ALTER TABLE memories ADD COLUMN last_accessed_at text COLLATE "C";
+      CREATE INDEX memories_expires_at ON memories (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

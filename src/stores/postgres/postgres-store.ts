@@ -48,6 +48,8 @@ function historyFromRow(row: HistoryRow): HistoryEntry {
 }
 
 interface MemoryRow {
+  access_count: number;
+  last_accessed_at: string | null;
   id: string;
   user_id: string;
   agent_id: string | null;
@@ -69,7 +71,8 @@ interface MemoryRow {
 
 const MEMORY_COLUMNS =
   'm.id, m.user_id, m.agent_id, m.session_id, m.content, m.category, m.tags, m.metadata, m.created_at, ' +
-  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to';
+  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to, ' +
+  'm.access_count, m.last_accessed_at';
 
 /** Inserted rows after which the store refreshes the planner's statistics itself. */
 const ANALYZE_EVERY = 2_000;
@@ -229,26 +232,39 @@ export class PostgresStore implements MemoryStore {
     }
   }
 
-  async insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void> {
-    if (records.length === 0 && history.length === 0) return;
-    const users = new Set([...records.map((r) => r.memory.userId), ...history.map((h) => h.userId)]);
+  async insert(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[] = []): Promise<void> {
+    if (records.length === 0 && history.length === 0 && changed.length === 0) return;
+    const users = new Set([
+      ...records.map((r) => r.memory.userId),
+      ...history.map((h) => h.userId),
+      ...changed.map((m) => m.userId),
+    ]);
     const scope: Scope = users.size === 1 ? { user: [...users][0] as string } : 'all';
     await this.#tx(scope, async (db) => {
+      for (const memory of changed) await replaceRow(db, memory, null);
       if (records.length > 0) {
         // One statement for the batch: each column as an array, unnested into rows in order.
         const columns = transpose(
-          records.map(({ memory, vector }) => [...toParams(memory), vectorToSql(Array.from(vector))]),
+          records.map(({ memory, vector }) => [
+            ...toParams(memory),
+            vectorToSql(Array.from(vector)),
+            memory.accessCount,
+            memory.lastAccessedAt,
+          ]),
         );
         await db.query(
           `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at,
-             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding)
+             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding,
+             access_count, last_accessed_at)
            SELECT id, user_id, agent_id, session_id, content, category, tags::jsonb, metadata::json, created_at,
-             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding::vector
+             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding::vector,
+             access_count, last_accessed_at
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
              $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::text[], $16::text[],
-             $17::text[], $18::text[], $19::text[])
+             $17::text[], $18::text[], $19::text[], $20::integer[], $21::text[])
              AS t(id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at, event_at,
-               expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding)`,
+               expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding, access_count,
+               last_accessed_at)`,
           columns,
         );
       }
@@ -334,18 +350,33 @@ export class PostgresStore implements MemoryStore {
 
   async update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void> {
     await this.#tx({ user: memory.userId }, async (db) => {
-      // Every column of the insert but created_at ($9), which never changes.
-      const row = toParams(memory).filter((_, i) => i !== 8);
-      const { rowCount } = await db.query(
-        `UPDATE memories SET agent_id = $3, session_id = $4, content = $5, category = $6, tags = $7, metadata = $8,
-           updated_at = $9, event_at = $10, expires_at = $11, pinned = $12, source = $13, hash = $14,
-           superseded_by = $15, valid_to = $16, search_text = $17,
-           embedding = COALESCE($18::vector, embedding)
-         WHERE id = $1 AND user_id = $2`,
-        [...row, vector ? vectorToSql(Array.from(vector)) : null],
-      );
-      if (!rowCount) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
+      await replaceRow(db, memory, vector);
       await appendHistory(db, [history]);
+    });
+  }
+
+  async touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void> {
+    if (accesses.size === 0) return;
+    await this.#tx({ user: userId }, async (db) => {
+      await db.query(
+        `UPDATE memories m SET access_count = m.access_count + t.count,
+           last_accessed_at = CASE WHEN m.last_accessed_at IS NULL OR m.last_accessed_at < $3 THEN $3
+             ELSE m.last_accessed_at END
+         FROM unnest($1::text[], $2::integer[]) AS t(id, count)
+         WHERE m.user_id = $4 AND m.id = t.id`,
+        [[...accesses.keys()], [...accesses.values()], at, userId],
+      );
+    });
+  }
+
+  async expired(now: string, limit: number): Promise<{ userId: string; id: string }[]> {
+    return this.#tx('all', async (db) => {
+      const { rows } = await db.query<{ user_id: string; id: string }>(
+        `SELECT user_id, id FROM memories WHERE expires_at IS NOT NULL AND expires_at <= $1
+         ORDER BY expires_at, id LIMIT $2`,
+        [now, limit],
+      );
+      return rows.map((row) => ({ userId: row.user_id, id: row.id }));
     });
   }
 
@@ -521,6 +552,17 @@ export class PostgresStore implements MemoryStore {
     }
   }
 
+  async vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>> {
+    if (ids.length === 0) return new Map();
+    return this.#tx({ user: userId }, async (db) => {
+      const { rows } = await db.query<{ id: string; embedding: string }>(
+        'SELECT id, embedding::text AS embedding FROM memories WHERE user_id = $1 AND id = ANY($2::text[])',
+        [userId, ids],
+      );
+      return new Map(rows.map((row) => [row.id, Float32Array.from(vectorFromSql(row.embedding) as number[])]));
+    });
+  }
+
   async setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void> {
     if (entries.length === 0) return;
     await this.#tx('all', async (db) => {
@@ -572,6 +614,21 @@ async function appendHistory(db: pg.PoolClient, entries: HistoryEntry[]): Promis
 }
 
 /** Rows of equal length → one array per column. */
+/** Rewrites a memory's columns (not created_at, not its access statistics); a vector replaces the stored one when given. */
+async function replaceRow(db: pg.PoolClient, memory: Memory, vector: Float32Array | null): Promise<void> {
+  // Every column of the insert but created_at ($9), which never changes.
+  const row = toParams(memory).filter((_, i) => i !== 8);
+  const { rowCount } = await db.query(
+    `UPDATE memories SET agent_id = $3, session_id = $4, content = $5, category = $6, tags = $7, metadata = $8,
+       updated_at = $9, event_at = $10, expires_at = $11, pinned = $12, source = $13, hash = $14,
+       superseded_by = $15, valid_to = $16, search_text = $17,
+       embedding = COALESCE($18::vector, embedding)
+     WHERE id = $1 AND user_id = $2`,
+    [...row, vector ? vectorToSql(Array.from(vector)) : null],
+  );
+  if (!rowCount) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
+}
+
 function transpose(rows: unknown[][]): unknown[][] {
   const width = rows[0]?.length ?? 0;
   return Array.from({ length: width }, (_, column) => rows.map((row) => row[column]));
@@ -620,5 +677,7 @@ function fromRow(row: MemoryRow): Memory {
     hash: row.hash,
     supersededBy: row.superseded_by,
     validTo: row.valid_to,
+    accessCount: row.access_count,
+    lastAccessedAt: row.last_accessed_at,
   };
 }

@@ -86,6 +86,17 @@ export const migrations: { version: number; description: string; up: (db: Databa
       db.exec('CREATE INDEX memories_user_session ON memories (user_id, session_id, created_at, id);');
     },
   },
+  {
+    version: 4,
+    description: 'access statistics; index expiry for the sweeper',
+    up(db) {
+      db.exec(`
+        ALTER TABLE memories ADD COLUMN access_count INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE memories ADD COLUMN last_accessed_at TEXT;
+        CREATE INDEX memories_expires_at ON memories (expires_at) WHERE expires_at IS NOT NULL;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

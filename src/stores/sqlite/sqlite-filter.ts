@@ -18,6 +18,10 @@ export function filterSql(userId: string, filter: StoreFilter): SqlFragment {
   };
   if (!filter.includeSuperseded) add('m.superseded_by IS NULL');
   if (!filter.includeExpired) add('(m.expires_at IS NULL OR m.expires_at > ?)', filter.now);
+  if (filter.validAt !== undefined) {
+    add('m.created_at <= ?', filter.validAt);
+    add('(m.valid_to IS NULL OR m.valid_to > ?)', filter.validAt);
+  }
   if (filter.agentId !== undefined) add('m.agent_id = ?', filter.agentId);
   if (filter.sessionId !== undefined) add('m.session_id = ?', filter.sessionId);
   if (filter.category !== undefined) add('m.category = ?', filter.category);

@@ -41,6 +41,8 @@ interface MemoryRow {
   hash: string;
   superseded_by: string | null;
   valid_to: string | null;
+  access_count: number;
+  last_accessed_at: string | null;
 }
 
 interface HistoryRow {
@@ -57,7 +59,8 @@ interface HistoryRow {
 
 const MEMORY_COLUMNS =
   'm.rowid, m.id, m.user_id, m.agent_id, m.session_id, m.content, m.category, m.tags, m.metadata, m.created_at, ' +
-  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to';
+  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to, m.access_count, ' +
+  'm.last_accessed_at';
 
 /**
  * The default store: one SQLite file in WAL mode. Keyword search is FTS5 (BM25, Porter stemming);
@@ -125,22 +128,59 @@ export class SqliteStore implements MemoryStore {
       .run(JSON.stringify(info));
   }
 
-  async insert(records: MemoryRecord[], history: HistoryEntry[]): Promise<void> {
+  async insert(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[] = []): Promise<void> {
     const db = this.#conn;
     const insertMemory = db.prepare(
       `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at,
-         event_at, expires_at, pinned, source, hash, superseded_by, valid_to)
+         event_at, expires_at, pinned, source, hash, superseded_by, valid_to, access_count, last_accessed_at)
        VALUES (@id, @user_id, @agent_id, @session_id, @content, @category, @tags, @metadata, @created_at, @updated_at,
-         @event_at, @expires_at, @pinned, @source, @hash, @superseded_by, @valid_to)`,
+         @event_at, @expires_at, @pinned, @source, @hash, @superseded_by, @valid_to, @access_count, @last_accessed_at)`,
     );
     const insertVector = db.prepare('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
     db.transaction(() => {
+      for (const memory of changed) this.#replace(memory);
       for (const { memory, vector } of records) {
         const { lastInsertRowid } = insertMemory.run(toRow(memory));
         insertVector.run(lastInsertRowid, memory.userId, vectorBytes(vector));
       }
       this.#appendHistory(history);
     }).immediate();
+  }
+
+  /** Rewrites a memory's fields (not its access statistics); returns its rowid. */
+  #replace(memory: Memory): number {
+    const result = this.#conn
+      .prepare(
+        `UPDATE memories SET agent_id = @agent_id, session_id = @session_id, content = @content, category = @category,
+           tags = @tags, metadata = @metadata, updated_at = @updated_at, event_at = @event_at, expires_at = @expires_at,
+           pinned = @pinned, source = @source, hash = @hash, superseded_by = @superseded_by, valid_to = @valid_to
+         WHERE user_id = @user_id AND id = @id RETURNING rowid`,
+      )
+      .get(toRow(memory)) as { rowid: number } | undefined;
+    if (!result) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
+    return result.rowid;
+  }
+
+  async touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void> {
+    if (accesses.size === 0) return;
+    const db = this.#conn;
+    const statement = db.prepare(
+      `UPDATE memories SET access_count = access_count + ?,
+         last_accessed_at = CASE WHEN last_accessed_at IS NULL OR last_accessed_at < ? THEN ? ELSE last_accessed_at END
+       WHERE user_id = ? AND id = ?`,
+    );
+    db.transaction(() => {
+      for (const [id, count] of accesses) statement.run(count, at, at, userId, id);
+    }).immediate();
+  }
+
+  async expired(now: string, limit: number): Promise<{ userId: string; id: string }[]> {
+    const rows = this.#conn
+      .prepare(
+        `SELECT user_id, id FROM memories WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`,
+      )
+      .all(now, limit) as { user_id: string; id: string }[];
+    return rows.map((row) => ({ userId: row.user_id, id: row.id }));
   }
 
   async get(userId: string, id: string): Promise<Memory | null> {
@@ -199,17 +239,8 @@ export class SqliteStore implements MemoryStore {
   async update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void> {
     const db = this.#conn;
     db.transaction(() => {
-      const row = toRow(memory);
-      const result = db
-        .prepare(
-          `UPDATE memories SET agent_id = @agent_id, session_id = @session_id, content = @content, category = @category,
-             tags = @tags, metadata = @metadata, updated_at = @updated_at, event_at = @event_at, expires_at = @expires_at,
-             pinned = @pinned, source = @source, hash = @hash, superseded_by = @superseded_by, valid_to = @valid_to
-           WHERE user_id = @user_id AND id = @id RETURNING rowid`,
-        )
-        .get(row) as { rowid: number } | undefined;
-      if (!result) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
-      if (vector) db.prepare('UPDATE vectors SET embedding = ? WHERE rowid = ?').run(vectorBytes(vector), result.rowid);
+      const rowid = this.#replace(memory);
+      if (vector) db.prepare('UPDATE vectors SET embedding = ? WHERE rowid = ?').run(vectorBytes(vector), rowid);
       this.#appendHistory([history]);
     }).immediate();
   }
@@ -367,6 +398,17 @@ export class SqliteStore implements MemoryStore {
     }
   }
 
+  async vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>> {
+    if (ids.length === 0) return new Map();
+    const rows = this.#conn
+      .prepare(
+        `SELECT m.id AS id, v.embedding AS embedding FROM memories m JOIN vectors v ON v.rowid = m.rowid
+         WHERE m.user_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
+      )
+      .all(userId, JSON.stringify(ids)) as { id: string; embedding: Buffer }[];
+    return new Map(rows.map((row) => [row.id, bytesVector(row.embedding)]));
+  }
+
   async setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void> {
     const db = this.#conn;
     const statement = db.prepare(
@@ -432,6 +474,8 @@ function toRow(memory: Memory): Omit<MemoryRow, 'rowid'> {
     hash: memory.hash,
     superseded_by: memory.supersededBy,
     valid_to: memory.validTo,
+    access_count: memory.accessCount,
+    last_accessed_at: memory.lastAccessedAt,
   };
 }
 
@@ -454,6 +498,8 @@ function fromRow(row: MemoryRow): Memory {
     hash: row.hash,
     supersededBy: row.superseded_by,
     validTo: row.valid_to,
+    accessCount: row.access_count,
+    lastAccessedAt: row.last_accessed_at,
   };
 }
 
