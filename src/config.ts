@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { embedderNames } from './embed/registry.js';
+import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
 
 /**
@@ -129,10 +130,11 @@ export const configSchema = z
       .prefault({}),
     llm: z
       .strictObject({
-        /** `none`: no generation (everything but chat, agent mode and grounded answers works); `openai`: any OpenAI-compatible chat endpoint. */
-        provider: z.enum(['none', 'openai']).default('none'),
-        baseUrl: z.url().default('https://api.openai.com/v1'),
-        /** A secret; local servers (Ollama, vLLM) need none. */
+        /** `none`: no generation (everything but chat, agent mode and grounded answers works); `openai`: any OpenAI-compatible chat endpoint; `anthropic`: the Messages API. */
+        provider: z.enum(LLM_PROVIDER_NAMES).default('none'),
+        /** The provider's default when unset: https://api.openai.com/v1 for openai, the SDK's (https://api.anthropic.com) for anthropic. */
+        baseUrl: z.url().optional(),
+        /** A secret; local servers (Ollama, vLLM) need none, Anthropic does. */
         apiKey: z.string().min(1).optional(),
         model: z.string().min(1).default('gpt-4o-mini'),
         timeoutMs: int(1_000, 600_000).default(60_000),
@@ -141,6 +143,19 @@ export const configSchema = z
         temperature: z.coerce.number().min(0).max(2).default(0.2),
         /** Tool-calling rounds an agent turn may take before it must answer. */
         maxSteps: int(1, 20).default(6),
+        /** USD per million prompt tokens, for `engram_llm_cost_usd_total`; 0 counts no cost. */
+        pricePromptPerMTok: z.coerce.number().min(0).max(1_000_000).default(0),
+        /** USD per million completion tokens. */
+        priceCompletionPerMTok: z.coerce.number().min(0).max(1_000_000).default(0),
+      })
+      .superRefine((llm, context) => {
+        if (llm.provider === 'anthropic' && llm.apiKey === undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: ['apiKey'],
+            message: 'an API key is required when ENGRAM_LLM_PROVIDER=anthropic',
+          });
+        }
       })
       .prefault({}),
     kb: z
@@ -292,6 +307,8 @@ export const ENV_VARS = {
   ENGRAM_LLM_CONCURRENCY: 'llm.concurrency',
   ENGRAM_LLM_TEMPERATURE: 'llm.temperature',
   ENGRAM_LLM_MAX_STEPS: 'llm.maxSteps',
+  ENGRAM_LLM_PRICE_PROMPT_PER_MTOK: 'llm.pricePromptPerMTok',
+  ENGRAM_LLM_PRICE_COMPLETION_PER_MTOK: 'llm.priceCompletionPerMTok',
   ENGRAM_KB_ENABLED: 'kb.enabled',
   ENGRAM_KB_DIR: 'kb.dir',
   ENGRAM_KB_REMOTE: 'kb.remote',

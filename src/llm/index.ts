@@ -1,7 +1,8 @@
 import type { Config } from '../config.js';
 import type { ChatModel } from './llm.js';
-import { OpenAiChat } from './openai-chat.js';
+import { createChatProvider } from './registry.js';
 
+export { AnthropicChat } from './anthropic-chat.js';
 export type {
   ChatChunk,
   ChatMessage,
@@ -9,14 +10,19 @@ export type {
   ChatRequest,
   ChatResult,
   LlmStats,
+  StructuredOutcome,
+  TokenUsage,
   ToolCall,
+  ToolChoice,
   ToolSpec,
 } from './llm.js';
 export { OpenAiChat } from './openai-chat.js';
+export { type ChatProviderName, chatProviders, LLM_PROVIDER_NAMES } from './registry.js';
+export { generateObject, type StructuredError, type StructuredRequest, type StructuredResult } from './structured.js';
 
 /** The chat model the config names, or null when generation is off (`ENGRAM_LLM_PROVIDER=none`). */
 export function createChatModel(config: Config): ChatModel | null {
   const { provider, baseUrl, apiKey, model, timeoutMs, maxRetries, concurrency, temperature } = config.llm;
   if (provider === 'none') return null;
-  return new OpenAiChat({ baseUrl, apiKey, model, timeoutMs, maxRetries, concurrency, temperature });
+  return createChatProvider(provider, { baseUrl, apiKey, model, timeoutMs, maxRetries, concurrency, temperature });
 }

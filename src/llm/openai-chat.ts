@@ -1,6 +1,9 @@
 import OpenAI from 'openai';
-import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions/completions';
-import pLimit, { type LimitFunction } from 'p-limit';
+import type {
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+  ChatCompletionToolChoiceOption,
+} from 'openai/resources/chat/completions/completions';
 import { EngramError } from '../core/errors.js';
 import type {
   ChatChunk,
@@ -9,9 +12,12 @@ import type {
   ChatRequest,
   ChatResult,
   LlmStats,
+  StructuredOutcome,
   ToolCall,
+  ToolChoice,
   ToolSpec,
 } from './llm.js';
+import { LlmMeter, llmError } from './meter.js';
 
 export interface OpenAiChatOptions {
   baseUrl: string;
@@ -32,12 +38,13 @@ export interface OpenAiChatOptions {
 export class OpenAiChat implements ChatModel {
   readonly model: string;
   readonly #client: OpenAI;
-  readonly #limit: LimitFunction;
+  readonly #meter: LlmMeter;
   readonly #temperature: number;
-  #stats = { requests: 0, failures: 0, promptTokens: 0, completionTokens: 0 };
+  readonly #apiKey: string | undefined;
 
   constructor(options: OpenAiChatOptions) {
     this.model = options.model;
+    this.#apiKey = options.apiKey;
     this.#client = new OpenAI({
       baseURL: options.baseUrl,
       // Local servers (Ollama, vLLM) take any key; the SDK insists on one.
@@ -45,26 +52,23 @@ export class OpenAiChat implements ChatModel {
       timeout: options.timeoutMs,
       maxRetries: options.maxRetries,
     });
-    this.#limit = pLimit(options.concurrency);
+    this.#meter = new LlmMeter(options.concurrency);
     this.#temperature = options.temperature;
   }
 
   get stats(): LlmStats {
-    return { ...this.#stats };
+    return this.#meter.stats;
+  }
+
+  recordStructured(outcome: StructuredOutcome): void {
+    this.#meter.structured(outcome);
   }
 
   chat(request: ChatRequest): Promise<ChatResult> {
-    return this.#limit(async () => {
-      this.#stats.requests++;
-      try {
+    return this.#meter.run(
+      async () => {
         const completion = await this.#client.chat.completions.create(
-          {
-            model: this.model,
-            messages: request.messages.map(toOpenAi),
-            ...(request.tools?.length && { tools: request.tools.map(toTool) }),
-            temperature: request.temperature ?? this.#temperature,
-            ...(request.maxTokens !== undefined && { max_tokens: request.maxTokens }),
-          },
+          { ...this.#params(request), stream: false },
           { ...(request.signal && { signal: request.signal }) },
         );
         const message = completion.choices[0]?.message;
@@ -81,30 +85,20 @@ export class OpenAiChat implements ChatModel {
             completionTokens: completion.usage?.completion_tokens ?? 0,
           },
         };
-        this.#count(result);
+        this.#meter.used(result.usage);
         return result;
-      } catch (error) {
-        this.#stats.failures++;
-        throw asEngramError(error, this.model);
-      }
-    });
+      },
+      (error) => this.#error(error),
+    );
   }
 
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
     // The slot is held for the whole stream: a stream is one call in flight.
-    const release = await this.#acquire();
-    this.#stats.requests++;
+    const release = await this.#meter.acquire();
+    this.#meter.started();
     try {
       const stream = await this.#client.chat.completions.create(
-        {
-          model: this.model,
-          messages: request.messages.map(toOpenAi),
-          ...(request.tools?.length && { tools: request.tools.map(toTool) }),
-          temperature: request.temperature ?? this.#temperature,
-          ...(request.maxTokens !== undefined && { max_tokens: request.maxTokens }),
-          stream: true,
-          stream_options: { include_usage: true },
-        },
+        { ...this.#params(request), stream: true, stream_options: { include_usage: true } },
         { ...(request.signal && { signal: request.signal }) },
       );
       let content = '';
@@ -130,31 +124,31 @@ export class OpenAiChat implements ChatModel {
         }
       }
       const result: ChatResult = { content: content === '' ? null : content, toolCalls: [...calls.values()], usage };
-      this.#count(result);
+      this.#meter.used(result.usage);
       yield { type: 'done', result };
     } catch (error) {
-      this.#stats.failures++;
-      throw asEngramError(error, this.model);
+      this.#meter.failed();
+      throw this.#error(error);
     } finally {
       release();
     }
   }
 
-  /** Takes a concurrency slot until `release` is called. */
-  #acquire(): Promise<() => void> {
-    return new Promise((resolveSlot) => {
-      void this.#limit(
-        () =>
-          new Promise<void>((done) => {
-            resolveSlot(done);
-          }),
-      );
-    });
+  #params(request: ChatRequest) {
+    const tools = request.tools ?? [];
+    return {
+      model: this.model,
+      messages: request.messages.map(toOpenAi),
+      ...(tools.length > 0 && { tools: tools.map(toTool) }),
+      ...(tools.length > 0 && request.toolChoice !== undefined && { tool_choice: toToolChoice(request.toolChoice) }),
+      temperature: request.temperature ?? this.#temperature,
+      ...(request.maxTokens !== undefined && { max_tokens: request.maxTokens }),
+    };
   }
 
-  #count(result: ChatResult): void {
-    this.#stats.promptTokens += result.usage.promptTokens;
-    this.#stats.completionTokens += result.usage.completionTokens;
+  #error(error: unknown): EngramError {
+    const status = error instanceof OpenAI.APIError ? (error.status ?? null) : undefined;
+    return llmError(error, this.model, status, this.#apiKey);
   }
 }
 
@@ -186,11 +180,6 @@ function toTool(tool: ToolSpec): ChatCompletionTool {
   };
 }
 
-/** SDK failures as Engram errors: the endpoint's trouble is `unavailable` (503), whatever its status. */
-function asEngramError(error: unknown, model: string): EngramError {
-  if (error instanceof EngramError) return error;
-  const status = error instanceof OpenAI.APIError ? ` (HTTP ${error.status ?? 'no response'})` : '';
-  return new EngramError('unavailable', `the LLM (${model}) failed${status}: ${(error as Error).message}`, {
-    cause: error,
-  });
+function toToolChoice(choice: ToolChoice): ChatCompletionToolChoiceOption {
+  return typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
 }

@@ -2,8 +2,18 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { MemoryService } from '../core/memory-service.js';
 import type { ChatModel } from '../llm/index.js';
 
+/** USD per million tokens (`ENGRAM_LLM_PRICE_*_PER_MTOK`), for `engram_llm_cost_usd_total`. */
+export interface LlmPrices {
+  pricePromptPerMTok: number;
+  priceCompletionPerMTok: number;
+}
+
 /** Prometheus metrics with conventional names and base units; service events are counted for every front end. */
-export function createMetrics(service: MemoryService, llm: ChatModel | null = null) {
+export function createMetrics(
+  service: MemoryService,
+  llm: ChatModel | null = null,
+  prices: LlmPrices = { pricePromptPerMTok: 0, priceCompletionPerMTok: 0 },
+) {
   const { store } = service;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'engram_process_' });
@@ -87,28 +97,59 @@ export function createMetrics(service: MemoryService, llm: ChatModel | null = nu
       this.inc(rejected);
     },
   });
+  // The LLM counters are read from `llm.stats` at each scrape (one model per process: the `model` label).
   new Counter({
     name: 'engram_llm_tokens_total',
     help: 'Tokens the LLM counted: prompt (sent) and completion (generated)',
-    labelNames: ['kind'],
+    labelNames: ['kind', 'model'],
     registers: [registry],
     collect() {
       this.reset();
       if (!llm) return;
-      this.inc({ kind: 'prompt' }, llm.stats.promptTokens);
-      this.inc({ kind: 'completion' }, llm.stats.completionTokens);
+      const { stats, model } = llm;
+      this.inc({ kind: 'prompt', model }, stats.promptTokens);
+      this.inc({ kind: 'completion', model }, stats.completionTokens);
     },
   });
   new Counter({
     name: 'engram_llm_requests_total',
     help: 'LLM calls by outcome (a call retried by the client counts once)',
-    labelNames: ['outcome'],
+    labelNames: ['outcome', 'model'],
     registers: [registry],
     collect() {
       this.reset();
       if (!llm) return;
-      this.inc({ outcome: 'ok' }, llm.stats.requests - llm.stats.failures);
-      this.inc({ outcome: 'failed' }, llm.stats.failures);
+      const { stats, model } = llm;
+      this.inc({ outcome: 'ok', model }, stats.requests - stats.failures);
+      this.inc({ outcome: 'failed', model }, stats.failures);
+    },
+  });
+  new Counter({
+    name: 'engram_llm_structured_outputs_total',
+    help: 'Structured outputs (JSON of a schema) by result: ok as sent, repaired (code fence, prose, trailing commas), rejected',
+    labelNames: ['result', 'model'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!llm) return;
+      const { stats, model } = llm;
+      for (const result of ['ok', 'repaired', 'rejected'] as const)
+        this.inc({ result, model }, stats.structured[result]);
+    },
+  });
+  new Counter({
+    name: 'engram_llm_cost_usd_total',
+    help: 'Estimated LLM spend in US dollars: tokens times ENGRAM_LLM_PRICE_PROMPT_PER_MTOK / ENGRAM_LLM_PRICE_COMPLETION_PER_MTOK',
+    labelNames: ['model'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!llm) return;
+      const { stats, model } = llm;
+      const cost =
+        (stats.promptTokens * prices.pricePromptPerMTok + stats.completionTokens * prices.priceCompletionPerMTok) /
+        1_000_000;
+      this.inc({ model }, cost);
     },
   });
   const sharedCache = () => service.embedder.sharedCache;

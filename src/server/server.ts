@@ -60,7 +60,16 @@ export async function startServer(
   const redis = redisConnection ?? (config.redis.url ? await connectRedis(config.redis.url) : null);
   const kb = await openKnowledgeBase(config, service, logger);
   const llm = createChatModel(config);
-  const deps: ServerDeps = { config, service, keys, logger, metrics: createMetrics(service, llm), redis, kb, llm };
+  const deps: ServerDeps = {
+    config,
+    service,
+    keys,
+    logger,
+    metrics: createMetrics(service, llm, config.llm),
+    redis,
+    kb,
+    llm,
+  };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));

@@ -128,9 +128,11 @@ describe('POST /v1/chat', () => {
 
   it('counts LLM tokens and calls in /metrics', async () => {
     const metrics = await (await fetch(new URL('/metrics', server.url))).text();
-    expect(Number(/^engram_llm_tokens_total\{kind="prompt"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
-    expect(Number(/^engram_llm_requests_total\{outcome="failed"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(
-      1,
-    );
+    expect(
+      Number(/^engram_llm_tokens_total\{kind="prompt",model="scripted"\} (\d+)/m.exec(metrics)?.[1]),
+    ).toBeGreaterThan(0);
+    expect(
+      Number(/^engram_llm_requests_total\{outcome="failed",model="scripted"\} (\d+)/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(1);
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV_VARS, loadConfig } from '../../src/config.js';
+import { AnthropicChat, createChatModel, OpenAiChat } from '../../src/llm/index.js';
 
 describe('configuration', () => {
   it('defaults to the embedded, offline, loopback setup', () => {
@@ -47,6 +48,44 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { ENGRAM_MCP_STATELESS: 'perhaps' } })).toThrow(/ENGRAM_MCP_STATELESS/);
     expect(loadConfig({ env: { ENGRAM_MCP_STATELESS: 'true' } }).mcp.stateless).toBe(true);
     expect(loadConfig({ env: { ENGRAM_MCP_STATELESS: '0' } }).mcp.stateless).toBe(false);
+  });
+
+  it('selects the LLM provider from its registry, requires a key for Anthropic and reads prices', async () => {
+    expect(() => loadConfig({ env: { ENGRAM_LLM_PROVIDER: 'gemini' } })).toThrow(
+      /ENGRAM_LLM_PROVIDER \(llm\.provider\)/,
+    );
+    expect(() => loadConfig({ env: { ENGRAM_LLM_PROVIDER: 'anthropic' } })).toThrow(
+      /ENGRAM_LLM_API_KEY \(llm\.apiKey\): an API key is required when ENGRAM_LLM_PROVIDER=anthropic/,
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'engram-config-'));
+    try {
+      await writeFile(join(dir, 'key'), 'sk-ant-from-file\n');
+      const config = loadConfig({
+        env: {
+          ENGRAM_LLM_PROVIDER: 'anthropic',
+          ENGRAM_LLM_API_KEY_FILE: join(dir, 'key'),
+          ENGRAM_LLM_MODEL: 'claude-haiku-4-5',
+          ENGRAM_LLM_PRICE_PROMPT_PER_MTOK: '1',
+          ENGRAM_LLM_PRICE_COMPLETION_PER_MTOK: '5',
+        },
+      });
+      expect(config.llm).toMatchObject({
+        provider: 'anthropic',
+        apiKey: 'sk-ant-from-file',
+        pricePromptPerMTok: 1,
+        priceCompletionPerMTok: 5,
+      });
+      // No base URL unless one is set: each provider has its own default.
+      expect(config.llm.baseUrl).toBeUndefined();
+      expect(createChatModel(config)).toBeInstanceOf(AnthropicChat);
+      expect(createChatModel(loadConfig({ env: { ENGRAM_LLM_PROVIDER: 'openai' } }))).toBeInstanceOf(OpenAiChat);
+      expect(createChatModel(loadConfig({ env: {} }))).toBeNull();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(() => loadConfig({ env: { ENGRAM_LLM_PRICE_PROMPT_PER_MTOK: '-1' } })).toThrow(
+      /ENGRAM_LLM_PRICE_PROMPT_PER_MTOK/,
+    );
   });
 
   it('documents every environment variable in docs/configuration.md', () => {

@@ -24,7 +24,8 @@ export interface ScriptedReply {
 export interface RecordedRequest {
   model: string;
   messages: { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string }[];
-  tools?: { function: { name: string } }[];
+  tools?: { function: { name: string; parameters?: Record<string, unknown> } }[];
+  tool_choice?: string | { type: 'function'; function: { name: string } };
   stream?: boolean;
 }
 
