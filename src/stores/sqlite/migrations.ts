@@ -86,6 +86,33 @@ export const migrations: { version: number; description: string; up: (db: Databa
       db.exec('CREATE INDEX memories_user_session ON memories (user_id, session_id, created_at, id);');
     },
   },
+  {
+    version: 3,
+    description: 'background jobs (asynchronous ingest), claimed with leases',
+    up(db) {
+      db.exec(`
+        CREATE TABLE jobs (
+          rowid       INTEGER PRIMARY KEY,
+          id          TEXT NOT NULL UNIQUE,
+          user_id     TEXT NOT NULL,
+          kind        TEXT NOT NULL,
+          status      TEXT NOT NULL,
+          payload     TEXT NOT NULL,
+          result      TEXT,
+          error       TEXT,
+          attempts    INTEGER NOT NULL,
+          created_at  TEXT NOT NULL,
+          updated_at  TEXT NOT NULL,
+          run_after   TEXT NOT NULL,
+          lease       TEXT,
+          lease_until TEXT
+        ) STRICT;
+        CREATE INDEX jobs_user ON jobs (user_id, id);
+        -- Claims walk only the unfinished jobs, oldest first.
+        CREATE INDEX jobs_pending ON jobs (id) WHERE status IN ('queued', 'running');
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
