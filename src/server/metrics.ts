@@ -1,9 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { MemoryService } from '../core/memory-service.js';
+import type { JobQueue } from '../jobs/index.js';
 import type { ChatModel } from '../llm/index.js';
 
 /** Prometheus metrics with conventional names and base units; service events are counted for every front end. */
-export function createMetrics(service: MemoryService, llm: ChatModel | null = null) {
+export function createMetrics(service: MemoryService, llm: ChatModel | null = null, jobs: JobQueue | null = null) {
   const { store } = service;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'engram_process_' });
@@ -126,6 +127,26 @@ export function createMetrics(service: MemoryService, llm: ChatModel | null = nu
       this.inc({ result: 'error' }, stats.errors);
     },
   });
+  const jobTransitions = new Counter({
+    name: 'engram_jobs_total',
+    help: 'Background job status changes by kind: queued (enqueued, or again for a retry), running (an attempt started), succeeded, failed',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+  });
+  if (jobs) {
+    jobs.observe({ changed: (kind, status) => jobTransitions.inc({ kind, status }) });
+    new Gauge({
+      name: 'engram_jobs_queue_depth',
+      help: 'Unfinished background jobs in the store (every replica): queued (waiting) and running',
+      labelNames: ['status'] as const,
+      registers: [registry],
+      async collect() {
+        const counts = await jobs.store.jobCounts();
+        this.set({ status: 'queued' }, counts.queued);
+        this.set({ status: 'running' }, counts.running);
+      },
+    });
+  }
   service.observe({
     added(source, created, duplicateCount) {
       if (created > 0) memoriesAdded.inc({ source }, created);
