@@ -219,6 +219,22 @@ export const configSchema = z
         apiKey: z.string().min(1).optional(),
       })
       .prefault({}),
+    jobs: z
+      .strictObject({
+        /** Background jobs (async adds) this process runs at once; 0: none (other replicas run them). */
+        concurrency: int(0, 256).default(2),
+        /** Attempts before a job is marked failed. */
+        maxAttempts: int(1, 100).default(3),
+        /** How often to look for jobs enqueued by other processes or before a restart. */
+        pollMs: int(10, 600_000).default(1_000),
+        /** A running job's lease; renewed while it runs, so a job whose process died is resumed this long after. */
+        leaseMs: int(1_000, 3_600_000).default(30_000),
+        /** Wait before the first retry, doubled for each further one. */
+        backoffMs: int(0, 3_600_000).default(1_000),
+        /** On shutdown, how long to wait for running jobs before leaving them to their lease. */
+        shutdownGraceMs: int(0, 600_000).default(10_000),
+      })
+      .prefault({}),
     limits: z
       .strictObject({
         maxBodyBytes: int(1_024).default(16 * 1024 * 1024),
@@ -328,6 +344,12 @@ export const ENV_VARS = {
   ENGRAM_TELEGRAM_USER_PREFIX: 'telegram.userPrefix',
   ENGRAM_BOT_SERVER_URL: 'telegram.serverUrl',
   ENGRAM_BOT_API_KEY: 'telegram.apiKey',
+  ENGRAM_JOBS_CONCURRENCY: 'jobs.concurrency',
+  ENGRAM_JOBS_MAX_ATTEMPTS: 'jobs.maxAttempts',
+  ENGRAM_JOBS_POLL_MS: 'jobs.pollMs',
+  ENGRAM_JOBS_LEASE_MS: 'jobs.leaseMs',
+  ENGRAM_JOBS_BACKOFF_MS: 'jobs.backoffMs',
+  ENGRAM_JOBS_SHUTDOWN_GRACE_MS: 'jobs.shutdownGraceMs',
   ENGRAM_MAX_BODY_BYTES: 'limits.maxBodyBytes',
   ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
 } as const;

@@ -18,6 +18,7 @@ import type { Actor, MemoryService } from '../core/memory-service.js';
 import { reindex } from '../core/reindex.js';
 import { exportUser, importUser } from '../core/transfer.js';
 import { embedderNames } from '../embed/registry.js';
+import { createJobs } from '../jobs/index.js';
 import { createChatModel } from '../llm/index.js';
 import { createLogger } from '../logger.js';
 import { buildParts, openKnowledgeBase, openService } from '../runtime.js';
@@ -204,9 +205,14 @@ export function buildCli(): Command {
     .action(async (options: { user: string }, command: Command) => {
       const config = configFrom(command);
       const service = await openService(config);
+      // The process runs jobs too: an async store_memory finishes while the client stays connected
+      // (and a job left unfinished is resumed by the next process on the store).
+      const jobs = createJobs(config, service);
+      jobs.runner.start();
       try {
-        await runStdio(service, options.user);
+        await runStdio(service, options.user, { jobs: jobs.queue });
       } finally {
+        await jobs.runner.stop(config.jobs.shutdownGraceMs);
         await service.close();
       }
     });

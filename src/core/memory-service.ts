@@ -13,6 +13,7 @@ import {
   type InsertTarget,
   importedMemory,
   insertNew,
+  type ParsedAdd,
   parseBatch,
 } from './insert.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -37,7 +38,7 @@ import { applyChanges, assertNoClash, changedFields, proposedFields, type Update
 import { carriedVectors, suppliedVectors } from './vectors.js';
 
 export type { Actor } from './history.js';
-export type { AddResult, ImportBatchResult, ImportItem } from './insert.js';
+export type { AddResult, ImportBatchResult, ImportItem, ParsedAdd } from './insert.js';
 export type { SearchOptions, SearchResponse } from './search.js';
 export { UPDATABLE_FIELDS, type UpdatableField, type UpdateResult } from './update.js';
 
@@ -149,6 +150,18 @@ export class MemoryService {
       for (const observer of this.#observers) observer.added?.(actor.source, created, parsed.length - created);
       return results;
     });
+  }
+
+  /**
+   * Checks a batch exactly as `addMany` would before storing anything (user id, each item, supplied
+   * embeddings), throwing the same errors; returns the parsed items. For work accepted now and
+   * added later (an asynchronous add), so that it is refused up front when a synchronous add would be.
+   */
+  validateAdd(userId: string, inputs: AddMemoryInput[]): ParsedAdd[] {
+    this.#user(userId);
+    const parsed = parseBatch(inputs);
+    suppliedVectors(parsed, this.embedder.dimension);
+    return parsed;
   }
 
   /**

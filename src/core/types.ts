@@ -157,3 +157,53 @@ export interface SearchResult {
   score: number;
   explanation: SearchExplanation;
 }
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Why an attempt of a job failed, as clients may see it (never a secret: see `publicError`). */
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+/**
+ * A unit of background work (e.g. an asynchronous add), persisted by the store so that it
+ * survives restarts. A runner claims it with a lease; a job whose lease expires while `running`
+ * (its process died) is claimable again.
+ */
+export interface Job {
+  /** Time-ordered id (UUIDv7): the oldest runnable job is claimed first. */
+  id: string;
+  userId: string;
+  /** Which handler runs it (`add`, …). */
+  kind: string;
+  status: JobStatus;
+  /** What the handler needs, validated at enqueue time. */
+  payload: JsonValue;
+  /** Set when `succeeded`. */
+  result: JsonValue | null;
+  /** The last failure: set when `failed`, and kept while a retry waits. */
+  error: JobError | null;
+  /** How many times a runner has started the job. */
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Not claimed before this instant (the backoff of a retry). */
+  runAfter: string;
+  /** While `running`: the lease's token and expiry; null otherwise. */
+  lease: string | null;
+  leaseUntil: string | null;
+}
+
+/** The lease a runner holds on a claimed job: only its holder may change the job. */
+export interface JobLease {
+  userId: string;
+  id: string;
+  lease: string;
+}
+
+export interface JobCounts {
+  queued: number;
+  running: number;
+}

@@ -10,6 +10,7 @@ import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
 import { mountMcp } from './mcp/http.js';
 import { chatRoutes } from './routes/chat.js';
+import { jobRoutes } from './routes/jobs.js';
 import { kbRoutes } from './routes/kb.js';
 import { memoryRoutes } from './routes/memories.js';
 import { searchRoutes } from './routes/search.js';
@@ -108,6 +109,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
 
   systemRoutes(app, deps);
   memoryRoutes(app, deps);
+  jobRoutes(app, deps);
   searchRoutes(app, deps);
   userRoutes(app, deps);
   kbRoutes(app, deps);

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { KeyStore, Principal } from '../auth/key-store.js';
 import type { Config } from '../config.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
+import type { EngramJobs } from '../jobs/index.js';
 import type { KnowledgeBase } from '../kb/index.js';
 import type { ChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
@@ -11,6 +12,8 @@ import type { Metrics } from './metrics.js';
 export interface ServerDeps {
   config: Config;
   service: MemoryService;
+  /** Background jobs (asynchronous adds): front ends enqueue here; this process's runner runs them. */
+  jobs: EngramJobs;
   keys: KeyStore;
   logger: Logger;
   metrics: Metrics;

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { MemoryService } from '../core/memory-service.js';
+import type { JobQueue } from '../jobs/index.js';
 import type { ChatModel } from '../llm/index.js';
 
 /** USD per million tokens (`ENGRAM_LLM_PRICE_*_PER_MTOK`), for `engram_llm_cost_usd_total`. */
@@ -13,6 +14,7 @@ export function createMetrics(
   service: MemoryService,
   llm: ChatModel | null = null,
   prices: LlmPrices = { pricePromptPerMTok: 0, priceCompletionPerMTok: 0 },
+  jobs: JobQueue | null = null,
 ) {
   const { store } = service;
   const registry = new Registry();
@@ -167,6 +169,26 @@ export function createMetrics(
       this.inc({ result: 'error' }, stats.errors);
     },
   });
+  const jobTransitions = new Counter({
+    name: 'engram_jobs_total',
+    help: 'Background job status changes by kind: queued (enqueued, or again for a retry), running (an attempt started), succeeded, failed',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+  });
+  if (jobs) {
+    jobs.observe({ changed: (kind, status) => jobTransitions.inc({ kind, status }) });
+    new Gauge({
+      name: 'engram_jobs_queue_depth',
+      help: 'Unfinished background jobs in the store (every replica): queued (waiting) and running',
+      labelNames: ['status'] as const,
+      registers: [registry],
+      async collect() {
+        const counts = await jobs.store.jobCounts();
+        this.set({ status: 'queued' }, counts.queued);
+        this.set({ status: 'running' }, counts.running);
+      },
+    });
+  }
   service.observe({
     added(source, created, duplicateCount) {
       if (created > 0) memoriesAdded.inc({ source }, created);

@@ -7,6 +7,7 @@ import { type Config, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
 import { Sweeper } from '../core/sweeper.js';
+import { createJobs } from '../jobs/index.js';
 import { createChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import { openKnowledgeBase } from '../runtime.js';
@@ -22,7 +23,7 @@ export interface RunningServer {
   deps: ServerDeps;
   /** The HTTP app, for routes mounted after start (the bot's webhook). */
   app: OpenAPIHono<AppEnv>;
-  /** Stops accepting connections, lets in-flight requests finish, then closes the service. */
+  /** Stops accepting connections and claiming jobs, lets in-flight requests (and jobs, for a grace period) finish, then closes the service. */
   close(): Promise<void>;
 }
 
@@ -60,16 +61,9 @@ export async function startServer(
   const redis = redisConnection ?? (config.redis.url ? await connectRedis(config.redis.url) : null);
   const kb = await openKnowledgeBase(config, service, logger);
   const llm = createChatModel(config);
-  const deps: ServerDeps = {
-    config,
-    service,
-    keys,
-    logger,
-    metrics: createMetrics(service, llm, config.llm),
-    redis,
-    kb,
-    llm,
-  };
+  const jobs = createJobs(config, service, logger);
+  const metrics = createMetrics(service, llm, config.llm, jobs.queue);
+  const deps: ServerDeps = { config, service, jobs: jobs.queue, keys, logger, metrics, redis, kb, llm };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -88,9 +82,12 @@ export async function startServer(
       sharedEmbeddingCache: service.embedder.sharedCache !== undefined,
       knowledgeBase: kb?.dir ?? null,
       llm: llm ? `${config.llm.provider}:${llm.model}` : null,
+      jobConcurrency: config.jobs.concurrency,
     },
     'listening',
   );
+  // Jobs left queued or running (by a crash) before this start are picked up now.
+  jobs.runner.start();
 
   const interval = config.memory.sweepIntervalSeconds;
   const sweeper =
@@ -108,10 +105,14 @@ export async function startServer(
     closing ??= (async () => {
       await sweeper?.close();
       await closeMcpSessions(deps);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        if ('closeIdleConnections' in server) server.closeIdleConnections();
-      });
+      // The runner stops claiming at once and has a grace period for running jobs, while requests drain.
+      await Promise.all([
+        jobs.runner.stop(config.jobs.shutdownGraceMs),
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          if ('closeIdleConnections' in server) server.closeIdleConnections();
+        }),
+      ]);
       await kb?.close();
       await service.close();
       await redis?.quit().catch(() => undefined);

@@ -3,6 +3,11 @@ import type {
   CategoryCount,
   EmbeddingInfo,
   HistoryEntry,
+  Job,
+  JobCounts,
+  JobError,
+  JobLease,
+  JsonValue,
   KeywordHit,
   Memory,
   MemoryRecord,
@@ -16,6 +21,21 @@ export interface ListOptions {
   limit: number;
   /** Cursor returned by a previous page (opaque to callers). */
   cursor?: string | undefined;
+}
+
+/** How a lease holder ends an attempt of a job. */
+export type JobOutcome =
+  | { status: 'succeeded'; at: string; result: JsonValue }
+  | { status: 'failed'; at: string; error: JobError }
+  /** A retry: back to `queued`, claimable from `runAfter` on; the error is kept as the last failure. */
+  | { status: 'queued'; at: string; error: JobError; runAfter: string };
+
+export interface JobClaim {
+  /** The instant against which `runAfter` and lease expiry are judged. */
+  now: string;
+  /** A fresh random token: the claimed job's lease. */
+  lease: string;
+  leaseUntil: string;
 }
 
 export interface StoreStats {
@@ -94,7 +114,7 @@ export interface MemoryStore {
   /** Up to `limit` memories of any user whose `expiresAt` is at or before `now`, soonest expired first (for the sweeper). */
   expired(now: string, limit: number): Promise<{ userId: string; id: string }[]>;
 
-  /** Removes every memory, vector and history entry of one user; returns how many memories went. */
+  /** Removes every memory, vector, history entry and job of one user; returns how many memories went. */
   purgeUser(userId: string): Promise<number>;
 
   /** Every record (memory + vector) in id order, optionally for one user; for export and reindex. */
@@ -115,6 +135,32 @@ export interface MemoryStore {
   /** Replaces vectors (reindex). */
   setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
   stats(): Promise<StoreStats>;
+
+  // Background jobs (src/jobs/). Persisted beside the memories so that they survive restarts and
+  // any replica on the same store can run them.
+
+  /** Stores a new job (status `queued`, no lease). */
+  enqueueJob(job: Job): Promise<void>;
+  /** One of the user's jobs, or null (also for another user's job id). */
+  getJob(userId: string, id: string): Promise<Job | null>;
+  /**
+   * Atomically takes the oldest (by id) runnable job of any user — `queued` with `runAfter <= now`,
+   * or `running` with `leaseUntil <= now` (its runner died) — and returns it marked `running`
+   * under `claim.lease` until `claim.leaseUntil`, its `attempts` one higher. Two claims, from this
+   * process or another, never get the same job while its lease holds. Null when none is runnable.
+   * Store-wide (one runner serves every user), like `stats`.
+   */
+  claimJob(claim: JobClaim): Promise<Job | null>;
+  /** Heartbeat: moves a held lease's expiry to `leaseUntil`. False when the lease is no longer held. */
+  renewJobLease(lease: JobLease, leaseUntil: string): Promise<boolean>;
+  /**
+   * Ends the attempt of the lease holder (and releases the lease): succeeded, failed, or queued
+   * again for a retry. False, changing nothing, when the lease is no longer held (it expired and
+   * another runner claimed the job).
+   */
+  settleJob(lease: JobLease, outcome: JobOutcome): Promise<boolean>;
+  /** Jobs waiting (`queued`) and `running` (leases still held or not), for the queue-depth gauge. */
+  jobCounts(): Promise<JobCounts>;
 }
 
 /** Entries (each memory's in order) grouped by memory id, for `historyMany`. */

@@ -103,6 +103,7 @@ describe('MCP over HTTP without keys', () => {
     const storeTool = tools.find((tool) => tool.name === 'store_memory');
     expect(storeTool?.inputSchema.required).toEqual(['content']);
     expect(Object.keys(storeTool?.inputSchema.properties ?? {}).sort()).toEqual([
+      'async',
       'category',
       'content',
       'metadata',
@@ -110,6 +111,35 @@ describe('MCP over HTTP without keys', () => {
       'tags',
     ]);
     expect(client.getInstructions()).toContain('store_memory');
+  });
+
+  it('stores in the background with async: true, and get_job reports the outcome to its user only', async () => {
+    const client = await connect(server.url, 'mcp', { 'x-user-id': 'async-mcp' });
+    const accepted = data<{ success: boolean; job: { id: string; status: string; kind: string } }>(
+      await call(client, 'store_memory', { content: 'The user parks on level 3.', tags: ['car'], async: true }),
+    );
+    expect(accepted).toMatchObject({ success: true, job: { kind: 'add', status: 'queued' } });
+    let job: { status: string; attempts: number; result?: { memory: StoredMemory; duplicate: boolean } } | undefined;
+    for (let i = 0; i < 400; i++) {
+      job = data<{ job: NonNullable<typeof job> }>(await call(client, 'get_job', { id: accepted.job.id })).job;
+      if (job.status === 'succeeded') break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      result: { duplicate: false, memory: { content: 'The user parks on level 3.', tags: ['car'] } },
+    });
+    const found = data<{ memories: StoredMemory[] }>(await call(client, 'retrieve_memory', { query: 'where to park' }));
+    expect(found.memories[0]?.id).toBe(job?.result?.memory.id);
+
+    const stranger = await connect(server.url, 'mcp', { 'x-user-id': 'someone-else' });
+    expectToolError(await call(stranger, 'get_job', { id: accepted.job.id }), 'not_found');
+    // What a synchronous store refuses, an async one refuses too, at once.
+    expectToolError(
+      await call(client, 'store_memory', { content: 'x', category: '../up', async: true }),
+      'invalid_request',
+    );
   });
 
   for (const kind of ['mcp', 'sse'] as const) {

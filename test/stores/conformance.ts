@@ -7,7 +7,15 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentHash } from '../../src/core/ids.js';
-import type { HistoryEntry, HistoryEvent, Memory, MemoryRecord, StoreFilter } from '../../src/core/types.js';
+import type {
+  HistoryEntry,
+  HistoryEvent,
+  Job,
+  JobLease,
+  Memory,
+  MemoryRecord,
+  StoreFilter,
+} from '../../src/core/types.js';
 import type { MemoryStore } from '../../src/stores/store.js';
 import { accessCases, expiryCases, supersedeCases } from './conformance-lifecycle.js';
 
@@ -39,7 +47,8 @@ export type ConformanceGroup =
   | 'persistence'
   | 'supersede'
   | 'access'
-  | 'expiry';
+  | 'expiry'
+  | 'jobs';
 
 export interface ConformanceOptions {
   /** Groups a store cannot run, each with the reason (shown in the skipped test's name). */
@@ -223,6 +232,7 @@ export function runConformance(
     group('supersede', 'supersession and point-in-time views', () => supersedeCases(current));
     group('access', 'access statistics (touch)', () => accessCases(current));
     group('expiry', 'expired (sweeper)', () => expiryCases(current));
+    group('jobs', 'jobs (queue, leases, settle)', () => jobCases(current, reopen));
   });
 }
 
@@ -1040,5 +1050,150 @@ function persistenceCases(store: Current, reopen: () => Promise<MemoryStore>): v
     expect(records.map((record) => record.memory.id)).toEqual([kept.id, changed.id, bobs.id]);
     expect(Array.from(records[0]?.vector ?? [])).toEqual([1, 2, 3, 0, 0, 0, 0, 0]);
     expect(await s.stats()).toMatchObject({ memories: 3, users: 2 });
+  });
+}
+
+/** A queued job of alice made at minute n (ids are time-ordered like memories'). */
+export function makeJob(n: number, fields: Partial<Job> = {}): Job {
+  return {
+    id: idAt(n),
+    userId: 'alice',
+    kind: 'add',
+    status: 'queued',
+    payload: { memories: [{ content: `job ${n}`, metadata: { zeta: 1, alpha: [true, null, 'x'] } }], single: false },
+    result: null,
+    error: null,
+    attempts: 0,
+    createdAt: timeAt(n),
+    updatedAt: timeAt(n),
+    runAfter: timeAt(n),
+    lease: null,
+    leaseUntil: null,
+    ...fields,
+  };
+}
+
+const leaseOf = (job: Job): JobLease => ({ userId: job.userId, id: job.id, lease: job.lease as string });
+
+function jobCases(store: Current, reopen: () => Promise<MemoryStore>): void {
+  const claimAt = (n: number, lease: string, leaseMinutes = 5) =>
+    store().claimJob({ now: timeAt(n), lease, leaseUntil: timeAt(n + leaseMinutes) });
+
+  it('stores a job and returns it only to its user, payload key order kept', async () => {
+    const job = makeJob(1);
+    await store().enqueueJob(job);
+    const found = await store().getJob('alice', job.id);
+    expect(found).toEqual(job);
+    expect(JSON.stringify(found?.payload)).toBe(JSON.stringify(job.payload));
+    expect(await store().getJob('bob', job.id)).toBeNull();
+    expect(await store().getJob('alice', idAt(99))).toBeNull();
+  });
+
+  it('claims the oldest runnable job of any user, once, and none that waits for its runAfter', async () => {
+    await store().enqueueJob(makeJob(3, { userId: 'bob' }));
+    await store().enqueueJob(makeJob(1));
+    await store().enqueueJob(makeJob(2, { runAfter: timeAt(50) }));
+    const first = await claimAt(10, 'lease-a', 100);
+    expect(first).toMatchObject({
+      id: idAt(1),
+      status: 'running',
+      attempts: 1,
+      lease: 'lease-a',
+      leaseUntil: timeAt(110),
+      updatedAt: timeAt(10),
+    });
+    expect(await claimAt(10, 'lease-b', 100)).toMatchObject({ id: idAt(3), userId: 'bob', status: 'running' });
+    expect(await claimAt(10, 'lease-c')).toBeNull();
+    expect(await claimAt(50, 'lease-d')).toMatchObject({ id: idAt(2), attempts: 1 });
+    expect(await store().getJob('alice', idAt(1))).toMatchObject({ status: 'running', lease: 'lease-a' });
+  });
+
+  it('never hands one job to two concurrent claims', async () => {
+    for (let n = 1; n <= 4; n++) await store().enqueueJob(makeJob(n));
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => claimAt(10, `lease-${i}`)));
+    const taken = claims.filter((job): job is Job => job !== null).map((job) => job.id);
+    expect(taken.sort()).toEqual([idAt(1), idAt(2), idAt(3), idAt(4)]);
+  });
+
+  it('takes back a running job whose lease expired (its runner died); the old lease is then void', async () => {
+    await store().enqueueJob(makeJob(1));
+    const first = (await claimAt(10, 'dead-runner', 5)) as Job;
+    expect(await claimAt(14, 'too-early')).toBeNull();
+    const again = await claimAt(15, 'second-runner');
+    expect(again).toMatchObject({ id: first.id, status: 'running', attempts: 2, lease: 'second-runner' });
+    expect(await store().renewJobLease(leaseOf(first), timeAt(60))).toBe(false);
+    expect(await store().settleJob(leaseOf(first), { status: 'succeeded', at: timeAt(16), result: 1 })).toBe(false);
+    expect(await store().getJob('alice', first.id)).toMatchObject({ status: 'running', lease: 'second-runner' });
+  });
+
+  it('renews a held lease, so the job is not taken back while its runner lives', async () => {
+    await store().enqueueJob(makeJob(1));
+    const job = (await claimAt(10, 'alive', 5)) as Job;
+    expect(await store().renewJobLease(leaseOf(job), timeAt(30))).toBe(true);
+    expect(await claimAt(20, 'other')).toBeNull();
+    expect(await store().getJob('alice', job.id)).toMatchObject({ leaseUntil: timeAt(30) });
+    expect(await store().renewJobLease({ ...leaseOf(job), userId: 'bob' }, timeAt(90))).toBe(false);
+  });
+
+  it('settles: succeeded with a result, failed with an error, or queued again for a retry', async () => {
+    for (let n = 1; n <= 3; n++) await store().enqueueJob(makeJob(n));
+    const [a, b, c] = [
+      (await claimAt(10, 'a')) as Job,
+      (await claimAt(10, 'b')) as Job,
+      (await claimAt(10, 'c')) as Job,
+    ];
+    const result = { results: [{ id: 'x', duplicate: false, metadata: { zeta: 1, alpha: 2 } }] };
+    expect(await store().settleJob(leaseOf(a), { status: 'succeeded', at: timeAt(11), result })).toBe(true);
+    const error = { code: 'unavailable', message: 'the store is down' };
+    expect(await store().settleJob(leaseOf(b), { status: 'failed', at: timeAt(12), error })).toBe(true);
+    expect(await store().settleJob(leaseOf(c), { status: 'queued', at: timeAt(13), error, runAfter: timeAt(40) })).toBe(
+      true,
+    );
+
+    const done = await store().getJob('alice', a.id);
+    expect(done).toMatchObject({ status: 'succeeded', result, error: null, lease: null, leaseUntil: null });
+    expect(JSON.stringify(done?.result)).toBe(JSON.stringify(result));
+    expect(await store().getJob('alice', b.id)).toMatchObject({ status: 'failed', error, result: null, attempts: 1 });
+    expect(await store().getJob('alice', c.id)).toMatchObject({
+      status: 'queued',
+      error,
+      runAfter: timeAt(40),
+      updatedAt: timeAt(13),
+      lease: null,
+    });
+    // Settled leases are gone; the retry waits for its runAfter, then runs as attempt 2.
+    expect(await store().settleJob(leaseOf(a), { status: 'failed', at: timeAt(14), error })).toBe(false);
+    expect(await claimAt(39, 'early')).toBeNull();
+    expect(await claimAt(40, 'retry')).toMatchObject({ id: c.id, attempts: 2, status: 'running' });
+  });
+
+  it('counts queued and running jobs', async () => {
+    expect(await store().jobCounts()).toEqual({ queued: 0, running: 0 });
+    for (let n = 1; n <= 3; n++) await store().enqueueJob(makeJob(n, { userId: n === 3 ? 'bob' : 'alice' }));
+    const job = (await claimAt(10, 'a')) as Job;
+    expect(await store().jobCounts()).toEqual({ queued: 2, running: 1 });
+    await store().settleJob(leaseOf(job), { status: 'succeeded', at: timeAt(11), result: null });
+    expect(await store().jobCounts()).toEqual({ queued: 2, running: 0 });
+  });
+
+  it("purgeUser removes the user's jobs and no one else's", async () => {
+    await store().enqueueJob(makeJob(1));
+    await store().enqueueJob(makeJob(2, { userId: 'bob' }));
+    await store().purgeUser('alice');
+    expect(await store().getJob('alice', idAt(1))).toBeNull();
+    expect(await store().getJob('bob', idAt(2))).not.toBeNull();
+  });
+
+  it('jobs and their leases survive close and reopen', async () => {
+    await store().enqueueJob(makeJob(1));
+    await store().enqueueJob(makeJob(2));
+    const running = (await claimAt(10, 'before-restart')) as Job;
+    const s = await reopen();
+    expect(await s.getJob('alice', running.id)).toEqual(running);
+    expect(await s.jobCounts()).toEqual({ queued: 1, running: 1 });
+    expect(await s.claimJob({ now: timeAt(15), lease: 'after', leaseUntil: timeAt(20) })).toMatchObject({
+      id: idAt(1),
+      attempts: 2,
+    });
   });
 }

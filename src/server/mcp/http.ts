@@ -101,7 +101,7 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
   let closing = false;
   let sweeper: NodeJS.Timeout | null = null;
 
-  const newServer = (caller: Caller) => createMcpServer(service, caller, { logger, kb: deps.kb });
+  const newServer = (caller: Caller) => createMcpServer(service, caller, { logger, kb: deps.kb, jobs: deps.jobs });
 
   const end = (session: Session): Promise<void> => {
     if (session.ended) return session.ended;

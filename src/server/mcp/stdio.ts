@@ -3,6 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { EngramError } from '../../core/errors.js';
 import type { MemoryService } from '../../core/memory-service.js';
 import { userIdSchema } from '../../core/schemas.js';
+import type { EngramJobs } from '../../jobs/index.js';
 import type { Logger } from '../../logger.js';
 import type { Caller } from '../context.js';
 import { createMcpServer } from './tools.js';
@@ -12,6 +13,8 @@ export interface StdioOptions {
   /** Defaults to the process's stdin/stdout. */
   stdin?: Readable;
   stdout?: Writable;
+  /** Background jobs (the caller runs their runner): `store_memory` async and `get_job`. */
+  jobs?: EngramJobs;
 }
 
 /**
@@ -29,7 +32,10 @@ export async function runStdio(service: MemoryService, userId: string, options: 
   const restoreConsole = stdout === process.stdout ? consoleToStderr() : () => undefined;
 
   const caller: Caller = { userId, principal: null, actor: { name: 'stdio', source: 'mcp' } };
-  const server = createMcpServer(service, caller, { ...(options.logger && { logger: options.logger }) });
+  const server = createMcpServer(service, caller, {
+    ...(options.logger && { logger: options.logger }),
+    ...(options.jobs && { jobs: options.jobs }),
+  });
   const transport = new StdioServerTransport(stdin, stdout);
 
   const closed = new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@ import { EngramError, isPrivateError, publicError } from '../../core/errors.js';
 import type { MemoryService } from '../../core/memory-service.js';
 import { type FilterInput, historyEntrySchema, LIMITS, memorySchema } from '../../core/schemas.js';
 import type { HistoryEntry, Memory, Metadata, SearchExplanation, SearchResult } from '../../core/types.js';
+import { type EngramJobs, type JobView, jobViewSchema } from '../../jobs/index.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import type { Logger } from '../../logger.js';
 import type { Caller } from '../context.js';
@@ -28,6 +29,7 @@ export const TOOL_NAMES = [
   'delete_memory',
   'list_memories',
   'memory_history',
+  'get_job',
 ] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
@@ -41,6 +43,8 @@ export interface McpToolOptions {
   logger?: Logger;
   /** The knowledge base, when the server has one: adds the kb_* tools. */
   kb?: KnowledgeBase | null;
+  /** Background jobs: `store_memory` with `async: true` and the `get_job` tool. Without them, `async` is refused. */
+  jobs?: EngramJobs | null;
 }
 
 // ---------------------------------------------------------------- argument schemas
@@ -122,12 +126,14 @@ const historyEntryOutput = historyEntrySchema
 const outputs = {
   store: {
     success: z.literal(true),
-    /** Kept from the gateway this tool replaces. */
-    memory_id: z.string(),
-    duplicate: z.boolean(),
+    /** Kept from the gateway this tool replaces. Absent for an `async` store, which returns `job` instead. */
+    memory_id: z.string().optional(),
+    duplicate: z.boolean().optional(),
     message: z.string(),
-    memory: memoryOutput,
+    memory: memoryOutput.optional(),
+    job: jobViewSchema.loose().optional(),
   },
+  job: { job: jobViewSchema.loose() },
   retrieve: {
     success: z.literal(true),
     count: z.number(),
@@ -226,6 +232,18 @@ function formatHistoryEntry(entry: HistoryEntry, index: number): string {
   return `${head}${reason}: ${changes.length > 0 ? changes.join('; ') : 'no visible change'}`;
 }
 
+function describeJob(job: JobView): string {
+  const head = `Job ${job.id} (${job.kind}) is ${job.status} after ${plural(job.attempts, 'attempt')}`;
+  if (job.status === 'succeeded') return `${head}. Result: ${JSON.stringify(job.result)}`;
+  if (job.error) {
+    const last = `${job.error.message} (${job.error.code})`;
+    return job.status === 'failed'
+      ? `${head}: ${last}`
+      : `${head}; the last attempt failed: ${last}. It will be retried.`;
+  }
+  return `${head}.`;
+}
+
 // ---------------------------------------------------------------- results and errors
 
 type Structured = Record<string, unknown>;
@@ -281,6 +299,10 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
             'The conversation this memory comes from. Memories of one conversation, stored in order, are ' +
               'searched with their neighbours: a matching message also lifts the replies around it.',
           ),
+        async: z
+          .boolean()
+          .optional()
+          .describe('true: return at once with a job id and store in the background; check the outcome with get_job.'),
       },
       outputSchema: outputs.store,
       annotations: {
@@ -291,9 +313,15 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
         openWorldHint: false,
       },
     },
-    ({ content, metadata, ...rest }) =>
+    ({ content, metadata, async: background, ...rest }) =>
       run(async () => {
         const input = { content, ...defined({ ...rest, metadata: asMetadata(metadata) }) };
+        if (background) {
+          if (!options.jobs) throw new EngramError('invalid_request', 'this server does not run background jobs');
+          const job = await options.jobs.enqueue('add', userId, { memories: [input], single: true }, actor);
+          const message = `Accepted: the memory is stored in the background as job ${job.id}; call get_job with this id to see the outcome.`;
+          return ok(message, { success: true, message, job });
+        }
         const { memory, duplicate } = await service.add(userId, input, actor);
         const message = duplicate
           ? `Already remembered: memory ${memory.id} has the same content, so nothing new was stored.`
@@ -519,6 +547,27 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
         return ok(text, { memoryId: id, history });
       }),
   );
+
+  const jobs = options.jobs;
+  if (jobs) {
+    server.registerTool(
+      'get_job',
+      {
+        title: 'Get a background job',
+        description:
+          'Check a background job started by store_memory with async: true: its status (queued, running, ' +
+          'succeeded, failed), attempts, and once it succeeded the stored memory; if it failed, why.',
+        inputSchema: { id: z.string().min(1).max(128).describe('The job id, exactly as store_memory returned it.') },
+        outputSchema: outputs.job,
+        annotations: { title: 'Get a background job', ...readOnly },
+      },
+      ({ id }) =>
+        run(async () => {
+          const job = await jobs.get(userId, id);
+          return ok(describeJob(job), { job });
+        }),
+    );
+  }
 
   if (options.kb) registerKbTools(server, options.kb, caller, run);
   return server;

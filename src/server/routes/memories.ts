@@ -8,6 +8,7 @@ import {
   parseInput,
   updateMemorySchema,
 } from '../../core/schemas.js';
+import { jobViewSchema } from '../../jobs/index.js';
 import type { AppEnv, ServerDeps } from '../context.js';
 import { errorResponses, filterFromQuery, filterQuerySchema } from './shared.js';
 
@@ -26,19 +27,34 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({
   description,
 });
 
+const asyncQuery = z.object({
+  async: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ description: '`true`: accept the add as a background job and answer 202 with the job at once' }),
+});
+
 export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
-  const { service } = deps;
+  const { service, jobs } = deps;
 
   app.openapi(
     createRoute({
       method: 'post',
       path: '/v1/memories',
-      summary: 'Add one memory, or a batch of up to 1,000 as {"memories": [...]}',
+      summary:
+        'Add one memory, or a batch of up to 1,000 as {"memories": [...]}; with ?async=true, as a background job',
       tags: ['memories'],
-      request: { body: { required: true, ...json(z.union([batchSchema, addMemorySchema]), 'a memory or a batch') } },
+      request: {
+        query: asyncQuery,
+        body: { required: true, ...json(z.union([batchSchema, addMemorySchema]), 'a memory or a batch') },
+      },
       responses: {
         201: json(z.union([addResultSchema, z.object({ results: z.array(addResultSchema) })]), 'stored'),
         200: json(z.union([addResultSchema, z.object({ results: z.array(addResultSchema) })]), 'all duplicates'),
+        202: {
+          ...json(z.object({ job: jobViewSchema }), 'accepted as a job (`GET` the Location header for its outcome)'),
+          headers: z.object({ Location: z.string().openapi({ description: '/v1/jobs/{id}' }) }),
+        },
         ...errorResponses,
       },
     }),
@@ -46,6 +62,12 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       const caller = c.get('caller');
       const body = c.req.valid('json');
       const batch = 'memories' in body;
+      if (c.req.valid('query').async === 'true') {
+        const memories = batch ? body.memories : [body];
+        const job = await jobs.enqueue('add', caller.userId, { memories, single: !batch }, caller.actor);
+        c.header('Location', `/v1/jobs/${job.id}`);
+        return c.json({ job }, 202);
+      }
       const results = await service.addMany(caller.userId, batch ? body.memories : [body], caller.actor);
       const status = results.some((result) => !result.duplicate) ? 201 : 200;
       return batch ? c.json({ results }, status) : c.json(results[0] as z.infer<typeof addResultSchema>, status);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EngramError } from '../../core/errors.js';
 import { historyEntrySchema, memorySchema } from '../../core/schemas.js';
-import type { HistoryEntry, Memory } from '../../core/types.js';
+import { type HistoryEntry, JOB_STATUSES, type Job, type JsonValue, type Memory } from '../../core/types.js';
 import { CURRENT_FORMAT, type FileKind, migrateDocument } from './migrations.js';
 
 const userFileSchema = z.object({
@@ -19,6 +19,27 @@ const storeFileSchema = z.object({
   embedding: z.object({ model: z.string().min(1), dimension: z.number().int().positive() }).nullable(),
 });
 export type StoreFile = z.output<typeof storeFileSchema>;
+
+/** Any JSON (the file was parsed from JSON, so nothing else can be there). */
+const jsonValue = z.unknown() as unknown as z.ZodType<JsonValue>;
+
+const jobSchema = z.object({
+  id: z.string().min(1),
+  userId: z.string().min(1),
+  kind: z.string().min(1),
+  status: z.enum(JOB_STATUSES),
+  payload: jsonValue,
+  result: jsonValue.nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  attempts: z.number().int().min(0),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  runAfter: z.string(),
+  lease: z.string().nullable(),
+  leaseUntil: z.string().nullable(),
+}) satisfies z.ZodType<Job>;
+
+const jobsFileSchema = z.object({ format: z.literal(CURRENT_FORMAT), jobs: z.array(jobSchema) });
 
 export interface UserData {
   memories: Map<string, Memory>;
@@ -128,6 +149,17 @@ export function serializeUser(userId: string, revision: string, data: UserData, 
   );
   const doc = { format: CURRENT_FORMAT, revision, userId, memories, vectors, history: data.history };
   return `${JSON.stringify(doc, null, pretty ? 2 : undefined)}\n`;
+}
+
+/** `jobs.json`: every user's jobs in id order. */
+export function parseJobsFile(text: string, file: string): Job[] {
+  const parsed = jobsFileSchema.safeParse(readDocument('jobs', text, file));
+  if (!parsed.success) throw damaged(file, firstIssue(parsed.error), parsed.error);
+  return parsed.data.jobs;
+}
+
+export function serializeJobsFile(jobs: Job[]): string {
+  return `${JSON.stringify({ format: CURRENT_FORMAT, jobs: [...jobs].sort(byId) }, null, 2)}\n`;
 }
 
 export function serializeStoreFile(content: StoreFile): string {

@@ -6,8 +6,9 @@ import { userIdSchema } from '../../core/schemas.js';
 /*
  * Layout under <dataDir>/memory/:
  *   store.json                   format version, embedding model
+ *   jobs.json                    background jobs of every user (one queue the runners claim from)
  *   user_<userId>/memories.json  one user's memories, vectors (base64 float32 LE) and history
- *   .locks/                      proper-lockfile lock directories (user_<userId>.lock, store.lock)
+ *   .locks/                      proper-lockfile lock directories (user_<userId>.lock, store.lock, jobs.lock)
  * Files are only ever replaced whole (temp file + fsync + rename + fsync dir), so a reader sees either
  * the old or the new file.
  */
@@ -25,12 +26,16 @@ export class Layout {
   readonly storeFile: string;
   readonly locksDir: string;
   readonly storeLock: string;
+  readonly jobsFile: string;
+  readonly jobsLock: string;
 
   constructor(dataDir: string) {
     this.root = resolve(dataDir, 'memory');
     this.storeFile = join(this.root, 'store.json');
     this.locksDir = join(this.root, '.locks');
     this.storeLock = join(this.locksDir, 'store');
+    this.jobsFile = join(this.root, 'jobs.json');
+    this.jobsLock = join(this.locksDir, 'jobs');
   }
 
   /** The user's directory; refuses any id that could name something outside `root`. */

@@ -6,6 +6,9 @@ import type {
   CategoryCount,
   EmbeddingInfo,
   HistoryEntry,
+  Job,
+  JobCounts,
+  JobLease,
   KeywordHit,
   Memory,
   MemoryRecord,
@@ -13,7 +16,15 @@ import type {
   StoreFilter,
   VectorHit,
 } from '../../core/types.js';
-import { groupHistory, type ListOptions, type MemoryStore, type StoreStats } from '../store.js';
+import { settledColumns } from '../jobs-columns.js';
+import {
+  groupHistory,
+  type JobClaim,
+  type JobOutcome,
+  type ListOptions,
+  type MemoryStore,
+  type StoreStats,
+} from '../store.js';
 import { ascending, type Snapshot, UserFileCache } from './json-cache.js';
 import type { JsonStoreConfig } from './json-config.js';
 import { fileSize, readIfExists, removeDir, replaceFile, subdirectories } from './json-files.js';
@@ -21,8 +32,10 @@ import {
   byId,
   ioError,
   newStoreFile,
+  parseJobsFile,
   parseStoreFile,
   type StoreFile,
+  serializeJobsFile,
   serializeStoreFile,
   type UserData,
 } from './json-format.js';
@@ -42,6 +55,7 @@ interface MutationOutcome<T> {
 
 const cloneMemory = (memory: Memory): Memory => structuredClone(memory);
 const cloneEntry = (entry: HistoryEntry): HistoryEntry => structuredClone(entry);
+const cloneJob = (job: Job): Job => structuredClone(job);
 
 type State = 'new' | 'open' | 'closed';
 
@@ -279,6 +293,10 @@ export class JsonStore implements MemoryStore {
         );
         await removeDir(dir, this.#layout.trashDir(), this.#layout.root);
         this.#files.forget(userId);
+        await this.#mutateJobs((jobs) => {
+          const kept = jobs.filter((job) => job.userId !== userId);
+          return { result: undefined, changed: kept.length !== jobs.length, jobs: kept };
+        });
         return count;
       }),
     );
@@ -338,6 +356,109 @@ export class JsonStore implements MemoryStore {
       }
       return { memories, users, bytes };
     });
+  }
+
+  // -- jobs: one file for every user's jobs (a claim needs to see all of them) ---------------------
+
+  async enqueueJob(job: Job): Promise<void> {
+    this.#layout.userDir(job.userId);
+    return this.#mutateJobs((jobs) => {
+      if (jobs.some((known) => known.id === job.id)) {
+        throw new EngramError('conflict', `job ${job.id} already exists`, { details: { id: job.id } });
+      }
+      return { result: undefined, changed: true, jobs: [...jobs, cloneJob(job)] };
+    });
+  }
+
+  async getJob(userId: string, id: string): Promise<Job | null> {
+    this.#layout.userDir(userId);
+    return this.#track(async () => {
+      const job = (await this.#readJobs()).find((known) => known.id === id && known.userId === userId);
+      return job ? cloneJob(job) : null;
+    });
+  }
+
+  async claimJob(claim: JobClaim): Promise<Job | null> {
+    return this.#mutateJobs((jobs) => {
+      // Jobs are kept in id order, so the first runnable one is the oldest.
+      const index = jobs.findIndex(
+        (job) =>
+          (job.status === 'queued' && job.runAfter <= claim.now) ||
+          (job.status === 'running' && job.leaseUntil !== null && job.leaseUntil <= claim.now),
+      );
+      const job = jobs[index];
+      if (!job) return { result: null, changed: false, jobs };
+      const claimed: Job = {
+        ...job,
+        status: 'running',
+        attempts: job.attempts + 1,
+        lease: claim.lease,
+        leaseUntil: claim.leaseUntil,
+        updatedAt: claim.now,
+      };
+      const next = jobs.slice();
+      next[index] = claimed;
+      return { result: cloneJob(claimed), changed: true, jobs: next };
+    });
+  }
+
+  async renewJobLease(lease: JobLease, leaseUntil: string): Promise<boolean> {
+    return this.#changeHeldJob(lease, (job) => ({ ...job, leaseUntil }));
+  }
+
+  async settleJob(lease: JobLease, outcome: JobOutcome): Promise<boolean> {
+    const settled = settledColumns(outcome);
+    return this.#changeHeldJob(lease, (job) => ({
+      ...job,
+      status: settled.status,
+      result: settled.result,
+      error: settled.error,
+      runAfter: settled.runAfter ?? job.runAfter,
+      updatedAt: settled.at,
+      lease: null,
+      leaseUntil: null,
+    }));
+  }
+
+  async jobCounts(): Promise<JobCounts> {
+    return this.#track(async () => {
+      const counts: JobCounts = { queued: 0, running: 0 };
+      for (const job of await this.#readJobs()) {
+        if (job.status === 'queued' || job.status === 'running') counts[job.status]++;
+      }
+      return counts;
+    });
+  }
+
+  /** Changes the job `lease` holds, if it still holds it; false otherwise. */
+  #changeHeldJob(lease: JobLease, change: (job: Job) => Job): Promise<boolean> {
+    return this.#mutateJobs((jobs) => {
+      const index = jobs.findIndex(
+        (job) =>
+          job.id === lease.id && job.userId === lease.userId && job.status === 'running' && job.lease === lease.lease,
+      );
+      const job = jobs[index];
+      if (!job) return { result: false, changed: false, jobs };
+      const next = jobs.slice();
+      next[index] = change(job);
+      return { result: true, changed: true, jobs: next };
+    });
+  }
+
+  async #readJobs(): Promise<Job[]> {
+    const text = await readIfExists(this.#layout.jobsFile);
+    return text === null ? [] : parseJobsFile(text, this.#layout.jobsFile);
+  }
+
+  /** A read-modify-write of `jobs.json` under its lock (against this and other processes), written atomically. */
+  #mutateJobs<T>(change: (jobs: Job[]) => MutationOutcome<T> & { jobs: Job[] }): Promise<T> {
+    return this.#track(() =>
+      this.#locks.run(this.#layout.jobsLock, async (beforeCommit) => {
+        const outcome = change(await this.#readJobs());
+        if (outcome.changed) await replaceFile(this.#layout.jobsFile, serializeJobsFile(outcome.jobs), beforeCommit);
+        return outcome.result;
+      }),
+    );
   }
 
   // -- lifecycle ------------------------------------------------------------------------------

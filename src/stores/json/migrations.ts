@@ -7,8 +7,8 @@ import { EngramError } from '../../core/errors.js';
  */
 export const CURRENT_FORMAT = 1;
 
-/** `user`: `user_<id>/memories.json`; `store`: `store.json`. */
-export type FileKind = 'user' | 'store';
+/** `user`: `user_<id>/memories.json`; `store`: `store.json`; `jobs`: `jobs.json`. */
+export type FileKind = 'user' | 'store' | 'jobs';
 
 export type JsonDocument = { [key: string]: unknown };
 
@@ -23,6 +23,7 @@ export interface Migration {
 export const MIGRATIONS: Readonly<Record<FileKind, readonly Migration[]>> = Object.freeze({
   user: [],
   store: [],
+  jobs: [],
 });
 
 export type MigrationResult =

@@ -73,6 +73,37 @@ export const migrations: { version: number; description: string; sql: string }[]
     `,
   },
   {
+    version: 2,
+    description: 'background jobs (asynchronous ingest), claimed with leases, row-level security',
+    sql: `
+      CREATE TABLE jobs (
+        id          text COLLATE "C" PRIMARY KEY,
+        user_id     text COLLATE "C" NOT NULL,
+        kind        text NOT NULL,
+        status      text NOT NULL,
+        -- json, not jsonb: key order is kept (an add's metadata must arrive as it was sent).
+        payload     json NOT NULL,
+        result      json,
+        error       json,
+        attempts    integer NOT NULL,
+        created_at  text COLLATE "C" NOT NULL,
+        updated_at  text COLLATE "C" NOT NULL,
+        run_after   text COLLATE "C" NOT NULL,
+        lease       text,
+        lease_until text COLLATE "C"
+      );
+      CREATE INDEX jobs_user ON jobs (user_id, id);
+      -- Claims walk only the unfinished jobs, oldest first.
+      CREATE INDEX jobs_pending ON jobs (id) WHERE status IN ('queued', 'running');
+
+      ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE jobs FORCE ROW LEVEL SECURITY;
+      CREATE POLICY jobs_by_user ON jobs
+        USING (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all')
+        WITH CHECK (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all');
+    `,
+  },
+  {
     version: 3,
     description: 'access statistics; index expiry for the sweeper',
     sql: `

@@ -87,6 +87,33 @@ export const migrations: { version: number; description: string; up: (db: Databa
     },
   },
   {
+    version: 3,
+    description: 'background jobs (asynchronous ingest), claimed with leases',
+    up(db) {
+      db.exec(`
+        CREATE TABLE jobs (
+          rowid       INTEGER PRIMARY KEY,
+          id          TEXT NOT NULL UNIQUE,
+          user_id     TEXT NOT NULL,
+          kind        TEXT NOT NULL,
+          status      TEXT NOT NULL,
+          payload     TEXT NOT NULL,
+          result      TEXT,
+          error       TEXT,
+          attempts    INTEGER NOT NULL,
+          created_at  TEXT NOT NULL,
+          updated_at  TEXT NOT NULL,
+          run_after   TEXT NOT NULL,
+          lease       TEXT,
+          lease_until TEXT
+        ) STRICT;
+        CREATE INDEX jobs_user ON jobs (user_id, id);
+        -- Claims walk only the unfinished jobs, oldest first.
+        CREATE INDEX jobs_pending ON jobs (id) WHERE status IN ('queued', 'running');
+      `);
+    },
+  },
+  {
     version: 4,
     description: 'access statistics; index expiry for the sweeper',
     up(db) {
