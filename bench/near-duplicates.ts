@@ -76,24 +76,31 @@ async function main(): Promise<void> {
       minSimilarity: config.memory.nearDuplicateSimilarity,
       minOverlap: config.memory.nearDuplicateOverlap,
       minCoverage: config.memory.nearDuplicateCoverage,
+      strictWords: config.memory.nearDuplicateStrictWords,
       candidates: 10,
     };
     const rows: (string | number)[][] = [];
     const pct = (x: number) => (100 * x).toFixed(1);
-    for (const minSimilarity of [0.6, 0.7, 0.75, 0.8, 0.85, 0.9]) {
+    for (const minSimilarity of [0.6, 0.7, 0.8, 0.9]) {
       for (const minOverlap of [0.3, 0.5, 0.7]) {
         for (const minCoverage of [0.5, 0.75, 1]) {
-          const r = rates(fixture, item, { ...base, minSimilarity, minOverlap, minCoverage });
-          const isDefault =
-            minSimilarity === base.minSimilarity && minOverlap === base.minOverlap && minCoverage === base.minCoverage;
-          rows.push([
-            isDefault ? `**${minSimilarity}**` : minSimilarity,
-            minOverlap,
-            minCoverage,
-            pct(r.merge),
-            pct(r.folded),
-            pct(r.falseMerge),
-          ]);
+          for (const strictWords of [false, true]) {
+            const r = rates(fixture, item, { ...base, minSimilarity, minOverlap, minCoverage, strictWords });
+            const isDefault =
+              minSimilarity === base.minSimilarity &&
+              minOverlap === base.minOverlap &&
+              minCoverage === base.minCoverage &&
+              strictWords === Boolean(base.strictWords);
+            rows.push([
+              isDefault ? `**${minSimilarity}**` : String(minSimilarity),
+              String(minOverlap),
+              String(minCoverage),
+              strictWords ? 'yes' : 'no',
+              pct(r.merge),
+              pct(r.folded),
+              pct(r.falseMerge),
+            ]);
+          }
         }
       }
     }
@@ -107,7 +114,10 @@ async function main(): Promise<void> {
       '',
       `Configured (similarity ≥ ${base.minSimilarity}, overlap ≥ ${base.minOverlap}, coverage ≥ ${base.minCoverage}): merge rate ${pct(chosen.merge)} %, groups folded to one ${pct(chosen.folded)} %, **false merges ${pct(chosen.falseMerge)} %** (${chosen.falseMerges.length} of ${fixture.distinct.length}).`,
       '',
-      markdownTable(['similarity ≥', 'overlap ≥', 'coverage ≥', 'merge %', 'folded %', 'false merge %'], rows),
+      markdownTable(
+        ['similarity ≥', 'overlap ≥', 'coverage ≥', 'filler only', 'merge %', 'folded %', 'false merge %'],
+        rows,
+      ),
       '',
       'False merges at the configured thresholds:',
       '',

@@ -115,11 +115,13 @@ export const configSchema = z
         /** `infer` when an add does not say: true folds near-duplicates (or extracts facts, with an LLM). */
         inferDefault: z.union([z.boolean(), z.stringbool()]).default(true),
         /** Near-duplicate merge (adds with infer, no LLM): cosine similarity at least … */
-        nearDuplicateSimilarity: z.coerce.number().min(-1).max(1).default(0.8),
+        nearDuplicateSimilarity: z.coerce.number().min(-1).max(1).default(0.6),
         /** … and Jaccard overlap of stemmed content words at least … */
         nearDuplicateOverlap: z.coerce.number().min(0).max(1).default(0.5),
         /** … and this share of the shorter text's content words in the longer one. */
         nearDuplicateCoverage: z.coerce.number().min(0).max(1).default(1),
+        /** … and the words they do not share are all filler ("user", "really", "now"). */
+        nearDuplicateStrictWords: z.union([z.boolean(), z.stringbool()]).default(true),
         /** Seconds between sweeps that delete expired memories; 0 = no sweeper (expired ones stay hidden). */
         sweepIntervalSeconds: int(0, 86_400).default(60),
         /** Count reads (search results, get by id) in accessCount / lastAccessedAt. */
@@ -311,6 +313,7 @@ export const ENV_VARS = {
   ENGRAM_NEAR_DUPLICATE_SIMILARITY: 'memory.nearDuplicateSimilarity',
   ENGRAM_NEAR_DUPLICATE_OVERLAP: 'memory.nearDuplicateOverlap',
   ENGRAM_NEAR_DUPLICATE_COVERAGE: 'memory.nearDuplicateCoverage',
+  ENGRAM_NEAR_DUPLICATE_STRICT_WORDS: 'memory.nearDuplicateStrictWords',
   ENGRAM_SWEEP_INTERVAL_SECONDS: 'memory.sweepIntervalSeconds',
   ENGRAM_TRACK_ACCESS: 'memory.trackAccess',
   ENGRAM_ACCESS_FLUSH_MS: 'memory.accessFlushMs',

@@ -63,6 +63,7 @@ export function maintenanceOptions(config: Config): MaintenanceOptions {
       minSimilarity: config.memory.nearDuplicateSimilarity,
       minOverlap: config.memory.nearDuplicateOverlap,
       minCoverage: config.memory.nearDuplicateCoverage,
+      strictWords: config.memory.nearDuplicateStrictWords,
       candidates: 10,
     },
     trackAccess,

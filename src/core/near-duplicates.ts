@@ -7,7 +7,9 @@
  * - they share most of their content words (Jaccard overlap of stemmed words, stop words left out,
  *   ≥ `minOverlap`) — embeddings alone put "lives in Paris" next to "lives in Berlin" — and the
  *   shorter one's words are (almost) all in the longer one (coverage ≥ `minCoverage`), so a
- *   swapped word ("sister"/"brother") keeps two facts apart while added filler does not;
+ *   swapped word ("sister"/"brother") keeps two facts apart while added filler does not; with
+ *   `strictWords`, any unshared word that is not filler ("used to", "wife") keeps them apart too,
+ *   and so do shared words in another order ("tea over coffee") or past against present tense;
  * - they carry the same numbers ("30 years old" is not "31 years old");
  * - both or neither are negated ("likes coffee" is not "doesn't like coffee").
  *
@@ -27,6 +29,8 @@ export interface NearDuplicateOptions {
   minOverlap: number;
   /** Share of the shorter text's content words found in the longer one, at least (1: all of them). */
   minCoverage: number;
+  /** Every content word the texts do not share must be filler ("user", "really", "now"). */
+  strictWords?: boolean | undefined;
   /** Stored memories compared with each new one (the best keyword matches). */
   candidates: number;
 }
@@ -34,21 +38,63 @@ export interface NearDuplicateOptions {
 /** What a text is compared by: stemmed content words, numbers, negation. */
 export interface TextSignature {
   words: ReadonlySet<string>;
+  /** The content words in the order they appear (for who-does-what: "I owe my brother" / "my brother owes me"). */
+  order: readonly string[];
   numbers: string;
   negated: boolean;
+  /** Speaks of the past ("was", "had", "used to"): "was a teacher" is not "is a teacher". */
+  past: boolean;
+}
+
+/**
+ * Words that add no fact of their own: who is speaking ("user"), hedges and intensifiers. Two texts
+ * whose content words differ by anything else — "used to", "wife", "back" — state different facts.
+ */
+const FILLER = new Set(
+  (
+    'user users person really actually currently now still also just think guess probably definitely truly ' +
+    'quite very pretty always usually generally basically honestly am re ve ll'
+  )
+    .split(' ')
+    .map((word) => stemmer(word)),
+);
+
+/** Whether every content word the two texts do not share is filler. */
+export function differOnlyByFiller(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  for (const word of a) if (!b.has(word) && !FILLER.has(word)) return false;
+  for (const word of b) if (!a.has(word) && !FILLER.has(word)) return false;
+  return true;
+}
+
+const PAST = /\b(?:was|were|had|did|used to|formerly|ago)\b/u;
+
+/** Whether the words both texts contain appear in the same order in each. */
+export function sameOrder(a: readonly string[], b: readonly string[]): boolean {
+  const inB = new Set(b);
+  const inA = new Set(a);
+  const sharedA = [...new Set(a.filter((word) => inB.has(word)))];
+  const sharedB = [...new Set(b.filter((word) => inA.has(word)))];
+  return sharedA.every((word, i) => word === sharedB[i]);
 }
 
 const NEGATION = /\b(?:no|not|never|none|nobody|nothing|neither|nor|without|cannot)\b|n['’]t\b/u;
 
 export function signature(text: string): TextSignature {
   const all = words(text);
-  const content = new Set<string>();
+  const order: string[] = [];
   const numbers: string[] = [];
   for (const word of all) {
     if (/^\p{N}+$/u.test(word)) numbers.push(word);
-    else if (!isStopWord(word) && word.length > 1) content.add(stemmer(word));
+    else if (!isStopWord(word) && word.length > 1) order.push(stemmer(word));
   }
-  return { words: content, numbers: numbers.sort().join(' '), negated: NEGATION.test(text.toLowerCase()) };
+  const lower = text.toLowerCase();
+  return {
+    words: new Set(order),
+    order,
+    numbers: numbers.sort().join(' '),
+    negated: NEGATION.test(lower),
+    past: PAST.test(lower),
+  };
 }
 
 function sharedCount(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
@@ -104,6 +150,10 @@ export function compare(a: Comparable, b: Comparable, options: NearDuplicateOpti
     similarity >= options.minSimilarity &&
     shared >= options.minOverlap &&
     covered >= options.minCoverage &&
+    (!options.strictWords ||
+      (differOnlyByFiller(a.signature.words, b.signature.words) &&
+        sameOrder(a.signature.order, b.signature.order) &&
+        a.signature.past === b.signature.past)) &&
     a.signature.numbers === b.signature.numbers &&
     a.signature.negated === b.signature.negated;
   return { similarity, overlap: shared, coverage: covered, match };
