@@ -112,7 +112,7 @@ export const configSchema = z
       .prefault({}),
     memory: z
       .strictObject({
-        /** `infer` when an add does not say: true folds near-duplicates (or extracts facts, with an LLM). */
+        /** `infer` when an add does not say: true folds near-duplicates into what is stored. */
         inferDefault: z.union([z.boolean(), z.stringbool()]).default(true),
         /** Near-duplicate merge (adds with infer, no LLM): cosine similarity at least … */
         nearDuplicateSimilarity: z.coerce.number().min(-1).max(1).default(0.6),

@@ -19,6 +19,7 @@
  * docs/configuration.md for the measured merge and false-merge rates).
  */
 import { stemmer } from 'stemmer';
+import { cosine } from '../embed/embedder.js';
 import { isStopWord, words } from './text.js';
 import type { Memory } from './types.js';
 
@@ -114,20 +115,6 @@ export function overlap(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
 export function coverage(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
   const smaller = Math.min(a.size, b.size);
   return smaller === 0 ? (a.size === b.size ? 1 : 0) : sharedCount(a, b) / smaller;
-}
-
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 export interface Comparison {

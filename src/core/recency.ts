@@ -3,7 +3,8 @@
  * `1 − w + w × 0.5^(age / halfLife)`, so a memory one half-life old keeps `1 − w/2` of its score
  * and none falls below `1 − w`. Age is measured from `eventAt` (when the remembered thing
  * happened), else `createdAt`, to the query's `now` (the `as_of` instant for point-in-time
- * searches). Pinned memories do not decay. Off by default: on LoCoMo it does not help (BENCHMARKS.md).
+ * searches). Pinned memories do not decay. Off by default: it has not been measured on LoCoMo yet,
+ * and the issue asks for that before it may be turned on by default.
  */
 import type { SearchResult } from './types.js';
 

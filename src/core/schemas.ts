@@ -74,9 +74,8 @@ export const addMemorySchema = z.strictObject({
     .max(100 * 365 * 86_400)
     .optional(),
   /**
-   * Let Engram maintain the memory: with an LLM, extract facts and reconcile them with what is
-   * stored; without one, fold a near-duplicate into the memory it repeats. `false` stores the
-   * content verbatim (exact duplicates are still caught). Default: ENGRAM_INFER_DEFAULT (true).
+   * Let Engram maintain the memory: fold a near-duplicate into the memory it repeats. `false`
+   * stores the content verbatim (exact duplicates are still caught). Default: ENGRAM_INFER_DEFAULT (true).
    */
   infer: z.boolean().optional(),
   /** A precomputed embedding from the same model the store uses (skips embedding). */
