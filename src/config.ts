@@ -128,6 +128,12 @@ export const configSchema = z
         trackAccess: z.union([z.boolean(), z.stringbool()]).default(true),
         /** Reads are counted in memory and written at most this often. */
         accessFlushMs: int(10, 600_000).default(5_000),
+        /** With an LLM: adds with infer are extracted into facts and consolidated (add / update / noop). */
+        extractOnAdd: z.union([z.boolean(), z.stringbool()]).default(true),
+        /** Nearest current memories the LLM compares each extracted fact with. */
+        extractCandidates: int(1, 50).default(5),
+        /** Most facts kept from one extraction. */
+        extractMaxFacts: int(1, 500).default(50),
       })
       .prefault({}),
     llm: z
@@ -317,6 +323,9 @@ export const ENV_VARS = {
   ENGRAM_SWEEP_INTERVAL_SECONDS: 'memory.sweepIntervalSeconds',
   ENGRAM_TRACK_ACCESS: 'memory.trackAccess',
   ENGRAM_ACCESS_FLUSH_MS: 'memory.accessFlushMs',
+  ENGRAM_EXTRACT_ON_ADD: 'memory.extractOnAdd',
+  ENGRAM_EXTRACT_CANDIDATES: 'memory.extractCandidates',
+  ENGRAM_EXTRACT_MAX_FACTS: 'memory.extractMaxFacts',
   ENGRAM_LLM_PROVIDER: 'llm.provider',
   ENGRAM_LLM_BASE_URL: 'llm.baseUrl',
   ENGRAM_LLM_API_KEY: 'llm.apiKey',

@@ -5,7 +5,9 @@ import { type MaintenanceOptions, MemoryService } from './core/memory-service.js
 import type { SearchOptions } from './core/search.js';
 import type { Embedder } from './embed/embedder.js';
 import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
+import { Extractor } from './extract/index.js';
 import { KnowledgeBase } from './kb/index.js';
+import { createChatModel } from './llm/index.js';
 import type { Logger } from './logger.js';
 import { createStore } from './stores/registry.js';
 import type { MemoryStore } from './stores/store.js';
@@ -27,6 +29,8 @@ function embedderSettings(config: Config): { [N in EmbedderName]: EmbedderConfig
 export interface SharedResources {
   /** Redis (ENGRAM_REDIS_URL): holds the embedding cache replicas share. */
   redis?: Redis | null;
+  /** Where the parts report problems (rejected LLM output). */
+  logger?: Logger;
 }
 
 function buildEmbedder<N extends EmbedderName>(name: N, config: Config, shared: SharedResources): Embedder {
@@ -56,7 +60,7 @@ export function buildParts(config: Config, shared: SharedResources = {}): { stor
 
 /** How the service maintains memories, from the config. */
 export function maintenanceOptions(config: Config): MaintenanceOptions {
-  const { inferDefault, trackAccess, accessFlushMs } = config.memory;
+  const { inferDefault, trackAccess, accessFlushMs, extractOnAdd, extractCandidates } = config.memory;
   return {
     inferDefault,
     nearDuplicates: {
@@ -68,7 +72,17 @@ export function maintenanceOptions(config: Config): MaintenanceOptions {
     },
     trackAccess,
     accessFlushMs,
+    extractOnAdd,
+    extractCandidates,
   };
+}
+
+/** Extraction and consolidation with the configured chat model, or null without one (ENGRAM_LLM_PROVIDER=none). */
+export function buildInferrer(config: Config, logger?: Logger): Extractor | null {
+  const chat = createChatModel(config);
+  if (!chat) return null;
+  const { extractCandidates: candidates, extractMaxFacts: maxFacts } = config.memory;
+  return new Extractor(chat, { candidates, maxFacts, ...(logger && { logger }) });
 }
 
 /** The search pipeline's settings from the config. */
@@ -131,6 +145,7 @@ export async function openService(config: Config, shared: SharedResources = {}):
     embedder,
     search: searchOptions(config),
     maintenance: maintenanceOptions(config),
+    inferrer: buildInferrer(config, shared.logger),
   });
   try {
     await service.init();

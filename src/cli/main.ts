@@ -128,7 +128,7 @@ export function buildCli(): Command {
       const started = performance.now();
       // Redis first: the embedder's shared cache and the server's rate limits both use it.
       const redis = config.redis.url ? await connectRedis(config.redis.url) : null;
-      const service = await openService(config, { redis }).catch(async (error: unknown) => {
+      const service = await openService(config, { redis, logger }).catch(async (error: unknown) => {
         redis?.disconnect();
         throw error;
       });

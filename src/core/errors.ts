@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   rate_limited: 429,
   embedding_mismatch: 409,
   store_locked: 423,
+  /** The LLM answered, but its reply was unusable even after repair (retrying may help). */
+  llm_output_invalid: 502,
   unavailable: 503,
   overloaded: 503,
   internal: 500,

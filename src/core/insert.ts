@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
+import type { Decision } from './consolidate.js';
 import { EngramError } from './errors.js';
 import { type Actor, historyEntry, importedEntry } from './history.js';
 import { contentHash, newId } from './ids.js';
@@ -24,6 +25,8 @@ export interface AddResult {
   duplicate: boolean;
   /** True when the content was a near-duplicate folded into `memory` (tags united, `updatedAt` bumped). */
   merged: boolean;
+  /** With an LLM (an add with infer): what happened to each fact extracted from the content. */
+  decisions?: Decision[];
 }
 
 /** One memory of an import (e.g. a line of an export file), already mapped to add-style fields. */

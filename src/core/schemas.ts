@@ -16,6 +16,9 @@ export const LIMITS = {
   queryChars: 4_096,
   pageSize: 1_000,
   searchLimit: 100,
+  /** Messages in one extraction, and their characters in all. */
+  extractMessages: 200,
+  extractChars: 65_536,
 } as const;
 
 export const userIdSchema = z
@@ -172,6 +175,51 @@ export const historyEntrySchema = z.object({
   actor: z.string(),
   at: z.string(),
   reason: z.string().nullable(),
+});
+
+/** A conversation to extract memories from, and the fields every extracted memory takes. */
+export const extractSchema = z
+  .strictObject({
+    messages: z
+      .array(
+        z.strictObject({
+          role: z.enum(['user', 'assistant', 'system']).default('user'),
+          content: contentSchema,
+          /** Who spoke, when several people share the conversation. */
+          name: z.string().min(1).max(64).optional(),
+          /** When the message was sent: relative dates in it ("yesterday") are resolved against this. */
+          at: isoDateSchema.optional(),
+        }),
+      )
+      .min(1)
+      .max(LIMITS.extractMessages),
+    category: categorySchema.optional(),
+    tags: z.array(tagSchema).max(LIMITS.tags).optional(),
+    metadata: metadataSchema.optional(),
+    agentId: scopeIdSchema.optional(),
+    sessionId: scopeIdSchema.optional(),
+    expiresAt: isoDateSchema.optional(),
+    ttlSeconds: addMemorySchema.shape.ttlSeconds,
+    pinned: z.boolean().optional(),
+  })
+  .refine((value) => !(value.expiresAt !== undefined && value.ttlSeconds !== undefined), {
+    message: 'give expiresAt or ttlSeconds, not both',
+    path: ['ttlSeconds'],
+  })
+  .refine((value) => value.messages.reduce((sum, m) => sum + m.content.length, 0) <= LIMITS.extractChars, {
+    message: `the messages may hold at most ${LIMITS.extractChars} characters in all`,
+    path: ['messages'],
+  });
+export type ExtractInput = z.input<typeof extractSchema>;
+
+/** What happened to one fact of an extraction (or an add with an LLM), as front ends return it. */
+export const decisionSchema = z.object({
+  action: z.enum(['add', 'update', 'noop']),
+  fact: z.string(),
+  memory: memorySchema,
+  superseded: memorySchema.nullable(),
+  reason: z.string().nullable(),
+  by: z.enum(['model', 'rule', 'fallback']),
 });
 
 /** Parses with a schema and turns failures into an `invalid_request` error naming the fields. */

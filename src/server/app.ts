@@ -10,6 +10,7 @@ import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
 import { mountMcp } from './mcp/http.js';
 import { chatRoutes } from './routes/chat.js';
+import { extractRoutes } from './routes/extract.js';
 import { jobRoutes } from './routes/jobs.js';
 import { kbRoutes } from './routes/kb.js';
 import { memoryRoutes } from './routes/memories.js';
@@ -109,6 +110,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
 
   systemRoutes(app, deps);
   memoryRoutes(app, deps);
+  extractRoutes(app, deps);
   jobRoutes(app, deps);
   searchRoutes(app, deps);
   userRoutes(app, deps);

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { MemoryService } from '../core/memory-service.js';
+import { Extractor } from '../extract/index.js';
 import type { JobQueue } from '../jobs/index.js';
 import type { ChatModel } from '../llm/index.js';
 
@@ -189,7 +190,34 @@ export function createMetrics(
       },
     });
   }
+  const decisions = new Counter({
+    name: 'engram_extract_decisions_total',
+    help: 'Facts stored or matched through LLM extraction, by action (add, update, noop) and by whom it was decided (model, rule, fallback)',
+    labelNames: ['action', 'by'] as const,
+    registers: [registry],
+  });
+  const extractor = service.inferrer instanceof Extractor ? service.inferrer : null;
+  new Counter({
+    name: 'engram_extract_output_problems_total',
+    help: 'Problems with LLM extraction output: whole replies rejected (by stage and kind), facts or fields dropped, decisions ignored or missing',
+    labelNames: ['problem'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!extractor) return;
+      const { rejected, factsDropped, fieldsDropped, invalidDecisions, undecided } = extractor.stats;
+      for (const stage of ['extract', 'decide'] as const)
+        for (const [kind, count] of Object.entries(rejected[stage])) this.inc({ problem: `${stage}_${kind}` }, count);
+      this.inc({ problem: 'fact_dropped' }, factsDropped);
+      this.inc({ problem: 'field_dropped' }, fieldsDropped);
+      this.inc({ problem: 'decision_invalid' }, invalidDecisions);
+      this.inc({ problem: 'decision_missing' }, undecided);
+    },
+  });
   service.observe({
+    decided(list) {
+      for (const decision of list) decisions.inc({ action: decision.action, by: decision.by });
+    },
     added(source, created, duplicateCount) {
       if (created > 0) memoriesAdded.inc({ source }, created);
       if (duplicateCount > 0) duplicates.inc(duplicateCount);

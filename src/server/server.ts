@@ -60,7 +60,8 @@ export async function startServer(
   checkExposure(config, keys);
   const redis = redisConnection ?? (config.redis.url ? await connectRedis(config.redis.url) : null);
   const kb = await openKnowledgeBase(config, service, logger);
-  const llm = createChatModel(config);
+  // One chat model per process: the service's (extraction), or one for chat when it has none.
+  const llm = service.inferrer?.chat ?? createChatModel(config);
   const jobs = createJobs(config, service, logger);
   const metrics = createMetrics(service, llm, config.llm, jobs.queue);
   const deps: ServerDeps = { config, service, jobs: jobs.queue, keys, logger, metrics, redis, kb, llm };

@@ -22,10 +22,14 @@ beforeAll(async () => {
   plain = await startTestServer();
   await server.deps.service.add(
     'alice',
-    { content: 'Alice is allergic to peanuts', category: 'health' },
+    { content: 'Alice is allergic to peanuts', category: 'health', infer: false },
     { name: 't', source: 'api' },
   );
-  await server.deps.service.add('bob', { content: 'Bob is allergic to shellfish' }, { name: 't', source: 'api' });
+  await server.deps.service.add(
+    'bob',
+    { content: 'Bob is allergic to shellfish', infer: false },
+    { name: 't', source: 'api' },
+  );
 }, 60_000);
 afterAll(async () => {
   await server?.close();
@@ -58,6 +62,9 @@ describe('POST /v1/chat', () => {
   it('streams deltas, tool events and the answer as server-sent events', async () => {
     llm.script(
       { toolCalls: [{ name: 'store_memory', arguments: { content: 'Alice moved to Porto', category: 'home' } }] },
+      // The server has an LLM, so the stored memory goes through extraction: facts, then a decision.
+      { toolCalls: [{ name: 'record_facts', arguments: { facts: [{ content: 'Alice moved to Porto' }] } }] },
+      { toolCalls: [{ name: 'decide', arguments: { decisions: [{ fact: 'f1', action: 'add', reason: 'new' }] } }] },
       { content: 'Noted: you moved to Porto.' },
     );
     const response = await chat(server, { messages: [{ role: 'user', content: 'I moved to Porto.' }], stream: true });

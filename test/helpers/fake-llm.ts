@@ -36,6 +36,8 @@ export interface FakeLlm {
   script(...replies: ScriptedReply[]): void;
   /** Replies not used yet. */
   remaining(): number;
+  /** Drops the replies not used yet; returns how many there were. */
+  clear(): number;
   close(): Promise<void>;
 }
 
@@ -155,6 +157,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       queue.push(...replies);
     },
     remaining: () => queue.length,
+    clear: () => queue.splice(0).length,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

@@ -9,6 +9,7 @@ import { type EngramJobs, type JobView, jobViewSchema } from '../../jobs/index.j
 import type { KnowledgeBase } from '../../kb/index.js';
 import type { Logger } from '../../logger.js';
 import type { Caller } from '../context.js';
+import { registerExtractTool } from './extract-tool.js';
 import { registerKbTools } from './kb-tools.js';
 
 /**
@@ -569,6 +570,7 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
     );
   }
 
+  if (service.inferrer) registerExtractTool(server, service, caller, jobs, memoryOutput, run);
   if (options.kb) registerKbTools(server, options.kb, caller, run);
   return server;
 }

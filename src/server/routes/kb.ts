@@ -4,7 +4,7 @@ import { categorySchema, LIMITS, tagSchema } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
 import type { AppEnv, ServerDeps } from '../context.js';
-import { errorResponses } from './shared.js';
+import { errorResponses, json } from './shared.js';
 
 export const newNoteSchema = z.strictObject({
   body: z
@@ -20,11 +20,6 @@ export const newNoteSchema = z.strictObject({
   source: z.enum(['telegram', 'api', 'mcp', 'cli']).optional(),
 });
 const pathQuery = z.object({ path: z.string().min(1).max(512) });
-
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 
 /** The knowledge base or a 503 saying why there is none. */
 export function requireKb(deps: ServerDeps): KnowledgeBase {

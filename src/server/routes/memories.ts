@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import {
   addMemorySchema,
+  decisionSchema,
   historyEntrySchema,
   LIMITS,
   listSchema,
@@ -10,9 +11,14 @@ import {
 } from '../../core/schemas.js';
 import { jobViewSchema } from '../../jobs/index.js';
 import type { AppEnv, ServerDeps } from '../context.js';
-import { errorResponses, filterFromQuery, filterQuerySchema } from './shared.js';
+import { asyncQuery, errorResponses, filterFromQuery, filterQuerySchema, json } from './shared.js';
 
-const addResultSchema = z.object({ memory: memorySchema, duplicate: z.boolean() });
+const addResultSchema = z.object({
+  memory: memorySchema,
+  duplicate: z.boolean(),
+  merged: z.boolean(),
+  decisions: z.array(decisionSchema).optional().openapi({ description: 'with an LLM: what happened to each fact' }),
+});
 const batchSchema = z.strictObject({ memories: z.array(addMemorySchema).min(1).max(LIMITS.batch) });
 const idParam = z.object({
   id: z
@@ -20,18 +26,6 @@ const idParam = z.object({
     .min(1)
     .max(128)
     .openapi({ param: { name: 'id', in: 'path' } }),
-});
-
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-
-const asyncQuery = z.object({
-  async: z
-    .enum(['true', 'false'])
-    .optional()
-    .openapi({ description: '`true`: accept the add as a background job and answer 202 with the job at once' }),
 });
 
 export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {

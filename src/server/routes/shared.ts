@@ -12,7 +12,10 @@ export const errorSchema = z
   })
   .openapi('Error');
 
-const errorJson = (description: string) => ({ content: { 'application/json': { schema: errorSchema } }, description });
+export const errorJson = (description: string) => ({
+  content: { 'application/json': { schema: errorSchema } },
+  description,
+});
 
 export const errorResponses = {
   400: errorJson('invalid request (code `invalid_request`)'),
@@ -78,3 +81,17 @@ export function filterFromQuery(query: z.infer<typeof filterQuerySchema>): Filte
   };
   return Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as FilterInput;
 }
+
+/** A JSON request or response body of `schema`. */
+export const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+/** `?async=true`: the write is accepted as a background job (202 + Location). */
+export const asyncQuery = z.object({
+  async: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ description: '`true`: accept the write as a background job and answer 202 with the job at once' }),
+});
