@@ -234,6 +234,8 @@ export class KnowledgeBase {
             tags: note.tags,
             sessionId: `kb:${path}`,
             metadata: { kbPath: path, kbTitle: note.title, kbChunk: i, kbHash: hash },
+            // The index mirrors the note verbatim: no near-duplicate folding, no LLM extraction.
+            infer: false,
           })),
           ACTOR,
         );
