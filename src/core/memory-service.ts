@@ -36,6 +36,7 @@ import {
   extractSchema,
   type FilterInput,
   filterSchema,
+  LIMITS,
   type ListInput,
   listSchema,
   parseInput,
@@ -268,7 +269,10 @@ export class MemoryService {
       defaults,
       now,
       nearest: async (text, limit) => {
-        const query = parseInput(searchSchema, { query: text.slice(0, 4_096), limit: Math.min(limit * 2, 100) });
+        const query = parseInput(searchSchema, {
+          query: text.slice(0, LIMITS.queryChars),
+          limit: Math.min(limit * 2, 100),
+        });
         const { results } = await searchMemories(this.store, this.embedder, this.#search, {
           userId,
           query,

@@ -2,18 +2,16 @@
  * LLM extraction and consolidation through MemoryService on a real SQLite store with the real
  * offline embedder, against the scripted OpenAI-compatible server (the real wire format).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { type Actor, MemoryService } from '../../src/core/memory-service.js';
 import type { Extractor } from '../../src/extract/index.js';
-import { openService } from '../../src/runtime.js';
-import { type FakeLlm, type ScriptedReply, startFakeLlm } from '../helpers/fake-llm.js';
+import { searchOptions } from '../../src/runtime.js';
+import type { FakeLlm, ScriptedReply } from '../helpers/fake-llm.js';
+import { type LlmService, openLlmService } from '../helpers/llm-service.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
-let dataDir: string;
+let opened: LlmService;
 let llm: FakeLlm;
 let service: MemoryService;
 
@@ -26,20 +24,11 @@ const decide = (...decisions: Record<string, unknown>[]): ScriptedReply => ({
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  llm = await startFakeLlm();
-  dataDir = await mkdtemp(join(tmpdir(), 'engram-extract-'));
-  service = await openService(
-    testConfig({
-      dataDir,
-      logLevel: 'silent',
-      llm: { provider: 'openai', baseUrl: llm.baseUrl, model: 'scripted', maxRetries: 0, timeoutMs: 5_000 },
-    }),
-  );
+  opened = await openLlmService();
+  ({ llm, service } = opened);
 });
 afterAll(async () => {
-  await service?.close();
-  await llm?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await opened?.close();
 });
 beforeEach(() => {
   expect(llm.remaining()).toBe(0);
@@ -233,7 +222,7 @@ describe('extraction and consolidation with an LLM', () => {
     const plain = new MemoryService({
       store: service.store,
       embedder: service.embedder,
-      search: { ...searchDefaults },
+      search: searchOptions(testConfig()),
     });
     await expect(plain.extract('u9', { messages: [{ content: 'x' }] }, actor)).rejects.toMatchObject({
       code: 'invalid_request',
@@ -241,11 +230,3 @@ describe('extraction and consolidation with an LLM', () => {
     });
   });
 });
-
-const searchDefaults = {
-  k: 60,
-  keywordWeight: 1,
-  vectorWeight: 1,
-  candidates: 50,
-  context: { window: 0, following: 0, preceding: 0, sources: 0 },
-};

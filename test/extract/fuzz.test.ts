@@ -7,43 +7,30 @@
  * operation the store must be consistent: valid memories, vectors for all, supersession links that
  * resolve, pinned memories never superseded, another user's memories untouched.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { testConfig } from '../../src/config.js';
 import { EngramError } from '../../src/core/errors.js';
 import type { Actor, MemoryService } from '../../src/core/memory-service.js';
 import { categorySchema, contentSchema, memorySchema, tagSchema } from '../../src/core/schemas.js';
 import type { Memory } from '../../src/core/types.js';
 import type { Extractor } from '../../src/extract/index.js';
-import { openService } from '../../src/runtime.js';
-import { type FakeLlm, type ScriptedReply, startFakeLlm } from '../helpers/fake-llm.js';
+import type { FakeLlm, ScriptedReply } from '../helpers/fake-llm.js';
+import { type LlmService, openLlmService } from '../helpers/llm-service.js';
 
 const actor: Actor = { name: 'fuzz', source: 'api' };
 const USER = 'fuzz-user';
 const BYSTANDER = 'bystander';
 const RUNS = 1_000;
-let dataDir: string;
+let opened: LlmService;
 let llm: FakeLlm;
 let service: MemoryService;
 
 beforeAll(async () => {
-  llm = await startFakeLlm();
-  dataDir = await mkdtemp(join(tmpdir(), 'engram-extract-fuzz-'));
-  service = await openService(
-    testConfig({
-      dataDir,
-      logLevel: 'silent',
-      llm: { provider: 'openai', baseUrl: llm.baseUrl, model: 'fuzz', maxRetries: 0, timeoutMs: 5_000 },
-    }),
-  );
+  opened = await openLlmService();
+  ({ llm, service } = opened);
 });
 afterAll(async () => {
-  await service?.close();
-  await llm?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await opened?.close();
 });
 
 // ---------------------------------------------------------------- generated replies
