@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL 15 + pgvector and Redis for Engram's full test suite, on Debian.
 #
-#   scripts/services.sh start   install what is missing, start both on loopback ports, print env
+#   scripts/services.sh start   install what is missing (and the deployment tools), start both on loopback ports, print env
 #   scripts/services.sh env     print the env lines for services already started
 #   scripts/services.sh stop    stop both and delete their data
 #
 # `start` prints, on stdout, lines to eval:
 #   ENGRAM_TEST_POSTGRES_URL=postgres://engram:engram@127.0.0.1:<port>/engram_test
 #   ENGRAM_TEST_REDIS_URL=redis://127.0.0.1:<port>
+#   ENGRAM_TEST_DEPLOY_TOOLS=1   (docker-compose, promtool and prometheus are installed)
 # Progress goes to stderr. Needs root (or sudo) for apt and to run PostgreSQL as `postgres`.
 #
 # pgvector: Debian 12 ships 0.4 (no HNSW), so it is built from Debian's `pgvector` source package
@@ -131,9 +132,21 @@ start_redis() {
   return 1
 }
 
+# The deployment checks (test/deploy): Compose model validation and Prometheus (promtool, and a
+# real server that scrapes Engram). Debian's docker-compose is v1.29: it validates against an
+# older Compose schema, so what it accepts is also valid for Compose v2.
+install_deploy_tools() {
+  apt_install docker-compose prometheus
+  # Debian's prometheus package starts a system service where an init system runs; the tests start their own.
+  as_root sh -c 'command -v systemctl >/dev/null && systemctl disable --now prometheus prometheus-node-exporter' >/dev/null 2>&1 || true
+}
+
+deploy_tools_installed() { command -v docker-compose >/dev/null && command -v promtool >/dev/null && command -v prometheus >/dev/null; }
+
 print_env() {
   echo "ENGRAM_TEST_POSTGRES_URL=postgres://engram:engram@127.0.0.1:$PG_PORT/engram_test"
   echo "ENGRAM_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+  if deploy_tools_installed; then echo "ENGRAM_TEST_DEPLOY_TOOLS=1"; fi
 }
 
 stop_all() {
@@ -148,6 +161,7 @@ case "${1:-}" in
   start)
     start_postgres
     start_redis
+    install_deploy_tools
     print_env
     ;;
   env) print_env ;;

@@ -21,6 +21,8 @@ export const configSchema = z
     store: z.enum(STORE_NAMES).default('sqlite'),
     embedder: z.enum(embedderNames).default('use'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** On SIGTERM: how long in-flight requests and jobs may take before connections are cut and the store closed. */
+    shutdownGraceMs: int(0, 600_000).default(20_000),
     mcp: z
       .strictObject({
         /** Streamable HTTP without sessions: any replica can answer any request (JSON responses, no GET stream). */
@@ -227,6 +229,16 @@ export const configSchema = z
         apiKey: z.string().min(1).optional(),
       })
       .prefault({}),
+    backup: z
+      .strictObject({
+        /** Scheduled online backups of the SQLite store by the server, every this many minutes; 0 = off. */
+        intervalMinutes: z.coerce.number().min(0).max(525_600).default(0),
+        /** Where scheduled backups (and `engram backup` without --out) go; default `<dataDir>/backups`. */
+        dir: z.string().min(1).optional(),
+        /** Scheduled backups kept; older ones are deleted after each new one. */
+        keep: int(1, 10_000).default(7),
+      })
+      .prefault({}),
     jobs: z
       .strictObject({
         /** Background jobs (async adds) this process runs at once; 0: none (other replicas run them). */
@@ -278,6 +290,7 @@ export const ENV_VARS = {
   ENGRAM_STORE: 'store',
   ENGRAM_EMBEDDER: 'embedder',
   ENGRAM_LOG_LEVEL: 'logLevel',
+  ENGRAM_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   ENGRAM_MCP_STATELESS: 'mcp.stateless',
   ENGRAM_AUTH: 'auth.mode',
   ENGRAM_DEFAULT_USER: 'auth.defaultUser',
@@ -362,11 +375,15 @@ export const ENV_VARS = {
   ENGRAM_JOBS_LEASE_MS: 'jobs.leaseMs',
   ENGRAM_JOBS_BACKOFF_MS: 'jobs.backoffMs',
   ENGRAM_JOBS_SHUTDOWN_GRACE_MS: 'jobs.shutdownGraceMs',
+  ENGRAM_BACKUP_INTERVAL_MINUTES: 'backup.intervalMinutes',
+  ENGRAM_BACKUP_DIR: 'backup.dir',
+  ENGRAM_BACKUP_KEEP: 'backup.keep',
   ENGRAM_MAX_BODY_BYTES: 'limits.maxBodyBytes',
   ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
 } as const;
 
-const SECRET_VARS = new Set([
+/** Variables holding secrets: each may instead name a file with `<NAME>_FILE`. */
+export const SECRET_VARS: ReadonlySet<string> = new Set([
   'ENGRAM_OPENAI_API_KEY',
   'ENGRAM_LLM_API_KEY',
   'ENGRAM_POSTGRES_URL',

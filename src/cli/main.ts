@@ -28,6 +28,7 @@ import { connectRedis } from '../shared/redis.js';
 import { copyStore } from '../stores/copy.js';
 import { createStore, STORE_NAMES } from '../stores/registry.js';
 import type { MemoryStore } from '../stores/store.js';
+import { registerBackupCommands } from './backup-commands.js';
 import { formatMemory, formatSearchResult, progressBar } from './format.js';
 
 const CLI_ACTOR: Actor = { name: 'cli', source: 'cli' };
@@ -425,6 +426,8 @@ export function buildCli(): Command {
         await source.close();
       }
     });
+
+  registerBackupCommands(program, (command) => configFrom(command), print);
 
   const keys = program.command('keys').description('manage API keys (stored hashed in <data-dir>/keys.json)');
   keys

@@ -68,6 +68,9 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
     const route = c.req.routePath && c.req.routePath !== '*' ? c.req.routePath : 'unmatched';
     const seconds = (performance.now() - started) / 1000;
     metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+    // While shutting down, keep-alive clients are told to reconnect (to another replica), so that
+    // their connections drain instead of carrying new requests until the grace period ends.
+    if (deps.lifecycle.draining) c.header('Connection', 'close');
     logger.debug({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
   });
 

@@ -23,6 +23,8 @@ export interface ServerDeps {
   kb: KnowledgeBase | null;
   /** The chat model, when ENGRAM_LLM_PROVIDER names one. */
   llm: ChatModel | null;
+  /** Set once shutdown begins: `/ready` answers 503 so load balancers stop sending traffic. */
+  lifecycle: { draining: boolean };
 }
 
 /** Who is calling, resolved by the auth middleware for every /v1 and MCP request. */

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BackupObserver } from '../backup/index.js';
 import type { MemoryService } from '../core/memory-service.js';
 import { Extractor } from '../extract/index.js';
 import type { JobQueue } from '../jobs/index.js';
@@ -19,7 +20,9 @@ export function createMetrics(
 ) {
   const { store } = service;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'engram_process_' });
+  // prom-client's standard names under Engram's prefix: engram_process_resident_memory_bytes,
+  // engram_nodejs_eventloop_lag_seconds, …
+  collectDefaultMetrics({ register: registry, prefix: 'engram_' });
   const httpDuration = new Histogram({
     name: 'engram_http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status',
@@ -226,7 +229,34 @@ export function createMetrics(
       searchDuration.observe({ mode }, seconds);
     },
   });
-  return { registry, httpDuration };
+  const backups = new Counter({
+    name: 'engram_backups_total',
+    help: 'Scheduled backups by outcome (succeeded, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const outcome of ['succeeded', 'failed'] as const) backups.inc({ outcome }, 0);
+  const lastBackup = new Gauge({
+    name: 'engram_backup_last_success_timestamp_seconds',
+    help: 'When the last scheduled backup succeeded (Unix time; 0 before the first)',
+    registers: [registry],
+  });
+  const lastBackupSize = new Gauge({
+    name: 'engram_backup_last_size_bytes',
+    help: 'Size of the last successful scheduled backup',
+    registers: [registry],
+  });
+  const backupObserver: BackupObserver = {
+    succeeded(report) {
+      backups.inc({ outcome: 'succeeded' });
+      lastBackup.set(Date.now() / 1000);
+      lastBackupSize.set(report.bytes);
+    },
+    failed() {
+      backups.inc({ outcome: 'failed' });
+    },
+  };
+  return { registry, httpDuration, backupObserver };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -3,6 +3,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Redis } from 'ioredis';
 import { KeyStore } from '../auth/key-store.js';
+import { type BackupObserver, BackupScheduler, backupDir, sqliteFile } from '../backup/index.js';
 import { type Config, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
@@ -64,7 +65,8 @@ export async function startServer(
   const llm = service.inferrer?.chat ?? createChatModel(config);
   const jobs = createJobs(config, service, logger);
   const metrics = createMetrics(service, llm, config.llm, jobs.queue);
-  const deps: ServerDeps = { config, service, jobs: jobs.queue, keys, logger, metrics, redis, kb, llm };
+  const lifecycle = { draining: false };
+  const deps: ServerDeps = { config, service, jobs: jobs.queue, keys, logger, metrics, redis, kb, llm, lifecycle };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -101,19 +103,36 @@ export async function startServer(
         })
       : null;
 
+  const backups = scheduleBackups(config, service, logger, metrics.backupObserver);
+
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
+      lifecycle.draining = true;
+      const grace = config.shutdownGraceMs;
       await sweeper?.close();
+      await backups?.close();
       await closeMcpSessions(deps);
-      // The runner stops claiming at once and has a grace period for running jobs, while requests drain.
-      await Promise.all([
-        jobs.runner.stop(config.jobs.shutdownGraceMs),
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          if ('closeIdleConnections' in server) server.closeIdleConnections();
-        }),
+      // The runner stops claiming at once and has (at most the whole grace period) for running jobs,
+      // while in-flight requests finish; connections still open when the grace period ends are cut.
+      const drained = new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => {
+        timer = setTimeout(() => resolve('expired'), grace);
+      });
+      const [outcome] = await Promise.all([
+        Promise.race([drained.then(() => 'drained' as const), expired]),
+        jobs.runner.stop(Math.min(config.jobs.shutdownGraceMs, grace)),
       ]);
+      clearTimeout(timer);
+      if (outcome === 'expired' && 'closeAllConnections' in server) {
+        logger.warn({ graceMs: grace }, 'shutdown grace period over: closing the connections still open');
+        server.closeAllConnections();
+        await drained;
+      }
       await kb?.close();
       await service.close();
       await redis?.quit().catch(() => undefined);
@@ -121,4 +140,48 @@ export async function startServer(
     return closing;
   };
   return { url, deps, app, close };
+}
+
+/** The server's scheduled backups (ENGRAM_BACKUP_INTERVAL_MINUTES), for the SQLite store. */
+function scheduleBackups(
+  config: Config,
+  service: MemoryService,
+  logger: Logger,
+  observer: BackupObserver,
+): BackupScheduler | null {
+  const minutes = config.backup.intervalMinutes;
+  if (minutes === 0) return null;
+  if (service.store.name !== 'sqlite') {
+    logger.warn(
+      { store: service.store.name },
+      'ENGRAM_BACKUP_INTERVAL_MINUTES is ignored: scheduled backups are for the sqlite store (docs/operations.md#backups)',
+    );
+    return null;
+  }
+  const schedule = {
+    source: sqliteFile(config),
+    dir: backupDir(config),
+    intervalMs: minutes * 60_000,
+    keep: config.backup.keep,
+  };
+  logger.info({ dir: schedule.dir, everyMinutes: minutes, keep: schedule.keep }, 'scheduled backups');
+  return new BackupScheduler(schedule, {
+    succeeded(report, pruned) {
+      observer.succeeded(report, pruned);
+      logger.info(
+        {
+          path: report.path,
+          bytes: report.bytes,
+          memories: report.memories,
+          ms: Math.round(report.ms),
+          pruned: pruned.length,
+        },
+        'backup written',
+      );
+    },
+    failed(error) {
+      observer.failed(error);
+      logger.error({ err: error }, 'scheduled backup failed');
+    },
+  });
 }

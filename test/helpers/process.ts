@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ENGRAM_BIN = fileURLToPath(new URL('../../bin/engram.js', import.meta.url));
@@ -32,4 +32,22 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
     });
   });
   return { child, url, stderr: () => err };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled `engram` command to completion; a non-zero exit is a result, not a throw. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [ENGRAM_BIN, ...args],
+      { env: { ...process.env, ENGRAM_LOG_LEVEL: 'silent', ...env } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }

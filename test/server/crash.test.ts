@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/process.js';
+import { startWriteBurst } from '../helpers/write-burst.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -20,32 +21,16 @@ describe('crash safety (sqlite store)', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'engram-crash-'));
     dirs.push(dataDir);
     const server = await spawnServer(['--data-dir', dataDir]);
-    const acknowledged: string[] = [];
-    let stop = false;
-    let sent = 0;
-    const writer = async (lane: number) => {
-      while (!stop) {
-        const n = sent++;
-        try {
-          const response = await fetch(`${server.url}/v1/memories`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-user-id': `user${lane}` },
-            body: JSON.stringify({ content: `crash test memory ${n} from lane ${lane}`, embedding: vector(n) }),
-          });
-          if (response.status === 201)
-            acknowledged.push(((await response.json()) as { memory: { id: string } }).memory.id);
-        } catch {
-          return; // the server is gone
-        }
-      }
-    };
-    const lanes = [0, 1, 2, 3].map(writer);
+    const burst = startWriteBurst(server.url, 4, (n, lane) => ({
+      content: `crash test memory ${n} from lane ${lane}`,
+      embedding: vector(n),
+    }));
     const killAfter = 150 + Math.floor(Math.random() * 150);
-    while (acknowledged.length < killAfter) await new Promise((resolve) => setTimeout(resolve, 5));
+    await burst.reached(killAfter);
     server.child.kill('SIGKILL');
     await once(server.child, 'exit');
-    stop = true;
-    await Promise.all(lanes);
+    await burst.stop();
+    const acknowledged = burst.ids();
 
     const db = new Database(join(dataDir, 'engram.db'));
     try {

@@ -17,9 +17,9 @@
  * heavy dependencies through the same hook.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_threads';
 import { EngramError, type ErrorCode } from '../../core/errors.js';
+import { startWorker } from '../../util/worker.js';
 import type { Embedder } from '../embedder.js';
 
 /** Worker data: the embedder's own init plus the marker that names its entry. */
@@ -118,7 +118,7 @@ export class WorkerHost<Info> {
   async #spawn(): Promise<Worker> {
     const data = await this.#options.init();
     if (this.#closed) throw this.#closedError();
-    const worker = createWorker(this.#options.entry, { engramWorker: this.#options.marker, init: data });
+    const worker = startWorker(this.#options.entry, { engramWorker: this.#options.marker, init: data });
     return new Promise<Worker>((resolve, reject) => {
       let ready = false;
       const fail = (error: Error) => {
@@ -228,17 +228,6 @@ export abstract class HostedEmbedder<Info> implements Embedder {
   close(): Promise<void> {
     return this.host.close();
   }
-}
-
-function createWorker(entry: string, data: HostedData): Worker {
-  if (!entry.endsWith('.ts')) return new Worker(new URL(entry), { workerData: data });
-  const require = createRequire(import.meta.url);
-  const source =
-    "const { workerData } = require('node:worker_threads');\nrequire(workerData.tsx);\nrequire(workerData.entry);";
-  return new Worker(source, {
-    eval: true,
-    workerData: { ...data, tsx: require.resolve('tsx/cjs'), entry: fileURLToPath(entry) },
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

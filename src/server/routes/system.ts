@@ -32,6 +32,7 @@ export function systemRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
   };
 
   app.get('/ready', async (c) => {
+    if (deps.lifecycle.draining) return c.json({ status: 'draining', checks: {} }, 503);
     if (!last || Date.now() - last.at > READY_CACHE_MS) last = await check();
     return c.json({ status: last.ready ? 'ready' : 'unavailable', checks: last.checks }, last.ready ? 200 : 503);
   });

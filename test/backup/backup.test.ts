@@ -1,0 +1,190 @@
+import { once } from 'node:events';
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BackupScheduler, checkSqliteFile } from '../../src/backup/index.js';
+import { runCli, spawnServer } from '../helpers/process.js';
+import { startWriteBurst } from '../helpers/write-burst.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+async function tempDir(name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `engram-${name}-`));
+  dirs.push(dir);
+  return dir;
+}
+const storedIds = (file: string): Set<string> => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return new Set((db.prepare('SELECT id FROM memories').all() as { id: string }[]).map((row) => row.id));
+  } finally {
+    db.close();
+  }
+};
+
+/** A data dir whose store holds `n` memories, written by `engram add`. */
+async function storeWith(n: number): Promise<string> {
+  const dataDir = await tempDir('store');
+  for (let i = 0; i < n; i++) {
+    const added = await runCli(['add', `memory number ${i} about backups`, '--data-dir', dataDir]);
+    expect(added.code, added.stderr).toBe(0);
+  }
+  return dataDir;
+}
+
+describe('engram backup and restore (sqlite)', () => {
+  it('a backup taken during concurrent writes restores to a sound store with every write acknowledged before it', async () => {
+    const dataDir = await tempDir('backup-live');
+    const server = await spawnServer(['--data-dir', dataDir]);
+    const burst = startWriteBurst(server.url, 4, (n, lane) => ({
+      content: `backup burst memory ${n} from lane ${lane}`,
+      infer: false,
+    }));
+    try {
+      await burst.reached(150);
+      const before = burst.ids();
+      const file = join(await tempDir('backup-out'), 'snapshot.db');
+      const backup = await runCli(['backup', '--out', file, '--data-dir', dataDir]);
+      await burst.reached(burst.ids().length + 50);
+      await burst.stop();
+      expect(backup.code, backup.stderr).toBe(0);
+      expect(backup.stdout).toMatch(/^backed up \d+ memories of 4 users to .*snapshot\.db .*integrity check passed/);
+
+      const restoredDir = await tempDir('restored');
+      const restore = await runCli(['restore', file, '--data-dir', restoredDir]);
+      expect(restore.code, restore.stderr).toBe(0);
+      const check = await runCli(['check', '--data-dir', restoredDir]);
+      expect(check.code, check.stderr).toBe(0);
+      expect(check.stdout).toMatch(/: ok \(schema \d+, \d+ memories of 4 users\)/);
+
+      const restored = storedIds(join(restoredDir, 'engram.db'));
+      expect(before.filter((id) => !restored.has(id))).toEqual([]);
+      // A snapshot, not the live store: writes after it are not in it.
+      expect(restored.size).toBeLessThan(burst.ids().length);
+
+      // And a server starts on the restored store and serves the memories.
+      const again = await spawnServer(['--data-dir', restoredDir]);
+      try {
+        const list = await fetch(`${again.url}/v1/memories?limit=1000`, { headers: { 'x-user-id': 'user0' } });
+        const items = ((await list.json()) as { items: { id: string }[] }).items;
+        expect(items.length).toBeGreaterThan(0);
+      } finally {
+        again.child.kill('SIGTERM');
+        await once(again.child, 'exit');
+      }
+    } finally {
+      await burst.stop();
+      server.child.kill('SIGTERM');
+      await once(server.child, 'exit');
+    }
+  });
+
+  it('restore keeps the store it replaces, and only with --force', async () => {
+    const source = await storeWith(3);
+    const backup = await runCli(['backup', '--data-dir', source]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const [name] = readdirSync(join(source, 'backups'));
+    expect(name).toMatch(/^engram-\d{8}T\d{9}Z\.db$/);
+    const file = join(source, 'backups', name as string);
+
+    const target = await storeWith(1);
+    const refused = await runCli(['restore', file, '--data-dir', target]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/exists: stop the server, then run restore with --force/);
+    expect(storedIds(join(target, 'engram.db')).size).toBe(1);
+
+    const forced = await runCli(['restore', file, '--force', '--data-dir', target]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(storedIds(join(target, 'engram.db')).size).toBe(3);
+    const previous = /the store it replaced is at (\S+)/.exec(forced.stdout)?.[1] as string;
+    expect(storedIds(previous).size).toBe(1);
+  });
+
+  it('refuses a damaged backup and leaves the store as it was', async () => {
+    const target = await storeWith(2);
+    const junk = join(await tempDir('junk'), 'junk.db');
+    writeFileSync(junk, 'this is not a database'.repeat(100));
+    const result = await runCli(['restore', junk, '--force', '--data-dir', target]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/engram: .*junk\.db/);
+    expect(storedIds(join(target, 'engram.db')).size).toBe(2);
+  });
+
+  it('check finds a memory without its vector', async () => {
+    const dataDir = await storeWith(2);
+    const copy = join(dataDir, 'damaged.db');
+    const db = new Database(join(dataDir, 'engram.db'));
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    copyFileSync(join(dataDir, 'engram.db'), copy);
+    const damaged = new Database(copy);
+    damaged.prepare('DELETE FROM vectors WHERE rowid = (SELECT min(rowid) FROM vectors)').run();
+    damaged.close();
+    const result = await runCli(['check', copy, '--data-dir', dataDir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/1 memories without a vector/);
+    expect(checkSqliteFile(join(dataDir, 'engram.db')).ok).toBe(true);
+  });
+
+  it('backup of a postgres or json store says what to use instead', async () => {
+    const result = await runCli(['backup', '--store', 'json', '--data-dir', await tempDir('json')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/works on the sqlite store; this one is json: .*migrate-store/);
+  });
+
+  it('scheduled backups keep the newest ones and report each', async () => {
+    const dataDir = await storeWith(1);
+    const dir = join(dataDir, 'scheduled');
+    const written: string[] = [];
+    const scheduler = new BackupScheduler(
+      { source: join(dataDir, 'engram.db'), dir, intervalMs: 30, keep: 2 },
+      { succeeded: (report) => written.push(report.path), failed: (error) => written.push(`failed: ${error}`) },
+    );
+    while (written.length < 4) await new Promise((resolve) => setTimeout(resolve, 10));
+    await scheduler.close();
+    expect(written.filter((entry) => entry.startsWith('failed'))).toEqual([]);
+    const kept = readdirSync(dir).sort();
+    expect(kept).toHaveLength(2);
+    expect(kept.map((name) => join(dir, name))).toEqual(written.slice(-2).sort());
+    for (const name of kept) expect(checkSqliteFile(join(dir, name)).memories).toBe(1);
+    expect(existsSync(join(dir, `.${kept[0]}.partial`))).toBe(false);
+  });
+});
+
+describe('scheduled backups in the server', () => {
+  it('writes checked backups off the event loop, prunes them, and counts them in /metrics', async () => {
+    const { startTestServer } = await import('../helpers/server.js');
+    const server = await startTestServer({ config: { backup: { intervalMinutes: 0.005, keep: 2 } } });
+    try {
+      const added = await fetch(`${server.url}/v1/memories`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'scheduled backups run every few minutes', infer: false }),
+      });
+      expect(added.status).toBe(201);
+      const counted = async () => {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        return Number(/engram_backups_total\{outcome="succeeded"\} (\d+)/.exec(text)?.[1] ?? 0);
+      };
+      while ((await counted()) < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/engram_backups_total\{outcome="failed"\} 0/);
+      expect(Number(/^engram_backup_last_success_timestamp_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(
+        Date.now() / 1000 - 60,
+      );
+      const dir = join(server.dataDir, 'backups');
+      const kept = readdirSync(dir).filter((name) => name.endsWith('.db'));
+      // keep 2, plus at most one just renamed into place and not yet pruned
+      expect(kept.length).toBeGreaterThanOrEqual(2);
+      expect(kept.length).toBeLessThanOrEqual(3);
+      expect(checkSqliteFile(join(dir, kept.sort()[0] as string)).memories).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
