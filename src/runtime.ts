@@ -11,6 +11,7 @@ import { createChatModel } from './llm/index.js';
 import type { Logger } from './logger.js';
 import { createStore } from './stores/registry.js';
 import type { MemoryStore } from './stores/store.js';
+import { traced } from './telemetry/index.js';
 
 /** Each embedder's settings, taken from the one config. */
 function embedderSettings(config: Config): { [N in EmbedderName]: EmbedderConfigInput<N> } {
@@ -55,7 +56,11 @@ export function buildParts(config: Config, shared: SharedResources = {}): { stor
     sqlite: config.sqlite,
     postgres: config.postgres,
   });
-  return { store, embedder: buildEmbedder(config.embedder, config, shared) };
+  // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), every store and embedder call is a span.
+  return {
+    store: traced(store, 'store'),
+    embedder: traced(buildEmbedder(config.embedder, config, shared), 'embedder'),
+  };
 }
 
 /** How the service maintains memories, from the config. */
@@ -153,5 +158,5 @@ export async function openService(config: Config, shared: SharedResources = {}):
     await service.close().catch(() => undefined);
     throw error;
   }
-  return service;
+  return traced(service, 'service', ['observe', 'now', 'validateExtract', 'validateAdd']);
 }

@@ -28,6 +28,7 @@ import { connectRedis } from '../shared/redis.js';
 import { copyStore } from '../stores/copy.js';
 import { createStore, STORE_NAMES } from '../stores/registry.js';
 import type { MemoryStore } from '../stores/store.js';
+import { startTracing } from '../telemetry/index.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { formatMemory, formatSearchResult, progressBar } from './format.js';
 
@@ -126,6 +127,8 @@ export function buildCli(): Command {
       const logger = createLogger(config.logLevel);
       // A bot that cannot run fails the start before anything is opened.
       if (options.bot) checkBotConfig(config);
+      const tracing = startTracing();
+      if (tracing) logger.info({ endpoint: tracing.endpoint }, 'exporting traces');
       const started = performance.now();
       // Redis first: the embedder's shared cache and the server's rate limits both use it.
       const redis = config.redis.url ? await connectRedis(config.redis.url) : null;
@@ -153,6 +156,7 @@ export function buildCli(): Command {
         logger.info({ signal }, 'shutting down');
         await bot?.stop();
         await server.close();
+        await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'flushing traces failed'));
         process.exit(0);
       };
       process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -205,6 +209,7 @@ export function buildCli(): Command {
     .addOption(userOption())
     .action(async (options: { user: string }, command: Command) => {
       const config = configFrom(command);
+      const tracing = startTracing();
       const service = await openService(config);
       // The process runs jobs too: an async store_memory finishes while the client stays connected
       // (and a job left unfinished is resumed by the next process on the store).
@@ -215,6 +220,7 @@ export function buildCli(): Command {
       } finally {
         await jobs.runner.stop(config.jobs.shutdownGraceMs);
         await service.close();
+        await tracing?.shutdown().catch(() => undefined);
       }
     });
 

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { traced } from '../telemetry/index.js';
 import type { ChatModel } from './llm.js';
 import { createChatProvider } from './registry.js';
 
@@ -24,5 +25,15 @@ export { generateObject, type StructuredError, type StructuredRequest, type Stru
 export function createChatModel(config: Config): ChatModel | null {
   const { provider, baseUrl, apiKey, model, timeoutMs, maxRetries, concurrency, temperature } = config.llm;
   if (provider === 'none') return null;
-  return createChatProvider(provider, { baseUrl, apiKey, model, timeoutMs, maxRetries, concurrency, temperature });
+  const chat = createChatProvider(provider, {
+    baseUrl,
+    apiKey,
+    model,
+    timeoutMs,
+    maxRetries,
+    concurrency,
+    temperature,
+  });
+  // A stream's work happens while it is iterated, after the call returns: it is not a span.
+  return traced(chat, 'llm', ['stream', 'recordStructured']);
 }

@@ -5,6 +5,7 @@ import { RedisStore, rateLimiter } from 'hono-rate-limiter';
 import { EngramError } from '../core/errors.js';
 import { InputError } from '../core/schemas.js';
 import { rateLimitClient } from '../shared/redis.js';
+import { httpSpans } from '../telemetry/index.js';
 import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
@@ -62,6 +63,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
     c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
   );
 
+  app.use('*', httpSpans());
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();

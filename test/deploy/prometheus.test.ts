@@ -130,6 +130,17 @@ async function freePort(): Promise<number> {
       expect(await missing()).toEqual([]);
     });
 
+    it('every Grafana dashboard query is valid PromQL that Prometheus evaluates', async () => {
+      const dashboard = JSON.parse(readFileSync(join(DEPLOY_DIR, 'grafana', 'dashboards', 'engram.json'), 'utf8')) as {
+        panels: { title: string; targets: { expr: string }[] }[];
+      };
+      expect(dashboard.panels.length).toBeGreaterThanOrEqual(8);
+      for (const panel of dashboard.panels) {
+        for (const target of panel.targets)
+          await expect(query(target.expr), panel.title).resolves.toBeInstanceOf(Array);
+      }
+    });
+
     it('scrapes conventionally named metrics: seconds, bytes, _total counters', async () => {
       const response = await fetch(`${api}/api/v1/label/__name__/values`);
       const names = ((await response.json()) as { data: string[] }).data.filter((n) => n.startsWith('engram_'));

@@ -1,0 +1,98 @@
+/**
+ * Spans around Engram's parts, only when tracing is on (tracing.ts). `traced` wraps an object's
+ * methods — the service, a store, an embedder, a chat model — so each call is a span named
+ * `<part>.<method>`, a child of whatever span is active; `httpSpans` is the Hono middleware that
+ * opens the request's server span.
+ */
+import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { MiddlewareHandler } from 'hono';
+import { tracingEnabled } from './tracing.js';
+
+const tracer = () => trace.getTracer('engram');
+
+function fail(span: Span, error: unknown): void {
+  span.recordException(error instanceof Error ? error : String(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+function inSpan(name: string, call: () => unknown): unknown {
+  return tracer().startActiveSpan(name, (span) => {
+    let result: unknown;
+    try {
+      result = call();
+    } catch (error) {
+      fail(span, error);
+      span.end();
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => {
+          span.end();
+          return value;
+        },
+        (error: unknown) => {
+          fail(span, error);
+          span.end();
+          throw error;
+        },
+      );
+    }
+    span.end();
+    return result;
+  });
+}
+
+/**
+ * `target` with each method call in a span `<part>.<method>` (methods run on the target itself,
+ * so private fields keep working). Without tracing, `target` itself. `skip`: methods left alone
+ * (cheap synchronous ones, or streams whose work happens after the call returns).
+ */
+export function traced<T extends object>(target: T, part: string, skip: readonly string[] = []): T {
+  if (!tracingEnabled()) return target;
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(object, property) {
+      const value = Reflect.get(object, property, object) as unknown;
+      if (typeof value !== 'function' || property === 'constructor') return value;
+      let method = wrapped.get(property);
+      if (!method) {
+        const fn = value as (...args: unknown[]) => unknown;
+        const name = typeof property === 'string' ? property : String(property);
+        // Every method runs on the target (`this` = the real object): private fields need it.
+        method = skip.includes(name)
+          ? fn.bind(object)
+          : (...args: unknown[]) => inSpan(`${part}.${name}`, () => fn.apply(object, args));
+        wrapped.set(property, method);
+      }
+      return method;
+    },
+  });
+}
+
+/** The request's server span, continuing a caller's `traceparent`; named `<METHOD> <route>` once routed. */
+export function httpSpans(): MiddlewareHandler {
+  return async (c, next) => {
+    if (!tracingEnabled()) return next();
+    const carrier = Object.fromEntries(c.req.raw.headers.entries());
+    const parent = propagation.extract(context.active(), carrier);
+    const span = tracer().startSpan(
+      `${c.req.method} ${c.req.path}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': c.req.method, 'url.path': c.req.path } },
+      parent,
+    );
+    try {
+      await context.with(trace.setSpan(parent, span), next);
+      const route = c.req.routePath && c.req.routePath !== '*' ? c.req.routePath : 'unmatched';
+      span.updateName(`${c.req.method} ${route}`);
+      span.setAttribute('http.route', route);
+      span.setAttribute('http.response.status_code', c.res.status);
+      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    } catch (error) {
+      fail(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+}
