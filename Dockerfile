@@ -21,6 +21,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
 COPY bench ./bench
+COPY ui ./ui
+COPY scripts/build-ui.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: slim, non-root, read-only root filesystem compatible ----

@@ -9,6 +9,7 @@
 #   ENGRAM_TEST_POSTGRES_URL=postgres://engram:engram@127.0.0.1:<port>/engram_test
 #   ENGRAM_TEST_REDIS_URL=redis://127.0.0.1:<port>
 #   ENGRAM_TEST_DEPLOY_TOOLS=1   (docker-compose, promtool and prometheus are installed)
+#   ENGRAM_TEST_CHROMIUM=/usr/bin/chromium   (Debian's chromium, for the web UI's browser tests)
 # Progress goes to stderr. Needs root (or sudo) for apt and to run PostgreSQL as `postgres`.
 #
 # pgvector: Debian 12 ships 0.4 (no HNSW), so it is built from Debian's `pgvector` source package
@@ -134,9 +135,10 @@ start_redis() {
 
 # The deployment checks (test/deploy): Compose model validation and Prometheus (promtool, and a
 # real server that scrapes Engram). Debian's docker-compose is v1.29: it validates against an
-# older Compose schema, so what it accepts is also valid for Compose v2.
+# older Compose schema, so what it accepts is also valid for Compose v2. Chromium runs the web
+# UI's browser tests (test/ui, through playwright-core).
 install_deploy_tools() {
-  apt_install docker-compose prometheus
+  apt_install docker-compose prometheus chromium
   # Debian's prometheus package starts a system service where an init system runs; the tests start their own.
   as_root sh -c 'command -v systemctl >/dev/null && systemctl disable --now prometheus prometheus-node-exporter' >/dev/null 2>&1 || true
 }
@@ -147,6 +149,7 @@ print_env() {
   echo "ENGRAM_TEST_POSTGRES_URL=postgres://engram:engram@127.0.0.1:$PG_PORT/engram_test"
   echo "ENGRAM_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
   if deploy_tools_installed; then echo "ENGRAM_TEST_DEPLOY_TOOLS=1"; fi
+  if [ -x /usr/bin/chromium ]; then echo "ENGRAM_TEST_CHROMIUM=/usr/bin/chromium"; fi
 }
 
 stop_all() {

@@ -17,6 +17,7 @@ import { kbRoutes } from './routes/kb.js';
 import { memoryRoutes } from './routes/memories.js';
 import { searchRoutes } from './routes/search.js';
 import { systemRoutes } from './routes/system.js';
+import { uiRoutes } from './routes/ui.js';
 import { userRoutes } from './routes/users.js';
 
 type ZodIssueLike = { path: PropertyKey[]; message: string; code?: string; errors?: ZodIssueLike[][] };
@@ -121,6 +122,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
   userRoutes(app, deps);
   kbRoutes(app, deps);
   chatRoutes(app, deps);
+  uiRoutes(app, deps);
   mountMcp(app, deps, { stateless: deps.config.mcp.stateless });
 
   app.doc31('/openapi.json', {

@@ -1,0 +1,153 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const CHROMIUM = process.env.ENGRAM_TEST_CHROMIUM;
+const HOW = "needs Debian's chromium: run `scripts/services.sh start` (CI does) and set ENGRAM_TEST_CHROMIUM";
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
+
+(CHROMIUM ? describe : describe.skip)(`web UI in headless Chromium${CHROMIUM ? '' : ` (skipped: ${HOW})`}`, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let aliceKey: string;
+  let bobKey: string;
+  let bobMemoryId: string;
+  const consoleErrors: string[] = [];
+
+  const add = async (key: string, content: string, tags: string[] = []) => {
+    const response = await fetch(`${server.url}/v1/memories`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ content, tags, infer: false }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { memory: { id: string } }).memory.id;
+  };
+
+  async function signIn(key: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+    const page = await browser.newPage({ viewport });
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    await page.goto(server.url);
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Search' }).waitFor();
+    return page;
+  }
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    server = await startTestServer({ auth: 'keys' });
+    aliceKey = await server.createKey({ userId: 'alice' });
+    bobKey = await server.createKey({ userId: 'bob' });
+    await add(aliceKey, 'Alice keeps her climbing gear in the blue locker at the gym', ['gear']);
+    await add(aliceKey, 'Alice prefers tea over coffee in the morning', ['food']);
+    bobMemoryId = await add(bobKey, "Bob's vault code is 4711, never tell anyone", ['secret']);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM as string,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('serves the UI with a CSP that allows only its own assets', async () => {
+    const response = await fetch(`${server.url}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+    expect(await response.text()).toContain('/ui/app.js');
+    expect((await fetch(`${server.url}/ui/app.js`)).headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${server.url}/ui/..%2fpackage.json`)).status).toBe(404);
+  });
+
+  it('refuses a wrong key at sign-in', async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.getByLabel('API key').fill('egk_not-a-real-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/key/i);
+    await shot(page, 'login');
+    await page.close();
+  });
+
+  it('signs in, finds a memory with its explanation, edits it and sees the history, pins and deletes it', async () => {
+    const page = await signIn(aliceKey);
+    await page.getByLabel('Query').fill('climbing gear');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    const result = page.locator('.results > li').first();
+    await expect(result.locator('.content').textContent()).resolves.toContain('blue locker');
+    await expect(result.locator('mark').allTextContents()).resolves.toEqual(['climbing', 'gear']);
+    const why = await result.getByRole('list', { name: 'Why this result' }).textContent();
+    expect(why).toMatch(/keyword #1 \(BM25/);
+    expect(why).toMatch(/vector #\d+ \(cosine/);
+    await shot(page, 'search');
+
+    await result.getByRole('link', { name: 'details' }).click();
+    await page.getByRole('heading', { name: 'Memory' }).waitFor();
+    await page.getByLabel('Content').fill('Alice keeps her climbing gear in the red locker at the gym');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toBe('Saved.');
+    const timeline = page.getByRole('list', { name: 'History, oldest first' });
+    await timeline.locator('li', { hasText: 'update' }).waitFor();
+    await expect(timeline.locator('del').textContent()).resolves.toContain('blue locker');
+    await expect(timeline.locator('ins').textContent()).resolves.toContain('red locker');
+
+    await page.getByRole('button', { name: 'Pin' }).click();
+    await expect(page.getByRole('button', { name: 'Unpin' }).getAttribute('aria-pressed')).resolves.toBe('true');
+    await timeline.getByText('pinned: false → true').waitFor();
+    await shot(page, 'memory');
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { name: 'Memory deleted' }).waitFor();
+    await page.getByRole('link', { name: 'Back to memories' }).click();
+    await page.getByRole('heading', { name: 'Memories' }).waitFor();
+    await page.locator('.memories > li').first().waitFor();
+    await expect(page.locator('.memories').textContent()).resolves.toContain('tea over coffee');
+    await expect(page.locator('.memories').textContent()).resolves.not.toContain('locker');
+    await shot(page, 'memories');
+    await page.close();
+  });
+
+  it("a user-bound key never shows another user's memories, on any page", async () => {
+    const page = await signIn(aliceKey);
+    await page.getByLabel('Query').fill('vault code');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByText(/results in/).waitFor();
+    expect(await page.locator('body').textContent()).not.toContain('4711');
+    await page.goto(`${server.url}/#/memories`);
+    await page.locator('.memories > li').first().waitFor();
+    expect(await page.locator('body').textContent()).not.toContain('4711');
+    await page.goto(`${server.url}/#/memories/${bobMemoryId}`);
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/not found/);
+    expect(await page.locator('body').textContent()).not.toContain('4711');
+    await page.close();
+
+    // The same pages show Bob his own memory: the checks above could have failed.
+    const bobs = await signIn(bobKey);
+    await bobs.getByRole('link', { name: 'Memories' }).click();
+    await bobs.locator('.memories > li').first().waitFor();
+    await expect(bobs.locator('.memories').textContent()).resolves.toContain('4711');
+    await bobs.close();
+  });
+
+  it('fits a phone screen without horizontal scrolling, and the console stays clean (no CSP violations)', async () => {
+    const page = await signIn(aliceKey, { width: 375, height: 740 });
+    await page.getByLabel('Query').fill('tea');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.locator('.results > li').first().waitFor();
+    const width = await page.evaluate('document.documentElement.scrollWidth');
+    expect(width).toBeLessThanOrEqual(375);
+    await shot(page, 'search-phone');
+    await page.close();
+    expect(consoleErrors.filter((text) => !/status of 40[14]/.test(text))).toEqual([]);
+  });
+});

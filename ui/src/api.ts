@@ -1,0 +1,127 @@
+/** The REST API as the UI uses it: the key from session storage as a Bearer token, errors as ApiError. */
+
+export interface Memory {
+  id: string;
+  userId: string;
+  agentId: string | null;
+  sessionId: string | null;
+  content: string;
+  category: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+  eventAt: string | null;
+  expiresAt: string | null;
+  pinned: boolean;
+  source: string;
+  supersededBy: string | null;
+  validTo: string | null;
+  accessCount: number;
+  lastAccessedAt: string | null;
+}
+
+export interface Explanation {
+  mode: 'hybrid' | 'keyword' | 'vector';
+  keyword: { rank: number; score: number } | null;
+  vector: { rank: number; similarity: number } | null;
+  fusion: { method: string; k: number; keywordWeight: number; vectorWeight: number } | null;
+  context: { boost: number; from: { id: string; offset: number }[] } | null;
+  recency?: { factor: number; ageDays: number } | null;
+}
+
+export interface SearchResult {
+  memory: Memory;
+  score: number;
+  explanation: Explanation;
+}
+
+export interface HistoryEntry {
+  id: string;
+  event: string;
+  before: Memory | null;
+  after: Memory | null;
+  actor: string;
+  at: string;
+  reason: string | null;
+}
+
+export interface Filters {
+  category?: string;
+  tags?: string[];
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const KEY = 'engram.key';
+export const session = {
+  key: (): string | null => sessionStorage.getItem(KEY),
+  signIn: (key: string) => sessionStorage.setItem(KEY, key),
+  signOut: () => sessionStorage.removeItem(KEY),
+};
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const key = session.key();
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(path, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
+  const data = (await response.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+  if (!response.ok) {
+    throw new ApiError(response.status, data?.error?.code ?? 'error', data?.error?.message ?? response.statusText);
+  }
+  return data as T;
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined && value !== '') search.set(name, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+const filterBody = (filters: Filters) => ({
+  ...(filters.category && { category: filters.category }),
+  ...(filters.tags?.length && { tagsAny: filters.tags }),
+  ...(filters.createdAfter && { createdAfter: filters.createdAfter }),
+  ...(filters.createdBefore && { createdBefore: filters.createdBefore }),
+});
+
+export const api = {
+  search: (text: string, mode: Explanation['mode'], filters: Filters) =>
+    call<{ results: SearchResult[]; timings: { totalMs: number } }>('POST', '/v1/search', {
+      query: text,
+      mode,
+      limit: 25,
+      filter: filterBody(filters),
+    }),
+  list: (filters: Filters, cursor?: string) =>
+    call<{ items: Memory[]; nextCursor: string | null }>(
+      'GET',
+      `/v1/memories${query({
+        limit: 50,
+        cursor,
+        category: filters.category,
+        tags: filters.tags?.join(','),
+        createdAfter: filters.createdAfter,
+        createdBefore: filters.createdBefore,
+      })}`,
+    ),
+  get: (id: string) => call<Memory>('GET', `/v1/memories/${encodeURIComponent(id)}`),
+  history: (id: string) => call<{ history: HistoryEntry[] }>('GET', `/v1/memories/${encodeURIComponent(id)}/history`),
+  update: (id: string, change: Partial<Pick<Memory, 'content' | 'category' | 'tags' | 'pinned' | 'expiresAt'>>) =>
+    call<Memory>('PATCH', `/v1/memories/${encodeURIComponent(id)}`, change),
+  remove: (id: string) => call<{ deleted: Memory }>('DELETE', `/v1/memories/${encodeURIComponent(id)}`),
+  categories: () => call<{ categories: { category: string; count: number }[] }>('GET', '/v1/categories'),
+};

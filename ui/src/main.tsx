@@ -1,0 +1,54 @@
+/** Engram's web UI: a hash-routed single page over the REST API (docs/ui.md). */
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { session } from './api';
+import { Login } from './pages/login';
+import { Memories } from './pages/memories';
+import { MemoryPage } from './pages/memory';
+import { Search } from './pages/search';
+
+function useRoute(): string[] {
+  const read = () => (location.hash.replace(/^#\/?/, '') || 'search').split('/').map(decodeURIComponent);
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const changed = () => setRoute(read());
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return route;
+}
+
+function App() {
+  const [signedIn, setSignedIn] = useState(session.key() !== null);
+  const route = useRoute();
+  const [page, id] = route;
+  if (!signedIn) return <Login onSignedIn={() => setSignedIn(true)} />;
+  const signOut = () => {
+    session.signOut();
+    setSignedIn(false);
+  };
+  const link = (to: string, label: string) => (
+    <a href={`#/${to}`} aria-current={page === to ? 'page' : undefined}>
+      {label}
+    </a>
+  );
+  return (
+    <>
+      <header>
+        <nav aria-label="Main">
+          <strong class="brand">Engram</strong>
+          {link('search', 'Search')}
+          {link('memories', 'Memories')}
+        </nav>
+        <button type="button" class="secondary" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main id="main">
+        {page === 'memories' && id ? <MemoryPage id={id} /> : page === 'memories' ? <Memories /> : <Search />}
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app') as HTMLElement);

@@ -1,0 +1,45 @@
+import { useState } from 'preact/hooks';
+import { ApiError, api, session } from '../api';
+
+/** Sign in with an API key, kept in session storage (gone when the tab closes). */
+export function Login({ onSignedIn }: { onSignedIn: () => void }) {
+  const [key, setKey] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    session.signIn(key.trim());
+    try {
+      await api.categories();
+      onSignedIn();
+    } catch (caught) {
+      session.signOut();
+      setError(caught instanceof ApiError ? caught.message : 'The server did not answer.');
+    }
+  };
+  return (
+    <main id="main" class="login">
+      <h1>Engram</h1>
+      <form onSubmit={submit}>
+        <label for="key">API key</label>
+        <input
+          id="key"
+          name="key"
+          type="password"
+          autocomplete="current-password"
+          value={key}
+          onInput={(event) => setKey((event.target as HTMLInputElement).value)}
+          aria-describedby="key-help"
+        />
+        <p id="key-help" class="help">
+          A key from <code>engram keys create</code>. On a local server without keys, leave it empty.
+        </p>
+        {error && (
+          <p role="alert" class="error">
+            {error}
+          </p>
+        )}
+        <button type="submit">Sign in</button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,106 @@
+import { useState } from 'preact/hooks';
+import { ApiError, api, type Explanation, type Filters, type SearchResult } from '../api';
+import { FilterFields } from './filters';
+import { Highlight } from './highlight';
+
+/** Why a result ranked where it did, in words: the signals, their ranks and the boosts. */
+export function explain(explanation: Explanation): string[] {
+  const lines: string[] = [];
+  const { keyword, vector, fusion, context, recency } = explanation;
+  lines.push(keyword ? `keyword #${keyword.rank} (BM25 ${keyword.score.toFixed(2)})` : 'no keyword match');
+  lines.push(vector ? `vector #${vector.rank} (cosine ${vector.similarity.toFixed(3)})` : 'no vector match');
+  if (fusion) {
+    lines.push(
+      `fused by ${fusion.method.toUpperCase()} k ${fusion.k}, weights ${fusion.keywordWeight} / ${fusion.vectorWeight}`,
+    );
+  }
+  if (context && context.boost > 0)
+    lines.push(`+${context.boost.toFixed(4)} from ${context.from.length} neighbouring turns`);
+  if (recency) lines.push(`recency ×${recency.factor.toFixed(2)} (${Math.round(recency.ageDays)} days old)`);
+  return lines;
+}
+
+export function Search() {
+  const [text, setText] = useState('');
+  const [mode, setMode] = useState<Explanation['mode']>('hybrid');
+  const [filters, setFilters] = useState<Filters>({});
+  const [results, setResults] = useState<SearchResult[] | null>(null);
+  const [searched, setSearched] = useState('');
+  const [tookMs, setTookMs] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const response = await api.search(text, mode, filters);
+      setResults(response.results);
+      setSearched(text);
+      setTookMs(response.timings.totalMs);
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught.message : String(caught));
+    }
+  };
+
+  return (
+    <section aria-labelledby="search-title">
+      <h1 id="search-title">Search</h1>
+      <form aria-label="Search memories" onSubmit={submit}>
+        <div class="row">
+          <label class="grow">
+            Query{' '}
+            <input
+              name="query"
+              type="search"
+              value={text}
+              onInput={(event) => setText((event.target as HTMLInputElement).value)}
+            />
+          </label>
+          <label>
+            Mode{' '}
+            <select
+              name="mode"
+              value={mode}
+              onChange={(event) => setMode((event.target as HTMLSelectElement).value as Explanation['mode'])}
+            >
+              <option value="hybrid">hybrid</option>
+              <option value="keyword">keyword</option>
+              <option value="vector">vector</option>
+            </select>
+          </label>
+          <button type="submit">Search</button>
+        </div>
+        <FilterFields onChange={setFilters} />
+      </form>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+      {results && (
+        <p class="help" aria-live="polite">
+          {results.length} results in {tookMs.toFixed(1)} ms
+        </p>
+      )}
+      <ol class="results">
+        {results?.map((result) => (
+          <li key={result.memory.id} class="card">
+            <p class="content">
+              <Highlight text={result.memory.content} query={searched} />
+            </p>
+            <p class="meta">
+              score {result.score.toFixed(4)} · {result.memory.category}
+              {result.memory.tags.length > 0 && ` · ${result.memory.tags.join(', ')}`} ·{' '}
+              <a href={`#/memories/${encodeURIComponent(result.memory.id)}`}>details</a>
+            </p>
+            <ul class="explanation" aria-label="Why this result">
+              {explain(result.explanation).map((line) => (
+                <li key={line}>{line}</li>
+              ))}
+            </ul>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
