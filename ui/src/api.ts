@@ -1,50 +1,9 @@
 /** The REST API as the UI uses it: the key from session storage as a Bearer token, errors as ApiError. */
 
-export interface Memory {
-  id: string;
-  userId: string;
-  agentId: string | null;
-  sessionId: string | null;
-  content: string;
-  category: string;
-  tags: string[];
-  metadata: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  eventAt: string | null;
-  expiresAt: string | null;
-  pinned: boolean;
-  source: string;
-  supersededBy: string | null;
-  validTo: string | null;
-  accessCount: number;
-  lastAccessedAt: string | null;
-}
+// The server's own types: what the REST API returns (type-only: nothing of the server is bundled).
+import type { SearchExplanation as Explanation, HistoryEntry, Memory, SearchResult } from '../../src/core/types.js';
 
-export interface Explanation {
-  mode: 'hybrid' | 'keyword' | 'vector';
-  keyword: { rank: number; score: number } | null;
-  vector: { rank: number; similarity: number } | null;
-  fusion: { method: string; k: number; keywordWeight: number; vectorWeight: number } | null;
-  context: { boost: number; from: { id: string; offset: number }[] } | null;
-  recency?: { factor: number; ageDays: number } | null;
-}
-
-export interface SearchResult {
-  memory: Memory;
-  score: number;
-  explanation: Explanation;
-}
-
-export interface HistoryEntry {
-  id: string;
-  event: string;
-  before: Memory | null;
-  after: Memory | null;
-  actor: string;
-  at: string;
-  reason: string | null;
-}
+export type { Explanation, HistoryEntry, Memory, SearchResult };
 
 export interface Filters {
   category?: string;

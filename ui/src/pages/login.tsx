@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, session } from '../api';
+import { ErrorNote } from './error-note';
 
 /** Sign in with an API key, kept in session storage (gone when the tab closes). */
 export function Login({ onSignedIn }: { onSignedIn: () => void }) {
@@ -33,11 +34,7 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
         <p id="key-help" class="help">
           A key from <code>engram keys create</code>. On a local server without keys, leave it empty.
         </p>
-        {error && (
-          <p role="alert" class="error">
-            {error}
-          </p>
-        )}
+        <ErrorNote error={error} />
         <button type="submit">Sign in</button>
       </form>
     </main>

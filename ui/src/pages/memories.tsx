@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Filters, type Memory } from '../api';
+import { ErrorNote } from './error-note';
 import { FilterFields } from './filters';
 
 /** Newest first, filtered, 50 at a time (cursor paging). */
@@ -33,11 +34,7 @@ export function Memories() {
       <form onSubmit={(event) => event.preventDefault()}>
         <FilterFields onChange={setFilters} />
       </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <ErrorNote error={error} />
       <p class="help" aria-live="polite">
         {loading ? 'Loading…' : `${items.length}${cursor ? '+' : ''} memories`}
       </p>

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type HistoryEntry, type Memory } from '../api';
+import { ErrorNote } from './error-note';
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 const dayOf = (iso: string | null) => (iso ? iso.slice(0, 10) : '');
@@ -130,11 +131,7 @@ export function MemoryPage({ id }: { id: string }) {
           </button>
         </div>
         {status && <p role="status">{status}</p>}
-        {error && (
-          <p role="alert" class="error">
-            {error}
-          </p>
-        )}
+        <ErrorNote error={error} />
       </form>
       <dl class="facts">
         <dt>id</dt>

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, type Explanation, type Filters, type SearchResult } from '../api';
+import { ErrorNote } from './error-note';
 import { FilterFields } from './filters';
 import { Highlight } from './highlight';
 
@@ -72,11 +73,7 @@ export function Search() {
         </div>
         <FilterFields onChange={setFilters} />
       </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <ErrorNote error={error} />
       {results && (
         <p class="help" aria-live="polite">
           {results.length} results in {tookMs.toFixed(1)} ms
