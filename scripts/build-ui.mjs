@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the web UI (ui/) into dist/ui/: one minified ES module bundle, its CSS and index.html.
 // `npm run build` runs it after tsc; the server serves dist/ui/ at / (src/server/routes/ui.ts).
-import { copyFileSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -14,6 +14,8 @@ await build({
   entryNames: '[name]',
   outdir: out,
   bundle: true,
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   format: 'esm',
   target: 'es2022',
   minify: true,
@@ -26,7 +28,7 @@ await build({
 renameSync(`${out}/app_css.css`, `${out}/app.css`);
 copyFileSync(`${root}ui/index.html`, `${out}/index.html`);
 if (process.argv.includes('--report')) {
-  for (const name of ['index.html', 'app.js', 'app.css']) {
+  for (const name of readdirSync(out).sort()) {
     process.stdout.write(`${name}\t${statSync(`${out}/${name}`).size} bytes\n`);
   }
 }

@@ -139,6 +139,64 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await bobs.close();
   });
 
+  it('browses the knowledge base by topic, renders a note safely and links the memories indexed from it', async () => {
+    const created = await fetch(`${server.url}/v1/kb/notes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${aliceKey}` },
+      body: JSON.stringify({
+        title: 'Bouldering plan',
+        category: 'sport',
+        body: '## Monday\n\n- warm up on the *easy* wall\n- try the overhang\n\n<script>window.pwned = true</script>',
+      }),
+    });
+    expect(created.status).toBe(201);
+    const page = await signIn(aliceKey);
+    await page.getByRole('link', { name: 'Knowledge base' }).click();
+    const topic = page.getByRole('region', { name: 'Topic sport' });
+    await topic.getByRole('link', { name: 'Bouldering plan' }).click();
+    const markdown = page.locator('.markdown');
+    await markdown.getByRole('heading', { name: 'Monday' }).waitFor();
+    await expect(markdown.locator('em').textContent()).resolves.toBe('easy');
+    // Raw HTML in a note is text, never markup.
+    expect(await markdown.locator('script').count()).toBe(0);
+    await expect(markdown.textContent()).resolves.toContain('<script>');
+    expect(await page.evaluate('window.pwned === true')).toBe(false);
+    await shot(page, 'kb-note');
+    const indexed = page.locator('ul.memories a').first();
+    await indexed.waitFor();
+    await indexed.click();
+    await page.getByRole('heading', { name: 'Memory' }).waitFor();
+    await expect(page.locator('.facts').textContent()).resolves.toContain('kb');
+    await page.close();
+
+    const bobs = await signIn(bobKey);
+    await bobs.getByRole('link', { name: 'Knowledge base' }).click();
+    await bobs.getByText('No notes yet.').waitFor();
+    await bobs.close();
+  });
+
+  it('shows an overview: counts per category and per day, store, embedder, search latency, job queue', async () => {
+    const page = await signIn(aliceKey);
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const summary = page.getByRole('definition').first();
+    await summary.waitFor();
+    const categories = (await (
+      await fetch(`${server.url}/v1/categories`, { headers: { authorization: `Bearer ${aliceKey}` } })
+    ).json()) as { categories: { category: string; count: number }[] };
+    const total = categories.categories.reduce((sum, c) => sum + c.count, 0);
+    await expect(summary.textContent()).resolves.toBe(String(total));
+    const byCategory = page.getByRole('img', { name: 'Memories per category' });
+    for (const { category } of categories.categories) await byCategory.getByText(category).waitFor();
+    const today = new Date().toISOString().slice(0, 10);
+    await expect(page.getByRole('img', { name: /added per day/ }).textContent()).resolves.toContain(today);
+    await expect(page.locator('.facts').textContent()).resolves.toMatch(/use-lite-512|512-d/);
+    // Searches ran earlier in this file: hybrid has latency figures.
+    const hybrid = page.getByRole('row', { name: /^hybrid/ });
+    await expect(hybrid.textContent()).resolves.toMatch(/^hybrid\d+\.\d\d+\.\d\d+\.\d$/);
+    await shot(page, 'overview');
+    await page.close();
+  });
+
   it('fits a phone screen without horizontal scrolling, and the console stays clean (no CSP violations)', async () => {
     const page = await signIn(aliceKey, { width: 375, height: 740 });
     await page.getByLabel('Query').fill('tea');

@@ -84,3 +84,38 @@ export const api = {
   remove: (id: string) => call<{ deleted: Memory }>('DELETE', `/v1/memories/${encodeURIComponent(id)}`),
   categories: () => call<{ categories: { category: string; count: number }[] }>('GET', '/v1/categories'),
 };
+
+export interface NoteSummary {
+  path: string;
+  title: string;
+  category: string;
+  tags: string[];
+  createdAt: string;
+  source: string;
+  owner: string;
+}
+
+export const kb = {
+  notes: () => call<{ items: NoteSummary[] }>('GET', '/v1/kb/notes'),
+  note: (path: string) => call<NoteSummary & { body: string }>('GET', `/v1/kb/note${query({ path })}`),
+  memoriesOf: (path: string) =>
+    call<{ items: Memory[]; nextCursor: string | null }>(
+      'GET',
+      `/v1/memories${query({ source: 'kb', metadata: JSON.stringify({ kbPath: path }), limit: 200 })}`,
+    ),
+};
+
+export const server = {
+  /** Prometheus text from /metrics (public: it holds no user data). */
+  metrics: async (): Promise<string> => (await fetch('/metrics')).text(),
+  ready: async () =>
+    (await fetch('/ready')).json() as Promise<{ status: string; checks: Record<string, { detail: string }> }>,
+  /** Memories created in [from, to), counted through the category counts. */
+  countBetween: async (from: string, to: string): Promise<number> => {
+    const { categories } = await call<{ categories: { count: number }[] }>(
+      'GET',
+      `/v1/categories${query({ createdAfter: from, createdBefore: to })}`,
+    );
+    return categories.reduce((sum, item) => sum + item.count, 0);
+  },
+};

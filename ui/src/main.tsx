@@ -2,9 +2,11 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { session } from './api';
+import { KnowledgeBase, NotePage } from './pages/kb';
 import { Login } from './pages/login';
 import { Memories } from './pages/memories';
 import { MemoryPage } from './pages/memory';
+import { OverviewPage } from './pages/overview';
 import { Search } from './pages/search';
 
 function useRoute(): string[] {
@@ -16,6 +18,13 @@ function useRoute(): string[] {
     return () => removeEventListener('hashchange', changed);
   }, []);
   return route;
+}
+
+function Page({ page, id }: { page: string | undefined; id: string | undefined }) {
+  if (page === 'memories') return id ? <MemoryPage id={id} /> : <Memories />;
+  if (page === 'kb') return id ? <NotePage path={id} /> : <KnowledgeBase />;
+  if (page === 'overview') return <OverviewPage />;
+  return <Search />;
 }
 
 function App() {
@@ -39,13 +48,15 @@ function App() {
           <strong class="brand">Engram</strong>
           {link('search', 'Search')}
           {link('memories', 'Memories')}
+          {link('kb', 'Knowledge base')}
+          {link('overview', 'Overview')}
         </nav>
         <button type="button" class="secondary" onClick={signOut}>
           Sign out
         </button>
       </header>
       <main id="main">
-        {page === 'memories' && id ? <MemoryPage id={id} /> : page === 'memories' ? <Memories /> : <Search />}
+        <Page page={page} id={id} />
       </main>
     </>
   );

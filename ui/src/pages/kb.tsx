@@ -1,0 +1,90 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, kb, type Memory, type NoteSummary } from '../api';
+import { ErrorNote } from './error-note';
+
+const message = (caught: unknown) => (caught instanceof ApiError ? caught.message : String(caught));
+
+/** The notes by topic (category), newest first within each. */
+export function KnowledgeBase() {
+  const [notes, setNotes] = useState<NoteSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    kb.notes().then(
+      (page) => setNotes(page.items),
+      (caught: unknown) => setError(message(caught)),
+    );
+  }, []);
+  const topics = new Map<string, NoteSummary[]>();
+  for (const note of notes ?? []) topics.set(note.category, [...(topics.get(note.category) ?? []), note]);
+  return (
+    <section aria-labelledby="kb-title">
+      <h1 id="kb-title">Knowledge base</h1>
+      <ErrorNote error={error} />
+      {notes && notes.length === 0 && <p>No notes yet.</p>}
+      {[...topics]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([topic, items]) => (
+          <section key={topic} aria-label={`Topic ${topic}`}>
+            <h2>{topic}</h2>
+            <ul class="memories">
+              {items
+                .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+                .map((note) => (
+                  <li key={note.path} class="card">
+                    <a class="content" href={`#/kb/${encodeURIComponent(note.path)}`}>
+                      {note.title}
+                    </a>
+                    <p class="meta">
+                      {new Date(note.createdAt).toLocaleDateString()} · {note.source}
+                      {note.tags.length > 0 && ` · ${note.tags.join(', ')}`}
+                    </p>
+                  </li>
+                ))}
+            </ul>
+          </section>
+        ))}
+    </section>
+  );
+}
+
+/** One note rendered from markdown (raw HTML in it is shown as text), and the memories indexed from it. */
+export function NotePage({ path }: { path: string }) {
+  const [note, setNote] = useState<(NoteSummary & { body: string }) | null>(null);
+  const [html, setHtml] = useState('');
+  const [memories, setMemories] = useState<Memory[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    // The markdown renderer is loaded with the first note page, not with the app.
+    Promise.all([kb.note(path), kb.memoriesOf(path), import('micromark')]).then(
+      ([found, indexed, { micromark }]) => {
+        setHtml(micromark(found.body));
+        setNote(found);
+        setMemories(indexed.items);
+      },
+      (caught: unknown) => setError(message(caught)),
+    );
+  }, [path]);
+  if (error) return <ErrorNote error={error} />;
+  if (!note) return <p aria-live="polite">Loading…</p>;
+  return (
+    <article aria-labelledby="note-title">
+      <p>
+        <a href="#/kb">Knowledge base</a> › {note.category}
+      </p>
+      <h1 id="note-title">{note.title}</h1>
+      <p class="meta">
+        {new Date(note.createdAt).toLocaleString()} · {note.source} · <code>{note.path}</code>
+      </p>
+      {/* micromark escapes raw HTML and drops dangerous link protocols by default. */}
+      <div class="card markdown" dangerouslySetInnerHTML={{ __html: html }} />
+      <h2>Memories indexed from this note</h2>
+      <ul class="memories">
+        {memories.map((memory) => (
+          <li key={memory.id}>
+            <a href={`#/memories/${encodeURIComponent(memory.id)}`}>{memory.content.slice(0, 120)}</a>
+          </li>
+        ))}
+      </ul>
+    </article>
+  );
+}
