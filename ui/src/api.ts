@@ -2,6 +2,7 @@
 
 // The server's own types: what the REST API returns (type-only: nothing of the server is bundled).
 import type { SearchExplanation as Explanation, HistoryEntry, Memory, SearchResult } from '../../src/core/types.js';
+import type { NoteMeta } from '../../src/kb/note.js';
 
 export type { Explanation, HistoryEntry, Memory, SearchResult };
 
@@ -85,15 +86,8 @@ export const api = {
   categories: () => call<{ categories: { category: string; count: number }[] }>('GET', '/v1/categories'),
 };
 
-export interface NoteSummary {
-  path: string;
-  title: string;
-  category: string;
-  tags: string[];
-  createdAt: string;
-  source: string;
-  owner: string;
-}
+/** A note as the list returns it: its frontmatter and path. */
+export type NoteSummary = NoteMeta & { path: string };
 
 export const kb = {
   notes: () => call<{ items: NoteSummary[] }>('GET', '/v1/kb/notes'),
