@@ -10,6 +10,7 @@ import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
 import { mountMcp } from './mcp/http.js';
+import { adminRoutes } from './routes/admin.js';
 import { chatRoutes } from './routes/chat.js';
 import { extractRoutes } from './routes/extract.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -120,6 +121,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
   jobRoutes(app, deps);
   searchRoutes(app, deps);
   userRoutes(app, deps);
+  adminRoutes(app, deps);
   kbRoutes(app, deps);
   chatRoutes(app, deps);
   uiRoutes(app, deps);

@@ -113,3 +113,21 @@ export const server = {
     return categories.reduce((sum, item) => sum + item.count, 0);
   },
 };
+
+export interface KeyView {
+  id: string;
+  name: string;
+  admin: boolean;
+  userId: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export const admin = {
+  keys: () => call<{ keys: KeyView[] }>('GET', '/v1/admin/keys'),
+  createKey: (request: { name?: string; admin?: boolean; userId?: string }) =>
+    call<{ key: string; record: KeyView }>('POST', '/v1/admin/keys', request),
+  revokeKey: (id: string) => call<{ revoked: KeyView }>('DELETE', `/v1/admin/keys/${encodeURIComponent(id)}`),
+  purgeUser: (userId: string) =>
+    call<{ userId: string; purged: number }>('DELETE', `/v1/users/${encodeURIComponent(userId)}`),
+};

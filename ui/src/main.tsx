@@ -2,6 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { session } from './api';
+import { AdminPage } from './pages/admin';
 import { KnowledgeBase, NotePage } from './pages/kb';
 import { Login } from './pages/login';
 import { Memories } from './pages/memories';
@@ -24,6 +25,7 @@ function Page({ page, id }: { page: string | undefined; id: string | undefined }
   if (page === 'memories') return id ? <MemoryPage id={id} /> : <Memories />;
   if (page === 'kb') return id ? <NotePage path={id} /> : <KnowledgeBase />;
   if (page === 'overview') return <OverviewPage />;
+  if (page === 'admin') return <AdminPage />;
   return <Search />;
 }
 
@@ -50,6 +52,7 @@ function App() {
           {link('memories', 'Memories')}
           {link('kb', 'Knowledge base')}
           {link('overview', 'Overview')}
+          {link('admin', 'Admin')}
         </nav>
         <button type="button" class="secondary" onClick={signOut}>
           Sign out

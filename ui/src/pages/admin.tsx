@@ -1,0 +1,180 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, admin, type KeyView } from '../api';
+import { ErrorNote } from './error-note';
+
+const message = (caught: unknown) => (caught instanceof ApiError ? caught.message : String(caught));
+
+/** Keys (create: shown once; revoke) and purging a user, for admin keys. */
+export function AdminPage() {
+  const [keys, setKeys] = useState<KeyView[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [created, setCreated] = useState<{ key: string; record: KeyView } | null>(null);
+  const [kind, setKind] = useState<'user' | 'admin'>('user');
+  const [purgeId, setPurgeId] = useState('');
+  const [confirmation, setConfirmation] = useState('');
+  const [status, setStatus] = useState('');
+
+  const refresh = () =>
+    admin.keys().then(
+      (page) => setKeys(page.keys),
+      (caught: unknown) => setError(message(caught)),
+    );
+  useEffect(() => {
+    void refresh();
+  }, []);
+
+  const create = async (event: Event) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const field = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | null)?.value.trim() ?? '';
+    setError(null);
+    try {
+      const name = field('name');
+      setCreated(
+        await admin.createKey({
+          ...(name && { name }),
+          ...(kind === 'admin' ? { admin: true } : { userId: field('userId') }),
+        }),
+      );
+      form.reset();
+      await refresh();
+    } catch (caught) {
+      setError(message(caught));
+    }
+  };
+  const revoke = async (key: KeyView) => {
+    if (!confirm(`Revoke the key "${key.name}"? Clients using it stop working at once.`)) return;
+    try {
+      await admin.revokeKey(key.id);
+      setStatus(`Revoked ${key.name}.`);
+      await refresh();
+    } catch (caught) {
+      setError(message(caught));
+    }
+  };
+  const purge = async (event: Event) => {
+    event.preventDefault();
+    try {
+      const result = await admin.purgeUser(purgeId);
+      setStatus(`Purged user ${result.userId}: ${result.purged} memories removed.`);
+      setPurgeId('');
+      setConfirmation('');
+    } catch (caught) {
+      setError(message(caught));
+    }
+  };
+
+  if (error && !keys) return <ErrorNote error={error} />;
+  const users = [
+    ...new Set((keys ?? []).filter((k) => k.userId && !k.revokedAt).map((k) => k.userId as string)),
+  ].sort();
+  return (
+    <section aria-labelledby="admin-title">
+      <h1 id="admin-title">Admin</h1>
+      <ErrorNote error={error} />
+      {status && <p role="status">{status}</p>}
+      <h2>Keys</h2>
+      <table aria-label="API keys">
+        <thead>
+          <tr>
+            <th scope="col">name</th>
+            <th scope="col">for</th>
+            <th scope="col">created</th>
+            <th scope="col">state</th>
+            <th scope="col">
+              <span class="visually-hidden">actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {(keys ?? []).map((key) => (
+            <tr key={key.id}>
+              <th scope="row">{key.name}</th>
+              <td>{key.admin ? 'admin' : `user ${key.userId}`}</td>
+              <td>{new Date(key.createdAt).toLocaleDateString()}</td>
+              <td>{key.revokedAt ? `revoked ${new Date(key.revokedAt).toLocaleDateString()}` : 'active'}</td>
+              <td>
+                {!key.revokedAt && (
+                  <button
+                    type="button"
+                    class="danger"
+                    onClick={() => void revoke(key)}
+                    aria-label={`Revoke ${key.name}`}
+                  >
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form class="card" onSubmit={create} aria-label="Create a key">
+        <div class="row">
+          <label>
+            Kind{' '}
+            <select
+              name="kind"
+              value={kind}
+              onChange={(e) => setKind((e.target as HTMLSelectElement).value as 'user' | 'admin')}
+            >
+              <option value="user">bound to a user</option>
+              <option value="admin">admin</option>
+            </select>
+          </label>
+          {kind === 'user' && (
+            <label>
+              User id <input name="userId" type="text" required />
+            </label>
+          )}
+          <label class="grow">
+            Name <input name="name" type="text" placeholder="optional label" />
+          </label>
+          <button type="submit">Create key</button>
+        </div>
+      </form>
+      {created && (
+        <div class="card" role="status">
+          <p>
+            New key for <strong>{created.record.admin ? 'admin' : `user ${created.record.userId}`}</strong>. It is shown
+            only now: copy it.
+          </p>
+          <output aria-label="New key">
+            <code>{created.key}</code>
+          </output>
+        </div>
+      )}
+      <h2>Users with keys</h2>
+      <p>{users.length > 0 ? users.join(', ') : 'none'}</p>
+      <form class="card" onSubmit={purge} aria-label="Purge a user">
+        <p>
+          Purging deletes every memory, vector, history entry, job and knowledge-base note of the user. It cannot be
+          undone.
+        </p>
+        <div class="row">
+          <label>
+            User id{' '}
+            <input
+              name="purgeId"
+              type="text"
+              value={purgeId}
+              onInput={(e) => setPurgeId((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <label>
+            Type the user id again to confirm{' '}
+            <input
+              name="confirmation"
+              type="text"
+              value={confirmation}
+              onInput={(e) => setConfirmation((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <button type="submit" class="danger" disabled={purgeId === '' || confirmation !== purgeId}>
+            Purge user
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
