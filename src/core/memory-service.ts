@@ -30,6 +30,7 @@ import {
 import { KeyedLock } from './keyed-lock.js';
 import type { NearDuplicateOptions } from './near-duplicates.js';
 import { checkEmbeddingInfo } from './reindex.js';
+import { restoreDeleted } from './restore.js';
 import {
   type AddMemoryInput,
   type ExtractInput,
@@ -400,6 +401,14 @@ export class MemoryService {
       await this.store.delete(userId, id, historyEntry('delete', before, null, actor, this.now()));
       return before;
     });
+  }
+
+  /** Brings a deleted memory back as it was before its deletion (restore.ts). */
+  async restore(userId: string, id: string, actor: Actor): Promise<Memory> {
+    this.#user(userId);
+    return this.#writes.run(userId, () =>
+      restoreDeleted(this, { userId, id, actor, now: this.now(), visible: this.#filter(undefined) }),
+    );
   }
 
   /** The change log of one memory, oldest first; still available after the memory is deleted. */

@@ -94,7 +94,7 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await page.getByRole('heading', { name: 'Memory' }).waitFor();
     await page.getByLabel('Content').fill('Alice keeps her climbing gear in the red locker at the gym');
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect(page.getByRole('status').textContent()).resolves.toBe('Saved.');
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
     const timeline = page.getByRole('list', { name: 'History, oldest first' });
     await timeline.locator('li', { hasText: 'update' }).waitFor();
     await expect(timeline.locator('del').textContent()).resolves.toContain('blue locker');
@@ -105,6 +105,14 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await timeline.getByText('pinned: false → true').waitFor();
     await shot(page, 'memory');
 
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { name: 'Memory deleted' }).waitFor();
+    // Restore brings it back, with its history; then it is deleted for good.
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.getByRole('status').filter({ hasText: 'Restored.' }).waitFor();
+    await timeline.locator('li', { hasText: 'restore' }).waitFor();
+    await expect(page.getByLabel('Content').inputValue()).resolves.toContain('red locker');
     page.once('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('heading', { name: 'Memory deleted' }).waitFor();

@@ -82,6 +82,7 @@ export const api = {
   history: (id: string) => call<{ history: HistoryEntry[] }>('GET', `/v1/memories/${encodeURIComponent(id)}/history`),
   update: (id: string, change: Partial<Pick<Memory, 'content' | 'category' | 'tags' | 'pinned' | 'expiresAt'>>) =>
     call<Memory>('PATCH', `/v1/memories/${encodeURIComponent(id)}`, change),
+  restore: (id: string) => call<Memory>('POST', `/v1/memories/${encodeURIComponent(id)}/restore`),
   remove: (id: string) => call<{ deleted: Memory }>('DELETE', `/v1/memories/${encodeURIComponent(id)}`),
   categories: () => call<{ categories: { category: string; count: number }[] }>('GET', '/v1/categories'),
 };

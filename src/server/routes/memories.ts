@@ -155,4 +155,19 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
     }),
     async (c) => c.json({ history: await service.history(c.get('caller').userId, c.req.valid('param').id) }, 200),
   );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/memories/{id}/restore',
+      summary: 'Restore a deleted memory as it was before its deletion (same id; a `restore` history entry)',
+      tags: ['memories'],
+      request: { params: idParam },
+      responses: { 200: json(memorySchema, 'the memory, back'), ...errorResponses },
+    }),
+    async (c) => {
+      const caller = c.get('caller');
+      return c.json(await service.restore(caller.userId, c.req.valid('param').id, caller.actor), 200);
+    },
+  );
 }

@@ -57,7 +57,26 @@ export function MemoryPage({ id }: { id: string }) {
       <section>
         <h1>Memory deleted</h1>
         <p role="status">The memory was deleted; its history is kept.</p>
-        <a href="#/memories">Back to memories</a>
+        <ErrorNote error={error} />
+        <div class="row">
+          <button
+            type="button"
+            class="secondary"
+            onClick={() =>
+              void api.restore(id).then(
+                async () => {
+                  setDeleted(false);
+                  setStatus('Restored.');
+                  await refresh();
+                },
+                (caught: unknown) => setError(caught instanceof ApiError ? caught.message : String(caught)),
+              )
+            }
+          >
+            Restore
+          </button>
+          <a href="#/memories">Back to memories</a>
+        </div>
       </section>
     );
   }

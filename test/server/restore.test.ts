@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+for (const store of ['sqlite', 'json'] as const) {
+  describe(`POST /v1/memories/{id}/restore (${store} store)`, () => {
+    let server: TestServer;
+    let alice: string;
+    let bob: string;
+    const call = async (key: string, method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const addMemory = async (content: string) =>
+      (
+        (await call(alice, 'POST', '/v1/memories', { content, tags: ['boat'], infer: false })).body.memory as {
+          id: string;
+        }
+      ).id;
+
+    beforeAll(async () => {
+      server = await startTestServer({ store, auth: 'keys' });
+      alice = await server.createKey({ userId: 'alice' });
+      bob = await server.createKey({ userId: 'bob' });
+    });
+    afterAll(() => server.close());
+
+    it('brings a deleted memory back with its id, tags, search and history', async () => {
+      const id = await addMemory('The sailing boat is moored in slip 42 at the marina');
+      expect((await call(alice, 'DELETE', `/v1/memories/${id}`)).status).toBe(200);
+      expect((await call(alice, 'GET', `/v1/memories/${id}`)).status).toBe(404);
+
+      const restored = await call(alice, 'POST', `/v1/memories/${id}/restore`);
+      expect(restored.status).toBe(200);
+      expect(restored.body).toMatchObject({
+        id,
+        content: 'The sailing boat is moored in slip 42 at the marina',
+        tags: ['boat'],
+      });
+      expect((await call(alice, 'GET', `/v1/memories/${id}`)).status).toBe(200);
+      for (const mode of ['keyword', 'vector']) {
+        const found = await call(alice, 'POST', '/v1/search', { query: 'where is the sailing boat moored', mode });
+        expect(
+          (found.body.results as { memory: { id: string } }[]).map((r) => r.memory.id),
+          mode,
+        ).toContain(id);
+      }
+      const history = (await call(alice, 'GET', `/v1/memories/${id}/history`)).body.history as { event: string }[];
+      expect(history.map((entry) => entry.event)).toEqual(['add', 'delete', 'restore']);
+    });
+
+    it('refuses a memory that exists, an unknown id, and another user’s memory', async () => {
+      const id = await addMemory('The kayak paddles hang in the garage');
+      const existing = await call(alice, 'POST', `/v1/memories/${id}/restore`);
+      expect(existing.status).toBe(409);
+      expect((existing.body.error as { message: string }).message).toMatch(/is not deleted/);
+      expect((await call(alice, 'POST', '/v1/memories/01a00000-0000-7000-8000-000000000000/restore')).status).toBe(404);
+      await call(alice, 'DELETE', `/v1/memories/${id}`);
+      expect((await call(bob, 'POST', `/v1/memories/${id}/restore`)).status).toBe(404);
+      expect((await call(alice, 'GET', `/v1/memories/${id}`)).status).toBe(404);
+    });
+
+    it('refuses to restore content that was stored again meanwhile, naming that memory', async () => {
+      const first = await addMemory('The spare sail is in the blue bag');
+      await call(alice, 'DELETE', `/v1/memories/${first}`);
+      const again = await addMemory('The spare sail is in the blue bag');
+      const refused = await call(alice, 'POST', `/v1/memories/${first}/restore`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({ details: { existingId: again } });
+    });
+  });
+}
