@@ -5,7 +5,7 @@ import { RedisStore, rateLimiter } from 'hono-rate-limiter';
 import { EngramError } from '../core/errors.js';
 import { InputError } from '../core/schemas.js';
 import { rateLimitClient } from '../shared/redis.js';
-import { httpSpans } from '../telemetry/index.js';
+import { httpSpans, routeLabel } from '../telemetry/index.js';
 import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
@@ -69,7 +69,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
-    const route = c.req.routePath && c.req.routePath !== '*' ? c.req.routePath : 'unmatched';
+    const route = routeLabel(c.req.routePath);
     const seconds = (performance.now() - started) / 1000;
     metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
     // While shutting down, keep-alive clients are told to reconnect (to another replica), so that

@@ -1,2 +1,2 @@
-export { httpSpans, traced } from './spans.js';
+export { httpSpans, routeLabel, traced } from './spans.js';
 export { startTracing, type Tracing, tracesEndpoint, tracingEnabled } from './tracing.js';

@@ -10,6 +10,10 @@ import { tracingEnabled } from './tracing.js';
 
 const tracer = () => trace.getTracer('engram');
 
+/** The matched route pattern (`/v1/memories/:id`), or `unmatched`: the label metrics and spans share. */
+export const routeLabel = (routePath: string | undefined): string =>
+  routePath && routePath !== '*' ? routePath : 'unmatched';
+
 function fail(span: Span, error: unknown): void {
   span.recordException(error instanceof Error ? error : String(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
@@ -83,7 +87,7 @@ export function httpSpans(): MiddlewareHandler {
     );
     try {
       await context.with(trace.setSpan(parent, span), next);
-      const route = c.req.routePath && c.req.routePath !== '*' ? c.req.routePath : 'unmatched';
+      const route = routeLabel(c.req.routePath);
       span.updateName(`${c.req.method} ${route}`);
       span.setAttribute('http.route', route);
       span.setAttribute('http.response.status_code', c.res.status);

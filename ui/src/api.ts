@@ -23,6 +23,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What to show for a failed call: the API's own message, else the error's text. */
+export const errorMessage = (caught: unknown): string => (caught instanceof ApiError ? caught.message : String(caught));
+
 const KEY = 'engram.key';
 export const session = {
   key: (): string | null => sessionStorage.getItem(KEY),

@@ -1,8 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, admin, type KeyView } from '../api';
+import { admin, errorMessage, type KeyView } from '../api';
 import { ErrorNote } from './error-note';
-
-const message = (caught: unknown) => (caught instanceof ApiError ? caught.message : String(caught));
 
 /** Keys (create: shown once; revoke) and purging a user, for admin keys. */
 export function AdminPage() {
@@ -17,7 +15,7 @@ export function AdminPage() {
   const refresh = () =>
     admin.keys().then(
       (page) => setKeys(page.keys),
-      (caught: unknown) => setError(message(caught)),
+      (caught: unknown) => setError(errorMessage(caught)),
     );
   useEffect(() => {
     void refresh();
@@ -39,7 +37,7 @@ export function AdminPage() {
       form.reset();
       await refresh();
     } catch (caught) {
-      setError(message(caught));
+      setError(errorMessage(caught));
     }
   };
   const revoke = async (key: KeyView) => {
@@ -49,7 +47,7 @@ export function AdminPage() {
       setStatus(`Revoked ${key.name}.`);
       await refresh();
     } catch (caught) {
-      setError(message(caught));
+      setError(errorMessage(caught));
     }
   };
   const purge = async (event: Event) => {
@@ -60,7 +58,7 @@ export function AdminPage() {
       setPurgeId('');
       setConfirmation('');
     } catch (caught) {
-      setError(message(caught));
+      setError(errorMessage(caught));
     }
   };
 

@@ -1,8 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, kb, type Memory, type NoteSummary } from '../api';
+import { errorMessage, kb, type Memory, type NoteSummary } from '../api';
 import { ErrorNote } from './error-note';
-
-const message = (caught: unknown) => (caught instanceof ApiError ? caught.message : String(caught));
 
 /** The notes by topic (category), newest first within each. */
 export function KnowledgeBase() {
@@ -11,7 +9,7 @@ export function KnowledgeBase() {
   useEffect(() => {
     kb.notes().then(
       (page) => setNotes(page.items),
-      (caught: unknown) => setError(message(caught)),
+      (caught: unknown) => setError(errorMessage(caught)),
     );
   }, []);
   const topics = new Map<string, NoteSummary[]>();
@@ -61,7 +59,7 @@ export function NotePage({ path }: { path: string }) {
         setNote(found);
         setMemories(indexed.items);
       },
-      (caught: unknown) => setError(message(caught)),
+      (caught: unknown) => setError(errorMessage(caught)),
     );
   }, [path]);
   if (error) return <ErrorNote error={error} />;

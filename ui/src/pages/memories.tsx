@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, type Filters, type Memory } from '../api';
+import { api, errorMessage, type Filters, type Memory } from '../api';
 import { ErrorNote } from './error-note';
 import { FilterFields } from './filters';
 
@@ -19,7 +19,7 @@ export function Memories() {
       setItems((previous) => (from ? [...previous, ...page.items] : page.items));
       setCursor(page.nextCursor);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught.message : String(caught));
+      setError(errorMessage(caught));
     } finally {
       setLoading(false);
     }

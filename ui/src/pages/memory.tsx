@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, type HistoryEntry, type Memory } from '../api';
+import { api, errorMessage, type HistoryEntry, type Memory } from '../api';
 import { ErrorNote } from './error-note';
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
@@ -34,7 +34,7 @@ export function MemoryPage({ id }: { id: string }) {
       setMemory(current);
       setHistory(entries.history);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught.message : String(caught));
+      setError(errorMessage(caught));
     }
   };
   useEffect(() => {
@@ -48,7 +48,7 @@ export function MemoryPage({ id }: { id: string }) {
       setStatus(what);
       await refresh();
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught.message : String(caught));
+      setError(errorMessage(caught));
     }
   };
 
@@ -69,7 +69,7 @@ export function MemoryPage({ id }: { id: string }) {
                   setStatus('Restored.');
                   await refresh();
                 },
-                (caught: unknown) => setError(caught instanceof ApiError ? caught.message : String(caught)),
+                (caught: unknown) => setError(errorMessage(caught)),
               )
             }
           >
@@ -112,7 +112,7 @@ export function MemoryPage({ id }: { id: string }) {
       await api.remove(memory.id);
       setDeleted(true);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught.message : String(caught));
+      setError(errorMessage(caught));
     }
   };
 

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, server } from '../api';
+import { api, errorMessage, server } from '../api';
 import { histogramQuantile, parseSamples, sampleValue } from '../metrics';
 import { ErrorNote } from './error-note';
 
@@ -79,7 +79,7 @@ export function OverviewPage() {
   const [data, setData] = useState<Overview | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    load().then(setData, (caught: unknown) => setError(caught instanceof ApiError ? caught.message : String(caught)));
+    load().then(setData, (caught: unknown) => setError(errorMessage(caught)));
   }, []);
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p aria-live="polite">Loading…</p>;

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, api, type Explanation, type Filters, type SearchResult } from '../api';
+import { api, type Explanation, errorMessage, type Filters, type SearchResult } from '../api';
 import { ErrorNote } from './error-note';
 import { FilterFields } from './filters';
 import { Highlight } from './highlight';
@@ -39,7 +39,7 @@ export function Search() {
       setSearched(text);
       setTookMs(response.timings.totalMs);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught.message : String(caught));
+      setError(errorMessage(caught));
     }
   };
 
