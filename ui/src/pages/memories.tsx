@@ -1,27 +1,61 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorMessage, type Filters, type Memory } from '../api';
 import { ErrorNote } from './error-note';
 import { FilterFields } from './filters';
 
-/** Newest first, filtered, 50 at a time (cursor paging). */
+type VirtualListModule = typeof import('./virtual-list');
+
+function MemoryRow({ memory }: { memory: Memory }) {
+  return (
+    <>
+      <a href={`#/memories/${encodeURIComponent(memory.id)}`} class="content">
+        {memory.content}
+      </a>
+      <p class="meta">
+        {memory.category}
+        {memory.pinned && ' · pinned'}
+        {memory.tags.length > 0 && ` · ${memory.tags.join(', ')}`} · {new Date(memory.createdAt).toLocaleString()}
+      </p>
+    </>
+  );
+}
+
+/**
+ * Newest first, filtered, fetched 50 at a time (cursor paging) as the list scrolls to its end,
+ * and drawn as a virtual list so thousands of memories stay fast.
+ */
 export function Memories() {
   const [filters, setFilters] = useState<Filters>({});
   const [items, setItems] = useState<Memory[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
+  const [list, setList] = useState<VirtualListModule | null>(null);
+  // Each fresh listing (a change of filters) starts a new generation; pages that arrive for an
+  // older one are dropped, and only one next page is fetched at a time.
+  const generation = useRef(0);
+  const fetchingMore = useRef(false);
+
+  useEffect(() => {
+    import('./virtual-list').then(setList, (caught: unknown) => setError(errorMessage(caught)));
+  }, []);
 
   const load = async (from?: string) => {
+    if (from && fetchingMore.current) return;
+    const current = from ? generation.current : ++generation.current;
+    if (from) fetchingMore.current = true;
     setLoading(true);
     setError(null);
     try {
       const page = await api.list(filters, from);
+      if (current !== generation.current) return;
       setItems((previous) => (from ? [...previous, ...page.items] : page.items));
       setCursor(page.nextCursor);
     } catch (caught) {
-      setError(errorMessage(caught));
+      if (current === generation.current) setError(errorMessage(caught));
     } finally {
-      setLoading(false);
+      if (from) fetchingMore.current = false;
+      if (current === generation.current) setLoading(false);
     }
   };
   useEffect(() => {
@@ -38,20 +72,19 @@ export function Memories() {
       <p class="help" aria-live="polite">
         {loading ? 'Loading…' : `${items.length}${cursor ? '+' : ''} memories`}
       </p>
-      <ul class="memories">
-        {items.map((memory) => (
-          <li key={memory.id} class="card">
-            <a href={`#/memories/${encodeURIComponent(memory.id)}`} class="content">
-              {memory.content}
-            </a>
-            <p class="meta">
-              {memory.category}
-              {memory.pinned && ' · pinned'}
-              {memory.tags.length > 0 && ` · ${memory.tags.join(', ')}`} · {new Date(memory.createdAt).toLocaleString()}
-            </p>
-          </li>
-        ))}
-      </ul>
+      {list && (
+        <list.VirtualList
+          items={items}
+          itemKey={(memory) => memory.id}
+          renderItem={(memory) => <MemoryRow memory={memory} />}
+          estimateHeight={84}
+          class="memories"
+          label="Memories"
+          onNearEnd={() => {
+            if (cursor && !error) void load(cursor);
+          }}
+        />
+      )}
       {cursor && (
         <button type="button" class="secondary" disabled={loading} onClick={() => void load(cursor)}>
           Load more
