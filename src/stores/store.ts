@@ -45,6 +45,14 @@ export interface StoreStats {
   bytes?: number;
 }
 
+/** One user of the store, as the admin sees it. */
+export interface UserSummary {
+  userId: string;
+  memories: number;
+  /** When the newest of their memories was added (ISO-8601). */
+  lastAddedAt: string;
+}
+
 /**
  * The one swap point for persistence. Every method is scoped by `userId`: a store never returns or
  * changes a row of another user. Writes that carry a history entry apply both atomically.
@@ -135,6 +143,8 @@ export interface MemoryStore {
   /** Replaces vectors (reindex). */
   setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
   stats(): Promise<StoreStats>;
+  /** Every user with at least one memory, ordered by id (store-wide: for admins only). */
+  users(): Promise<UserSummary[]>;
 
   // Background jobs (src/jobs/). Persisted beside the memories so that they survive restarts and
   // any replica on the same store can run them.

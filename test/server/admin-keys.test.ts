@@ -22,6 +22,7 @@ describe('/v1/admin/keys', () => {
   it('refuses user keys', async () => {
     for (const [method, path] of [
       ['GET', '/v1/admin/keys'],
+      ['GET', '/v1/admin/users'],
       ['POST', '/v1/admin/keys'],
       ['DELETE', '/v1/admin/keys/x'],
     ] as const) {
@@ -29,6 +30,22 @@ describe('/v1/admin/keys', () => {
       expect(response.status, `${method} ${path}`).toBe(403);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('forbidden');
     }
+  });
+
+  it('lists every user with memories, with counts, to an admin key only', async () => {
+    await call(aliceKey, 'POST', '/v1/memories', {
+      memories: [{ content: 'Alice rows on Sundays' }, { content: 'Alice owns a red bike' }],
+    });
+    const daveKey = await server.createKey({ userId: 'dave' });
+    await call(daveKey, 'POST', '/v1/memories', { content: 'Dave collects stamps' });
+    const response = await call(adminKey, 'GET', '/v1/admin/users');
+    expect(response.status).toBe(200);
+    const { users } = (await response.json()) as { users: { userId: string; memories: number; lastAddedAt: string }[] };
+    const byId = new Map(users.map((user) => [user.userId, user]));
+    expect(byId.get('alice')?.memories).toBe(2);
+    expect(byId.get('dave')?.memories).toBe(1);
+    expect(Date.parse(byId.get('dave')?.lastAddedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    expect(users.map((user) => user.userId)).toEqual([...users.map((user) => user.userId)].sort());
   });
 
   it('creates a key shown once, lists keys without secrets, and revokes', async () => {

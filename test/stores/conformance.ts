@@ -1007,6 +1007,24 @@ function statsCases(store: Current): void {
     expect(stats).toMatchObject({ memories: 3, users: 2 });
     if (stats.bytes !== undefined) expect(stats.bytes).toBeGreaterThan(0);
   });
+
+  it('lists every user with a memory, by id, with their count and newest add', async () => {
+    expect(await store().users()).toEqual([]);
+    await seed(store(), [
+      makeMemory(1, { userId: 'carol' }),
+      makeMemory(2),
+      makeMemory(3),
+      makeMemory(4, { userId: 'bob' }),
+    ]);
+    expect(await store().users()).toEqual([
+      { userId: 'alice', memories: 2, lastAddedAt: timeAt(3) },
+      { userId: 'bob', memories: 1, lastAddedAt: timeAt(4) },
+      { userId: 'carol', memories: 1, lastAddedAt: timeAt(1) },
+    ]);
+    // A purged user is gone from the list.
+    await store().purgeUser('carol');
+    expect((await store().users()).map((user) => user.userId)).toEqual(['alice', 'bob']);
+  });
 }
 
 function embeddingCases(store: Current): void {

@@ -125,6 +125,51 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await page.close();
   });
 
+  it('draws a long list virtually: only the rows near the viewport exist, and scrolling fetches every page', async () => {
+    const total = 600;
+    const daveKey = await server.createKey({ userId: 'dave' });
+    const memories = Array.from({ length: total }, (_, n) => ({
+      content: `Dave's note number ${n}`,
+      // Precomputed vectors keep 600 adds fast; the list does not depend on them.
+      embedding: Array.from({ length: 512 }, (_, i) => Math.sin(n * 7919 + i)),
+      infer: false,
+    }));
+    const stored = await fetch(`${server.url}/v1/memories`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${daveKey}` },
+      body: JSON.stringify({ memories }),
+    });
+    expect(stored.status).toBe(201);
+
+    const page = await signIn(daveKey, { width: 1280, height: 800 });
+    await page.goto(`${server.url}/#/memories`);
+    const rows = page.locator('.memories > li');
+    await rows.first().waitFor();
+    // Newest first; the first page is 50, of which only those near the viewport are drawn.
+    await expect(rows.first().textContent()).resolves.toContain(`number ${total - 1}`);
+    expect(await rows.count()).toBeLessThan(30);
+    await expect(rows.first().getAttribute('aria-setsize')).resolves.toBe('50');
+
+    // Scrolling to the end again and again pulls in the next pages until the oldest memory shows.
+    const oldest = page.locator('.memories > li').filter({
+      has: page.getByRole('link', { name: "Dave's note number 0", exact: true }),
+    });
+    for (let step = 0; step < 40 && !(await oldest.count()); step++) {
+      await page.mouse.wheel(0, 20_000);
+      await page.waitForTimeout(150);
+    }
+    await oldest.waitFor();
+    await page.getByText(`${total} memories`, { exact: true }).waitFor();
+    expect(await rows.count()).toBeLessThan(30);
+    await expect(oldest.getAttribute('aria-posinset')).resolves.toBe(String(total));
+    // The list keeps its full height, so the scroll bar tells how long it is.
+    const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
+    expect(height).toBeGreaterThan(total * 40);
+    // The viewport only: the whole page is some 50,000 pixels tall.
+    await page.screenshot({ path: join(ARTIFACTS, 'memories-long.png') });
+    await page.close();
+  });
+
   it("a user-bound key never shows another user's memories, on any page", async () => {
     const page = await signIn(aliceKey);
     await page.getByLabel('Query').fill('vault code');
@@ -216,8 +261,18 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     const newKey = (await page.getByRole('status').getByLabel('New key').textContent()) as string;
     expect(newKey).toMatch(/^engram_/);
     await page.getByRole('table', { name: 'API keys' }).getByText('carol phone').waitFor();
-    await shot(page, 'admin');
     await add(newKey, 'Carol keeps bees on the roof');
+    // Users: everyone with memories or an active key, with counts.
+    await page.reload();
+    const users = page.getByRole('table', { name: 'Users' });
+    await expect(
+      users
+        .getByRole('row', { name: /^carol/ })
+        .locator('td')
+        .allTextContents(),
+    ).resolves.toEqual(['1', expect.any(String), '1']);
+    await expect(users.getByRole('row', { name: /^dave/ }).locator('td').first().textContent()).resolves.toBe('600');
+    await shot(page, 'admin');
 
     // Purge: the button stays disabled until the id is typed twice.
     const purge = page.getByRole('form', { name: 'Purge a user' });
@@ -233,6 +288,11 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     page.once('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'Revoke carol phone' }).click();
     await page.getByText('Revoked carol phone.').waitFor();
+    // Purged and without keys, carol is no longer a user.
+    await page
+      .getByRole('table', { name: 'Users' })
+      .getByRole('row', { name: /^carol/ })
+      .waitFor({ state: 'detached' });
     const refused = await fetch(`${server.url}/v1/memories`, { headers: { authorization: `Bearer ${newKey}` } });
     expect(refused.status).toBe(401);
     // The key was shown once: the key list never contains it.

@@ -3,8 +3,9 @@
 // The server's own types: what the REST API returns (type-only: nothing of the server is bundled).
 import type { SearchExplanation as Explanation, HistoryEntry, Memory, SearchResult } from '../../src/core/types.js';
 import type { NoteMeta } from '../../src/kb/note.js';
+import type { UserSummary } from '../../src/stores/store.js';
 
-export type { Explanation, HistoryEntry, Memory, SearchResult };
+export type { Explanation, HistoryEntry, Memory, SearchResult, UserSummary };
 
 export interface Filters {
   category?: string;
@@ -128,6 +129,7 @@ export interface KeyView {
 }
 
 export const admin = {
+  users: () => call<{ users: UserSummary[] }>('GET', '/v1/admin/users'),
   keys: () => call<{ keys: KeyView[] }>('GET', '/v1/admin/keys'),
   createKey: (request: { name?: string; admin?: boolean; userId?: string }) =>
     call<{ key: string; record: KeyView }>('POST', '/v1/admin/keys', request),

@@ -1,4 +1,7 @@
-/** Key management over REST (admin keys, or local mode): list, create (the key is returned once), revoke. */
+/**
+ * Admin routes (admin keys, or local mode): the store's users, and key management — list,
+ * create (the key is returned once), revoke.
+ */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { KeyRecord } from '../../auth/key-store.js';
 import { EngramError } from '../../core/errors.js';
@@ -31,8 +34,27 @@ function requireAdmin(caller: Caller): void {
   if (!isAdmin(caller)) throw new EngramError('forbidden', 'key management needs an admin key');
 }
 
+const userSummarySchema = z.object({
+  userId: z.string(),
+  memories: z.number().int(),
+  lastAddedAt: z.string().openapi({ description: 'when their newest memory was added' }),
+});
+
 export function adminRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
   const { keys } = deps;
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/admin/users',
+      summary: 'List every user with at least one memory (admin), by id, with their memory count',
+      tags: ['admin'],
+      responses: { 200: json(z.object({ users: z.array(userSummarySchema) }), 'every user'), ...errorResponses },
+    }),
+    async (c) => {
+      requireAdmin(c.get('caller'));
+      return c.json({ users: await deps.service.store.users() }, 200);
+    },
+  );
   app.openapi(
     createRoute({
       method: 'get',

@@ -24,6 +24,7 @@ import {
   type ListOptions,
   type MemoryStore,
   type StoreStats,
+  type UserSummary,
 } from '../store.js';
 import { ascending, type Snapshot, UserFileCache } from './json-cache.js';
 import type { JsonStoreConfig } from './json-config.js';
@@ -355,6 +356,22 @@ export class JsonStore implements MemoryStore {
         bytes += await fileSize(this.#layout.userFile(userId));
       }
       return { memories, users, bytes };
+    });
+  }
+
+  async users(): Promise<UserSummary[]> {
+    return this.#track(async () => {
+      const users: UserSummary[] = [];
+      for (const userId of (await this.#userIds()).sort(byString)) {
+        const memories = [...(await this.#files.read(userId)).data.memories.values()];
+        if (memories.length === 0) continue;
+        const lastAddedAt = memories.reduce(
+          (latest, memory) => (memory.createdAt > latest ? memory.createdAt : latest),
+          '',
+        );
+        users.push({ userId, memories: memories.length, lastAddedAt });
+      }
+      return users;
     });
   }
 

@@ -27,6 +27,7 @@ import {
   type ListOptions,
   type MemoryStore,
   type StoreStats,
+  type UserSummary,
 } from '../store.js';
 import { type PostgresConfig, postgresConfigSchema } from './postgres-config.js';
 import { filterPg } from './postgres-filter.js';
@@ -727,6 +728,19 @@ export class PostgresStore implements MemoryStore {
       );
       const row = rows[0];
       return { memories: Number(row?.memories ?? 0), users: Number(row?.users ?? 0), bytes: Number(row?.bytes ?? 0) };
+    });
+  }
+  async users(): Promise<UserSummary[]> {
+    return this.#tx('all', async (db) => {
+      const { rows } = await db.query<{ user_id: string; memories: string; last_added_at: string }>(
+        `SELECT user_id, count(*) AS memories, max(created_at) AS last_added_at
+           FROM memories GROUP BY user_id ORDER BY user_id`,
+      );
+      return rows.map((row) => ({
+        userId: row.user_id,
+        memories: Number(row.memories),
+        lastAddedAt: row.last_added_at,
+      }));
     });
   }
 }

@@ -28,6 +28,7 @@ import {
   type ListOptions,
   type MemoryStore,
   type StoreStats,
+  type UserSummary,
 } from '../store.js';
 import { migrate } from './migrations.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
@@ -463,6 +464,15 @@ export class SqliteStore implements MemoryStore {
       }
     }
     return { ...row, bytes };
+  }
+
+  async users(): Promise<UserSummary[]> {
+    return this.#conn
+      .prepare(
+        `SELECT user_id AS userId, count(*) AS memories, max(created_at) AS lastAddedAt
+           FROM memories GROUP BY user_id ORDER BY user_id`,
+      )
+      .all() as UserSummary[];
   }
 
   async enqueueJob(job: Job): Promise<void> {

@@ -1,10 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
-import { admin, errorMessage, type KeyView } from '../api';
+import { admin, errorMessage, type KeyView, type UserSummary } from '../api';
 import { ErrorNote } from './error-note';
 
-/** Keys (create: shown once; revoke) and purging a user, for admin keys. */
+/** The store's users, keys (create: shown once; revoke) and purging a user, for admin keys. */
 export function AdminPage() {
   const [keys, setKeys] = useState<KeyView[] | null>(null);
+  const [users, setUsers] = useState<UserSummary[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<{ key: string; record: KeyView } | null>(null);
   const [kind, setKind] = useState<'user' | 'admin'>('user');
@@ -13,8 +14,11 @@ export function AdminPage() {
   const [status, setStatus] = useState('');
 
   const refresh = () =>
-    admin.keys().then(
-      (page) => setKeys(page.keys),
+    Promise.all([admin.keys(), admin.users()]).then(
+      ([page, store]) => {
+        setKeys(page.keys);
+        setUsers(store.users);
+      },
       (caught: unknown) => setError(errorMessage(caught)),
     );
   useEffect(() => {
@@ -57,15 +61,20 @@ export function AdminPage() {
       setStatus(`Purged user ${result.userId}: ${result.purged} memories removed.`);
       setPurgeId('');
       setConfirmation('');
+      await refresh();
     } catch (caught) {
       setError(errorMessage(caught));
     }
   };
 
   if (error && !keys) return <ErrorNote error={error} />;
-  const users = [
-    ...new Set((keys ?? []).filter((k) => k.userId && !k.revokedAt).map((k) => k.userId as string)),
-  ].sort();
+  // Every user the store or an active key knows of: a key may exist before its first memory.
+  const activeKeys = new Map<string, number>();
+  for (const key of keys ?? []) {
+    if (key.userId && !key.revokedAt) activeKeys.set(key.userId, (activeKeys.get(key.userId) ?? 0) + 1);
+  }
+  const memoriesOf = new Map(users.map((user) => [user.userId, user]));
+  const userIds = [...new Set([...memoriesOf.keys(), ...activeKeys.keys()])].sort();
   return (
     <section aria-labelledby="admin-title">
       <h1 id="admin-title">Admin</h1>
@@ -142,8 +151,34 @@ export function AdminPage() {
           </output>
         </div>
       )}
-      <h2>Users with keys</h2>
-      <p>{users.length > 0 ? users.join(', ') : 'none'}</p>
+      <h2>Users</h2>
+      {userIds.length === 0 ? (
+        <p>No users yet.</p>
+      ) : (
+        <table aria-label="Users">
+          <thead>
+            <tr>
+              <th scope="col">user</th>
+              <th scope="col">memories</th>
+              <th scope="col">last added</th>
+              <th scope="col">active keys</th>
+            </tr>
+          </thead>
+          <tbody>
+            {userIds.map((userId) => {
+              const summary = memoriesOf.get(userId);
+              return (
+                <tr key={userId}>
+                  <th scope="row">{userId}</th>
+                  <td>{summary?.memories ?? 0}</td>
+                  <td>{summary ? new Date(summary.lastAddedAt).toLocaleString() : '—'}</td>
+                  <td>{activeKeys.get(userId) ?? 0}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
       <form class="card" onSubmit={purge} aria-label="Purge a user">
         <p>
           Purging deletes every memory, vector, history entry, job and knowledge-base note of the user. It cannot be
