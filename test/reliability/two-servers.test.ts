@@ -1,0 +1,85 @@
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type ServerProcess, spawnServer } from '../helpers/process.js';
+import { startWriteBurst } from '../helpers/write-burst.js';
+
+/**
+ * Two `engram serve` processes on one data directory — the setup that made other file-based
+ * memory layers drop each other's writes. Both take writes for the same users at once; then
+ * each must list every write either of them acknowledged, and find the other's by search.
+ */
+const dirs: string[] = [];
+const servers: ServerProcess[] = [];
+afterAll(async () => {
+  for (const server of servers) {
+    if (server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await once(server.child, 'exit');
+    }
+  }
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+function vector(seed: number): number[] {
+  return Array.from({ length: 512 }, (_, i) => Math.cos(seed * 104_729 + i));
+}
+
+async function listIds(url: string, user: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const response = await fetch(`${url}/v1/memories?limit=100${query}`, { headers: { 'x-user-id': user } });
+    expect(response.status).toBe(200);
+    const page = (await response.json()) as { items: { id: string }[]; nextCursor: string | null };
+    ids.push(...page.items.map((item) => item.id));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
+}
+
+describe.each(['sqlite', 'json'] as const)('two servers on one %s data directory', (store) => {
+  it('lose no write: each lists every memory either acknowledged, and searches the other’s', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), `engram-two-${store}-`));
+    dirs.push(dataDir);
+    const env = { ENGRAM_STORE: store, ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
+    const first = await spawnServer(['--data-dir', dataDir], env);
+    servers.push(first);
+    const second = await spawnServer(['--data-dir', dataDir], env);
+    servers.push(second);
+
+    // The same four users write through both servers at once.
+    const bursts = [first, second].map((server, s) =>
+      startWriteBurst(server.url, 4, (n, lane) => ({
+        content: `write ${n} of lane ${lane} through the ${s === 0 ? 'northern' : 'southern'} server`,
+        embedding: vector(s * 1_000_000 + n),
+        infer: false,
+      })),
+    );
+    await Promise.all(bursts.map((burst) => burst.reached(120)));
+    await Promise.all(bursts.map((burst) => burst.stop()));
+
+    for (let lane = 0; lane < 4; lane++) {
+      const user = `user${lane}`;
+      const acknowledged = bursts.flatMap((burst) => burst.acknowledged.get(user) ?? []).sort();
+      expect(acknowledged.length).toBeGreaterThan(20);
+      for (const server of [first, second]) {
+        expect((await listIds(server.url, user)).sort(), `${user} via ${server.url}`).toEqual(acknowledged);
+      }
+    }
+
+    // A memory written through the second server is found by keyword search on the first.
+    const search = await fetch(`${first.url}/v1/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-user-id': 'user0' },
+      body: JSON.stringify({ query: 'southern', mode: 'keyword', limit: 5 }),
+    });
+    expect(search.status).toBe(200);
+    const { results } = (await search.json()) as { results: { memory: { content: string } }[] };
+    expect(results).toHaveLength(5);
+    expect(results.every((result) => result.memory.content.endsWith('the southern server'))).toBe(true);
+  }, 120_000);
+});
