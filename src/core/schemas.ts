@@ -226,16 +226,33 @@ export const decisionSchema = z.object({
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(root)',
-    message: issue.message,
-  }));
-  const first = issues[0];
-  throw new InputError(first ? `${first.path}: ${first.message}` : 'invalid input', issues);
+  throw InputError.of(result.error.issues);
 }
 
+/** A zod issue as InputError reads it (zod's own, or one picked out of a union). */
+export interface IssueLike {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+  origin?: string;
+}
+
+/**
+ * Input that failed validation: `invalid_request` (400), or `payload_too_large` (413) when a text
+ * or a list is over its size limit (content, query, batch, tags) — the same answer as a body
+ * over the byte limit, so clients handle "too big" one way.
+ */
 export class InputError extends EngramError {
-  constructor(message: string, issues: { path: string; message: string }[]) {
-    super('invalid_request', message, { details: { issues } });
+  constructor(message: string, issues: { path: string; message: string }[], tooLarge = false) {
+    super(tooLarge ? 'payload_too_large' : 'invalid_request', message, { details: { issues } });
+  }
+
+  static of(raw: readonly IssueLike[], fallback = 'invalid input'): InputError {
+    const tooLarge = raw.some(
+      (issue) => issue.code === 'too_big' && (issue.origin === 'string' || issue.origin === 'array'),
+    );
+    const issues = raw.map((issue) => ({ path: issue.path.map(String).join('.') || '(root)', message: issue.message }));
+    const first = issues[0];
+    return new InputError(first ? `${first.path}: ${first.message}` : fallback, issues, tooLarge);
   }
 }

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { RedisStore, rateLimiter } from 'hono-rate-limiter';
 import { EngramError } from '../core/errors.js';
-import { InputError } from '../core/schemas.js';
+import { InputError, type IssueLike } from '../core/schemas.js';
 import { rateLimitClient } from '../shared/redis.js';
 import { httpSpans, routeLabel } from '../telemetry/index.js';
 import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
@@ -21,7 +21,7 @@ import { systemRoutes } from './routes/system.js';
 import { uiRoutes } from './routes/ui.js';
 import { userRoutes } from './routes/users.js';
 
-type ZodIssueLike = { path: PropertyKey[]; message: string; code?: string; errors?: ZodIssueLike[][] };
+type ZodIssueLike = IssueLike & { errors?: ZodIssueLike[][] };
 
 /** Picks the most specific issues: for a union, the branch that came closest to matching. */
 function flattenIssues(issues: ZodIssueLike[]): ZodIssueLike[] {
@@ -34,12 +34,7 @@ function flattenIssues(issues: ZodIssueLike[]): ZodIssueLike[] {
 
 function validationHook(result: { success: boolean; error?: { issues: ZodIssueLike[] } }) {
   if (result.success || !result.error) return;
-  const issues = flattenIssues(result.error.issues).map((issue) => ({
-    path: issue.path.map(String).join('.') || '(root)',
-    message: issue.message,
-  }));
-  const first = issues[0];
-  throw new InputError(first ? `${first.path}: ${first.message}` : 'invalid request', issues);
+  throw InputError.of(flattenIssues(result.error.issues), 'invalid request');
 }
 
 /**

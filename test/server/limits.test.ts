@@ -24,6 +24,33 @@ describe('request limits', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
   });
 
+  it('answers 413 payload_too_large for a batch, a query or a content over its size limit, storing nothing', async () => {
+    // The default body limit (1 MiB) lets these through to validation.
+    const roomy = await startTestServer();
+    const post = (path: string, body: unknown) =>
+      fetch(`${roomy.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': 'sizes' },
+        body: JSON.stringify(body),
+      });
+    const cases = [
+      ['/v1/memories', { memories: Array.from({ length: 1_001 }, () => ({ content: 'a' })) }, /memories/],
+      ['/v1/search', { query: 'q'.repeat(4_097) }, /query/],
+    ] as const;
+    for (const [path, body, field] of cases) {
+      const response = await post(path, body);
+      expect(response.status, path).toBe(413);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe('payload_too_large');
+      expect(error.message).toMatch(field);
+    }
+    // A number over its maximum is still a plain invalid request.
+    expect((await post('/v1/search', { query: 'garden', limit: 5_000 })).status).toBe(400);
+    const listed = await fetch(`${roomy.url}/v1/memories`, { headers: { 'x-user-id': 'sizes' } });
+    expect(((await listed.json()) as { items: unknown[] }).items).toEqual([]);
+    await roomy.close();
+  });
+
   it('answers 429 with Retry-After once a client exceeds its rate, and keeps serving health', async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
