@@ -29,6 +29,7 @@ import { copyStore } from '../stores/copy.js';
 import { createStore, STORE_NAMES } from '../stores/registry.js';
 import type { MemoryStore } from '../stores/store.js';
 import { startTracing } from '../telemetry/index.js';
+import { withoutCredentials } from '../util/credentials.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { formatMemory, formatSearchResult, progressBar } from './format.js';
 
@@ -128,7 +129,7 @@ export function buildCli(): Command {
       // A bot that cannot run fails the start before anything is opened.
       if (options.bot) checkBotConfig(config);
       const tracing = startTracing();
-      if (tracing) logger.info({ endpoint: tracing.endpoint }, 'exporting traces');
+      if (tracing) logger.info({ endpoint: withoutCredentials(tracing.endpoint) }, 'exporting traces');
       const started = performance.now();
       // Redis first: the embedder's shared cache and the server's rate limits both use it.
       const redis = config.redis.url ? await connectRedis(config.redis.url) : null;

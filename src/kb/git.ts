@@ -7,6 +7,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { EngramError } from '../core/errors.js';
+import { withoutCredentials } from '../util/credentials.js';
 
 export interface GitOptions {
   dir: string;
@@ -152,9 +153,4 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A git message without the credentials a remote URL may carry (`https://user:token@host/…`). */
-export function withoutCredentials(message: string): string {
-  return message.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@');
 }

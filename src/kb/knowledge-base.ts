@@ -85,6 +85,11 @@ export class KnowledgeBase {
   readonly #bySource = new Map<string, string>();
   /** One change at a time per path (and per new note's source). */
   readonly #locks = new KeyedLock();
+  /**
+   * Paths handed to notes being written: two users' notes with the same title, written at the
+   * same moment, must not both get the free path (the second file would replace the first).
+   */
+  readonly #reserved = new Set<string>();
   #watcher: FSWatcher | null = null;
 
   constructor(service: MemoryService, options: KnowledgeBaseOptions) {
@@ -165,14 +170,18 @@ export class KnowledgeBase {
         sourceId: input.sourceId ?? null,
       };
       const path = await this.#freePath(meta);
-      const text = renderNote(meta, body);
-      const file = join(this.#options.dir, path);
-      await mkdir(dirname(file), { recursive: true });
-      await writeFileAtomic(file, text);
-      const commit = await this.#git.commit([path], `note: ${meta.title} (${meta.category})`);
-      await this.#reindex(path);
-      const note = parseNote(path, text, this.#options.defaultOwner, meta.createdAt);
-      return { note, created: true, commit, memoryIds: await this.#memoryIdsOf(userId, path) };
+      try {
+        const text = renderNote(meta, body);
+        const file = join(this.#options.dir, path);
+        await mkdir(dirname(file), { recursive: true });
+        await writeFileAtomic(file, text);
+        const commit = await this.#git.commit([path], `note: ${meta.title} (${meta.category})`);
+        await this.#reindex(path);
+        const note = parseNote(path, text, this.#options.defaultOwner, meta.createdAt);
+        return { note, created: true, commit, memoryIds: await this.#memoryIdsOf(userId, path) };
+      } finally {
+        this.#reserved.delete(path);
+      }
     });
   }
 
@@ -283,15 +292,18 @@ export class KnowledgeBase {
   }
 
   /** The note's path, numbered past names already taken (on disk or in the index). */
+  /** A path no note has, on disk or being written; reserved until the caller releases it. */
   async #freePath(meta: NoteMeta): Promise<string> {
     for (let n = 1; ; n++) {
       const path = notePath(meta, n);
-      if (this.#notes.has(path)) continue;
+      if (this.#notes.has(path) || this.#reserved.has(path)) continue;
+      this.#reserved.add(path);
       try {
         await stat(join(this.#options.dir, path));
       } catch {
         return path;
       }
+      this.#reserved.delete(path);
     }
   }
 

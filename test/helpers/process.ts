@@ -7,6 +7,8 @@ export interface ServerProcess {
   child: ChildProcess;
   url: string;
   stderr: () => string;
+  /** What the server wrote to stdout (it should write nothing there: the stdio MCP transport owns it). */
+  stdout: () => string;
 }
 
 /** Starts `engram serve` (the compiled CLI) on a random port and resolves once it listens. */
@@ -16,6 +18,10 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 30_000);
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -31,7 +37,7 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
       reject(new Error(`server exited with ${code}:\n${err}`));
     });
   });
-  return { child, url, stderr: () => err };
+  return { child, url, stderr: () => err, stdout: () => out };
 }
 
 export interface CliResult {

@@ -1,17 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { KeyStore } from '../../src/auth/key-store.js';
 import { type ConfigInput, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { openService } from '../../src/runtime.js';
-import type { ServerDeps } from '../../src/server/context.js';
+import type { AppEnv, ServerDeps } from '../../src/server/context.js';
 import { startServer } from '../../src/server/server.js';
 
 export interface TestServer {
   url: string;
   dataDir: string;
   deps: ServerDeps;
+  /** The HTTP app, to enumerate its routes. */
+  app: OpenAPIHono<AppEnv>;
   close(): Promise<void>;
   createKey(options: { userId?: string; admin?: boolean }): Promise<string>;
 }
@@ -40,6 +43,7 @@ export async function startTestServer(
     url: server.url,
     dataDir,
     deps: server.deps,
+    app: server.app,
     async close() {
       await server.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -106,6 +106,20 @@ describe('knowledge base', () => {
     expect(kb.list('alice').filter((note) => note.title === 'Call the plumber')).toHaveLength(2);
   });
 
+  it('gives two users’ notes with one title, written at the same moment, two files', async () => {
+    const [alice, bob] = await Promise.all([
+      kb.create('alice', { body: 'Alice: the safe code is 0412', title: 'Same moment', source: 'api' }),
+      kb.create('bob', { body: 'Bob: buy milk', title: 'Same moment', source: 'api' }),
+    ]);
+    expect(alice.note.path).not.toBe(bob.note.path);
+    expect(await kb.read('alice', alice.note.path)).toMatchObject({
+      owner: 'alice',
+      body: expect.stringContaining('0412'),
+    });
+    expect(await kb.read('bob', bob.note.path)).toMatchObject({ owner: 'bob', body: expect.stringContaining('milk') });
+    expect(await readFile(join(dir, 'kb', alice.note.path), 'utf8')).toContain('0412');
+  });
+
   it('re-indexes notes edited, added and deleted on disk', async () => {
     const [trip] = kb.list('alice').filter((note) => note.title === 'Trip');
     const file = join(dir, 'kb', trip?.path as string);

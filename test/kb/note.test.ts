@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chunkMarkdown } from '../../src/kb/chunk.js';
-import { withoutCredentials } from '../../src/kb/git.js';
 import { checkNotePath, notePath, parseNote, renderNote, slugify } from '../../src/kb/note.js';
+import { withoutCredentials } from '../../src/util/credentials.js';
 
 const meta = {
   title: 'Quarterly plan: Q3 — “ambitious”',
