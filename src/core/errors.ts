@@ -9,6 +9,8 @@ export const ERROR_CODES = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  /** The request line and headers are over Node's 16 KiB limit (answered before the app sees the request). */
+  headers_too_large: 431,
   rate_limited: 429,
   embedding_mismatch: 409,
   store_locked: 423,

@@ -78,7 +78,9 @@ export class GitRepo {
       await git.raw(['add', '--all', '--', ...paths]);
       const staged = await git.diff(['--cached', '--name-only']);
       if (staged.trim() === '') return null;
-      const result = await git.commit(message, undefined, { '--no-verify': null });
+      // Titles and categories come from clients: a NUL would make git's argument list unusable.
+      const subject = message.replace(/[^\P{Cc}\n\t]/gu, ' ');
+      const result = await git.commit(subject, undefined, { '--no-verify': null });
       if (this.#options.remote) this.#schedulePush();
       return result.commit || (await git.revparse(['HEAD']));
     });

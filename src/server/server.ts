@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ServerType, serve } from '@hono/node-server';
+import type { Duplex } from 'node:stream';
+import { getRequestListener, RequestError, type ServerType } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Redis } from 'ioredis';
 import { KeyStore } from '../auth/key-store.js';
@@ -47,6 +49,51 @@ export function checkExposure(config: Config, keys: KeyStore): void {
 }
 
 /**
+ * A request the adapter cannot turn into a web Request (a backslash in its path, an unusable
+ * URL) is answered 400 with the JSON envelope, like every other refusal.
+ */
+function requestError(logger: Logger) {
+  return (error: unknown): Response => {
+    if (error instanceof RequestError) {
+      return Response.json(
+        { error: { code: 'invalid_request', message: `the request cannot be read: ${error.message}` } },
+        { status: 400 },
+      );
+    }
+    logger.error({ err: error }, 'unhandled error');
+    return Response.json({ error: { code: 'internal', message: 'internal error' } }, { status: 500 });
+  };
+}
+
+/**
+ * Requests that Node's HTTP parser refuses before the app sees them (a request line and headers
+ * over 16 KiB, malformed HTTP) get the JSON error envelope too, not Node's bare status line.
+ */
+export function answerClientErrors(server: ServerType): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: tooLarge
+        ? { code: 'headers_too_large', message: 'the request line and headers exceed 16 KiB' }
+        : { code: 'invalid_request', message: 'the request is not valid HTTP' },
+    });
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(
+      `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  });
+}
+
+/**
  * Starts the HTTP server over an open service. `redis` is the connection the service's parts were
  * built with (the `serve` command connects it first), if any; without it the server connects to ENGRAM_REDIS_URL
  * itself. Either way the server owns the connection from here and closes it last.
@@ -68,10 +115,13 @@ export async function startServer(
   const lifecycle = { draining: false };
   const deps: ServerDeps = { config, service, jobs: jobs.queue, keys, logger, metrics, redis, kb, llm, lifecycle };
   const app = createApp(deps);
+  const listener = getRequestListener(app.fetch, { hostname: config.host, errorHandler: requestError(logger) });
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    const s = createServer(listener);
     s.once('error', reject);
+    s.listen(config.port, config.host, () => resolve(s));
   });
+  answerClientErrors(server);
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;

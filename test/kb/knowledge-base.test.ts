@@ -120,6 +120,20 @@ describe('knowledge base', () => {
     expect(await readFile(join(dir, 'kb', alice.note.path), 'utf8')).toContain('0412');
   });
 
+  it('commits a note whose title and category carry control characters (NUL included)', async () => {
+    const created = await kb.create('alice', {
+      body: 'Bell schedule',
+      title: 'Bells\u0000at\u0007noon',
+      category: 'a\u0000b',
+      source: 'mcp',
+    });
+    expect(created.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(created.note.path).toMatch(/^topics\/a-b\/\d{4}-\d{2}-\d{2}-bells-at-noon\.md$/);
+    expect(await git('log', '-1', '--format=%s')).toBe('note: Bells at noon (a b)');
+    expect(await git('status', '--porcelain')).toBe('');
+    expect((await kb.read('alice', created.note.path)).body).toBe('Bell schedule');
+  });
+
   it('re-indexes notes edited, added and deleted on disk', async () => {
     const [trip] = kb.list('alice').filter((note) => note.title === 'Trip');
     const file = join(dir, 'kb', trip?.path as string);

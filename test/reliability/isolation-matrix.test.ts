@@ -396,6 +396,16 @@ const REST_CASES: Case[] = [
     },
   },
   {
+    route: 'GET /v1/admin/users',
+    name: "refuses to list the store's users (403), so Alice's id and count stay hidden",
+    async run(w) {
+      const listed = await bobRest(w, 'GET', '/v1/admin/users');
+      expect(listed.status).toBe(403);
+      expect(listed.text).not.toContain('alice');
+      expectReplyNoLeak(w, listed);
+    },
+  },
+  {
     route: 'POST /v1/admin/keys',
     name: 'refuses to create a key for Alice, or an admin key (403)',
     async run(w) {

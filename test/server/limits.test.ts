@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -17,7 +18,41 @@ const add = (content: string, user = 'limits') =>
     body: JSON.stringify({ content }),
   });
 
+/** A request sent as given (fetch would normalise the path), on its own connection. */
+function raw(path: string): Promise<{ status: number; type: string | undefined; body: string }> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      { host: hostname, port, path, headers: { 'x-user-id': 'limits' }, agent: false },
+      (incoming) => {
+        let body = '';
+        incoming.on('data', (chunk: Buffer) => {
+          body += chunk.toString('utf8');
+        });
+        incoming.on('end', () =>
+          resolve({ status: incoming.statusCode ?? 0, type: incoming.headers['content-type'], body }),
+        );
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
 describe('request limits', () => {
+  it('answers a request line over 16 KiB with 431 and the JSON envelope (headers_too_large)', async () => {
+    const response = await raw(`/v1/memories?category=${'x'.repeat(20_000)}`);
+    expect(response.status).toBe(431);
+    expect(response.type).toBe('application/json');
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'headers_too_large' } });
+  });
+
+  it('answers a path the adapter cannot read (a backslash) with 400 invalid_request, not an empty body', async () => {
+    const response = await raw('/v1/memories\\..\\x');
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'invalid_request' } });
+  });
+
   it('answers 413 with a stable code for a body over the limit, and stores nothing', async () => {
     const response = await add('x'.repeat(10_000));
     expect(response.status).toBe(413);
