@@ -44,6 +44,8 @@ export function Memories() {
     if (from && fetchingMore.current) return;
     const current = from ? generation.current : ++generation.current;
     if (from) fetchingMore.current = true;
+    // A fresh listing drops the old cursor at once, so scrolling cannot fetch the old filters' pages.
+    else setCursor(null);
     setLoading(true);
     setError(null);
     try {
