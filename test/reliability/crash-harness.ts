@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { prng } from '../../bench/gen.js';
 import { checkSqliteFile } from '../../src/backup/check.js';
 import { testConfig } from '../../src/config.js';
 import type { HistoryEntry, Memory } from '../../src/core/types.js';
@@ -46,18 +47,6 @@ export interface TrialResult {
   problems: string[];
 }
 
-/** A small seeded generator (mulberry32), so a failing trial can be run again with its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A vector for an add: sent precomputed, so adds stay fast and the embedder is not the bottleneck. */
 function vector(n: number): number[] {
   return Array.from({ length: 512 }, (_, i) => Math.sin(n * 7919 + i));
@@ -82,7 +71,8 @@ export async function openCrashBench(
     afterKill?: (where: { dataDir: string }) => Promise<void> | void;
   },
 ): Promise<CrashBench> {
-  const random = seeded(options.seed);
+  // Seeded, so a failing trial can be run again with its seed.
+  const random = prng(options.seed);
   const lanes = options.lanes ?? 4;
   const minKill = options.minKillMs ?? 100;
   const maxKill = options.maxKillMs ?? 1_500;
