@@ -265,12 +265,10 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     // Users: everyone with memories or an active key, with counts.
     await page.reload();
     const users = page.getByRole('table', { name: 'Users' });
-    await expect(
-      users
-        .getByRole('row', { name: /^carol/ })
-        .locator('td')
-        .allTextContents(),
-    ).resolves.toEqual(['1', expect.any(String), '1']);
+    const carol = users.getByRole('row', { name: /^carol/ });
+    // allTextContents() does not wait: wait for the row the reload renders first.
+    await carol.waitFor();
+    await expect(carol.locator('td').allTextContents()).resolves.toEqual(['1', expect.any(String), '1']);
     await expect(users.getByRole('row', { name: /^dave/ }).locator('td').first().textContent()).resolves.toBe('600');
     await shot(page, 'admin');
 
