@@ -653,6 +653,7 @@ const TOOL_ARGS: Record<string, ArgName[]> = {
   ],
   update_memory: ['id', 'content', 'category', 'tags', 'metadata', 'eventAt', 'expiresAt', 'pinned'],
   delete_memory: ['id'],
+  restore_memory: ['id'],
   list_memories: ['limit', 'cursor', 'category', 'tags'],
   memory_history: ['id'],
   get_job: ['id'],

@@ -290,6 +290,21 @@ describe('MCP over HTTP without keys', () => {
     expect(recent.memories.map((memory) => memory.id)).not.toContain(id);
     const after = data<{ history: { event: string }[] }>(await call(client, 'memory_history', { id }));
     expect(after.history.map((entry) => entry.event)).toEqual(['add', 'update', 'delete']);
+
+    // restore_memory undoes the deletion: same id, the updated content, findable again.
+    const restored = await call(client, 'restore_memory', { id });
+    expect(data<{ memory: StoredMemory }>(restored).memory).toMatchObject({
+      id,
+      content: 'The dentist appointment moved to May 10.',
+      tags: ['dentist'],
+    });
+    expect(text(restored)).toContain(`Restored memory ${id}`);
+    const found = data<{ memories: StoredMemory[] }>(await call(client, 'retrieve_memory', { query: 'dentist' }));
+    expect(found.memories.map((memory) => memory.id)).toContain(id);
+    expectToolError(await call(client, 'restore_memory', { id }), 'conflict');
+    expectToolError(await call(client, 'restore_memory', { id: 'no-such-memory' }), 'not_found');
+    const restoredHistory = data<{ history: { event: string }[] }>(await call(client, 'memory_history', { id }));
+    expect(restoredHistory.history.map((entry) => entry.event)).toEqual(['add', 'update', 'delete', 'restore']);
   });
 
   it('pages through memories with a cursor', async () => {

@@ -754,6 +754,12 @@ const MCP_CASES: Record<string, ToolCase> = {
       await expectToolSameAsMissing(w, (x) => tool(bob, 'delete_memory', { id: x }), id, newId());
     }
   },
+  async restore_memory(w, bob) {
+    // Alice's live memory would be a 409 for her; for Bob it must look like a random id.
+    for (const id of [w.alice.live, w.alice.deleted]) {
+      await expectToolSameAsMissing(w, (x) => tool(bob, 'restore_memory', { id: x }), id, newId());
+    }
+  },
   async list_memories(w, bob) {
     for (const args of [{}, { cursor: w.alice.cursor }, { category: 'alice-vault' }, { tags: ['alice-tag'] }]) {
       const listed = await tool(bob, 'list_memories', args);

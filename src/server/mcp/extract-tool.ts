@@ -1,19 +1,14 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { EngramError } from '../../core/errors.js';
 import type { Decision, MemoryService } from '../../core/memory-service.js';
 import { type ExtractInput, LIMITS } from '../../core/schemas.js';
 import { type EngramJobs, jobViewSchema } from '../../jobs/index.js';
 import type { Caller } from '../context.js';
+import { ok, type RunTool } from './results.js';
 
 /** Registered when the server has an LLM (ENGRAM_LLM_PROVIDER). */
 export const EXTRACT_TOOL_NAMES = ['extract_memories'] as const;
-
-const ok = (text: string, structuredContent: Record<string, unknown>): CallToolResult => ({
-  content: [{ type: 'text', text }],
-  structuredContent,
-});
 
 function describeDecision(decision: Decision, index: number): string {
   const why = decision.reason ? ` (${decision.reason})` : '';
@@ -34,7 +29,7 @@ export function registerExtractTool(
   caller: Caller,
   jobs: EngramJobs | null | undefined,
   memoryOutput: z.ZodType,
-  run: (work: () => Promise<CallToolResult>) => Promise<CallToolResult>,
+  run: RunTool,
 ): void {
   const { userId, actor } = caller;
   const decisionOutput = z.looseObject({

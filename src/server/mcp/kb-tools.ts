@@ -1,10 +1,10 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { LIMITS } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
 import type { Caller } from '../context.js';
+import { ok, type RunTool } from './results.js';
 
 /** The knowledge-base tools, registered when the server has a knowledge base. */
 export const KB_TOOL_NAMES = ['kb_search', 'kb_read', 'kb_list', 'kb_add_note'] as const;
@@ -15,17 +15,7 @@ const pathArg = z
   .max(512)
   .describe('The note path exactly as kb_search or kb_list showed it, e.g. topics/work/2026-11-22-plan.md.');
 
-const ok = (text: string, structuredContent: Record<string, unknown>): CallToolResult => ({
-  content: [{ type: 'text', text }],
-  structuredContent,
-});
-
-export function registerKbTools(
-  server: McpServer,
-  kb: KnowledgeBase,
-  caller: Caller,
-  run: (work: () => Promise<CallToolResult>) => Promise<CallToolResult>,
-): void {
+export function registerKbTools(server: McpServer, kb: KnowledgeBase, caller: Caller, run: RunTool): void {
   const { userId, actor } = caller;
   const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 
