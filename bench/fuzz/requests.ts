@@ -502,6 +502,7 @@ export const restRequest: fc.Arbitrary<RestRequest> = fc.oneof(
       withId((id) => `/v1/memories/${id}/restore`),
     ),
   },
+  { weight: 2, arbitrary: rest('GET', withQuery('/v1/deleted-memories')) },
   { weight: 8, arbitrary: rest('POST', fc.constant('/v1/search'), jsonBody(searchBody)) },
   { weight: 2, arbitrary: rest('GET', withQuery('/v1/categories')) },
   { weight: 1, arbitrary: rest('GET', fc.constant('/v1/export')) },

@@ -30,9 +30,11 @@ import {
 import { KeyedLock } from './keyed-lock.js';
 import type { NearDuplicateOptions } from './near-duplicates.js';
 import { checkEmbeddingInfo } from './reindex.js';
-import { restoreDeleted } from './restore.js';
+import { listDeleted, restoreDeleted } from './restore.js';
 import {
   type AddMemoryInput,
+  type DeletedListInput,
+  type DeletedMemory,
   type ExtractInput,
   extractSchema,
   type FilterInput,
@@ -409,6 +411,12 @@ export class MemoryService {
     return this.#writes.run(userId, () =>
       restoreDeleted(this, { userId, id, actor, now: this.now(), visible: this.#filter(undefined) }),
     );
+  }
+
+  /** The deleted memories `restore` can bring back, most recently deleted first (restore.ts). */
+  async deleted(userId: string, input: DeletedListInput = {}): Promise<Page<DeletedMemory>> {
+    this.#user(userId);
+    return listDeleted(this.store, userId, input);
   }
 
   /** The change log of one memory, oldest first; still available after the memory is deleted. */

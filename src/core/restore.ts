@@ -7,9 +7,11 @@
 import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
 import { EngramError, notFound } from './errors.js';
+import { decodeCursor } from './filter.js';
 import { historyEntry } from './history.js';
 import type { Actor } from './memory-service.js';
-import type { Memory, StoreFilter } from './types.js';
+import { type DeletedListInput, type DeletedMemory, deletedListSchema, parseInput } from './schemas.js';
+import type { Memory, Page, StoreFilter } from './types.js';
 import { assertNoClash } from './update.js';
 
 export async function restoreDeleted(
@@ -27,4 +29,22 @@ export async function restoreDeleted(
   const [vector] = (await embedder.embed([memory.content])) as [Float32Array];
   await store.insert([{ memory, vector }], [historyEntry('restore', null, memory, actor, now)]);
   return memory;
+}
+
+/**
+ * What `restoreDeleted` can bring back: the user's deleted memories, most recently deleted first,
+ * each as it was just before its last deletion.
+ */
+export async function listDeleted(
+  store: MemoryStore,
+  userId: string,
+  input: DeletedListInput,
+): Promise<Page<DeletedMemory>> {
+  const query = parseInput(deletedListSchema, input);
+  if (query.cursor !== undefined) decodeCursor(query.cursor);
+  const page = await store.deleted(userId, { limit: query.limit, cursor: query.cursor });
+  const items = page.items.flatMap((entry) =>
+    entry.before ? [{ memory: entry.before, deletedAt: entry.at, deletedBy: entry.actor }] : [],
+  );
+  return { items, nextCursor: page.nextCursor };
 }

@@ -138,6 +138,10 @@ export const listSchema = z.strictObject({
 });
 export type ListInput = z.input<typeof listSchema>;
 
+/** A page of deleted memories (`GET /v1/deleted-memories`): no filters, the memories are gone. */
+export const deletedListSchema = listSchema.pick({ limit: true, cursor: true });
+export type DeletedListInput = z.input<typeof deletedListSchema>;
+
 export const memorySourceSchema = z.enum(MEMORY_SOURCES);
 
 /** The shape of a memory as front ends return it. */
@@ -176,6 +180,14 @@ export const historyEntrySchema = z.object({
   at: z.string(),
   reason: z.string().nullable(),
 });
+
+/** A deleted memory as `GET /v1/deleted-memories` lists it: as it was, and when and by whom it was deleted. */
+export const deletedMemorySchema = z.object({
+  memory: memorySchema,
+  deletedAt: z.string(),
+  deletedBy: z.string(),
+});
+export type DeletedMemory = z.infer<typeof deletedMemorySchema>;
 
 /** A conversation to extract memories from, and the fields every extracted memory takes. */
 export const extractSchema = z

@@ -1,4 +1,5 @@
 import type { Neighbours } from '../core/context.js';
+import { encodeCursor } from '../core/filter.js';
 import type {
   CategoryCount,
   EmbeddingInfo,
@@ -18,6 +19,12 @@ import type {
 
 export interface ListOptions {
   filter: StoreFilter;
+  limit: number;
+  /** Cursor returned by a previous page (opaque to callers). */
+  cursor?: string | undefined;
+}
+
+export interface DeletedOptions {
   limit: number;
   /** Cursor returned by a previous page (opaque to callers). */
   cursor?: string | undefined;
@@ -95,6 +102,12 @@ export interface MemoryStore {
   history(userId: string, memoryId: string): Promise<HistoryEntry[]>;
   /** `history` of many memories in one call: an entry per id that has any history (another user's ids have none). */
   historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>>;
+  /**
+   * The user's deleted memories that can still be restored (absent now, their history kept): for
+   * each, the `delete` entry that removed it last (its `before` is the memory as it was) — only when
+   * nothing was written for that memory since. Most recently deleted first (by entry id), in pages.
+   */
+  deleted(userId: string, options: DeletedOptions): Promise<Page<HistoryEntry>>;
   categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]>;
 
   /** Full-text candidates, best first. `terms` are already normalised words. */
@@ -182,4 +195,24 @@ export function groupHistory(entries: HistoryEntry[]): Map<string, HistoryEntry[
     else byMemory.set(entry.memoryId, [entry]);
   }
   return byMemory;
+}
+
+/**
+ * `deleted` over one user's whole history in write order (for stores that hold it in memory):
+ * each memory's last entry, when it is a delete of a memory that does not exist now.
+ */
+export function deletionsPage(
+  history: readonly HistoryEntry[],
+  exists: (memoryId: string) => boolean,
+  before: string | null,
+  limit: number,
+): Page<HistoryEntry> {
+  const last = new Map<string, HistoryEntry>();
+  for (const entry of history) last.set(entry.memoryId, entry);
+  const deletions = [...last.values()]
+    .filter((entry) => entry.event === 'delete' && !exists(entry.memoryId) && (before === null || entry.id < before))
+    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const items = deletions.slice(0, limit);
+  const end = items.at(-1);
+  return { items, nextCursor: deletions.length > limit && end ? encodeCursor(end.id) : null };
 }

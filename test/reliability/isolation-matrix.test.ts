@@ -285,6 +285,20 @@ const REST_CASES: Case[] = [
     },
   },
   {
+    route: 'GET /v1/deleted-memories',
+    name: "lists none of Alice's deleted memories, whatever the user params or the cursor",
+    async run(w) {
+      // The control: Alice's own listing has her deleted memory, so its absence for Bob means something.
+      const hers = await rest(w, w.keys.alice, 'GET', '/v1/deleted-memories');
+      expect(hers.text).toContain(w.alice.deleted);
+      for (const query of ['', AS_ALICE, `?limit=1&cursor=${encodeURIComponent(w.alice.cursor)}`]) {
+        const listed = await bobRest(w, 'GET', `/v1/deleted-memories${query}`);
+        expect([200, 400], listed.text).toContain(listed.status);
+        expectReplyNoLeak(w, listed);
+      }
+    },
+  },
+  {
     route: 'POST /v1/memories/extract',
     name: "extracts into Bob's memories, with none of Alice's in the LLM's prompts; jobs are Bob's",
     async run(w) {

@@ -63,6 +63,43 @@ for (const store of ['sqlite', 'json'] as const) {
       expect((await call(alice, 'GET', `/v1/memories/${id}`)).status).toBe(404);
     });
 
+    it('lists deleted memories, newest deletion first, in pages, and drops one once it is restored', async () => {
+      const carol = await server.createKey({ userId: 'carol' });
+      const ids: string[] = [];
+      for (const content of [
+        'The tent pegs are in the shed',
+        'The stove fuel is under the sink',
+        'The maps are in the drawer',
+      ]) {
+        ids.push(
+          ((await call(carol, 'POST', '/v1/memories', { content, infer: false })).body.memory as { id: string }).id,
+        );
+      }
+      for (const id of ids) expect((await call(carol, 'DELETE', `/v1/memories/${id}`)).status).toBe(200);
+      type Listing = {
+        items: { memory: { id: string; content: string }; deletedAt: string }[];
+        nextCursor: string | null;
+      };
+      const listed = async (key: string, query = '') => {
+        const response = await call(key, 'GET', `/v1/deleted-memories${query}`);
+        expect(response.status).toBe(200);
+        return response.body as unknown as Listing;
+      };
+      const first = await listed(carol, '?limit=2');
+      expect(first.items.map((item) => item.memory.id)).toEqual([ids[2], ids[1]]);
+      expect(first.items[0]?.memory.content).toBe('The maps are in the drawer');
+      expect(Date.parse(first.items[0]?.deletedAt ?? '')).not.toBeNaN();
+      const second = await listed(carol, `?limit=2&cursor=${first.nextCursor}`);
+      expect(second).toMatchObject({ items: [{ memory: { id: ids[0] } }], nextCursor: null });
+
+      expect((await call(carol, 'POST', `/v1/memories/${ids[1]}/restore`)).status).toBe(200);
+      expect((await listed(carol)).items.map((item) => item.memory.id)).toEqual([ids[2], ids[0]]);
+      const bobs = (await listed(bob)).items.map((item) => item.memory.id);
+      for (const id of ids) expect(bobs).not.toContain(id);
+      expect((await call(carol, 'GET', '/v1/deleted-memories?cursor=nonsense')).status).toBe(400);
+      expect((await call(carol, 'GET', '/v1/deleted-memories?limit=0')).status).toBe(400);
+    });
+
     it('refuses to restore content that was stored again meanwhile, naming that memory', async () => {
       const first = await addMemory('The spare sail is in the blue bag');
       await call(alice, 'DELETE', `/v1/memories/${first}`);

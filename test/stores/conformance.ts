@@ -663,6 +663,36 @@ function changeCases(store: Current): void {
     expect((await store().history('alice', other.id)).map((entry) => entry.event)).toEqual(['add']);
   });
 
+  it('deleted lists each restorable memory by its last deletion, newest first, in pages, for its user only', async () => {
+    const second = makeMemory(2);
+    const third = makeMemory(3);
+    const bobs = makeMemory(4, { userId: 'bob' });
+    await seed(store(), [second, third, bobs]);
+    expect(await store().deleted('alice', { limit: 10 })).toEqual({ items: [], nextCursor: null });
+    // Deleted, restored and deleted again: listed once, by the last deletion.
+    await store().delete('alice', original.id, historyEntry('delete', original, null));
+    await store().insert([{ memory: original, vector: vec(1) }], [historyEntry('restore', null, original)]);
+    const again = historyEntry('delete', original, null);
+    await store().delete('alice', original.id, again);
+    const ofSecond = historyEntry('delete', second, null);
+    await store().delete('alice', second.id, ofSecond);
+    // Deleted and restored: live again, so not listed.
+    await store().delete('alice', third.id, historyEntry('delete', third, null));
+    await store().insert([{ memory: third, vector: vec(0, 1) }], [historyEntry('restore', null, third)]);
+    const ofBobs = historyEntry('delete', bobs, null);
+    await store().delete('bob', bobs.id, ofBobs);
+
+    const first = await store().deleted('alice', { limit: 1 });
+    expect(first.items).toEqual([ofSecond]);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const rest = await store().deleted('alice', { limit: 1, cursor: first.nextCursor as string });
+    expect(rest).toEqual({ items: [again], nextCursor: null });
+    expect(await store().deleted('alice', { limit: 10 })).toEqual({ items: [ofSecond, again], nextCursor: null });
+    expect((await store().deleted('bob', { limit: 10 })).items).toEqual([ofBobs]);
+    await store().purgeUser('bob');
+    expect((await store().deleted('bob', { limit: 10 })).items).toEqual([]);
+  });
+
   it('history of an unknown memory is empty', async () => {
     expect(await store().history('alice', idAt(77))).toEqual([]);
   });

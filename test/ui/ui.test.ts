@@ -122,6 +122,19 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await expect(page.locator('.memories').textContent()).resolves.toContain('tea over coffee');
     await expect(page.locator('.memories').textContent()).resolves.not.toContain('locker');
     await shot(page, 'memories');
+
+    // Recently deleted lists it, and restores it from there into the memories list.
+    await page.getByRole('link', { name: 'Recently deleted' }).click();
+    const deleted = page.getByRole('list', { name: 'Deleted memories' });
+    await deleted.getByText('red locker').waitFor();
+    await expect(deleted.locator('li').first().locator('.meta').textContent()).resolves.toMatch(/deleted .+ by /);
+    await shot(page, 'deleted');
+    await deleted.getByRole('button', { name: /^Restore "Alice keeps her climbing gear/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Restored "Alice keeps her climbing gear' }).waitFor();
+    await deleted.getByText('red locker').waitFor({ state: 'detached' });
+    await page.getByText('No deleted memories to restore.').waitFor();
+    await page.getByRole('link', { name: 'Back to memories' }).click();
+    await page.locator('.memories > li', { hasText: 'red locker' }).waitFor();
     await page.close();
   });
 
@@ -171,6 +184,12 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
   });
 
   it("a user-bound key never shows another user's memories, on any page", async () => {
+    const bobsOld = await add(bobKey, "Bob's old bike lock code was 9090", ['secret']);
+    const removed = await fetch(`${server.url}/v1/memories/${bobsOld}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${bobKey}` },
+    });
+    expect(removed.status).toBe(200);
     const page = await signIn(aliceKey);
     await page.getByLabel('Query').fill('vault code');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
@@ -182,6 +201,10 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await page.goto(`${server.url}/#/memories/${bobMemoryId}`);
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(/not found/);
     expect(await page.locator('body').textContent()).not.toContain('4711');
+    await page.goto(`${server.url}/#/deleted`);
+    await page.getByRole('heading', { name: 'Recently deleted' }).waitFor();
+    await page.getByText('No deleted memories to restore.').waitFor();
+    expect(await page.locator('body').textContent()).not.toContain('9090');
     await page.close();
 
     // The same pages show Bob his own memory: the checks above could have failed.
@@ -189,6 +212,8 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await bobs.getByRole('link', { name: 'Memories' }).click();
     await bobs.locator('.memories > li').first().waitFor();
     await expect(bobs.locator('.memories').textContent()).resolves.toContain('4711');
+    await bobs.getByRole('link', { name: 'Recently deleted' }).click();
+    await bobs.getByRole('list', { name: 'Deleted memories' }).getByText('9090').waitFor();
     await bobs.close();
   });
 

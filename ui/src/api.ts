@@ -1,11 +1,12 @@
 /** The REST API as the UI uses it: the key from session storage as a Bearer token, errors as ApiError. */
 
+import type { DeletedMemory } from '../../src/core/schemas.js';
 // The server's own types: what the REST API returns (type-only: nothing of the server is bundled).
 import type { SearchExplanation as Explanation, HistoryEntry, Memory, SearchResult } from '../../src/core/types.js';
 import type { NoteMeta } from '../../src/kb/note.js';
 import type { UserSummary } from '../../src/stores/store.js';
 
-export type { Explanation, HistoryEntry, Memory, SearchResult, UserSummary };
+export type { DeletedMemory, Explanation, HistoryEntry, Memory, SearchResult, UserSummary };
 
 export interface Filters {
   category?: string;
@@ -87,6 +88,11 @@ export const api = {
   update: (id: string, change: Partial<Pick<Memory, 'content' | 'category' | 'tags' | 'pinned' | 'expiresAt'>>) =>
     call<Memory>('PATCH', `/v1/memories/${encodeURIComponent(id)}`, change),
   restore: (id: string) => call<Memory>('POST', `/v1/memories/${encodeURIComponent(id)}/restore`),
+  deleted: (cursor?: string) =>
+    call<{ items: DeletedMemory[]; nextCursor: string | null }>(
+      'GET',
+      `/v1/deleted-memories${query({ limit: 50, cursor })}`,
+    ),
   remove: (id: string) => call<{ deleted: Memory }>('DELETE', `/v1/memories/${encodeURIComponent(id)}`),
   categories: () => call<{ categories: { category: string; count: number }[] }>('GET', '/v1/categories'),
 };

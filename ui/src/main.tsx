@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { session } from './api';
 import { AdminPage } from './pages/admin';
+import { DeletedPage } from './pages/deleted';
 import { KnowledgeBase, NotePage } from './pages/kb';
 import { Login } from './pages/login';
 import { Memories } from './pages/memories';
@@ -23,6 +24,7 @@ function useRoute(): string[] {
 
 function Page({ page, id }: { page: string | undefined; id: string | undefined }) {
   if (page === 'memories') return id ? <MemoryPage id={id} /> : <Memories />;
+  if (page === 'deleted') return <DeletedPage />;
   if (page === 'kb') return id ? <NotePage path={id} /> : <KnowledgeBase />;
   if (page === 'overview') return <OverviewPage />;
   if (page === 'admin') return <AdminPage />;
@@ -38,8 +40,10 @@ function App() {
     session.signOut();
     setSignedIn(false);
   };
+  // Recently deleted belongs to the memories section.
+  const section = page === 'deleted' ? 'memories' : page;
   const link = (to: string, label: string) => (
-    <a href={`#/${to}`} aria-current={page === to ? 'page' : undefined}>
+    <a href={`#/${to}`} aria-current={section === to ? 'page' : undefined}>
       {label}
     </a>
   );

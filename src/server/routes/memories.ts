@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import {
   addMemorySchema,
   decisionSchema,
+  deletedMemorySchema,
   historyEntrySchema,
   LIMITS,
   listSchema,
@@ -169,5 +170,25 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       const caller = c.get('caller');
       return c.json(await service.restore(caller.userId, c.req.valid('param').id, caller.actor), 200);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/deleted-memories',
+      summary: 'Deleted memories that can be restored, most recently deleted first, with cursor paging',
+      tags: ['memories'],
+      request: {
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).optional(),
+          cursor: z.string().max(512).optional(),
+        }),
+      },
+      responses: {
+        200: json(z.object({ items: z.array(deletedMemorySchema), nextCursor: z.string().nullable() }), 'one page'),
+        ...errorResponses,
+      },
+    }),
+    async (c) => c.json(await service.deleted(c.get('caller').userId, c.req.valid('query')), 200),
   );
 }

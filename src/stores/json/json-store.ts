@@ -18,6 +18,8 @@ import type {
 } from '../../core/types.js';
 import { settledColumns } from '../jobs-columns.js';
 import {
+  type DeletedOptions,
+  deletionsPage,
   groupHistory,
   type JobClaim,
   type JobOutcome,
@@ -217,6 +219,15 @@ export class JsonStore implements MemoryStore {
     return this.#read(userId, (snapshot) =>
       groupHistory(snapshot.data.history.filter((entry) => wanted.has(entry.memoryId)).map(cloneEntry)),
     );
+  }
+
+  async deleted(userId: string, options: DeletedOptions): Promise<Page<HistoryEntry>> {
+    const before = options.cursor === undefined ? null : decodeCursor(options.cursor);
+    return this.#read(userId, (snapshot) => {
+      const { data } = snapshot;
+      const page = deletionsPage(data.history, (id) => data.memories.has(id), before, Math.max(0, options.limit));
+      return { ...page, items: page.items.map(cloneEntry) };
+    });
   }
 
   async *scanHistory(): AsyncIterable<HistoryEntry> {

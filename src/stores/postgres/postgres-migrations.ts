@@ -112,6 +112,11 @@ export const migrations: { version: number; description: string; sql: string }[]
       CREATE INDEX memories_expires_at ON memories (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    description: 'index deletions per user (recently deleted memories)',
+    sql: `CREATE INDEX history_user_deletes ON history (user_id, id) WHERE event = 'delete';`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

@@ -21,6 +21,7 @@ import type {
 } from '../../core/types.js';
 import { countsOf, settledColumns } from '../jobs-columns.js';
 import {
+  type DeletedOptions,
   groupHistory,
   type JobClaim,
   type JobOutcome,
@@ -459,6 +460,30 @@ export class PostgresStore implements MemoryStore {
         [userId, memoryIds],
       );
       return groupHistory(rows.map(historyFromRow));
+    });
+  }
+
+  async deleted(userId: string, options: DeletedOptions): Promise<Page<HistoryEntry>> {
+    const params: unknown[] = [userId, options.limit + 1];
+    let after = '';
+    if (options.cursor !== undefined) {
+      params.push(decodeCursor(options.cursor));
+      after = ' AND h.id < $3';
+    }
+    return this.#tx({ user: userId }, async (db) => {
+      // Each memory's last entry, when it is a delete and the memory is absent (over history_user_deletes).
+      const { rows } = await db.query<HistoryRow>(
+        `SELECT h.* FROM history h
+         WHERE h.user_id = $1 AND h.event = 'delete'${after}
+           AND NOT EXISTS (SELECT 1 FROM history later
+                           WHERE later.user_id = h.user_id AND later.memory_id = h.memory_id AND later.seq > h.seq)
+           AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.user_id = h.user_id AND m.id = h.memory_id)
+         ORDER BY h.id DESC LIMIT $2`,
+        params,
+      );
+      const items = rows.slice(0, options.limit).map(historyFromRow);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last.id) : null };
     });
   }
 

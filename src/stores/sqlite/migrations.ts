@@ -124,6 +124,13 @@ export const migrations: { version: number; description: string; up: (db: Databa
       `);
     },
   },
+  {
+    version: 5,
+    description: 'index deletions per user (recently deleted memories)',
+    up(db) {
+      db.exec(`CREATE INDEX history_user_deletes ON history (user_id, id) WHERE event = 'delete';`);
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

@@ -22,6 +22,7 @@ import type {
 } from '../../core/types.js';
 import { countsOf, settledColumns } from '../jobs-columns.js';
 import {
+  type DeletedOptions,
   groupHistory,
   type JobClaim,
   type JobOutcome,
@@ -302,6 +303,29 @@ export class SqliteStore implements MemoryStore {
       )
       .all(userId, JSON.stringify(memoryIds)) as HistoryRow[];
     return groupHistory(rows.map(historyFromRow));
+  }
+
+  async deleted(userId: string, options: DeletedOptions): Promise<Page<HistoryEntry>> {
+    const params: unknown[] = [userId];
+    let after = '';
+    if (options.cursor !== undefined) {
+      after = ' AND h.id < ?';
+      params.push(decodeCursor(options.cursor));
+    }
+    // Each memory's last entry, when it is a delete and the memory is absent (over history_user_deletes).
+    const rows = this.#conn
+      .prepare(
+        `SELECT h.* FROM history h
+         WHERE h.user_id = ? AND h.event = 'delete'${after}
+           AND NOT EXISTS (SELECT 1 FROM history later
+                           WHERE later.user_id = h.user_id AND later.memory_id = h.memory_id AND later.rowid > h.rowid)
+           AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.user_id = h.user_id AND m.id = h.memory_id)
+         ORDER BY h.id DESC LIMIT ?`,
+      )
+      .all(...params, options.limit + 1) as HistoryRow[];
+    const items = rows.slice(0, options.limit).map(historyFromRow);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last.id) : null };
   }
 
   async *scanHistory(): AsyncIterable<HistoryEntry> {

@@ -67,6 +67,9 @@ export function Memories() {
   return (
     <section aria-labelledby="memories-title">
       <h1 id="memories-title">Memories</h1>
+      <p class="help">
+        <a href="#/deleted">Recently deleted</a>
+      </p>
       <form onSubmit={(event) => event.preventDefault()}>
         <FilterFields onChange={setFilters} />
       </form>

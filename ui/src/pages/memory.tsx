@@ -75,7 +75,7 @@ export function MemoryPage({ id }: { id: string }) {
           >
             Restore
           </button>
-          <a href="#/memories">Back to memories</a>
+          <a href="#/memories">Back to memories</a> <a href="#/deleted">Recently deleted</a>
         </div>
       </section>
     );
