@@ -116,6 +116,13 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     page.once('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('heading', { name: 'Memory deleted' }).waitFor();
+    // The deleted memory's page keeps its content and whole timeline, also when opened afresh.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Memory deleted' }).waitFor();
+    await expect(page.locator('.content').textContent()).resolves.toContain('red locker');
+    await expect(
+      page.getByRole('list', { name: 'History, oldest first' }).locator('.event').allTextContents(),
+    ).resolves.toEqual(['add', 'update', 'update', 'delete', 'restore', 'delete']);
     await page.getByRole('link', { name: 'Back to memories' }).click();
     await page.getByRole('heading', { name: 'Memories' }).waitFor();
     await page.locator('.memories > li').first().waitFor();

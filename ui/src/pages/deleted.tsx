@@ -58,7 +58,9 @@ export function DeletedPage() {
       <ul class="memories" aria-label="Deleted memories">
         {items.map((item) => (
           <li key={item.memory.id} class="card">
-            <p class="content">{item.memory.content}</p>
+            <a href={`#/memories/${encodeURIComponent(item.memory.id)}`} class="content">
+              {item.memory.content}
+            </a>
             <p class="meta">
               {item.memory.category}
               {item.memory.tags.length > 0 && ` · ${item.memory.tags.join(', ')}`} · deleted{' '}

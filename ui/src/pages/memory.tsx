@@ -1,24 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, errorMessage, type HistoryEntry, type Memory } from '../api';
+import { ApiError, api, errorMessage, type HistoryEntry, type Memory } from '../api';
 import { ErrorNote } from './error-note';
+import { Timeline, when } from './timeline';
 
-const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 const dayOf = (iso: string | null) => (iso ? iso.slice(0, 10) : '');
-const FIELDS = ['category', 'tags', 'pinned', 'expiresAt', 'eventAt', 'metadata', 'supersededBy'] as const;
-
-/** The fields besides content that an entry changed, as `name: before → after`. */
-function changes(entry: HistoryEntry): string[] {
-  const { before, after } = entry;
-  if (!before || !after) return [];
-  const show = (value: unknown) =>
-    value === null ? '—' : Array.isArray(value) ? value.join(', ') || '—' : String(value);
-  return FIELDS.filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field])).map(
-    (field) =>
-      `${field}: ${field === 'metadata' ? JSON.stringify(before.metadata) : show(before[field])} → ${
-        field === 'metadata' ? JSON.stringify(after.metadata) : show(after[field])
-      }`,
-  );
-}
 
 /** One memory: content, metadata, history timeline; edit, pin, expiry, delete. */
 export function MemoryPage({ id }: { id: string }) {
@@ -29,13 +14,24 @@ export function MemoryPage({ id }: { id: string }) {
   const [deleted, setDeleted] = useState(false);
 
   const refresh = async () => {
-    try {
-      const [current, entries] = await Promise.all([api.get(id), api.history(id)]);
-      setMemory(current);
-      setHistory(entries.history);
-    } catch (caught) {
-      setError(errorMessage(caught));
+    const [current, entries] = await Promise.allSettled([api.get(id), api.history(id)]);
+    if (current.status === 'fulfilled' && entries.status === 'fulfilled') {
+      setMemory(current.value);
+      setHistory(entries.value.history);
+      setDeleted(false);
+      return;
     }
+    // A deleted memory has no current version, but its history is kept: show it, with Restore.
+    const last = entries.status === 'fulfilled' ? entries.value.history.at(-1) : undefined;
+    if (current.status === 'rejected' && current.reason instanceof ApiError && current.reason.status === 404) {
+      if (entries.status === 'fulfilled' && last?.event === 'delete') {
+        setMemory(null);
+        setHistory(entries.value.history);
+        setDeleted(true);
+        return;
+      }
+    }
+    setError(errorMessage(current.status === 'rejected' ? current.reason : (entries as PromiseRejectedResult).reason));
   };
   useEffect(() => {
     void refresh();
@@ -53,30 +49,22 @@ export function MemoryPage({ id }: { id: string }) {
   };
 
   if (deleted) {
+    const gone = history.at(-1);
     return (
-      <section>
-        <h1>Memory deleted</h1>
-        <p role="status">The memory was deleted; its history is kept.</p>
+      <section aria-labelledby="memory-title">
+        <h1 id="memory-title">Memory deleted</h1>
+        <p role="status">
+          {status || `Deleted ${when(gone?.at ?? null)} by ${gone?.actor ?? 'unknown'}; its history is kept.`}
+        </p>
+        {gone?.before && <p class="card content">{gone.before.content}</p>}
         <ErrorNote error={error} />
         <div class="row">
-          <button
-            type="button"
-            class="secondary"
-            onClick={() =>
-              void api.restore(id).then(
-                async () => {
-                  setDeleted(false);
-                  setStatus('Restored.');
-                  await refresh();
-                },
-                (caught: unknown) => setError(errorMessage(caught)),
-              )
-            }
-          >
+          <button type="button" class="secondary" onClick={() => void act('Restored.', () => api.restore(id))}>
             Restore
           </button>
           <a href="#/memories">Back to memories</a> <a href="#/deleted">Recently deleted</a>
         </div>
+        <Timeline history={history} />
       </section>
     );
   }
@@ -108,12 +96,7 @@ export function MemoryPage({ id }: { id: string }) {
   };
   const remove = async () => {
     if (!confirm('Delete this memory? Its history is kept.')) return;
-    try {
-      await api.remove(memory.id);
-      setDeleted(true);
-    } catch (caught) {
-      setError(errorMessage(caught));
-    }
+    await act('', () => api.remove(memory.id));
   };
 
   return (
@@ -187,34 +170,7 @@ export function MemoryPage({ id }: { id: string }) {
           </>
         )}
       </dl>
-      <h2>History</h2>
-      <ol class="timeline" aria-label="History, oldest first">
-        {history.map((entry) => (
-          <li key={entry.id} class="card">
-            <p>
-              <strong class={`event event-${entry.event}`}>{entry.event}</strong> {when(entry.at)} by {entry.actor}
-              {entry.reason && ` — ${entry.reason}`}
-            </p>
-            {changes(entry).length > 0 && (
-              <ul class="changes">
-                {changes(entry).map((line) => (
-                  <li key={line}>{line}</li>
-                ))}
-              </ul>
-            )}
-            {entry.before && entry.after && entry.before.content !== entry.after.content && (
-              <div class="diff">
-                <p>
-                  <span class="label">before</span> <del>{entry.before.content}</del>
-                </p>
-                <p>
-                  <span class="label">after</span> <ins>{entry.after.content}</ins>
-                </p>
-              </div>
-            )}
-          </li>
-        ))}
-      </ol>
+      <Timeline history={history} />
     </section>
   );
 }
