@@ -505,6 +505,7 @@ export const restRequest: fc.Arbitrary<RestRequest> = fc.oneof(
   { weight: 2, arbitrary: rest('GET', withQuery('/v1/deleted-memories')) },
   { weight: 8, arbitrary: rest('POST', fc.constant('/v1/search'), jsonBody(searchBody)) },
   { weight: 2, arbitrary: rest('GET', withQuery('/v1/categories')) },
+  { weight: 1, arbitrary: rest('GET', withQuery('/v1/stats')) },
   { weight: 1, arbitrary: rest('GET', fc.constant('/v1/export')) },
   { weight: 2, arbitrary: rest('POST', fc.constant('/v1/import'), fc.oneof(importBody, badUtf8, deepJson)) },
   {

@@ -45,11 +45,13 @@ import {
   parseInput,
   type SearchInput,
   searchSchema,
+  statsDaysSchema,
   type UpdateMemoryInput,
   updateMemorySchema,
   userIdSchema,
 } from './schemas.js';
 import { type SearchOptions, type SearchResponse, searchMemories } from './search.js';
+import { type UserStats, userStats } from './stats.js';
 import type { CategoryCount, HistoryEntry, Memory, MemorySource, Page, SearchMode, StoreFilter } from './types.js';
 import { applyChanges, assertNoClash, changedFields, proposedFields, type UpdateResult } from './update.js';
 import { carriedVectors, suppliedVectors } from './vectors.js';
@@ -425,6 +427,13 @@ export class MemoryService {
     const entries = await this.store.history(userId, id);
     if (entries.length === 0) throw notFound('memory', id);
     return entries;
+  }
+
+  /** Counts per category and added per UTC day over the last `days` days, today included (stats.ts). */
+  async stats(userId: string, days: number): Promise<UserStats> {
+    this.#user(userId);
+    const window = parseInput(statsDaysSchema, days);
+    return userStats(this.store, userId, this.#filter(undefined), window);
   }
 
   async categories(userId: string, filter: FilterInput = {}): Promise<CategoryCount[]> {

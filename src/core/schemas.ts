@@ -138,6 +138,9 @@ export const listSchema = z.strictObject({
 });
 export type ListInput = z.input<typeof listSchema>;
 
+/** How many days `GET /v1/stats` counts adds for (today included). */
+export const statsDaysSchema = z.number().int().min(1).max(366);
+
 /** A page of deleted memories (`GET /v1/deleted-memories`): no filters, the memories are gone. */
 export const deletedListSchema = listSchema.pick({ limit: true, cursor: true });
 export type DeletedListInput = z.input<typeof deletedListSchema>;

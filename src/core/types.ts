@@ -114,6 +114,12 @@ export interface CategoryCount {
   count: number;
 }
 
+/** How many memories were added on one UTC day (`YYYY-MM-DD`). */
+export interface DayCount {
+  day: string;
+  count: number;
+}
+
 export interface EmbeddingInfo {
   model: string;
   dimension: number;

@@ -2,6 +2,7 @@ import type { Neighbours } from '../core/context.js';
 import { encodeCursor } from '../core/filter.js';
 import type {
   CategoryCount,
+  DayCount,
   EmbeddingInfo,
   HistoryEntry,
   Job,
@@ -109,6 +110,8 @@ export interface MemoryStore {
    */
   deleted(userId: string, options: DeletedOptions): Promise<Page<HistoryEntry>>;
   categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]>;
+  /** Memories `filter` lets through, counted by the UTC day of `createdAt`, oldest first; days without any are left out. */
+  addedPerDay(userId: string, filter: StoreFilter): Promise<DayCount[]>;
 
   /** Full-text candidates, best first. `terms` are already normalised words. */
   keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]>;

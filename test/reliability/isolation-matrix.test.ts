@@ -379,6 +379,23 @@ const REST_CASES: Case[] = [
     },
   },
   {
+    route: 'GET /v1/stats',
+    name: "counts none of Alice's memories, per category or per day",
+    async run(w) {
+      expect((await rest(w, w.keys.alice, 'GET', '/v1/stats')).text).toContain('alice-vault');
+      const own = json<{ categories: { count: number }[] }>(await bobRest(w, 'GET', '/v1/categories'));
+      const bobs = own.categories.reduce((sum, { count }) => sum + count, 0);
+      for (const query of ['', AS_ALICE, '?days=366']) {
+        const stats = await bobRest(w, 'GET', `/v1/stats${query}`);
+        expect(stats.status).toBe(200);
+        expectReplyNoLeak(w, stats);
+        const body = json<{ memories: number; addedPerDay: { count: number }[] }>(stats);
+        expect(body.memories).toBe(bobs);
+        expect(body.addedPerDay.reduce((sum, { count }) => sum + count, 0)).toBeLessThanOrEqual(bobs);
+      }
+    },
+  },
+  {
     route: 'DELETE /v1/users/{id}',
     name: 'refuses to purge Alice (403), exactly as for a user that does not exist',
     async run(w) {

@@ -110,6 +110,46 @@ describe('REST /v1 in local mode', () => {
     expect(categories.body.categories).toEqual([{ category: 'paging', count: 5 }]);
   });
 
+  it('counts memories per category and per UTC day in one call (/v1/stats)', async () => {
+    // A memory added three days ago, carried in by an import that keeps its createdAt.
+    await post('/v1/memories', { content: 'Gus planted tulips by the gate', category: 'garden' }, 'gus');
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    const lines = String((await call('/v1/export', { user: 'gus' })).body)
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.type === 'memory')
+      .map((line) => JSON.stringify({ ...line, memory: { ...line.memory, createdAt: threeDaysAgo } }));
+    const imported = await call('/v1/import', {
+      method: 'POST',
+      body: `${lines.join('\n')}\n`,
+      user: 'hal',
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(imported.body).toMatchObject({ imported: 1, errors: [] });
+    await post('/v1/memories', { content: 'Hal fixed the fence', category: 'home' }, 'hal');
+    await post('/v1/memories', { content: 'Hal left the shed open', expiresAt: '2001-01-01T00:00:00Z' }, 'hal');
+
+    const stats = await call('/v1/stats?days=5', { user: 'hal' });
+    expect(stats.status).toBe(200);
+    const day = (msAgo: number) => new Date(Date.now() - msAgo).toISOString().slice(0, 10);
+    expect(stats.body).toEqual({
+      memories: 2,
+      categories: [
+        { category: 'garden', count: 1 },
+        { category: 'home', count: 1 },
+      ],
+      addedPerDay: [4, 3, 2, 1, 0].map((n) => ({ day: day(n * 86_400_000), count: n === 3 || n === 0 ? 1 : 0 })),
+    });
+    // The window only bounds the days; the default is 14.
+    const short = await call('/v1/stats?days=1', { user: 'hal' });
+    expect(short.body).toMatchObject({ memories: 2, addedPerDay: [{ day: day(0), count: 1 }] });
+    expect((await call('/v1/stats', { user: 'hal' })).body.addedPerDay).toHaveLength(14);
+    expect((await call('/v1/stats', { user: 'nobody-here' })).body).toMatchObject({ memories: 0, categories: [] });
+    for (const days of ['0', '367', 'many'])
+      expect((await call(`/v1/stats?days=${days}`, { user: 'hal' })).status).toBe(400);
+  });
+
   it('updates with history, deletes, and keeps the history', async () => {
     const added = await post('/v1/memories', { content: 'Bob lives in Berlin' }, 'bob');
     const id = added.body.memory.id;

@@ -744,6 +744,33 @@ function categoryCases(store: Current): void {
   it('applies the filter', async () => {
     expect(await store().categories('alice', filter({ tagsAny: ['t'] }))).toEqual([{ category: 'beta', count: 1 }]);
   });
+
+  it('counts visible memories per UTC day of their creation, oldest first, with the filter', async () => {
+    await seed(store(), [
+      makeMemory(10, { createdAt: '2026-03-01T23:59:59.999Z' }),
+      makeMemory(11, { createdAt: '2026-03-01T00:00:00.000Z', tags: ['t'] }),
+      makeMemory(12, { createdAt: '2026-03-03T12:00:00.000Z' }),
+      makeMemory(13, { createdAt: '2026-03-03T13:00:00.000Z', userId: 'bob' }),
+    ]);
+    // The fixture's memories were all added on 2026-01-10; one is superseded and one expired.
+    expect(await store().addedPerDay('alice', filter())).toEqual([
+      { day: '2026-01-10', count: 3 },
+      { day: '2026-03-01', count: 2 },
+      { day: '2026-03-03', count: 1 },
+    ]);
+    expect(await store().addedPerDay('alice', filter({ createdAfter: '2026-03-02T00:00:00.000Z' }))).toEqual([
+      { day: '2026-03-03', count: 1 },
+    ]);
+    expect(await store().addedPerDay('alice', filter({ tagsAny: ['t'] }))).toEqual([
+      { day: '2026-01-10', count: 1 },
+      { day: '2026-03-01', count: 1 },
+    ]);
+    expect((await store().addedPerDay('alice', filter({ includeExpired: true, includeSuperseded: true })))[0]).toEqual({
+      day: '2026-01-10',
+      count: 5,
+    });
+    expect(await store().addedPerDay('carol', filter())).toEqual([]);
+  });
 }
 
 function keywordCases(store: Current): void {

@@ -1,6 +1,7 @@
 /** The REST API as the UI uses it: the key from session storage as a Bearer token, errors as ApiError. */
 
 import type { DeletedMemory } from '../../src/core/schemas.js';
+import type { UserStats } from '../../src/core/stats.js';
 // The server's own types: what the REST API returns (type-only: nothing of the server is bundled).
 import type { SearchExplanation as Explanation, HistoryEntry, Memory, SearchResult } from '../../src/core/types.js';
 import type { NoteMeta } from '../../src/kb/note.js';
@@ -95,6 +96,7 @@ export const api = {
     ),
   remove: (id: string) => call<{ deleted: Memory }>('DELETE', `/v1/memories/${encodeURIComponent(id)}`),
   categories: () => call<{ categories: { category: string; count: number }[] }>('GET', '/v1/categories'),
+  stats: (days: number) => call<UserStats>('GET', `/v1/stats${query({ days })}`),
 };
 
 /** A note as the list returns it: its frontmatter and path. */
@@ -115,14 +117,6 @@ export const server = {
   metrics: async (): Promise<string> => (await fetch('/metrics')).text(),
   ready: async () =>
     (await fetch('/ready')).json() as Promise<{ status: string; checks: Record<string, { detail: string }> }>,
-  /** Memories created in [from, to), counted through the category counts. */
-  countBetween: async (from: string, to: string): Promise<number> => {
-    const { categories } = await call<{ categories: { count: number }[] }>(
-      'GET',
-      `/v1/categories${query({ createdAfter: from, createdBefore: to })}`,
-    );
-    return categories.reduce((sum, item) => sum + item.count, 0);
-  },
 };
 
 export interface KeyView {

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { memorySchema, searchSchema } from '../../core/schemas.js';
 import type { AppEnv, ServerDeps } from '../context.js';
-import { errorResponses, filterFromQuery, filterQuerySchema } from './shared.js';
+import { errorResponses, filterFromQuery, filterQuerySchema, json } from './shared.js';
 
 const explanationSchema = z
   .object({
@@ -84,5 +84,37 @@ export function searchRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
         { categories: await service.categories(c.get('caller').userId, filterFromQuery(c.req.valid('query'))) },
         200,
       ),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/stats',
+      summary: 'The caller’s memories at a glance: how many, per category, and added per UTC day',
+      tags: ['search'],
+      request: {
+        query: z.object({
+          days: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(366)
+            .optional()
+            .openapi({ description: 'days of adds to count, today included (default 14)' }),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({
+            memories: z.number(),
+            categories: z.array(z.object({ category: z.string(), count: z.number() })),
+            addedPerDay: z.array(z.object({ day: z.string().openapi({ example: '2026-12-03' }), count: z.number() })),
+          }),
+          'counts of the memories that are neither expired nor superseded',
+        ),
+        ...errorResponses,
+      },
+    }),
+    async (c) => c.json(await service.stats(c.get('caller').userId, c.req.valid('query').days ?? 14), 200),
   );
 }

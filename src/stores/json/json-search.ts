@@ -1,6 +1,6 @@
 import { matchesFilter } from '../../core/filter.js';
 import { words } from '../../core/text.js';
-import type { CategoryCount, KeywordHit, Memory, StoreFilter, VectorHit } from '../../core/types.js';
+import type { CategoryCount, DayCount, KeywordHit, Memory, StoreFilter, VectorHit } from '../../core/types.js';
 import { cosine } from '../../embed/embedder.js';
 
 const BM25_K1 = 1.2;
@@ -138,4 +138,16 @@ export function categoryCounts(docs: Memory[]): CategoryCount[] {
   return [...counts]
     .map(([category, count]) => ({ category, count }))
     .sort((a, b) => (a.category < b.category ? -1 : a.category > b.category ? 1 : 0));
+}
+
+/** Counts by the UTC day of `createdAt` (its first ten characters), oldest first. */
+export function dayCounts(docs: Memory[]): DayCount[] {
+  const counts = new Map<string, number>();
+  for (const memory of docs) {
+    const day = memory.createdAt.slice(0, 10);
+    counts.set(day, (counts.get(day) ?? 0) + 1);
+  }
+  return [...counts]
+    .map(([day, count]) => ({ day, count }))
+    .sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
 }

@@ -4,6 +4,7 @@ import { EngramError, invalid, notFound } from '../../core/errors.js';
 import { decodeCursor, encodeCursor, matchesFilter } from '../../core/filter.js';
 import type {
   CategoryCount,
+  DayCount,
   EmbeddingInfo,
   HistoryEntry,
   Job,
@@ -44,7 +45,7 @@ import {
 } from './json-format.js';
 import { Layout } from './json-layout.js';
 import { FileLocks } from './json-lock.js';
-import { categoryCounts, keywordHits, newestFirst, vectorHits } from './json-search.js';
+import { categoryCounts, dayCounts, keywordHits, newestFirst, vectorHits } from './json-search.js';
 
 /*
  * Every change is a read-modify-write of one whole file under its lock, re-reading the file first,
@@ -242,6 +243,10 @@ export class JsonStore implements MemoryStore {
 
   async categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]> {
     return this.#read(userId, (snapshot) => categoryCounts(visible(snapshot, filter)));
+  }
+
+  async addedPerDay(userId: string, filter: StoreFilter): Promise<DayCount[]> {
+    return this.#read(userId, (snapshot) => dayCounts(visible(snapshot, filter)));
   }
 
   async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {

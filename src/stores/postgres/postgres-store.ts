@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor } from '../../core/filter.js';
 import { words } from '../../core/text.js';
 import type {
   CategoryCount,
+  DayCount,
   EmbeddingInfo,
   HistoryEntry,
   Job,
@@ -507,6 +508,18 @@ export class PostgresStore implements MemoryStore {
         where.params,
       );
       return rows.map((row) => ({ category: row.category, count: Number(row.count) }));
+    });
+  }
+
+  async addedPerDay(userId: string, filter: StoreFilter): Promise<DayCount[]> {
+    return this.#tx({ user: userId }, async (db) => {
+      const where = filterPg(userId, filter);
+      const { rows } = await db.query<{ day: string; count: string }>(
+        `SELECT left(m.created_at, 10) AS day, count(*) AS count FROM memories m WHERE ${where.sql}
+         GROUP BY day ORDER BY day`,
+        where.params,
+      );
+      return rows.map((row) => ({ day: row.day, count: Number(row.count) }));
     });
   }
 

@@ -7,6 +7,7 @@ import { EngramError } from '../../core/errors.js';
 import { decodeCursor, encodeCursor } from '../../core/filter.js';
 import type {
   CategoryCount,
+  DayCount,
   EmbeddingInfo,
   HistoryEntry,
   Job,
@@ -351,6 +352,15 @@ export class SqliteStore implements MemoryStore {
         `SELECT m.category AS category, count(*) AS count FROM memories m WHERE ${where.sql} GROUP BY m.category ORDER BY m.category`,
       )
       .all(...where.params) as CategoryCount[];
+  }
+
+  async addedPerDay(userId: string, filter: StoreFilter): Promise<DayCount[]> {
+    const where = filterSql(userId, filter);
+    return this.#conn
+      .prepare(
+        `SELECT substr(m.created_at, 1, 10) AS day, count(*) AS count FROM memories m WHERE ${where.sql} GROUP BY day ORDER BY day`,
+      )
+      .all(...where.params) as DayCount[];
   }
 
   async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {

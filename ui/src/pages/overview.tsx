@@ -6,6 +6,7 @@ import { ErrorNote } from './error-note';
 const DAYS = 14;
 
 interface Overview {
+  memories: number;
   categories: { category: string; count: number }[];
   perDay: { day: string; count: number }[];
   store: { memories: number | null; bytes: number | null };
@@ -15,25 +16,13 @@ interface Overview {
 }
 
 async function load(): Promise<Overview> {
-  const today = new Date();
-  today.setUTCHours(0, 0, 0, 0);
-  const days = Array.from({ length: DAYS }, (_, i) => new Date(today.getTime() - (DAYS - 1 - i) * 86_400_000));
-  const [{ categories }, perDay, text, ready] = await Promise.all([
-    api.categories(),
-    Promise.all(
-      days.map(async (day) => ({
-        day: day.toISOString().slice(0, 10),
-        count: await server.countBetween(day.toISOString(), new Date(day.getTime() + 86_400_000 - 1).toISOString()),
-      })),
-    ),
-    server.metrics(),
-    server.ready(),
-  ]);
+  const [stats, text, ready] = await Promise.all([api.stats(DAYS), server.metrics(), server.ready()]);
   const samples = parseSamples(text);
   const ms = (seconds: number | null) => (seconds === null ? null : seconds * 1000);
   return {
-    categories,
-    perDay,
+    memories: stats.memories,
+    categories: stats.categories,
+    perDay: stats.addedPerDay,
     store: {
       memories: sampleValue(samples, 'engram_store_memories'),
       bytes: sampleValue(samples, 'engram_store_size_bytes'),
@@ -83,13 +72,12 @@ export function OverviewPage() {
   }, []);
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p aria-live="polite">Loading…</p>;
-  const total = data.categories.reduce((sum, item) => sum + item.count, 0);
   return (
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Overview</h1>
       <dl class="facts" aria-label="Summary">
         <dt>your memories</dt>
-        <dd>{total}</dd>
+        <dd>{data.memories}</dd>
         <dt>store (all users)</dt>
         <dd>
           {data.store.memories ?? '—'} memories,{' '}
