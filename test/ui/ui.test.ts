@@ -1,13 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-const CHROMIUM = process.env.ENGRAM_TEST_CHROMIUM;
-const HOW = "needs Debian's chromium: run `scripts/services.sh start` (CI does) and set ENGRAM_TEST_CHROMIUM";
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
+import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js';
 
 (CHROMIUM ? describe : describe.skip)(`web UI in headless Chromium${CHROMIUM ? '' : ` (skipped: ${HOW})`}`, () => {
   let server: TestServer;
@@ -27,18 +23,11 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     return ((await response.json()) as { memory: { id: string } }).memory.id;
   };
 
-  async function signIn(key: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
-    const page = await browser.newPage({ viewport });
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(message.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(error.message));
-    await page.goto(server.url);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Search' }).waitFor();
-    return page;
-  }
+  const signIn = signInTo(
+    () => browser,
+    () => server.url,
+    consoleErrors,
+  );
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
@@ -49,10 +38,7 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     await add(aliceKey, 'Alice keeps her climbing gear in the blue locker at the gym', ['gear']);
     await add(aliceKey, 'Alice prefers tea over coffee in the morning', ['food']);
     bobMemoryId = await add(bobKey, "Bob's vault code is 4711, never tell anyone", ['secret']);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM as string,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -161,7 +147,7 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
     });
     expect(stored.status).toBe(201);
 
-    const page = await signIn(daveKey, { width: 1280, height: 800 });
+    const page = await signIn(daveKey, { viewport: { width: 1280, height: 800 } });
     await page.goto(`${server.url}/#/memories`);
     const rows = page.locator('.memories > li');
     await rows.first().waitFor();
@@ -337,7 +323,7 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.
   });
 
   it('fits a phone screen without horizontal scrolling, and the console stays clean (no CSP violations)', async () => {
-    const page = await signIn(aliceKey, { width: 375, height: 740 });
+    const page = await signIn(aliceKey, { viewport: { width: 375, height: 740 } });
     await page.getByLabel('Query').fill('tea');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.locator('.results > li').first().waitFor();
