@@ -65,12 +65,13 @@ describe('UseEmbedder (real model, worker pool)', () => {
 
   it('keeps the main event loop responsive while embedding 256 texts', async () => {
     const texts = sentences(256);
-    const { result: vectors, ms: embedMs, maxGap } = await watchEventLoop(() => embedder.embed(texts));
+    const { result: vectors, ms: embedMs, blockedMs } = await watchEventLoop(() => embedder.embed(texts));
 
     expect(vectors).toHaveLength(256);
-    // On the main thread one 64-text batch alone blocks for ~300 ms.
+    // On the main thread each 64-text batch blocks for ~300 ms, so nearly all of the run would be
+    // blocked; off it, at most a stall of a busy machine is. (A single largest gap flaked under load.)
     expect(embedMs).toBeGreaterThan(200);
-    expect(maxGap).toBeLessThan(Math.min(100, embedMs / 5));
+    expect(blockedMs).toBeLessThan(embedMs / 3);
   }, 60_000);
 
   it('refuses work after close()', async () => {

@@ -25,7 +25,8 @@ export async function newPage(browser: Browser, options: SignInOptions = {}): Pr
     ...(options.colorScheme && { colorScheme: options.colorScheme }),
   });
   const page = await context.newPage();
-  page.once('close', () => void context.close());
+  // After the browser itself closed (afterAll), the context is gone already: nothing to close.
+  page.once('close', () => context.close().catch(() => undefined));
   return page;
 }
 

@@ -96,7 +96,7 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     await page.getByRole('heading', { name: 'Memory deleted' }).waitFor();
     // Restore brings it back, with its history; then it is deleted for good.
     await page.getByRole('button', { name: 'Restore' }).click();
-    await page.getByRole('status').filter({ hasText: 'Restored.' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Restored "Alice keeps her climbing gear' }).waitFor();
     await timeline.locator('li', { hasText: 'restore' }).waitFor();
     await expect(page.getByLabel('Content').inputValue()).resolves.toContain('red locker');
     page.once('dialog', (dialog) => void dialog.accept());
@@ -126,8 +126,28 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     await page.getByRole('status').filter({ hasText: 'Restored "Alice keeps her climbing gear' }).waitFor();
     await deleted.getByText('red locker').waitFor({ state: 'detached' });
     await page.getByText('No deleted memories to restore.').waitFor();
+    // An expired memory comes back without its expiry: as it was, it would stay hidden.
+    const lapsed = await fetch(`${server.url}/v1/memories`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${aliceKey}` },
+      body: JSON.stringify({
+        content: 'Alice had a gym pass until 2001',
+        expiresAt: '2001-01-01T00:00:00Z',
+        infer: false,
+      }),
+    });
+    const lapsedId = ((await lapsed.json()) as { memory: { id: string } }).memory.id;
+    await fetch(`${server.url}/v1/memories/${lapsedId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${aliceKey}` },
+    });
+    await page.reload();
+    await expect(deleted.locator('li').first().locator('.meta').textContent()).resolves.toMatch(/expired .+ deleted/);
+    await deleted.getByRole('button', { name: /^Restore "Alice had a gym pass/ }).click();
+    await page.getByRole('status').filter({ hasText: 'without its expiry' }).waitFor();
     await page.getByRole('link', { name: 'Back to memories' }).click();
     await page.locator('.memories > li', { hasText: 'red locker' }).waitFor();
+    await page.locator('.memories > li', { hasText: 'gym pass until 2001' }).waitFor();
     await page.close();
   });
 

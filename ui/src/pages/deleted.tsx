@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type DeletedMemory, errorMessage } from '../api';
 import { ErrorNote } from './error-note';
+import { isExpired, restoreMemory } from './restore';
 
 const short = (text: string) => (text.length > 60 ? `${text.slice(0, 59)}…` : text);
+const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '');
 
 /**
  * Recently deleted: the memories a restore can still bring back (their history is kept), most
@@ -37,9 +39,9 @@ export function DeletedPage() {
   const restore = async ({ memory }: DeletedMemory) => {
     setError(null);
     try {
-      await api.restore(memory.id);
+      const done = await restoreMemory(memory);
       setItems((previous) => previous.filter((item) => item.memory.id !== memory.id));
-      setStatus(`Restored "${short(memory.content)}".`);
+      setStatus(done);
     } catch (caught) {
       setError(errorMessage(caught));
     }
@@ -63,8 +65,9 @@ export function DeletedPage() {
             </a>
             <p class="meta">
               {item.memory.category}
-              {item.memory.tags.length > 0 && ` · ${item.memory.tags.join(', ')}`} · deleted{' '}
-              {new Date(item.deletedAt).toLocaleString()} by {item.deletedBy}
+              {item.memory.tags.length > 0 && ` · ${item.memory.tags.join(', ')}`}
+              {isExpired(item.memory) && ` · expired ${when(item.memory.expiresAt)}`} · deleted {when(item.deletedAt)}{' '}
+              by {item.deletedBy}
             </p>
             <button
               type="button"

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, errorMessage, type HistoryEntry, type Memory } from '../api';
 import { ErrorNote } from './error-note';
+import { restoreMemory } from './restore';
 import { Timeline, when } from './timeline';
 
 const dayOf = (iso: string | null) => (iso ? iso.slice(0, 10) : '');
@@ -37,11 +38,12 @@ export function MemoryPage({ id }: { id: string }) {
     void refresh();
   }, [id]);
 
+  /** Runs a change, then shows `what` (or the message the change returns) and reloads. */
   const act = async (what: string, run: () => Promise<unknown>) => {
     setError(null);
     try {
-      await run();
-      setStatus(what);
+      const said = await run();
+      setStatus(typeof said === 'string' ? said : what);
       await refresh();
     } catch (caught) {
       setError(errorMessage(caught));
@@ -59,7 +61,12 @@ export function MemoryPage({ id }: { id: string }) {
         {gone?.before && <p class="card content">{gone.before.content}</p>}
         <ErrorNote error={error} />
         <div class="row">
-          <button type="button" class="secondary" onClick={() => void act('Restored.', () => api.restore(id))}>
+          <button
+            type="button"
+            class="secondary"
+            disabled={!gone?.before}
+            onClick={() => gone?.before && void act('', () => restoreMemory(gone.before as Memory))}
+          >
             Restore
           </button>
           <a href="#/memories">Back to memories</a> <a href="#/deleted">Recently deleted</a>
