@@ -21,6 +21,12 @@ const addResultSchema = z.object({
   decisions: z.array(decisionSchema).optional().openapi({ description: 'with an LLM: what happened to each fact' }),
 });
 const batchSchema = z.strictObject({ memories: z.array(addMemorySchema).min(1).max(LIMITS.batch) });
+const page = <S extends z.ZodType>(item: S) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+/** Cursor paging of a list route: `?limit=&cursor=`. */
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).optional(),
+  cursor: z.string().max(512).optional(),
+});
 const idParam = z.object({
   id: z
     .string()
@@ -76,13 +82,10 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       summary: 'List memories, newest first, with filters and cursor paging',
       tags: ['memories'],
       request: {
-        query: filterQuerySchema.extend({
-          limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).optional(),
-          cursor: z.string().max(512).optional(),
-        }),
+        query: filterQuerySchema.extend(pageQuery.shape),
       },
       responses: {
-        200: json(z.object({ items: z.array(memorySchema), nextCursor: z.string().nullable() }), 'one page'),
+        200: json(page(memorySchema), 'one page'),
         ...errorResponses,
       },
     }),
@@ -179,13 +182,10 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       summary: 'Deleted memories that can be restored, most recently deleted first, with cursor paging',
       tags: ['memories'],
       request: {
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).optional(),
-          cursor: z.string().max(512).optional(),
-        }),
+        query: pageQuery,
       },
       responses: {
-        200: json(z.object({ items: z.array(deletedMemorySchema), nextCursor: z.string().nullable() }), 'one page'),
+        200: json(page(deletedMemorySchema), 'one page'),
         ...errorResponses,
       },
     }),
