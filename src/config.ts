@@ -253,6 +253,8 @@ export const configSchema = z
         backoffMs: int(0, 3_600_000).default(1_000),
         /** On shutdown, how long to wait for running jobs before leaving them to their lease. */
         shutdownGraceMs: int(0, 600_000).default(10_000),
+        /** Finished jobs (and their results) are deleted by the sweeper this long after they finished (fractions allowed); 0: kept. */
+        retentionHours: z.coerce.number().min(0).max(87_600).default(168),
       })
       .prefault({}),
     limits: z
@@ -375,6 +377,7 @@ export const ENV_VARS = {
   ENGRAM_JOBS_LEASE_MS: 'jobs.leaseMs',
   ENGRAM_JOBS_BACKOFF_MS: 'jobs.backoffMs',
   ENGRAM_JOBS_SHUTDOWN_GRACE_MS: 'jobs.shutdownGraceMs',
+  ENGRAM_JOBS_RETENTION_HOURS: 'jobs.retentionHours',
   ENGRAM_BACKUP_INTERVAL_MINUTES: 'backup.intervalMinutes',
   ENGRAM_BACKUP_DIR: 'backup.dir',
   ENGRAM_BACKUP_KEEP: 'backup.keep',

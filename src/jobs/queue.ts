@@ -88,6 +88,21 @@ export class JobQueue<H extends JobHandlers = JobHandlers> {
     return jobView(job);
   }
 
+  /**
+   * Deletes the finished (succeeded or failed) jobs of every user that finished more than
+   * `retentionMs` ago, in batches; returns how many went. Their results, which may quote memories
+   * since deleted, go with them; asking for such a job afterwards is `not_found`.
+   */
+  async prune(retentionMs: number, batch = 500): Promise<number> {
+    const before = new Date(this.now().getTime() - retentionMs).toISOString();
+    let pruned = 0;
+    for (;;) {
+      const round = await this.store.pruneJobs(before, batch);
+      pruned += round;
+      if (round < batch) return pruned;
+    }
+  }
+
   /** One of the user's jobs; another user's job is `not_found`, as if it did not exist. */
   async get(userId: string, id: string): Promise<JobView> {
     parseInput(userIdSchema, userId);

@@ -9,8 +9,8 @@ import { type BackupObserver, BackupScheduler, backupDir, sqliteFile } from '../
 import { type Config, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
-import { Sweeper } from '../core/sweeper.js';
-import { createJobs } from '../jobs/index.js';
+import { Sweeper, type SweepTask } from '../core/sweeper.js';
+import { createJobs, type JobQueue } from '../jobs/index.js';
 import { createChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import { openKnowledgeBase } from '../runtime.js';
@@ -142,16 +142,7 @@ export async function startServer(
   // Jobs left queued or running (by a crash) before this start are picked up now.
   jobs.runner.start();
 
-  const interval = config.memory.sweepIntervalSeconds;
-  const sweeper =
-    interval > 0
-      ? new Sweeper(service, interval * 1000, {
-          swept: (count) => {
-            if (count > 0) logger.info({ count }, 'swept expired memories');
-          },
-          failed: (error) => logger.warn({ err: error }, 'sweeping expired memories failed'),
-        })
-      : null;
+  const sweeper = startSweeper(config, service, jobs.queue, logger);
 
   const backups = scheduleBackups(config, service, logger, metrics.backupObserver);
 
@@ -190,6 +181,24 @@ export async function startServer(
     return closing;
   };
   return { url, deps, app, close };
+}
+
+/**
+ * Housekeeping every ENGRAM_SWEEP_INTERVAL_SECONDS: expired memories, then finished jobs older
+ * than ENGRAM_JOBS_RETENTION_HOURS. Every replica may run it; the deletes are idempotent.
+ */
+function startSweeper(config: Config, service: MemoryService, jobs: JobQueue, logger: Logger): Sweeper | null {
+  const interval = config.memory.sweepIntervalSeconds;
+  if (interval === 0) return null;
+  const tasks: SweepTask[] = [{ name: 'expired memories', run: () => service.sweepExpired() }];
+  const retentionHours = config.jobs.retentionHours;
+  if (retentionHours > 0) tasks.push({ name: 'finished jobs', run: () => jobs.prune(retentionHours * 3_600_000) });
+  return new Sweeper(tasks, interval * 1000, {
+    swept: (task, count) => {
+      if (count > 0) logger.info({ count }, `swept ${task}`);
+    },
+    failed: (task, error) => logger.warn({ err: error }, `sweeping ${task} failed`),
+  });
 }
 
 /** The server's scheduled backups (ENGRAM_BACKUP_INTERVAL_MINUTES), for the SQLite store. */

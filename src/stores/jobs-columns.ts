@@ -1,7 +1,11 @@
 import type { JobCounts, JobError, JobStatus, JsonValue } from '../core/types.js';
 import type { JobOutcome } from './store.js';
 
-/** The columns a `settleJob` writes, the same for every store: what the outcome does not set is null. */
+/**
+ * The columns a `settleJob` writes, the same for every store: what the outcome does not set is
+ * null. A finished job's payload is dropped (set to JSON `null`): it held the user's input (an
+ * extract's whole conversation), which nothing reads once no attempt will run again.
+ */
 export function settledColumns(outcome: JobOutcome): {
   status: JobStatus;
   at: string;
@@ -9,14 +13,37 @@ export function settledColumns(outcome: JobOutcome): {
   error: JobError | null;
   /** null: unchanged. */
   runAfter: string | null;
+  /** True when the job is finished and its payload goes. */
+  dropPayload: boolean;
 } {
   switch (outcome.status) {
     case 'succeeded':
-      return { status: outcome.status, at: outcome.at, result: outcome.result, error: null, runAfter: null };
+      return {
+        status: outcome.status,
+        at: outcome.at,
+        result: outcome.result,
+        error: null,
+        runAfter: null,
+        dropPayload: true,
+      };
     case 'failed':
-      return { status: outcome.status, at: outcome.at, result: null, error: outcome.error, runAfter: null };
+      return {
+        status: outcome.status,
+        at: outcome.at,
+        result: null,
+        error: outcome.error,
+        runAfter: null,
+        dropPayload: true,
+      };
     case 'queued':
-      return { status: outcome.status, at: outcome.at, result: null, error: outcome.error, runAfter: outcome.runAfter };
+      return {
+        status: outcome.status,
+        at: outcome.at,
+        result: null,
+        error: outcome.error,
+        runAfter: outcome.runAfter,
+        dropPayload: false,
+      };
   }
 }
 

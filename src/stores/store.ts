@@ -187,6 +187,12 @@ export interface MemoryStore {
   settleJob(lease: JobLease, outcome: JobOutcome): Promise<boolean>;
   /** Jobs waiting (`queued`) and `running` (leases still held or not), for the queue-depth gauge. */
   jobCounts(): Promise<JobCounts>;
+  /**
+   * Deletes up to `limit` finished jobs (`succeeded` or `failed`) of any user that last changed
+   * before `before`, longest finished first; returns how many went (job retention, for the sweeper).
+   * Queued and running jobs are never touched.
+   */
+  pruneJobs(before: string, limit: number): Promise<number>;
 }
 
 /** Entries (each memory's in order) grouped by memory id, for `historyMany`. */

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { EngramError } from '../../src/core/errors.js';
 import type { Actor, MemoryService } from '../../src/core/memory-service.js';
@@ -22,10 +22,13 @@ import type { MemoryStore } from '../../src/stores/store.js';
 const actor: Actor = { name: 'test', source: 'api' };
 const fast: JobRunnerOptions = { concurrency: 2, maxAttempts: 3, pollMs: 20, leaseMs: 400, backoffMs: 10 };
 
-/** A handler of kind `test` that runs `behaviour` for each attempt (given the attempt number). */
-function testJob(behaviour: (attempt: number) => Promise<JsonValue>): JobHandler<'test', { note: string }, JsonValue> {
+/** A handler of `kind` (default `test`) that runs `behaviour` for each attempt (given the attempt number). */
+function testJob<K extends string = 'test'>(
+  behaviour: (attempt: number) => Promise<JsonValue>,
+  kind = 'test' as K,
+): JobHandler<K, { note: string }, JsonValue> {
   return {
-    kind: 'test',
+    kind,
     prepare: (_userId, input) => ({ note: input.note }),
     run: (_payload, { job }) => behaviour(job.attempts),
   };
@@ -285,5 +288,74 @@ describe('add jobs', () => {
     expect(results.every((item) => item.duplicate)).toBe(true);
     const page = await service.list('carol', { limit: 100 });
     expect(page.items.map((memory) => memory.content).sort()).toEqual([...contents].sort());
+  });
+});
+
+describe('JobQueue.prune (job retention)', () => {
+  it('deletes finished jobs past the retention, with their input, and leaves running and queued ones', async () => {
+    const { store } = await sqliteStore();
+    let now = new Date('2026-01-01T00:00:00.000Z');
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const queue = new JobQueue({
+      store,
+      clock: () => now,
+      registry: new JobRegistry()
+        .register(testJob(async () => null))
+        // No retry can fix `invalid_request`: it fails at once.
+        .register(
+          testJob(async () => {
+            throw new EngramError('invalid_request', 'not like this');
+          }, 'fails'),
+        )
+        .register(
+          testJob(async () => {
+            await blocked;
+            return null;
+          }, 'waits'),
+        ),
+    });
+    run(queue, { concurrency: 1 });
+    const ok = await queue.enqueue('test', 'alice', { note: 'a conversation about my health' }, actor);
+    const bad = await queue.enqueue('fails', 'bob', { note: 'x' }, actor);
+    expect(await finished(queue, 'alice', ok.id)).toMatchObject({ status: 'succeeded' });
+    expect(await finished(queue, 'bob', bad.id)).toMatchObject({ status: 'failed' });
+    // What the job was given is gone as soon as it finished; what it answered stays until pruned.
+    expect((await store.getJob('alice', ok.id))?.payload).toBeNull();
+    const waiting = await queue.enqueue('waits', 'alice', { note: 'y' }, actor);
+    const behind = await queue.enqueue('test', 'alice', { note: 'z' }, actor);
+    await vi.waitFor(async () => expect((await queue.get('alice', waiting.id)).status).toBe('running'));
+
+    const hour = 3_600_000;
+    expect(await queue.prune(hour)).toBe(0); // finished just now
+    now = new Date(now.getTime() + 2 * hour);
+    expect(await queue.prune(hour)).toBe(2);
+    await expect(queue.get('alice', ok.id)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(queue.get('bob', bad.id)).rejects.toMatchObject({ code: 'not_found' });
+    expect((await queue.get('alice', waiting.id)).status).toBe('running');
+    expect((await queue.get('alice', behind.id)).status).toBe('queued');
+    release();
+    expect(await finished(queue, 'alice', behind.id)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('prunes in batches until none is left', async () => {
+    const { store } = await sqliteStore();
+    let now = new Date('2026-01-01T00:00:00.000Z');
+    const queue = new JobQueue({
+      store,
+      clock: () => now,
+      registry: new JobRegistry().register(testJob(async () => 1)),
+    });
+    const runner = run(queue);
+    const jobs = [];
+    for (let i = 0; i < 7; i++) jobs.push(await queue.enqueue('test', 'alice', { note: `${i}` }, actor));
+    for (const job of jobs) await finished(queue, 'alice', job.id);
+    await runner.stop(1_000);
+    now = new Date(now.getTime() + 60_000);
+    expect(await queue.prune(1_000, 3)).toBe(7);
+    expect(await store.jobCounts()).toEqual({ queued: 0, running: 0 });
+    await expect(queue.get('alice', jobs[6]?.id as string)).rejects.toMatchObject({ code: 'not_found' });
   });
 });

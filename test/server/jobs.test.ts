@@ -134,3 +134,41 @@ describe('asynchronous add (REST)', () => {
     expect(text).toMatch(/engram_jobs_queue_depth\{status="running"\} 0/);
   });
 });
+
+describe('job retention (ENGRAM_JOBS_RETENTION_HOURS)', () => {
+  it('the sweeper deletes a finished job once its retention has passed; it is then 404', async () => {
+    // 0.0005 h = 1.8 s, swept every second.
+    const short = await startTestServer({
+      auth: 'keys',
+      config: { memory: { sweepIntervalSeconds: 1 }, jobs: { retentionHours: 0.0005 } },
+    });
+    try {
+      const key = await short.createKey({ userId: 'alice' });
+      const response = await fetch(`${short.url}/v1/memories?async=true`, {
+        method: 'POST',
+        headers: headers(key),
+        body: JSON.stringify({ content: 'Alice keeps her passport in the blue drawer.' }),
+      });
+      const { job } = (await response.json()) as { job: JobView };
+      const path = new URL(`/v1/jobs/${job.id}`, short.url);
+      let status = 0;
+      const seen = new Set<string>();
+      for (let i = 0; i < 400 && status !== 404; i++) {
+        const answer = await fetch(path, { headers: headers(key) });
+        status = answer.status;
+        if (status === 200) seen.add(((await answer.json()) as JobView).status);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(status).toBe(404);
+      // It had finished (and was readable, with its result) before it went.
+      expect(seen.has('succeeded')).toBe(true);
+      expect(seen.has('failed')).toBe(false);
+      // The memory the job stored stays: only the job's record went.
+      const list = await fetch(`${short.url}/v1/memories`, { headers: headers(key) });
+      const { items } = (await list.json()) as { items: { content: string }[] };
+      expect(items.map((memory) => memory.content)).toEqual(['Alice keeps her passport in the blue drawer.']);
+    } finally {
+      await short.close();
+    }
+  });
+});

@@ -1226,11 +1226,26 @@ function jobCases(store: Current, reopen: () => Promise<MemoryStore>): void {
     );
 
     const done = await store().getJob('alice', a.id);
-    expect(done).toMatchObject({ status: 'succeeded', result, error: null, lease: null, leaseUntil: null });
+    // A finished job keeps no input (it could be a whole conversation); a retry keeps it to run again.
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      result,
+      error: null,
+      lease: null,
+      leaseUntil: null,
+      payload: null,
+    });
     expect(JSON.stringify(done?.result)).toBe(JSON.stringify(result));
-    expect(await store().getJob('alice', b.id)).toMatchObject({ status: 'failed', error, result: null, attempts: 1 });
+    expect(await store().getJob('alice', b.id)).toMatchObject({
+      status: 'failed',
+      error,
+      result: null,
+      attempts: 1,
+      payload: null,
+    });
     expect(await store().getJob('alice', c.id)).toMatchObject({
       status: 'queued',
+      payload: makeJob(3).payload,
       error,
       runAfter: timeAt(40),
       updatedAt: timeAt(13),
@@ -1249,6 +1264,37 @@ function jobCases(store: Current, reopen: () => Promise<MemoryStore>): void {
     expect(await store().jobCounts()).toEqual({ queued: 2, running: 1 });
     await store().settleJob(leaseOf(job), { status: 'succeeded', at: timeAt(11), result: null });
     expect(await store().jobCounts()).toEqual({ queued: 2, running: 0 });
+  });
+
+  it('prunes finished jobs of every user that finished before a time, oldest first, never unfinished ones', async () => {
+    // Jobs 1–4 finish at minutes 21–24 (4 is bob's, 2 failed); 5 runs, 6 waits.
+    for (let n = 1; n <= 6; n++) await store().enqueueJob(makeJob(n, { userId: n === 4 ? 'bob' : 'alice' }));
+    const claimed: Job[] = [];
+    for (let n = 1; n <= 4; n++) claimed.push((await claimAt(10, `r${n}`)) as Job);
+    const error = { code: 'internal', message: 'boom' };
+    for (const [i, job] of claimed.entries()) {
+      const at = timeAt(21 + i);
+      const outcome =
+        i === 1 ? { status: 'failed' as const, at, error } : { status: 'succeeded' as const, at, result: i };
+      expect(await store().settleJob(leaseOf(job), outcome)).toBe(true);
+    }
+    // Both unfinished jobs last changed before every cut-off below (5 at minute 10, 6 at minute 6).
+    await claimAt(10, 'r5', 1);
+    const states = async () =>
+      Promise.all(
+        [1, 2, 3, 4, 5, 6].map(
+          async (n) => (await store().getJob(n === 4 ? 'bob' : 'alice', idAt(n)))?.status ?? 'gone',
+        ),
+      );
+    expect(await states()).toEqual(['succeeded', 'failed', 'succeeded', 'succeeded', 'running', 'queued']);
+
+    expect(await store().pruneJobs(timeAt(21), 10)).toBe(0); // strictly before: job 1 finished at 21
+    expect(await store().pruneJobs(timeAt(24), 2)).toBe(2); // the limit; the oldest two go
+    expect(await states()).toEqual(['gone', 'gone', 'succeeded', 'succeeded', 'running', 'queued']);
+    expect(await store().pruneJobs(timeAt(90), 10)).toBe(2); // bob's too
+    expect(await states()).toEqual(['gone', 'gone', 'gone', 'gone', 'running', 'queued']);
+    expect(await store().jobCounts()).toEqual({ queued: 1, running: 1 });
+    expect(await store().pruneJobs(timeAt(90), 10)).toBe(0);
   });
 
   it("purgeUser removes the user's jobs and no one else's", async () => {

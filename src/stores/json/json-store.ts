@@ -444,6 +444,7 @@ export class JsonStore implements MemoryStore {
     return this.#changeHeldJob(lease, (job) => ({
       ...job,
       status: settled.status,
+      payload: settled.dropPayload ? null : job.payload,
       result: settled.result,
       error: settled.error,
       runAfter: settled.runAfter ?? job.runAfter,
@@ -460,6 +461,18 @@ export class JsonStore implements MemoryStore {
         if (job.status === 'queued' || job.status === 'running') counts[job.status]++;
       }
       return counts;
+    });
+  }
+
+  async pruneJobs(before: string, limit: number): Promise<number> {
+    return this.#mutateJobs((jobs) => {
+      const finished = jobs
+        .filter((job) => (job.status === 'succeeded' || job.status === 'failed') && job.updatedAt < before)
+        .sort((a, b) => byString(a.updatedAt, b.updatedAt) || byString(a.id, b.id))
+        .slice(0, limit);
+      if (finished.length === 0) return { result: 0, changed: false, jobs };
+      const gone = new Set(finished.map((job) => job.id));
+      return { result: gone.size, changed: true, jobs: jobs.filter((job) => !gone.has(job.id)) };
     });
   }
 

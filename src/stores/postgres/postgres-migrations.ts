@@ -117,6 +117,11 @@ export const migrations: { version: number; description: string; sql: string }[]
     description: 'index deletions per user (recently deleted memories)',
     sql: `CREATE INDEX history_user_deletes ON history (user_id, id) WHERE event = 'delete';`,
   },
+  {
+    version: 5,
+    description: 'index finished jobs by age (job retention)',
+    sql: `CREATE INDEX jobs_finished ON jobs (updated_at) WHERE status IN ('succeeded', 'failed');`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

@@ -732,6 +732,7 @@ export class PostgresStore implements MemoryStore {
     return this.#tx({ user: lease.userId }, async (db) => {
       const { rowCount } = await db.query(
         `UPDATE jobs SET status = $4, result = $5::json, error = $6::json, run_after = coalesce($7, run_after),
+           payload = CASE WHEN $9::boolean THEN 'null'::json ELSE payload END,
            updated_at = $8, lease = NULL, lease_until = NULL
          WHERE user_id = $1 AND id = $2 AND status = 'running' AND lease = $3`,
         [
@@ -743,6 +744,7 @@ export class PostgresStore implements MemoryStore {
           jsonParam(settled.error),
           settled.runAfter,
           settled.at,
+          settled.dropPayload,
         ],
       );
       return (rowCount ?? 0) > 0;
@@ -755,6 +757,18 @@ export class PostgresStore implements MemoryStore {
         `SELECT status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY status`,
       );
       return countsOf(rows);
+    });
+  }
+
+  async pruneJobs(before: string, limit: number): Promise<number> {
+    return this.#tx('all', async (db) => {
+      const { rowCount } = await db.query(
+        `DELETE FROM jobs WHERE id IN (
+           SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < $1
+           ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [before, limit],
+      );
+      return rowCount ?? 0;
     });
   }
 

@@ -131,6 +131,13 @@ export const migrations: { version: number; description: string; up: (db: Databa
       db.exec(`CREATE INDEX history_user_deletes ON history (user_id, id) WHERE event = 'delete';`);
     },
   },
+  {
+    version: 6,
+    description: 'index finished jobs by age (job retention)',
+    up(db) {
+      db.exec(`CREATE INDEX jobs_finished ON jobs (updated_at) WHERE status IN ('succeeded', 'failed');`);
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

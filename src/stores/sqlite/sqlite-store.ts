@@ -554,11 +554,13 @@ export class SqliteStore implements MemoryStore {
     const { changes } = this.#conn
       .prepare(
         `UPDATE jobs SET status = @status, result = @result, error = @error, run_after = coalesce(@runAfter, run_after),
+           payload = CASE WHEN @dropPayload THEN 'null' ELSE payload END,
            updated_at = @at, lease = NULL, lease_until = NULL
          WHERE user_id = @userId AND id = @id AND status = 'running' AND lease = @lease`,
       )
       .run({
         ...settled,
+        dropPayload: settled.dropPayload ? 1 : 0,
         result: settled.result === null ? null : JSON.stringify(settled.result),
         error: settled.error === null ? null : JSON.stringify(settled.error),
         ...lease,
@@ -573,6 +575,17 @@ export class SqliteStore implements MemoryStore {
       )
       .all() as { status: string; n: number }[];
     return countsOf(rows);
+  }
+
+  async pruneJobs(before: string, limit: number): Promise<number> {
+    const { changes } = this.#conn
+      .prepare(
+        `DELETE FROM jobs WHERE rowid IN (
+           SELECT rowid FROM jobs INDEXED BY jobs_finished
+           WHERE status IN ('succeeded', 'failed') AND updated_at < ? ORDER BY updated_at LIMIT ?)`,
+      )
+      .run(before, limit);
+    return changes;
   }
 
   #appendHistory(entries: HistoryEntry[]): void {
