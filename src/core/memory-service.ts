@@ -415,6 +415,18 @@ export class MemoryService {
     );
   }
 
+  /**
+   * Erases a memory for good, whether it is current or already deleted: the memory, its vector
+   * and its whole history go, so it can be neither listed nor restored. `not_found` when nothing
+   * of it is stored.
+   */
+  async forget(userId: string, id: string): Promise<void> {
+    this.#user(userId);
+    await this.#writes.run(userId, async () => {
+      if (!(await this.store.forget(userId, id))) throw notFound('memory', id);
+    });
+  }
+
   /** The deleted memories `restore` can bring back, most recently deleted first (restore.ts). */
   async deleted(userId: string, input: DeletedListInput = {}): Promise<Page<DeletedMemory>> {
     this.#user(userId);

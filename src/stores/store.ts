@@ -100,6 +100,12 @@ export interface MemoryStore {
   update(memory: Memory, vector: Float32Array | null, history: HistoryEntry): Promise<void>;
   /** Removes a memory and its vector; history is kept (with the delete entry appended). */
   delete(userId: string, id: string, history: HistoryEntry): Promise<boolean>;
+  /**
+   * Erases one memory for good, in one transaction: the memory if it exists, its vector, and every
+   * history entry of it — nothing is appended, so no trace of it is left to list or restore. False
+   * when there was neither memory nor history (never stored, another user's, forgotten already).
+   */
+  forget(userId: string, id: string): Promise<boolean>;
   history(userId: string, memoryId: string): Promise<HistoryEntry[]>;
   /** `history` of many memories in one call: an entry per id that has any history (another user's ids have none). */
   historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>>;

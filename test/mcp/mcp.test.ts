@@ -305,6 +305,16 @@ describe('MCP over HTTP without keys', () => {
     expectToolError(await call(client, 'restore_memory', { id: 'no-such-memory' }), 'not_found');
     const restoredHistory = data<{ history: { event: string }[] }>(await call(client, 'memory_history', { id }));
     expect(restoredHistory.history.map((entry) => entry.event)).toEqual(['add', 'update', 'delete', 'restore']);
+
+    // forget_memory erases it for good: not found, no history, nothing to restore.
+    const forgotten = await call(client, 'forget_memory', { id });
+    expect(data<{ forgotten: string }>(forgotten)).toEqual({ forgotten: id });
+    expect(text(forgotten)).toContain(`Forgot memory ${id}`);
+    const gone = data<{ memories: StoredMemory[] }>(await call(client, 'retrieve_memory', { query: 'dentist' }));
+    expect(gone.memories.map((memory) => memory.id)).not.toContain(id);
+    expectToolError(await call(client, 'memory_history', { id }), 'not_found');
+    expectToolError(await call(client, 'restore_memory', { id }), 'not_found');
+    expectToolError(await call(client, 'forget_memory', { id }), 'not_found');
   });
 
   it('pages through memories with a cursor', async () => {

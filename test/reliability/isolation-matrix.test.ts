@@ -285,6 +285,16 @@ const REST_CASES: Case[] = [
     },
   },
   {
+    route: 'POST /v1/memories/{id}/forget',
+    name: "cannot erase Alice's memories, live or deleted; 404 as for a random id, and hers stay",
+    async run(w) {
+      for (const id of [w.alice.live, w.alice.deleted]) {
+        await expectSameAsMissing(w, (x) => bobRest(w, 'POST', `/v1/memories/${x}/forget`), id, newId());
+        expect((await rest(w, w.keys.alice, 'GET', `/v1/memories/${id}/history`)).status).toBe(200);
+      }
+    },
+  },
+  {
     route: 'GET /v1/deleted-memories',
     name: "lists none of Alice's deleted memories, whatever the user params or the cursor",
     async run(w) {
@@ -789,6 +799,12 @@ const MCP_CASES: Record<string, ToolCase> = {
     // Alice's live memory would be a 409 for her; for Bob it must look like a random id.
     for (const id of [w.alice.live, w.alice.deleted]) {
       await expectToolSameAsMissing(w, (x) => tool(bob, 'restore_memory', { id: x }), id, newId());
+    }
+  },
+  async forget_memory(w, bob) {
+    for (const id of [w.alice.live, w.alice.deleted]) {
+      await expectToolSameAsMissing(w, (x) => tool(bob, 'forget_memory', { id: x }), id, newId());
+      expect((await rest(w, w.keys.alice, 'GET', `/v1/memories/${id}/history`)).status).toBe(200);
     }
   },
   async list_memories(w, bob) {

@@ -1,8 +1,10 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 for (const store of ['sqlite', 'json'] as const) {
-  describe(`POST /v1/memories/{id}/restore (${store} store)`, () => {
+  describe(`restoring and forgetting memories (${store} store)`, () => {
     let server: TestServer;
     let alice: string;
     let bob: string;
@@ -98,6 +100,47 @@ for (const store of ['sqlite', 'json'] as const) {
       for (const id of ids) expect(bobs).not.toContain(id);
       expect((await call(carol, 'GET', '/v1/deleted-memories?cursor=nonsense')).status).toBe(400);
       expect((await call(carol, 'GET', '/v1/deleted-memories?limit=0')).status).toBe(400);
+    });
+
+    it('forgets a memory for good, live or deleted: no search, no history, nothing to restore', async () => {
+      const live = await addMemory('The boat insurance number is PX-7731-QQ');
+      const deleted = await addMemory('The old mooring code was 4417');
+      const kept = await addMemory('The life jackets are under the bench');
+      await call(alice, 'PATCH', `/v1/memories/${live}`, { content: 'The boat insurance number is PX-7731-QR' });
+      await call(alice, 'DELETE', `/v1/memories/${deleted}`);
+      // Bob cannot erase them: 404, as for an id that does not exist, and they stay.
+      for (const id of [live, deleted]) expect((await call(bob, 'POST', `/v1/memories/${id}/forget`)).status).toBe(404);
+      expect((await call(alice, 'GET', `/v1/memories/${live}`)).status).toBe(200);
+
+      for (const id of [live, deleted]) {
+        expect(await call(alice, 'POST', `/v1/memories/${id}/forget`)).toEqual({
+          status: 200,
+          body: { forgotten: id },
+        });
+        expect((await call(alice, 'GET', `/v1/memories/${id}`)).status).toBe(404);
+        expect((await call(alice, 'GET', `/v1/memories/${id}/history`)).status).toBe(404);
+        expect((await call(alice, 'POST', `/v1/memories/${id}/restore`)).status).toBe(404);
+        expect((await call(alice, 'POST', `/v1/memories/${id}/forget`)).status).toBe(404);
+      }
+      for (const mode of ['keyword', 'vector']) {
+        const found = await call(alice, 'POST', '/v1/search', { query: 'boat insurance number mooring code', mode });
+        const ids = (found.body.results as { memory: { id: string } }[]).map((r) => r.memory.id);
+        expect(ids, mode).not.toContain(live);
+        expect(ids, mode).not.toContain(deleted);
+      }
+      const listing = (await call(alice, 'GET', '/v1/deleted-memories?limit=1000')).body.items as {
+        memory: { id: string };
+      }[];
+      expect(listing.map((item) => item.memory.id)).not.toContain(deleted);
+      expect((await call(alice, 'GET', `/v1/memories/${kept}`)).status).toBe(200);
+      if (store === 'json') {
+        // The files hold no trace of either text, old versions included.
+        const files = await readdir(join(server.dataDir), { recursive: true, withFileTypes: true });
+        for (const file of files.filter((entry) => entry.isFile())) {
+          const text = await readFile(join(file.parentPath, file.name), 'utf8');
+          expect(text, file.name).not.toMatch(/PX-7731|mooring code/);
+        }
+      }
     });
 
     it('refuses to restore content that was stored again meanwhile, naming that memory', async () => {

@@ -644,6 +644,37 @@ function changeCases(store: Current): void {
     expect((await store().history('alice', original.id)).map((item) => item.event)).toEqual(['add', 'delete']);
   });
 
+  it('forget erases a memory, its vector and its whole history; a deleted one too; no one else’s', async () => {
+    const deleted = makeMemory(2);
+    const kept = makeMemory(3);
+    const bobs = makeMemory(4, { userId: 'bob' });
+    await seed(store(), [deleted, kept, bobs]);
+    const v2 = { ...original, content: 'apple pie', hash: contentHash('apple pie'), updatedAt: timeAt(5) };
+    await store().update(v2, vec(0, 1), historyEntry('update', original, v2));
+    await store().delete('alice', deleted.id, historyEntry('delete', deleted, null));
+
+    expect(await store().forget('bob', original.id)).toBe(false); // alice's: not bob's to erase
+    expect(await store().forget('alice', bobs.id)).toBe(false);
+    expect(await store().forget('alice', original.id)).toBe(true);
+    expect(await store().forget('alice', deleted.id)).toBe(true);
+    expect(await store().forget('alice', deleted.id)).toBe(false);
+    expect(await store().forget('alice', idAt(77))).toBe(false);
+
+    for (const id of [original.id, deleted.id]) {
+      expect(await store().get('alice', id)).toBeNull();
+      expect(await store().history('alice', id)).toEqual([]);
+    }
+    expect(await store().deleted('alice', { limit: 10 })).toEqual({ items: [], nextCursor: null });
+    expect(await store().keywordSearch('alice', ['apple'], filter(), 10)).toEqual([]);
+    expect(ids(await store().vectorSearch('alice', vec(0, 1), filter(), 10))).toEqual([kept.id]);
+    expect((await collect(store().scan('alice'))).map((record) => record.memory.id)).toEqual([kept.id]);
+    const everything = await collect(store().scanHistory());
+    expect(JSON.stringify(everything)).not.toMatch(/apple/);
+    expect((await store().history('alice', kept.id)).map((entry) => entry.event)).toEqual(['add']);
+    expect(await store().get('bob', bobs.id)).toEqual(bobs);
+    expect(await store().stats()).toMatchObject({ memories: 2, users: 2 });
+  });
+
   it('history lists every change of one memory, oldest first', async () => {
     const other = makeMemory(2);
     await seed(store(), [other]);

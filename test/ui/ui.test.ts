@@ -151,6 +151,54 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     await page.close();
   });
 
+  it('forgets a memory for good only after a confirmation: gone from every page, history and all', async () => {
+    const erinKey = await server.createKey({ userId: 'erin' });
+    const auth = { 'content-type': 'application/json', authorization: `Bearer ${erinKey}` };
+    const add = async (content: string) => {
+      const response = await fetch(`${server.url}/v1/memories`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ content, infer: false }),
+      });
+      return ((await response.json()) as { memory: { id: string } }).memory.id;
+    };
+    const secret = await add('Erin told the assistant her bank PIN is 8812');
+    await add('Erin likes long walks by the river');
+    const page = await signIn(erinKey);
+    await page.goto(`${server.url}/#/memories/${secret}`);
+    await page.getByRole('heading', { name: 'Memory' }).waitFor();
+    // Dismissing the confirmation erases nothing.
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await page.getByRole('button', { name: 'Forget for good' }).click();
+    await expect(page.getByLabel('Content').inputValue()).resolves.toContain('PIN');
+    expect((await fetch(`${server.url}/v1/memories/${secret}`, { headers: auth })).status).toBe(200);
+    // Deleted first, it can still be forgotten from its deleted page.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { name: 'Memory deleted' }).waitFor();
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await page.getByRole('button', { name: 'Forget for good' }).click();
+    await page.getByRole('heading', { name: 'Memory forgotten' }).waitFor();
+    expect(asked).toMatch(/cannot be restored/);
+    await shot(page, 'memory-forgotten');
+    expect((await fetch(`${server.url}/v1/memories/${secret}/history`, { headers: auth })).status).toBe(404);
+    await page.reload();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /not found/i })
+      .waitFor();
+    await page.goto(`${server.url}/#/deleted`);
+    await page.getByText('No deleted memories to restore.').waitFor();
+    await page.goto(`${server.url}/#/memories`);
+    await page.locator('.memories > li', { hasText: 'long walks' }).waitFor();
+    await expect(page.locator('.memories').textContent()).resolves.not.toContain('PIN');
+    await page.close();
+  });
+
   it('draws a long list virtually: only the rows near the viewport exist, and scrolling fetches every page', async () => {
     const total = 600;
     const daveKey = await server.createKey({ userId: 'dave' });

@@ -89,6 +89,7 @@ export const api = {
   update: (id: string, change: Partial<Pick<Memory, 'content' | 'category' | 'tags' | 'pinned' | 'expiresAt'>>) =>
     call<Memory>('PATCH', `/v1/memories/${encodeURIComponent(id)}`, change),
   restore: (id: string) => call<Memory>('POST', `/v1/memories/${encodeURIComponent(id)}/restore`),
+  forget: (id: string) => call<{ forgotten: string }>('POST', `/v1/memories/${encodeURIComponent(id)}/forget`),
   deleted: (cursor?: string) =>
     call<{ items: DeletedMemory[]; nextCursor: string | null }>(
       'GET',

@@ -22,7 +22,7 @@ import {
   toFilter,
 } from './tool-schemas.js';
 
-/** The memory tools: store, recall, search, correct, delete and restore, page, history, and background jobs. */
+/** The memory tools: store, recall, search, correct, delete, restore and forget, page, history, and background jobs. */
 export const MEMORY_TOOL_NAMES = [
   'store_memory',
   'retrieve_memory',
@@ -31,6 +31,7 @@ export const MEMORY_TOOL_NAMES = [
   'update_memory',
   'delete_memory',
   'restore_memory',
+  'forget_memory',
   'list_memories',
   'memory_history',
   'get_job',
@@ -285,6 +286,31 @@ export function registerMemoryTools(
       run(async () => {
         const memory = await service.restore(userId, id, actor);
         return ok(`Restored memory ${memory.id}:\n\n${formatMemory(memory, 0)}`, { memory });
+      }),
+  );
+
+  server.registerTool(
+    'forget_memory',
+    {
+      title: 'Forget a memory for good',
+      description:
+        'Erase one memory by id when the user asks you to forget it: the memory and its whole change history ' +
+        'are removed, so it cannot be restored or seen again. Works on a deleted memory too. Use delete_memory ' +
+        'instead when it might be wanted back.',
+      inputSchema: { id: idArg },
+      outputSchema: outputs.forget,
+      annotations: {
+        title: 'Forget a memory for good',
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
+    },
+    ({ id }) =>
+      run(async () => {
+        await service.forget(userId, id);
+        return ok(`Forgot memory ${id}: it and its history are erased.`, { forgotten: id });
       }),
   );
 

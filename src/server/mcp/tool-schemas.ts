@@ -113,6 +113,7 @@ export const outputs = {
   update: { memory: memoryOutput, changed: z.array(z.string()) },
   delete: { deleted: memoryOutput },
   restore: { memory: memoryOutput },
+  forget: { forgotten: z.string() },
   list: { count: z.number(), items: z.array(memoryOutput), nextCursor: z.string().nullable() },
   history: { memoryId: z.string(), history: z.array(historyEntryOutput) },
 };

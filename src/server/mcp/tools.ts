@@ -28,8 +28,9 @@ export type ToolName = (typeof TOOL_NAMES)[number];
 const INSTRUCTIONS = `Engram is this user's long-term memory. Store durable facts, preferences, decisions and notes with \
 store_memory (one self-contained fact per memory; add a category and tags). Before answering questions that may depend \
 on earlier conversations, look things up with retrieve_memory or search_memory. Correct outdated memories with \
-update_memory rather than storing contradictions; delete_memory removes one and restore_memory undoes that. Memory ids \
-come from these tools' results.`;
+update_memory rather than storing contradictions; delete_memory removes one and restore_memory undoes that. When the \
+user asks you to forget something, forget_memory erases it and its history for good. Memory ids come from these tools' \
+results.`;
 
 export interface McpToolOptions {
   /** Where unexpected (non-domain) failures are logged; the client only sees "internal error". */

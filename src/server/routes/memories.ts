@@ -177,6 +177,22 @@ export function memoryRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
 
   app.openapi(
     createRoute({
+      method: 'post',
+      path: '/v1/memories/{id}/forget',
+      summary: 'Erase a memory for good, current or deleted: it, its vector and its history (it cannot be restored)',
+      tags: ['memories'],
+      request: { params: idParam },
+      responses: { 200: json(z.object({ forgotten: z.string() }), 'the id of the memory erased'), ...errorResponses },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      await service.forget(c.get('caller').userId, id);
+      return c.json({ forgotten: id }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/v1/deleted-memories',
       summary: 'Deleted memories that can be restored, most recently deleted first, with cursor paging',

@@ -208,6 +208,18 @@ export class JsonStore implements MemoryStore {
     });
   }
 
+  async forget(userId: string, id: string): Promise<boolean> {
+    return this.#mutate(userId, (data) => {
+      const memory = data.memories.delete(id);
+      data.vectors.delete(id);
+      let kept = 0;
+      for (const entry of data.history) if (entry.memoryId !== id) data.history[kept++] = entry;
+      const history = data.history.length - kept;
+      data.history.length = kept;
+      return memory || history > 0 ? { result: true, changed: true } : { result: false, changed: false };
+    });
+  }
+
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
     return this.#read(userId, (snapshot) =>
       snapshot.data.history.filter((entry) => entry.memoryId === memoryId).map(cloneEntry),

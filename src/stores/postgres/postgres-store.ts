@@ -443,6 +443,14 @@ export class PostgresStore implements MemoryStore {
     });
   }
 
+  async forget(userId: string, id: string): Promise<boolean> {
+    return this.#tx({ user: userId }, async (db) => {
+      const memory = await db.query('DELETE FROM memories WHERE user_id = $1 AND id = $2', [userId, id]);
+      const history = await db.query('DELETE FROM history WHERE user_id = $1 AND memory_id = $2', [userId, id]);
+      return (memory.rowCount ?? 0) + (history.rowCount ?? 0) > 0;
+    });
+  }
+
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
     return this.#tx({ user: userId }, async (db) => {
       const { rows } = await db.query<HistoryRow>(

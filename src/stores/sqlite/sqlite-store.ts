@@ -289,6 +289,18 @@ export class SqliteStore implements MemoryStore {
       .immediate();
   }
 
+  async forget(userId: string, id: string): Promise<boolean> {
+    const db = this.#conn;
+    return db
+      .transaction(() => {
+        // The delete trigger takes the vector and the keyword-index entry with the row.
+        const memory = db.prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id).changes;
+        const history = db.prepare('DELETE FROM history WHERE user_id = ? AND memory_id = ?').run(userId, id).changes;
+        return memory + history > 0;
+      })
+      .immediate();
+  }
+
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
     const rows = this.#conn
       .prepare('SELECT * FROM history WHERE user_id = ? AND memory_id = ? ORDER BY rowid')

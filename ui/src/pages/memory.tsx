@@ -6,13 +6,14 @@ import { Timeline, when } from './timeline';
 
 const dayOf = (iso: string | null) => (iso ? iso.slice(0, 10) : '');
 
-/** One memory: content, metadata, history timeline; edit, pin, expiry, delete. */
+/** One memory: content, metadata, history timeline; edit, pin, expiry, delete, restore, forget. */
 export function MemoryPage({ id }: { id: string }) {
   const [memory, setMemory] = useState<Memory | null>(null);
   const [history, setHistory] = useState<HistoryEntry[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
   const [deleted, setDeleted] = useState(false);
+  const [forgotten, setForgotten] = useState(false);
 
   const refresh = async () => {
     const [current, entries] = await Promise.allSettled([api.get(id), api.history(id)]);
@@ -50,6 +51,34 @@ export function MemoryPage({ id }: { id: string }) {
     }
   };
 
+  /** Erases the memory and its history, after a confirmation: there is no way back. */
+  const forget = async () => {
+    if (!confirm('Forget this memory for good? It and its whole history are erased; it cannot be restored.')) return;
+    setError(null);
+    try {
+      await api.forget(id);
+      setForgotten(true);
+    } catch (caught) {
+      setError(errorMessage(caught));
+    }
+  };
+  const forgetButton = (
+    <button type="button" class="danger" onClick={() => void forget()}>
+      Forget for good
+    </button>
+  );
+
+  if (forgotten) {
+    return (
+      <section aria-labelledby="memory-title">
+        <h1 id="memory-title">Memory forgotten</h1>
+        <p role="status">This memory and its history are erased. It cannot be restored.</p>
+        <div class="row">
+          <a href="#/memories">Back to memories</a> <a href="#/deleted">Recently deleted</a>
+        </div>
+      </section>
+    );
+  }
   if (deleted) {
     const gone = history.at(-1);
     return (
@@ -69,6 +98,7 @@ export function MemoryPage({ id }: { id: string }) {
           >
             Restore
           </button>
+          {forgetButton}
           <a href="#/memories">Back to memories</a> <a href="#/deleted">Recently deleted</a>
         </div>
         <Timeline history={history} />
@@ -138,6 +168,7 @@ export function MemoryPage({ id }: { id: string }) {
           <button type="button" class="danger" onClick={() => void remove()}>
             Delete
           </button>
+          {forgetButton}
         </div>
         {status && <p role="status">{status}</p>}
         <ErrorNote error={error} />
