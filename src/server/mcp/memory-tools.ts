@@ -46,6 +46,14 @@ export function registerMemoryTools(
 ): void {
   const { userId, actor } = caller;
   const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
+  /** Hints of a tool that changes memories (none reaches outside Engram). */
+  const writes = (title: string, hints: { destructive: boolean; idempotent: boolean }) => ({
+    title,
+    readOnlyHint: false,
+    destructiveHint: hints.destructive,
+    idempotentHint: hints.idempotent,
+    openWorldHint: false,
+  });
 
   server.registerTool(
     'store_memory',
@@ -77,13 +85,7 @@ export function registerMemoryTools(
           .describe('true: return at once with a job id and store in the background; check the outcome with get_job.'),
       },
       outputSchema: outputs.store,
-      annotations: {
-        title: 'Store a memory',
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: false,
-      },
+      annotations: writes('Store a memory', { destructive: false, idempotent: true }),
     },
     ({ content, metadata, async: background, ...rest }) =>
       run(async () => {
@@ -219,13 +221,7 @@ export function registerMemoryTools(
         pinned: z.boolean().optional().describe('Pinned memories are the ones that matter most.'),
       },
       outputSchema: outputs.update,
-      annotations: {
-        title: 'Update a memory',
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: false,
-      },
+      annotations: writes('Update a memory', { destructive: false, idempotent: true }),
     },
     ({ id, metadata, ...patch }) =>
       run(async () => {
@@ -250,13 +246,7 @@ export function registerMemoryTools(
       description: 'Delete one memory by id when it is wrong or no longer wanted. Its change history is kept.',
       inputSchema: { id: idArg },
       outputSchema: outputs.delete,
-      annotations: {
-        title: 'Delete a memory',
-        readOnlyHint: false,
-        destructiveHint: true,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
+      annotations: writes('Delete a memory', { destructive: true, idempotent: false }),
     },
     ({ id }) =>
       run(async () => {
@@ -274,13 +264,7 @@ export function registerMemoryTools(
         'content, category, tags and metadata). Refused while another memory holds the same content.',
       inputSchema: { id: idArg },
       outputSchema: outputs.restore,
-      annotations: {
-        title: 'Restore a deleted memory',
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
+      annotations: writes('Restore a deleted memory', { destructive: false, idempotent: false }),
     },
     ({ id }) =>
       run(async () => {
@@ -299,13 +283,7 @@ export function registerMemoryTools(
         'instead when it might be wanted back.',
       inputSchema: { id: idArg },
       outputSchema: outputs.forget,
-      annotations: {
-        title: 'Forget a memory for good',
-        readOnlyHint: false,
-        destructiveHint: true,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
+      annotations: writes('Forget a memory for good', { destructive: true, idempotent: false }),
     },
     ({ id }) =>
       run(async () => {
