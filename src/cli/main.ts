@@ -31,6 +31,7 @@ import type { MemoryStore } from '../stores/store.js';
 import { startTracing } from '../telemetry/index.js';
 import { withoutCredentials } from '../util/credentials.js';
 import { registerBackupCommands } from './backup-commands.js';
+import { registerEraseCommands } from './erase-commands.js';
 import { formatMemory, formatSearchResult, progressBar } from './format.js';
 
 const CLI_ACTOR: Actor = { name: 'cli', source: 'cli' };
@@ -435,6 +436,13 @@ export function buildCli(): Command {
     });
 
   registerBackupCommands(program, (command) => configFrom(command), print);
+  registerEraseCommands(program, {
+    configOf: (command) => configFrom(command),
+    withService: (command, work) => withService(command, (service) => work(service)),
+    userOption,
+    print,
+    actor: CLI_ACTOR,
+  });
 
   const keys = program.command('keys').description('manage API keys (stored hashed in <data-dir>/keys.json)');
   keys

@@ -165,6 +165,12 @@ export interface MemoryStore {
   /** Replaces vectors (reindex). */
   setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
   stats(): Promise<StoreStats>;
+  /**
+   * Rewrites the store's storage so that the space deleted rows took holds none of their content
+   * any more (after forgetting or purging). Slow and locking on a large store: an operator's task
+   * (`engram compact`), never run by the server. A no-op where every write rewrites its files.
+   */
+  compact(): Promise<void>;
   /** Every user with at least one memory, ordered by id (store-wide: for admins only). */
   users(): Promise<UserSummary[]>;
 

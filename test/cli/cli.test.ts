@@ -95,6 +95,44 @@ describe('engram CLI', () => {
     expect(both.stderr).toContain('exactly one of --user <id> or --admin');
   });
 
+  it('deletes and undeletes a memory, forgets one for good, and compact leaves none of its words in the file', async () => {
+    const add = async (content: string) =>
+      JSON.parse((await engram(['add', content, '--user', 'erin', '--json'])).stdout).memory.id as string;
+    const kept = await add('Erin waters the orchids every Tuesday');
+    const secret = await add('Erin wrote down the alarm code Quokkafrost 5521');
+
+    const deleted = await engram(['delete', kept, '--user', 'erin']);
+    expect(deleted).toMatchObject({ code: 0, stdout: expect.stringContaining(`deleted ${kept}`) });
+    expect((await engram(['list', '--user', 'erin'])).stdout).not.toContain('orchids');
+    expect((await engram(['undelete', kept, '--user', 'erin'])).stdout).toMatch(/^restored .*orchids/s);
+    expect((await engram(['list', '--user', 'erin'])).stdout).toContain('orchids');
+
+    // Another user cannot forget it; then erin does.
+    expect((await engram(['forget', secret, '--user', 'mallory'])).stderr).toMatch(/not found/i);
+    const forgot = await engram(['forget', secret, '--user', 'erin']);
+    expect(forgot).toMatchObject({ code: 0, stdout: expect.stringContaining(`forgot ${secret}`) });
+    expect((await engram(['undelete', secret, '--user', 'erin'])).code).not.toBe(0);
+    expect((await engram(['search', 'alarm code', '--mode', 'keyword', '--user', 'erin'])).stdout).not.toContain(
+      'Quokkafrost',
+    );
+
+    const occurrences = async () => {
+      let found = 0;
+      for (const suffix of ['', '-wal']) {
+        const bytes = await readFile(join(dataDir, `engram.db${suffix}`)).catch(() => Buffer.alloc(0));
+        found += bytes.toString('latin1').match(/quokkafrost/gi)?.length ?? 0;
+      }
+      return found;
+    };
+    // Erased from every table, the words still sit in free pages and the keyword index's segments …
+    expect(await occurrences()).toBeGreaterThan(0);
+    const compacted = await engram(['compact']);
+    expect(compacted).toMatchObject({ code: 0, stdout: expect.stringMatching(/^compacted the sqlite store: /) });
+    // … until compact rewrites the file; the rest is intact.
+    expect(await occurrences()).toBe(0);
+    expect((await engram(['search', 'orchids', '--user', 'erin'])).stdout.split('\n')[0]).toContain('orchids');
+  });
+
   it('fails with a clear message on bad configuration', async () => {
     const result = await engram(['list'], { ENGRAM_PORT: 'eighty' });
     expect(result.code).toBe(1);

@@ -675,6 +675,26 @@ function changeCases(store: Current): void {
     expect(await store().stats()).toMatchObject({ memories: 2, users: 2 });
   });
 
+  it('compact keeps every memory, vector, history entry and job, and search still finds them', async () => {
+    const other = makeMemory(2, { content: 'pears in the basket' });
+    await seed(store(), [other]);
+    await store().delete('alice', original.id, historyEntry('delete', original, null));
+    await store().enqueueJob(makeJob(9));
+    const before = {
+      memories: await collect(store().scan()),
+      history: await collect(store().scanHistory()),
+      job: await store().getJob('alice', idAt(9)),
+    };
+    await store().compact();
+    expect(await collect(store().scan())).toEqual(before.memories);
+    expect(await collect(store().scanHistory())).toEqual(before.history);
+    expect(await store().getJob('alice', idAt(9))).toEqual(before.job);
+    expect(ids(await store().keywordSearch('alice', ['pears'], filter(), 10))).toEqual([other.id]);
+    expect(await store().keywordSearch('alice', ['apple'], filter(), 10)).toEqual([]);
+    expect(ids(await store().vectorSearch('alice', vectorFor(2), filter(), 1))).toEqual([other.id]);
+    expect((await store().deleted('alice', { limit: 10 })).items.map((entry) => entry.memoryId)).toEqual([original.id]);
+  });
+
   it('history lists every change of one memory, oldest first', async () => {
     const other = makeMemory(2);
     await seed(store(), [other]);

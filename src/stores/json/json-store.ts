@@ -220,6 +220,10 @@ export class JsonStore implements MemoryStore {
     });
   }
 
+  async compact(): Promise<void> {
+    // Nothing to do: every change writes the whole file anew and replaces the old one.
+  }
+
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
     return this.#read(userId, (snapshot) =>
       snapshot.data.history.filter((entry) => entry.memoryId === memoryId).map(cloneEntry),

@@ -451,6 +451,21 @@ export class PostgresStore implements MemoryStore {
     });
   }
 
+  async compact(): Promise<void> {
+    if (!this.#pool) throw new EngramError('unavailable', 'the PostgreSQL store is not open');
+    const client = await this.#pool.connect();
+    try {
+      // VACUUM FULL writes each table (and its indexes) anew and drops the old files; it cannot run
+      // in a transaction, holds an exclusive lock per table while it runs, and may take longer than
+      // the statement timeout of ordinary queries.
+      await client.query('SET statement_timeout = 0');
+      await client.query('VACUUM (FULL, ANALYZE) memories, history, jobs');
+    } finally {
+      await client.query('RESET statement_timeout').catch(() => undefined);
+      client.release();
+    }
+  }
+
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
     return this.#tx({ user: userId }, async (db) => {
       const { rows } = await db.query<HistoryRow>(

@@ -301,6 +301,15 @@ export class SqliteStore implements MemoryStore {
       .immediate();
   }
 
+  async compact(): Promise<void> {
+    const db = this.#conn;
+    // A deleted memory's words stay in the keyword index's older segments until they are merged;
+    // VACUUM then rewrites the file without its free pages, and the WAL's old frames are dropped.
+    db.exec(`INSERT INTO memories_fts (memories_fts) VALUES ('optimize')`);
+    db.exec('VACUUM');
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
     const rows = this.#conn
       .prepare('SELECT * FROM history WHERE user_id = ? AND memory_id = ? ORDER BY rowid')
