@@ -109,6 +109,10 @@ start_postgres() {
   if [ "$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname = 'engram'")" != 1 ]; then
     "${psql[@]}" -d postgres -c "CREATE ROLE engram LOGIN PASSWORD 'engram' CREATEDB" >/dev/null
   fi
+  # A second role that owns nothing, for the tests of what a role that is not the owner may do.
+  if [ "$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname = 'engram_guest'")" != 1 ]; then
+    "${psql[@]}" -d postgres -c "CREATE ROLE engram_guest LOGIN PASSWORD 'engram_guest'" >/dev/null
+  fi
   if [ "$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'engram_test'")" != 1 ]; then
     "${psql[@]}" -d postgres -c "CREATE DATABASE engram_test OWNER engram" >/dev/null
   fi

@@ -75,6 +75,35 @@ runConformance(
     await raw.query('ROLLBACK');
   });
 
+  it('refuses to compact as a role that owns neither the tables nor the database, and keeps every row', async () => {
+    // scripts/services.sh provisions engram_guest, which owns nothing; grant it what the store uses.
+    const database = new URL(url as string).pathname.slice(1);
+    await raw.query(`GRANT CREATE ON DATABASE ${database} TO engram_guest`);
+    // CREATE on the schema too: the migration check runs CREATE TABLE IF NOT EXISTS, which Postgres authorises first.
+    await raw.query(`GRANT USAGE, CREATE ON SCHEMA ${schema} TO engram_guest`);
+    await raw.query(`GRANT ALL ON ALL TABLES IN SCHEMA ${schema} TO engram_guest`);
+    await raw.query(`GRANT ALL ON ALL SEQUENCES IN SCHEMA ${schema} TO engram_guest`);
+    const guestUrl = new URL(url as string);
+    guestUrl.username = 'engram_guest';
+    guestUrl.password = 'engram_guest';
+    const guest = make({ url: guestUrl.toString() });
+    try {
+      await guest.init();
+      expect((await guest.get('alice', makeMemory(1).id))?.content).toBe('alice secret');
+      await expect(guest.compact()).rejects.toMatchObject({
+        code: 'forbidden',
+        message: expect.stringMatching(/owns neither memories, history, jobs nor the database/),
+      });
+    } finally {
+      await guest.close();
+      await raw.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${schema} FROM engram_guest`);
+      await raw.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${schema} FROM engram_guest`);
+      await raw.query(`REVOKE ALL ON SCHEMA ${schema} FROM engram_guest`);
+      await raw.query(`REVOKE CREATE ON DATABASE ${database} FROM engram_guest`);
+    }
+    expect((await store.get('bob', makeMemory(2).id))?.content).toBe('bob secret');
+  });
+
   it('records the schema version and refuses a newer one', async () => {
     const { rows } = await raw.query<{ version: number }>('SELECT max(version) AS version FROM schema_migrations');
     expect(rows[0]?.version).toBe(LATEST_VERSION);

@@ -458,6 +458,21 @@ export class PostgresStore implements MemoryStore {
       // VACUUM FULL writes each table (and its indexes) anew and drops the old files; it cannot run
       // in a transaction, holds an exclusive lock per table while it runs, and may take longer than
       // the statement timeout of ordinary queries.
+      // PostgreSQL skips, with only a warning, a table the role may not vacuum (it must act as the
+      // table's owner or the database's, or be a superuser): say so instead.
+      const { rows } = await client.query<{ relname: string }>(
+        `SELECT relname FROM pg_class
+         WHERE oid IN ('memories'::regclass, 'history'::regclass, 'jobs'::regclass)
+           AND NOT pg_has_role(relowner, 'USAGE')
+           AND NOT pg_has_role((SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE')
+         ORDER BY array_position(ARRAY['memories', 'history', 'jobs'], relname::text)`,
+      );
+      if (rows.length > 0) {
+        throw new EngramError(
+          'forbidden',
+          `cannot compact: this role owns neither ${rows.map((row) => row.relname).join(', ')} nor the database; run it as their owner`,
+        );
+      }
       await client.query('SET statement_timeout = 0');
       await client.query('VACUUM (FULL, ANALYZE) memories, history, jobs');
     } finally {
