@@ -566,7 +566,8 @@ describe('onnx embedder on a tiny model built by the test', () => {
   });
 
   it('keeps the event loop responsive while embedding (the model runs in a worker)', async () => {
-    const options: TinyModelOptions = { busyLayers: 16 };
+    // Heavy enough that one in-thread batch of 64 blocks the loop for ~100 ms on a 2-core runner.
+    const options: TinyModelOptions = { busyLayers: 48 };
     const texts = Array.from({ length: 512 }, (_, i) => `the big red dog ${i % 2 ? 'is playing' : 'sat'} on a mat`);
     const measure = watchEventLoop;
 
@@ -603,7 +604,8 @@ describe('onnx embedder on a tiny model built by the test', () => {
         SEP,
       ]),
     );
+    // The control must block the loop; the worker must not, judged against the control of the same run.
     expect(inThread.maxGap).toBeGreaterThan(40);
-    expect(inWorker.maxGap).toBeLessThan(30);
+    expect(inWorker.maxGap).toBeLessThan(Math.min(30, inThread.maxGap / 3));
   }, 60_000);
 });
