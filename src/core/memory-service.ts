@@ -417,7 +417,8 @@ export class MemoryService {
 
   /**
    * Erases a memory for good, whether it is current or already deleted: the memory, its vector
-   * and its whole history go, so it can be neither listed nor restored. `not_found` when nothing
+   * and its whole history go, so it can be neither listed nor restored, and so do the finished
+   * jobs whose result quotes it. `not_found` when nothing
    * of it is stored.
    */
   async forget(userId: string, id: string): Promise<void> {

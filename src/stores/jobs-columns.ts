@@ -55,3 +55,17 @@ export function countsOf(rows: { status: string; n: number | string }[]): JobCou
   }
   return counts;
 }
+
+/**
+ * What a finished job's stored result (JSON text) contains when it names a memory: its id as a
+ * JSON string. `forget` removes such jobs, since an add's or an extract's result holds the
+ * memory's content (ids are random and long, so nothing else contains one).
+ */
+export function memoryNeedle(memoryId: string): string {
+  return JSON.stringify(memoryId);
+}
+
+/** True when a job's result names the memory (see `memoryNeedle`). */
+export function resultNames(result: JsonValue | null, memoryId: string): boolean {
+  return result !== null && JSON.stringify(result).includes(memoryNeedle(memoryId));
+}

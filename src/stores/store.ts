@@ -102,8 +102,10 @@ export interface MemoryStore {
   delete(userId: string, id: string, history: HistoryEntry): Promise<boolean>;
   /**
    * Erases one memory for good, in one transaction: the memory if it exists, its vector, and every
-   * history entry of it — nothing is appended, so no trace of it is left to list or restore. False
-   * when there was neither memory nor history (never stored, another user's, forgotten already).
+   * history entry of it — nothing is appended, so no trace of it is left to list or restore — and
+   * the user's finished jobs whose result names it (an add's result holds the content; the JSON
+   * store writes its jobs file second). False when there was neither memory nor history (never
+   * stored, another user's, forgotten already).
    */
   forget(userId: string, id: string): Promise<boolean>;
   history(userId: string, memoryId: string): Promise<HistoryEntry[]>;

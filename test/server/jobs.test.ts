@@ -70,6 +70,27 @@ describe('asynchronous add (REST)', () => {
     expect(await sync.json()).toEqual({ memory: result.memory, duplicate: true, merged: false });
   });
 
+  it('forgetting the memory a job added removes the job too: its result held the content', async () => {
+    const response = await addAsync(alice, { content: 'Alice keeps the spare key under the blue pot.' });
+    const location = response.headers.get('location') as string;
+    const done = await settled(alice, location);
+    const { memory } = done.result as { memory: { id: string } };
+    const other = await settled(
+      alice,
+      (await addAsync(alice, { content: 'Alice owns a bike.' })).headers.get('location') as string,
+    );
+
+    const forget = await fetch(`${server.url}/v1/memories/${memory.id}/forget`, {
+      method: 'POST',
+      headers: headers(alice),
+    });
+    expect(forget.status).toBe(200);
+    const gone = await getJob(alice, location);
+    expect(gone.status).toBe(404);
+    expect(await gone.text()).not.toMatch(/blue pot/);
+    expect(await (await getJob(alice, `/v1/jobs/${other.id}`)).json()).toMatchObject({ status: 'succeeded' });
+  });
+
   it('takes batches, with {results} as the sync batch answers', async () => {
     const response = await addAsync(alice, {
       memories: [{ content: 'Batch one: the boiler is serviced in May.' }, { content: 'Batch two: the car is blue.' }],

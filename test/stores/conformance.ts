@@ -1356,6 +1356,31 @@ function jobCases(store: Current, reopen: () => Promise<MemoryStore>): void {
     expect(await store().getJob('bob', idAt(2))).not.toBeNull();
   });
 
+  it('forget also removes the finished jobs whose result names the memory, and no other job', async () => {
+    const forgotten = makeMemory(60, { content: 'the door code is 4711' });
+    const other = makeMemory(61);
+    await seed(store(), [forgotten, other]);
+    for (let n = 1; n <= 5; n++) await store().enqueueJob(makeJob(n, n === 4 ? { userId: 'bob' } : {}));
+    const claimed = [];
+    for (let n = 1; n <= 4; n++) claimed.push((await claimAt(10, `l${n}`)) as Job);
+    const receipt = (memory: Memory) => ({ results: [{ memory: { id: memory.id, content: memory.content } }] });
+    const [names, namesOther, failed, bobs] = claimed as [Job, Job, Job, Job];
+    await store().settleJob(leaseOf(names), { status: 'succeeded', at: timeAt(11), result: receipt(forgotten) });
+    await store().settleJob(leaseOf(namesOther), { status: 'succeeded', at: timeAt(11), result: receipt(other) });
+    const error = { code: 'not_found', message: `memory ${forgotten.id} was not found` };
+    await store().settleJob(leaseOf(failed), { status: 'failed', at: timeAt(11), error });
+    // Not a real receipt (bob cannot add alice's memory), but forgetting is alice's, never bob's.
+    await store().settleJob(leaseOf(bobs), { status: 'succeeded', at: timeAt(11), result: receipt(forgotten) });
+
+    expect(await store().forget('alice', forgotten.id)).toBe(true);
+    expect(await store().getJob('alice', names.id)).toBeNull();
+    expect(await store().getJob('alice', namesOther.id)).toMatchObject({ result: receipt(other) });
+    expect(await store().getJob('alice', failed.id)).toMatchObject({ status: 'failed', error });
+    expect(await store().getJob('bob', bobs.id)).toMatchObject({ status: 'succeeded' });
+    expect(await store().getJob('alice', idAt(5))).toMatchObject({ status: 'queued' });
+    expect(await store().jobCounts()).toEqual({ queued: 1, running: 0 });
+  });
+
   it('jobs and their leases survive close and reopen', async () => {
     await store().enqueueJob(makeJob(1));
     await store().enqueueJob(makeJob(2));

@@ -17,7 +17,7 @@ import type {
   StoreFilter,
   VectorHit,
 } from '../../core/types.js';
-import { settledColumns } from '../jobs-columns.js';
+import { resultNames, settledColumns } from '../jobs-columns.js';
 import {
   type DeletedOptions,
   deletionsPage,
@@ -209,7 +209,7 @@ export class JsonStore implements MemoryStore {
   }
 
   async forget(userId: string, id: string): Promise<boolean> {
-    return this.#mutate(userId, (data) => {
+    const erased = await this.#mutate(userId, (data) => {
       const memory = data.memories.delete(id);
       data.vectors.delete(id);
       let kept = 0;
@@ -218,6 +218,12 @@ export class JsonStore implements MemoryStore {
       data.history.length = kept;
       return memory || history > 0 ? { result: true, changed: true } : { result: false, changed: false };
     });
+    // The jobs are in a file of their own: a second write, after the user's.
+    await this.#mutateJobs((jobs) => {
+      const kept = jobs.filter((job) => job.userId !== userId || !resultNames(job.result, id));
+      return { result: undefined, changed: kept.length !== jobs.length, jobs: kept };
+    });
+    return erased;
   }
 
   async compact(): Promise<void> {

@@ -20,7 +20,7 @@ import type {
   StoreFilter,
   VectorHit,
 } from '../../core/types.js';
-import { countsOf, settledColumns } from '../jobs-columns.js';
+import { countsOf, memoryNeedle, settledColumns } from '../jobs-columns.js';
 import {
   type DeletedOptions,
   groupHistory,
@@ -447,6 +447,10 @@ export class PostgresStore implements MemoryStore {
     return this.#tx({ user: userId }, async (db) => {
       const memory = await db.query('DELETE FROM memories WHERE user_id = $1 AND id = $2', [userId, id]);
       const history = await db.query('DELETE FROM history WHERE user_id = $1 AND memory_id = $2', [userId, id]);
+      await db.query('DELETE FROM jobs WHERE user_id = $1 AND result IS NOT NULL AND strpos(result::text, $2) > 0', [
+        userId,
+        memoryNeedle(id),
+      ]);
       return (memory.rowCount ?? 0) + (history.rowCount ?? 0) > 0;
     });
   }

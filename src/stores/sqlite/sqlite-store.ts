@@ -21,7 +21,7 @@ import type {
   StoreFilter,
   VectorHit,
 } from '../../core/types.js';
-import { countsOf, settledColumns } from '../jobs-columns.js';
+import { countsOf, memoryNeedle, settledColumns } from '../jobs-columns.js';
 import {
   type DeletedOptions,
   groupHistory,
@@ -296,6 +296,10 @@ export class SqliteStore implements MemoryStore {
         // The delete trigger takes the vector and the keyword-index entry with the row.
         const memory = db.prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id).changes;
         const history = db.prepare('DELETE FROM history WHERE user_id = ? AND memory_id = ?').run(userId, id).changes;
+        db.prepare('DELETE FROM jobs WHERE user_id = ? AND result IS NOT NULL AND instr(result, ?) > 0').run(
+          userId,
+          memoryNeedle(id),
+        );
         return memory + history > 0;
       })
       .immediate();
