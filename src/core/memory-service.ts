@@ -2,19 +2,11 @@ import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
 import { AccessTracker } from './access.js';
-import {
-  applyConsolidation,
-  type ConversationMessage,
-  type Decision,
-  type InferRequest,
-  type Inferrer,
-  type PlanProblem,
-  type ProposedFact,
-  verbatim,
-} from './consolidate.js';
-import { EngramError, invalid, notFound } from './errors.js';
+import type { Decision, Inferrer } from './consolidate.js';
+import { invalid, notFound } from './errors.js';
 import { decodeCursor } from './filter.js';
 import { type Actor, historyEntry } from './history.js';
+import { addInferred, type ExtractResult, extractFacts, type InferenceContext } from './inference.js';
 import {
   type AddResult,
   addedMemory,
@@ -58,6 +50,7 @@ import { carriedVectors, suppliedVectors } from './vectors.js';
 
 export type { Decision, Inferrer, PlanProblem } from './consolidate.js';
 export type { Actor } from './history.js';
+export type { ExtractResult } from './inference.js';
 export type { AddResult, ImportBatchResult, ImportItem, ParsedAdd } from './insert.js';
 export type { SearchOptions, SearchResponse } from './search.js';
 export { UPDATABLE_FIELDS, type UpdatableField, type UpdateResult } from './update.js';
@@ -68,13 +61,6 @@ export interface ServiceObserver {
   searched?(mode: SearchMode, seconds: number): void;
   /** Facts stored or matched through an LLM's decisions (extraction, or an add with an LLM). */
   decided?(decisions: readonly Decision[]): void;
-}
-
-/** What an extraction stored: one decision per fact, and why there were none, if there were none. */
-export interface ExtractResult {
-  decisions: Decision[];
-  /** `no_facts`: the model found nothing to remember (nothing was stored). */
-  problem: PlanProblem | null;
 }
 
 /** How the service maintains memories (config `memory.*`). */
@@ -176,7 +162,7 @@ export class MemoryService {
     for (const input of parsed) input.infer ??= this.#maintenance.inferDefault;
     const supplied = suppliedVectors(parsed, this.embedder.dimension);
     if (this.inferrer && this.#maintenance.extractOnAdd && parsed.some((input) => input.infer))
-      return this.#addInferred(userId, parsed, this.inferrer, actor);
+      return addInferred(this.#inference(this.inferrer), userId, parsed, actor);
     await embedAhead(this.#insertTarget(userId), parsed, supplied);
     return this.#writes.run(userId, async () => {
       const at = this.now();
@@ -194,62 +180,14 @@ export class MemoryService {
   }
 
   /**
-   * An add with an LLM: each item with infer is extracted into facts, which the model compares
-   * with the user's nearest memories (add / update / noop); items without infer are stored as given.
-   * An item whose extraction fails or finds nothing is stored as given (nothing the user asked to
-   * remember is lost); the reason is in its decision. The whole batch is written in one step.
-   */
-  async #addInferred(userId: string, parsed: ParsedAdd[], inferrer: Inferrer, actor: Actor): Promise<AddResult[]> {
-    const at = this.now();
-    const plans = await Promise.all(
-      parsed.map(async (input): Promise<ProposedFact[]> => {
-        if (!input.infer) return [verbatim(input, 'rule', null)];
-        const { content, embedding: _unused, infer: _infer, ...defaults } = input;
-        const plan = await inferrer
-          .plan(this.#inferRequest(userId, [{ role: 'user', content }], defaults, at))
-          .catch((error: unknown) => {
-            if (error instanceof EngramError && error.code === 'unavailable')
-              return {
-                facts: [],
-                problem: { stage: 'extract', kind: 'no_output', message: 'the LLM is unavailable' } as const,
-              };
-            throw error;
-          });
-        if (plan.facts.length > 0) return plan.facts;
-        const why =
-          plan.problem?.kind === 'no_facts'
-            ? 'the model found no facts'
-            : `extraction failed (${plan.problem?.message})`;
-        return [verbatim(input, 'fallback', `${why}: stored as given`)];
-      }),
-    );
-    const facts = plans.flat();
-    const decisions = await this.#consolidate(userId, facts, actor);
-    let next = 0;
-    return plans.map((plan) => {
-      const own = decisions.slice(next, next + plan.length);
-      next += plan.length;
-      const first = own[0] as Decision;
-      return { memory: first.memory, duplicate: own.every((d) => d.action === 'noop'), merged: false, decisions: own };
-    });
-  }
-
-  /**
    * Extracts the facts worth remembering from a conversation with the LLM and consolidates them
    * with the user's memories: each is added, supersedes (updates) a current memory, or is already
    * known (noop), with the model's reason in history. Refused without an LLM; an unusable reply
-   * from the model is an `llm_output_invalid` error and stores nothing.
+   * from the model is an `llm_output_invalid` error and stores nothing (inference.ts).
    */
   async extract(userId: string, input: ExtractInput, actor: Actor): Promise<ExtractResult> {
     const { messages, ...defaults } = this.validateExtract(userId, input);
-    const plan = await (this.inferrer as Inferrer).plan(this.#inferRequest(userId, messages, defaults, this.now()));
-    if (plan.facts.length === 0) {
-      if (plan.problem?.kind === 'no_facts') return { decisions: [], problem: plan.problem };
-      throw new EngramError('llm_output_invalid', `the LLM's reply was unusable: ${plan.problem?.message}`, {
-        details: { stage: plan.problem?.stage, kind: plan.problem?.kind },
-      });
-    }
-    return { decisions: await this.#consolidate(userId, plan.facts, actor), problem: plan.problem };
+    return extractFacts(this.#inference(this.inferrer as Inferrer), userId, messages, defaults, actor);
   }
 
   /** Checks an extraction as `extract` would before calling the model (for one accepted as a job); returns it parsed. */
@@ -260,58 +198,41 @@ export class MemoryService {
     return parsed;
   }
 
-  #inferRequest(
-    userId: string,
-    messages: ConversationMessage[],
-    defaults: InferRequest['defaults'],
-    now: string,
-  ): InferRequest {
-    const agentId = defaults.agentId ?? null;
-    const visible = this.#filter(agentId === null ? undefined : { agentId });
+  /** What the LLM path (inference.ts) needs of this service. */
+  #inference(inferrer: Inferrer): InferenceContext {
     return {
-      userId,
-      messages,
-      defaults,
-      now,
-      nearest: async (text, limit) => {
-        const query = parseInput(searchSchema, {
-          query: text.slice(0, LIMITS.queryChars),
-          limit: Math.min(limit * 2, 100),
-        });
-        const { results } = await searchMemories(this.store, this.embedder, this.#search, {
-          userId,
-          query,
-          filter: visible,
-          startedAt: performance.now(),
-        });
-        return results
-          .map((result) => result.memory)
-          .filter((memory) => memory.agentId === agentId)
-          .slice(0, limit);
+      inferrer,
+      embedder: this.embedder,
+      now: () => this.now(),
+      target: (userId) => this.#insertTarget(userId),
+      locked: (userId, work) => this.#writes.run(userId, work),
+      nearest: (userId, agentId, text, limit) => this.#nearest(userId, agentId, text, limit),
+      decided: (actor, decisions) => {
+        const created = decisions.filter((d) => d.action !== 'noop').length;
+        for (const observer of this.#observers) {
+          observer.added?.(actor.source, created, decisions.length - created);
+          observer.decided?.(decisions);
+        }
       },
     };
   }
 
-  /** Embeds the facts, then applies their decisions under the user's write lock. */
-  async #consolidate(userId: string, facts: ProposedFact[], actor: Actor): Promise<Decision[]> {
-    const supplied = suppliedVectors(
-      facts.map((fact) => fact.input),
-      this.embedder.dimension,
-    );
-    const missing = facts.flatMap((_, i) => (supplied[i] === null ? [i] : []));
-    const embedded = await this.embedder.embed(missing.map((i) => (facts[i] as ProposedFact).input.content));
-    missing.forEach((index, i) => {
-      supplied[index] = embedded[i] as Float32Array;
+  /** The user's current memories nearest to a text, in exactly one agent scope, best first. */
+  async #nearest(userId: string, agentId: string | null, text: string, limit: number): Promise<Memory[]> {
+    const query = parseInput(searchSchema, {
+      query: text.slice(0, LIMITS.queryChars),
+      limit: Math.min(limit * 2, 100),
     });
-    const decisions = await this.#writes.run(userId, () =>
-      applyConsolidation(this.#insertTarget(userId), facts, supplied as Float32Array[], actor, this.now()),
-    );
-    const created = decisions.filter((d) => d.action !== 'noop').length;
-    for (const observer of this.#observers) {
-      observer.added?.(actor.source, created, decisions.length - created);
-      observer.decided?.(decisions);
-    }
-    return decisions;
+    const { results } = await searchMemories(this.store, this.embedder, this.#search, {
+      userId,
+      query,
+      filter: this.#filter(agentId === null ? undefined : { agentId }),
+      startedAt: performance.now(),
+    });
+    return results
+      .map((result) => result.memory)
+      .filter((memory) => memory.agentId === agentId)
+      .slice(0, limit);
   }
 
   /**
