@@ -291,6 +291,20 @@ describe('MCP over HTTP without keys', () => {
     const after = data<{ history: { event: string }[] }>(await call(client, 'memory_history', { id }));
     expect(after.history.map((entry) => entry.event)).toEqual(['add', 'update', 'delete']);
 
+    // list_deleted_memories finds it (as it was when deleted), and only the deleted ones.
+    const kept = await store(client, { content: 'The gym opens at 7 on Saturdays.' });
+    const listed = await call(client, 'list_deleted_memories', {});
+    const trash = data<{ items: { memory: StoredMemory; deletedAt: string; deletedBy: string }[] }>(listed);
+    expect(trash.items.map((item) => item.memory.id)).toEqual([id]);
+    expect(trash.items[0]).toMatchObject({
+      memory: { content: 'The dentist appointment moved to May 10.' },
+      deletedAt: expect.any(String),
+      deletedBy: expect.any(String),
+    });
+    expect(text(listed)).toContain('The dentist appointment moved to May 10.');
+    expect(text(listed)).not.toContain('gym');
+    expect(kept).not.toBe(id);
+
     // restore_memory undoes the deletion: same id, the updated content, findable again.
     const restored = await call(client, 'restore_memory', { id });
     expect(data<{ memory: StoredMemory }>(restored).memory).toMatchObject({
@@ -315,6 +329,9 @@ describe('MCP over HTTP without keys', () => {
     expectToolError(await call(client, 'memory_history', { id }), 'not_found');
     expectToolError(await call(client, 'restore_memory', { id }), 'not_found');
     expectToolError(await call(client, 'forget_memory', { id }), 'not_found');
+    const empty = await call(client, 'list_deleted_memories', {});
+    expect(data<{ items: unknown[] }>(empty).items).toEqual([]);
+    expect(text(empty)).toBe('No deleted memories: nothing to restore.');
   });
 
   it('pages through memories with a cursor', async () => {

@@ -377,6 +377,18 @@ const REST_CASES: Case[] = [
     },
   },
   {
+    route: 'GET /v1/me',
+    name: "says Bob is Bob, whatever the user params, and names none of Alice's keys",
+    async run(w) {
+      for (const query of ['', AS_ALICE]) {
+        const me = await bobRest(w, 'GET', `/v1/me${query}`);
+        expect(me.status).toBe(200);
+        expect(json<{ userId: string; admin: boolean }>(me)).toMatchObject({ userId: 'bob', admin: false });
+        expectReplyNoLeak(w, me);
+      }
+    },
+  },
+  {
     route: 'GET /v1/categories',
     name: "counts none of Alice's categories",
     async run(w) {
@@ -805,6 +817,13 @@ const MCP_CASES: Record<string, ToolCase> = {
     for (const id of [w.alice.live, w.alice.deleted]) {
       await expectToolSameAsMissing(w, (x) => tool(bob, 'forget_memory', { id: x }), id, newId());
       expect((await rest(w, w.keys.alice, 'GET', `/v1/memories/${id}/history`)).status).toBe(200);
+    }
+  },
+  async list_deleted_memories(w, bob) {
+    for (const args of [{}, { cursor: w.alice.cursor }, { limit: 100 }]) {
+      const listed = await tool(bob, 'list_deleted_memories', args);
+      expectNoLeak(w, resultText(listed));
+      expect(resultText(listed)).not.toContain(w.alice.deleted);
     }
   },
   async list_memories(w, bob) {

@@ -24,6 +24,36 @@ describe('auth mode auto on loopback', () => {
   });
 });
 
+describe('GET /v1/me', () => {
+  it('says whom each kind of caller acts for, and whether it may administer', async () => {
+    server = await startTestServer({ auth: 'auto' });
+    const me = async (headers: Record<string, string> = {}) => {
+      const response = await get('/v1/me', headers);
+      return { status: response.status, body: await response.json() };
+    };
+    // Local mode (no key created yet): X-User-ID picks the user, and the caller may administer.
+    expect(await me()).toEqual({
+      status: 200,
+      body: { userId: 'alice', admin: true, boundToUser: false, key: null },
+    });
+    const userKey = await server.createKey({ userId: 'bob' });
+    const adminKey = await server.createKey({ admin: true });
+    const [bobRecord, adminRecord] = server.deps.keys.list();
+    // A user-bound key is its user, and nobody else.
+    expect(await me({ authorization: `Bearer ${userKey}`, 'x-user-id': 'bob' })).toEqual({
+      status: 200,
+      body: { userId: 'bob', admin: false, boundToUser: true, key: { id: bobRecord?.id, name: bobRecord?.name } },
+    });
+    expect((await me({ authorization: `Bearer ${userKey}` })).status).toBe(403);
+    expect(await me({ authorization: `Bearer ${adminKey}`, 'x-user-id': 'carol' })).toEqual({
+      status: 200,
+      body: { userId: 'carol', admin: true, boundToUser: false, key: { id: adminRecord?.id, name: adminRecord?.name } },
+    });
+    // Once keys exist, no key is no caller.
+    expect((await me()).status).toBe(401);
+  });
+});
+
 describe('rate limits', () => {
   it('counts one key as one client however the header is spelled, and unknown tokens by address', async () => {
     server = await startTestServer({ auth: 'keys', config: { limits: { rateLimitPerMinute: 3 } } });

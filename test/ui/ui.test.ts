@@ -252,6 +252,14 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     });
     expect(removed.status).toBe(200);
     const page = await signIn(aliceKey);
+    // The header says who this is; a user key is offered no Admin page.
+    await expect(page.locator('header .who span').textContent()).resolves.toMatch(/Signed in as alice$/);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual([
+      'Search',
+      'Memories',
+      'Knowledge base',
+      'Overview',
+    ]);
     await page.getByLabel('Query').fill('vault code');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.getByText(/results in/).waitFor();
@@ -339,6 +347,7 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
   it('admin: creates a key shown once, revokes it, and purges a user only after a typed confirmation', async () => {
     const adminKey = await server.createKey({ admin: true });
     const page = await signIn(adminKey);
+    await expect(page.locator('header .who span').textContent()).resolves.toMatch(/Signed in as default \(admin\)$/);
     await page.getByRole('link', { name: 'Admin' }).click();
     const create = page.getByRole('form', { name: 'Create a key' });
     await create.getByLabel('User id').fill('carol');
@@ -383,9 +392,11 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     expect(await page.getByRole('table', { name: 'API keys' }).textContent()).not.toContain(newKey);
     await page.close();
 
-    // A user-bound key gets no admin powers from the page.
+    // A user-bound key is offered no Admin link, and gets no admin powers from the page's address.
     const alice = await signIn(aliceKey);
-    await alice.getByRole('link', { name: 'Admin' }).click();
+    await alice.locator('header .who span').waitFor();
+    expect(await alice.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+    await alice.goto(`${server.url}/#/admin`);
     await expect(alice.getByRole('alert').textContent()).resolves.toMatch(/admin key/);
     await alice.close();
   });

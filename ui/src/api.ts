@@ -64,7 +64,16 @@ const filterBody = (filters: Filters) => ({
   ...(filters.createdBefore && { createdBefore: filters.createdBefore }),
 });
 
+/** Who the signed-in key acts as (GET /v1/me). */
+export interface Me {
+  userId: string;
+  admin: boolean;
+  boundToUser: boolean;
+  key: { id: string; name: string } | null;
+}
+
 export const api = {
+  me: () => call<Me>('GET', '/v1/me'),
   search: (text: string, mode: Explanation['mode'], filters: Filters) =>
     call<{ results: SearchResult[]; timings: { totalMs: number } }>('POST', '/v1/search', {
       query: text,

@@ -1,7 +1,7 @@
 /** Engram's web UI: a hash-routed single page over the REST API (docs/ui.md). */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { session } from './api';
+import { api, type Me, session } from './api';
 import { AdminPage } from './pages/admin';
 import { DeletedPage } from './pages/deleted';
 import { KnowledgeBase, NotePage } from './pages/kb';
@@ -33,11 +33,18 @@ function Page({ page, id }: { page: string | undefined; id: string | undefined }
 
 function App() {
   const [signedIn, setSignedIn] = useState(session.key() !== null);
+  const [me, setMe] = useState<Me | null>(null);
   const route = useRoute();
   const [page, id] = route;
+  useEffect(() => {
+    if (!signedIn) return;
+    // Only for what the header shows; a failure here shows on the page's own calls.
+    api.me().then(setMe, () => setMe(null));
+  }, [signedIn]);
   if (!signedIn) return <Login onSignedIn={() => setSignedIn(true)} />;
   const signOut = () => {
     session.signOut();
+    setMe(null);
     setSignedIn(false);
   };
   // Recently deleted belongs to the memories section.
@@ -56,11 +63,19 @@ function App() {
           {link('memories', 'Memories')}
           {link('kb', 'Knowledge base')}
           {link('overview', 'Overview')}
-          {link('admin', 'Admin')}
+          {me?.admin && link('admin', 'Admin')}
         </nav>
-        <button type="button" class="secondary" onClick={signOut}>
-          Sign out
-        </button>
+        <div class="who">
+          {me && (
+            <span title={me.key ? `key ${me.key.name}` : 'local mode, no key'}>
+              Signed in as <strong>{me.userId}</strong>
+              {me.admin && ' (admin)'}
+            </span>
+          )}
+          <button type="button" class="secondary" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
       </header>
       <main id="main">
         <Page page={page} id={id} />

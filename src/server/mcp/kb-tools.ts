@@ -4,7 +4,7 @@ import { LIMITS } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
 import type { Caller } from '../context.js';
-import { ok, type RunTool } from './results.js';
+import { ok, READ_ONLY, type RunTool } from './results.js';
 
 /** The knowledge-base tools, registered when the server has a knowledge base. */
 export const KB_TOOL_NAMES = ['kb_search', 'kb_read', 'kb_list', 'kb_add_note'] as const;
@@ -17,7 +17,6 @@ const pathArg = z
 
 export function registerKbTools(server: McpServer, kb: KnowledgeBase, caller: Caller, run: RunTool): void {
   const { userId, actor } = caller;
-  const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 
   server.registerTool(
     'kb_search',
@@ -31,7 +30,7 @@ export function registerKbTools(server: McpServer, kb: KnowledgeBase, caller: Ca
         limit: z.number().int().min(1).max(20).default(5).describe('How many sections to return (1-20, default 5).'),
       },
       outputSchema: { count: z.number(), results: z.array(kbHitSchema) },
-      annotations: { title: 'Search the knowledge base', ...readOnly },
+      annotations: { title: 'Search the knowledge base', ...READ_ONLY },
     },
     ({ query, limit }) =>
       run(async () => {
@@ -57,7 +56,7 @@ export function registerKbTools(server: McpServer, kb: KnowledgeBase, caller: Ca
         'Read one knowledge-base note in full: title, category, tags, when it was written, and its markdown.',
       inputSchema: { path: pathArg },
       outputSchema: { note: noteSchema },
-      annotations: { title: 'Read a note', ...readOnly },
+      annotations: { title: 'Read a note', ...READ_ONLY },
     },
     ({ path }) =>
       run(async () => {
@@ -79,7 +78,7 @@ export function registerKbTools(server: McpServer, kb: KnowledgeBase, caller: Ca
         limit: z.number().int().min(1).max(200).default(50).describe('How many to return (1-200, default 50).'),
       },
       outputSchema: { count: z.number(), total: z.number(), notes: z.array(noteSummarySchema) },
-      annotations: { title: 'List notes', ...readOnly },
+      annotations: { title: 'List notes', ...READ_ONLY },
     },
     ({ category, limit }) =>
       run(async () => {

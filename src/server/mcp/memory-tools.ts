@@ -6,10 +6,11 @@ import { LIMITS } from '../../core/schemas.js';
 import type { EngramJobs } from '../../jobs/index.js';
 import type { Caller } from '../context.js';
 import { describeJob, formatHistoryEntry, formatMemory, formatResult, memories, plural, preview } from './format.js';
-import { ok, type RunTool } from './results.js';
+import { ok, READ_ONLY, type RunTool, writes } from './results.js';
 import {
   asMetadata,
   categoryArg,
+  cursorArg,
   defined,
   filterArgs,
   idArg,
@@ -22,16 +23,13 @@ import {
   toFilter,
 } from './tool-schemas.js';
 
-/** The memory tools: store, recall, search, correct, delete, restore and forget, page, history, and background jobs. */
+/** The memory tools: store, recall, search, correct, page, history, and background jobs (erase-tools.ts: delete, restore, forget). */
 export const MEMORY_TOOL_NAMES = [
   'store_memory',
   'retrieve_memory',
   'list_categories',
   'search_memory',
   'update_memory',
-  'delete_memory',
-  'restore_memory',
-  'forget_memory',
   'list_memories',
   'memory_history',
   'get_job',
@@ -45,15 +43,6 @@ export function registerMemoryTools(
   run: RunTool,
 ): void {
   const { userId, actor } = caller;
-  const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
-  /** Hints of a tool that changes memories (none reaches outside Engram). */
-  const writes = (title: string, hints: { destructive: boolean; idempotent: boolean }) => ({
-    title,
-    readOnlyHint: false,
-    destructiveHint: hints.destructive,
-    idempotentHint: hints.idempotent,
-    openWorldHint: false,
-  });
 
   server.registerTool(
     'store_memory',
@@ -121,7 +110,7 @@ export function registerMemoryTools(
         limit: limitArg(10, LIMITS.searchLimit),
       },
       outputSchema: outputs.retrieve,
-      annotations: { title: 'Retrieve memories', ...readOnly },
+      annotations: { title: 'Retrieve memories', ...READ_ONLY },
     },
     ({ query, category, tags, limit }) =>
       run(async () => {
@@ -152,7 +141,7 @@ export function registerMemoryTools(
       title: 'List categories',
       description: 'List the categories in use with how many memories each holds. Useful before filtering by category.',
       outputSchema: outputs.categories,
-      annotations: { title: 'List categories', ...readOnly },
+      annotations: { title: 'List categories', ...READ_ONLY },
     },
     () =>
       run(async () => {
@@ -182,7 +171,7 @@ export function registerMemoryTools(
         ...searchFilterArgs,
       },
       outputSchema: outputs.search,
-      annotations: { title: 'Search memories', ...readOnly },
+      annotations: { title: 'Search memories', ...READ_ONLY },
     },
     ({ query, mode, limit, ...filters }) =>
       run(async () => {
@@ -240,59 +229,6 @@ export function registerMemoryTools(
   );
 
   server.registerTool(
-    'delete_memory',
-    {
-      title: 'Delete a memory',
-      description: 'Delete one memory by id when it is wrong or no longer wanted. Its change history is kept.',
-      inputSchema: { id: idArg },
-      outputSchema: outputs.delete,
-      annotations: writes('Delete a memory', { destructive: true, idempotent: false }),
-    },
-    ({ id }) =>
-      run(async () => {
-        const deleted = await service.delete(userId, id, actor);
-        return ok(`Deleted memory ${deleted.id} ("${preview(deleted.content)}"). Its history is kept.`, { deleted });
-      }),
-  );
-
-  server.registerTool(
-    'restore_memory',
-    {
-      title: 'Restore a deleted memory',
-      description:
-        'Undo delete_memory: bring a deleted memory back by id, as it was just before its deletion (same id, ' +
-        'content, category, tags and metadata). Refused while another memory holds the same content.',
-      inputSchema: { id: idArg },
-      outputSchema: outputs.restore,
-      annotations: writes('Restore a deleted memory', { destructive: false, idempotent: false }),
-    },
-    ({ id }) =>
-      run(async () => {
-        const memory = await service.restore(userId, id, actor);
-        return ok(`Restored memory ${memory.id}:\n\n${formatMemory(memory, 0)}`, { memory });
-      }),
-  );
-
-  server.registerTool(
-    'forget_memory',
-    {
-      title: 'Forget a memory for good',
-      description:
-        'Erase one memory by id when the user asks you to forget it: the memory and its whole change history ' +
-        'are removed, so it cannot be restored or seen again. Works on a deleted memory too. Use delete_memory ' +
-        'instead when it might be wanted back.',
-      inputSchema: { id: idArg },
-      outputSchema: outputs.forget,
-      annotations: writes('Forget a memory for good', { destructive: true, idempotent: false }),
-    },
-    ({ id }) =>
-      run(async () => {
-        await service.forget(userId, id);
-        return ok(`Forgot memory ${id}: it and its history are erased.`, { forgotten: id });
-      }),
-  );
-
-  server.registerTool(
     'list_memories',
     {
       title: 'List memories',
@@ -301,11 +237,11 @@ export function registerMemoryTools(
         'When more remain, the result includes a cursor: pass it back to get the next page.',
       inputSchema: {
         limit: limitArg(20, LIMITS.searchLimit),
-        cursor: z.string().max(512).optional().describe('The cursor from the previous page, to continue listing.'),
+        cursor: cursorArg,
         ...filterArgs,
       },
       outputSchema: outputs.list,
-      annotations: { title: 'List memories', ...readOnly },
+      annotations: { title: 'List memories', ...READ_ONLY },
     },
     ({ limit, cursor, category, tags }) =>
       run(async () => {
@@ -337,7 +273,7 @@ export function registerMemoryTools(
         'its deletion, with who made each change. Works for deleted memories too.',
       inputSchema: { id: idArg },
       outputSchema: outputs.history,
-      annotations: { title: 'Memory history', ...readOnly },
+      annotations: { title: 'Memory history', ...READ_ONLY },
     },
     ({ id }) =>
       run(async () => {
@@ -357,7 +293,7 @@ export function registerMemoryTools(
           'succeeded, failed), attempts, and once it succeeded the stored memory; if it failed, why.',
         inputSchema: { id: z.string().min(1).max(128).describe('The job id, exactly as store_memory returned it.') },
         outputSchema: outputs.job,
-        annotations: { title: 'Get a background job', ...readOnly },
+        annotations: { title: 'Get a background job', ...READ_ONLY },
       },
       ({ id }) =>
         run(async () => {

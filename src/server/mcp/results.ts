@@ -18,3 +18,15 @@ export function toolError(error: unknown, logger?: Logger): CallToolResult {
 
 /** Runs a tool's work; any failure becomes an error result (`toolError`). */
 export type RunTool = (work: () => Promise<CallToolResult>) => Promise<CallToolResult>;
+
+/** Hints of a tool that only reads (none reaches outside Engram). */
+export const READ_ONLY = { readOnlyHint: true, openWorldHint: false } as const;
+
+/** Hints of a tool that changes memories (none reaches outside Engram). */
+export const writes = (title: string, hints: { destructive: boolean; idempotent: boolean }) => ({
+  title,
+  readOnlyHint: false,
+  destructiveHint: hints.destructive,
+  idempotentHint: hints.idempotent,
+  openWorldHint: false,
+});

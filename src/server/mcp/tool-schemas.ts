@@ -26,6 +26,12 @@ export const isoDateArg = z
 export const limitArg = (fallback: number, max: number) =>
   z.number().int().min(1).max(max).default(fallback).describe(`How many to return (1-${max}, default ${fallback}).`);
 
+export const cursorArg = z
+  .string()
+  .max(512)
+  .optional()
+  .describe('The cursor from the previous page, to continue listing.');
+
 export const filterArgs = {
   category: categoryArg.optional().describe('Only memories in this category.'),
   tags: tagsArg.optional().describe('Only memories carrying at least one of these tags.'),
@@ -114,6 +120,11 @@ export const outputs = {
   delete: { deleted: memoryOutput },
   restore: { memory: memoryOutput },
   forget: { forgotten: z.string() },
+  deleted: {
+    count: z.number(),
+    items: z.array(z.object({ memory: memoryOutput, deletedAt: z.string(), deletedBy: z.string() })),
+    nextCursor: z.string().nullable(),
+  },
   list: { count: z.number(), items: z.array(memoryOutput), nextCursor: z.string().nullable() },
   history: { memoryId: z.string(), history: z.array(historyEntryOutput) },
 };

@@ -5,6 +5,7 @@ import type { EngramJobs } from '../../jobs/index.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import type { Logger } from '../../logger.js';
 import type { Caller } from '../context.js';
+import { ERASE_TOOL_NAMES, registerEraseTools } from './erase-tools.js';
 import { registerExtractTool } from './extract-tool.js';
 import { registerKbTools } from './kb-tools.js';
 import { MEMORY_TOOL_NAMES, registerMemoryTools } from './memory-tools.js';
@@ -22,13 +23,13 @@ import { memoryOutput } from './tool-schemas.js';
 export const SERVER_INFO = { name: 'engram', version: '0.1.0' } as const;
 
 /** The tools every server has (`get_job` only with background jobs; kb_* and extract_memories when configured). */
-export const TOOL_NAMES = MEMORY_TOOL_NAMES;
+export const TOOL_NAMES = [...MEMORY_TOOL_NAMES, ...ERASE_TOOL_NAMES] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 const INSTRUCTIONS = `Engram is this user's long-term memory. Store durable facts, preferences, decisions and notes with \
 store_memory (one self-contained fact per memory; add a category and tags). Before answering questions that may depend \
 on earlier conversations, look things up with retrieve_memory or search_memory. Correct outdated memories with \
-update_memory rather than storing contradictions; delete_memory removes one and restore_memory undoes that. When the \
+update_memory rather than storing contradictions; delete_memory removes one and restore_memory undoes that (list_deleted_memories finds its id). When the \
 user asks you to forget something, forget_memory erases it and its history for good. Memory ids come from these tools' \
 results.`;
 
@@ -52,6 +53,7 @@ export function createMcpServer(service: MemoryService, caller: Caller, options:
     }
   };
   registerMemoryTools(server, service, caller, options.jobs, run);
+  registerEraseTools(server, service, caller, run);
   if (service.inferrer) registerExtractTool(server, service, caller, options.jobs, memoryOutput, run);
   if (options.kb) registerKbTools(server, options.kb, caller, run);
   return server;

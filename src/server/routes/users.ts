@@ -3,11 +3,45 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
 import { EngramError } from '../../core/errors.js';
 import { exportUser, importUser } from '../../core/transfer.js';
+import { isAdmin } from '../auth.js';
 import type { AppEnv, ServerDeps } from '../context.js';
-import { errorResponses } from './shared.js';
+import { errorResponses, json } from './shared.js';
+
+const meSchema = z.object({
+  userId: z.string().openapi({ description: 'the user whose memories this request reads and writes' }),
+  admin: z.boolean().openapi({ description: 'an admin key, or local mode without keys' }),
+  boundToUser: z.boolean().openapi({ description: 'a user-bound key: it always acts as `userId` and nobody else' }),
+  key: z
+    .object({ id: z.string(), name: z.string() })
+    .nullable()
+    .openapi({ description: 'the key presented; null in local mode' }),
+});
 
 export function userRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
   const { service } = deps;
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/me',
+      summary: 'Who the caller is: the user this request acts for, whether it may administer, and which key it used',
+      tags: ['users'],
+      responses: { 200: json(meSchema, 'the caller'), ...errorResponses },
+    }),
+    (c) => {
+      const { userId, principal } = c.get('caller');
+      const record = principal && deps.keys.list().find((key) => key.id === principal.keyId);
+      return c.json(
+        {
+          userId,
+          admin: isAdmin(c.get('caller')),
+          boundToUser: principal?.kind === 'user',
+          key: record ? { id: record.id, name: record.name } : null,
+        },
+        200,
+      );
+    },
+  );
 
   app.openapi(
     createRoute({

@@ -10,7 +10,7 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
     event.preventDefault();
     session.signIn(key.trim());
     try {
-      await api.categories();
+      await api.me();
       onSignedIn();
     } catch (caught) {
       session.signOut();
