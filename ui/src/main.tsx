@@ -37,11 +37,19 @@ function App() {
   const route = useRoute();
   const [page, id] = route;
   useEffect(() => {
-    if (!signedIn) return;
-    // Only for what the header shows; a failure here shows on the page's own calls.
-    api.me().then(setMe, () => setMe(null));
+    // A tab that was signed in already (a reload): ask again. Only for what the header shows; a
+    // failure here shows on the page's own calls.
+    if (signedIn && me === null) api.me().then(setMe, () => setMe(null));
   }, [signedIn]);
-  if (!signedIn) return <Login onSignedIn={() => setSignedIn(true)} />;
+  if (!signedIn)
+    return (
+      <Login
+        onSignedIn={(who) => {
+          setMe(who);
+          setSignedIn(true);
+        }}
+      />
+    );
   const signOut = () => {
     session.signOut();
     setMe(null);

@@ -29,12 +29,13 @@ export function userRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       responses: { 200: json(meSchema, 'the caller'), ...errorResponses },
     }),
     (c) => {
-      const { userId, principal } = c.get('caller');
+      const caller = c.get('caller');
+      const { userId, principal } = caller;
       const record = principal && deps.keys.list().find((key) => key.id === principal.keyId);
       return c.json(
         {
           userId,
-          admin: isAdmin(c.get('caller')),
+          admin: isAdmin(caller),
           boundToUser: principal?.kind === 'user',
           key: record ? { id: record.id, name: record.name } : null,
         },

@@ -1,17 +1,17 @@
 import { useState } from 'preact/hooks';
-import { ApiError, api, session } from '../api';
+import { ApiError, api, type Me, session } from '../api';
 import { ErrorNote } from './error-note';
 
 /** Sign in with an API key, kept in session storage (gone when the tab closes). */
-export function Login({ onSignedIn }: { onSignedIn: () => void }) {
+/** `onSignedIn` gets whom the key acts for (GET /v1/me, the call that checks the key). */
+export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const submit = async (event: Event) => {
     event.preventDefault();
     session.signIn(key.trim());
     try {
-      await api.me();
-      onSignedIn();
+      onSignedIn(await api.me());
     } catch (caught) {
       session.signOut();
       setError(caught instanceof ApiError ? caught.message : 'The server did not answer.');
