@@ -137,7 +137,10 @@ async function consolidate(
     context.embedder.dimension,
   );
   const missing = facts.flatMap((_, i) => (supplied[i] === null ? [i] : []));
-  const embedded = await context.embedder.embed(missing.map((i) => (facts[i] as ProposedFact).input.content));
+  const embedded = await context.embedder.embed(
+    missing.map((i) => (facts[i] as ProposedFact).input.content),
+    { scope: userId },
+  );
   missing.forEach((index, i) => {
     supplied[index] = embedded[i] as Float32Array;
   });

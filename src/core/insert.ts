@@ -111,7 +111,10 @@ export async function embedAhead(
   const stored = await store.findByHashes(userId, [...first.keys()], visible);
   const todo = [...first].filter(([hash]) => !stored.has(hash)).map(([, index]) => index);
   if (todo.length === 0) return;
-  const vectors = await embedder.embed(todo.map((index) => (parsed[index] as ParsedAdd).content));
+  const vectors = await embedder.embed(
+    todo.map((index) => (parsed[index] as ParsedAdd).content),
+    { scope: userId },
+  );
   todo.forEach((index, i) => {
     supplied[index] = vectors[i] as Float32Array;
   });
@@ -173,7 +176,13 @@ export async function insertNew(
     fresh.push({ index, input, hash });
   }
   const toEmbed = fresh.filter(({ index }) => supplied[index] === null);
-  const embedded = toEmbed.length > 0 ? await embedder.embed(toEmbed.map(({ input }) => input.content)) : [];
+  const embedded =
+    toEmbed.length > 0
+      ? await embedder.embed(
+          toEmbed.map(({ input }) => input.content),
+          { scope: userId },
+        )
+      : [];
   const vectors = new Map(toEmbed.map(({ index }, i) => [index, embedded[i] as Float32Array]));
   const vectorOf = (index: number) => supplied[index] ?? (vectors.get(index) as Float32Array);
   const merges = target.nearDuplicates

@@ -313,7 +313,8 @@ export class MemoryService {
       const after = applyChanges(before, proposed, changed, this.now());
       await assertNoClash(this.store, userId, before, after, this.#filter(undefined));
       let vector: Float32Array | null = null;
-      if (after.hash !== before.hash) [vector] = (await this.embedder.embed([after.content])) as [Float32Array];
+      if (after.hash !== before.hash)
+        [vector] = (await this.embedder.embed([after.content], { scope: userId })) as [Float32Array];
       await this.store.update(after, vector, historyEntry('update', before, after, actor, after.updatedAt));
       return { memory: after, changed };
     });

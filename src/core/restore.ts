@@ -26,7 +26,7 @@ export async function restoreDeleted(
   const memory: Memory = { ...deletion.before, updatedAt: now };
   // The memory is absent now: "before" is its deleted self, so any visible copy of the content clashes.
   await assertNoClash(store, userId, { ...memory, hash: '' }, memory, visible);
-  const [vector] = (await embedder.embed([memory.content])) as [Float32Array];
+  const [vector] = (await embedder.embed([memory.content], { scope: userId })) as [Float32Array];
   await store.insert([{ memory, vector }], [historyEntry('restore', null, memory, actor, now)]);
   return memory;
 }

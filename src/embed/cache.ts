@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { EngramError } from '../core/errors.js';
 import { EmbedderDecorator } from './decorator.js';
-import type { Embedder } from './embedder.js';
+import type { Embedder, EmbedOptions } from './embedder.js';
 
 export interface CachedEmbedderOptions {
   /** Most vectors kept (each ~4 bytes × dimension). */
@@ -21,8 +21,10 @@ export interface CacheStats {
 }
 
 /**
- * An LRU of vectors in front of any Embedder, keyed by sha256 of model + text. Concurrent
- * requests for the same text share one computation. Callers get their own copies, so a caller
+ * An LRU of vectors in front of any Embedder, keyed by model, scope (the user) and text: a vector
+ * computed for one user is never handed to another, so a cache hit — answered in ~0.1 ms instead of
+ * milliseconds — cannot tell one user what another stored or searched. Concurrent requests for the
+ * same text in the same scope share one computation. Callers get their own copies, so a caller
  * that mutates a vector cannot corrupt the cache.
  */
 export class CachedEmbedder extends EmbedderDecorator {
@@ -44,16 +46,17 @@ export class CachedEmbedder extends EmbedderDecorator {
     return { hits: this.#hits, misses: this.#misses, shared: this.#shared, size: this.#cache.size };
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
+  async embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    const scope = options.scope ?? '';
     const missing = new Map<string, string>();
     const keys = texts.map((text) => {
-      const key = this.#key(text);
+      const key = this.#key(scope, text);
       if (this.#cache.has(key)) this.#hits++;
       else if (this.#pending.has(key) || missing.has(key)) this.#shared++;
       else missing.set(key, text);
       return key;
     });
-    if (missing.size > 0) this.#compute(missing);
+    if (missing.size > 0) this.#compute(missing, options);
     // Read hits now: a later miss in this same call must not be able to evict them first.
     const vectors = await Promise.all(keys.map((key) => this.#cache.get(key) ?? this.#pending.get(key)));
     return vectors.map((vector) => (vector as Float32Array).slice());
@@ -65,11 +68,11 @@ export class CachedEmbedder extends EmbedderDecorator {
   }
 
   /** Starts one inner call for all missing texts; each key's promise is pending until it lands. */
-  #compute(missing: Map<string, string>): void {
+  #compute(missing: Map<string, string>, options: EmbedOptions): void {
     const keys = [...missing.keys()];
     this.#misses += keys.length;
     const run = this.inner
-      .embed([...missing.values()])
+      .embed([...missing.values()], options)
       .then((vectors) => {
         if (vectors.length !== keys.length) {
           throw new EngramError(
@@ -93,7 +96,8 @@ export class CachedEmbedder extends EmbedderDecorator {
     });
   }
 
-  #key(text: string): string {
-    return createHash('sha256').update(this.inner.model).update('\0').update(text).digest('base64');
+  /** The scope is length-prefixed, so no choice of scope and text can collide with another's. */
+  #key(scope: string, text: string): string {
+    return createHash('sha256').update(`${this.inner.model}\0${scope.length}:${scope}\0`).update(text).digest('base64');
   }
 }

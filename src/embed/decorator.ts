@@ -1,4 +1,4 @@
-import type { Embedder, EmbedQueueStats, SharedCacheStats } from './embedder.js';
+import type { Embedder, EmbedOptions, EmbedQueueStats, SharedCacheStats } from './embedder.js';
 
 /**
  * Base of the wrappers around an Embedder (caches): everything but `embed` goes to the wrapped
@@ -35,5 +35,5 @@ export abstract class EmbedderDecorator implements Embedder {
     return this.inner.close();
   }
 
-  abstract embed(texts: string[]): Promise<Float32Array[]>;
+  abstract embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
 }

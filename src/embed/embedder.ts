@@ -11,12 +11,23 @@ export interface Embedder {
   /** Loads the model / probes the endpoint. Idempotent. */
   init(): Promise<void>;
   /** One unit-length vector per text, in order. */
-  embed(texts: string[]): Promise<Float32Array[]>;
+  embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
   close(): Promise<void>;
   /** Load on the embedder's bounded queue, when it has one (see queue.ts). */
   readonly queue?: EmbedQueueStats;
   /** The cache replicas share through Redis, when configured (see shared-cache.ts). */
   readonly sharedCache?: SharedCacheStats;
+}
+
+/** How a call to `embed` is treated by the layers around the model. */
+export interface EmbedOptions {
+  /**
+   * Whose texts these are: the user id. Caches keep each scope's vectors apart (one user's texts
+   * never make another user's request faster: a cache hit is a timing oracle), and the queue takes
+   * turns between scopes (one user's flood cannot starve another). Calls without a scope (readiness
+   * probes, `engram reindex`) share the scope `''`, which no user request reaches.
+   */
+  scope?: string;
 }
 
 /** Texts answered by the Redis cache replicas share, texts it did not have, and failed Redis calls. */

@@ -1,4 +1,4 @@
-import type { Embedder } from './embedder.js';
+import type { Embedder, EmbedOptions } from './embedder.js';
 
 /**
  * Uses `primary` unless it fails to start, then `secondary` — two runtimes of the same model
@@ -46,9 +46,9 @@ export class FallbackEmbedder implements Embedder {
     return this.#starting;
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
+  async embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]> {
     await this.init();
-    return (this.#active as Embedder).embed(texts);
+    return (this.#active as Embedder).embed(texts, options);
   }
 
   async close(): Promise<void> {

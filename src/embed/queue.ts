@@ -1,5 +1,5 @@
 import { EngramError } from '../core/errors.js';
-import type { Embedder, EmbedQueueStats } from './embedder.js';
+import type { Embedder, EmbedOptions, EmbedQueueStats } from './embedder.js';
 
 export interface EmbedQueueOptions {
   /**
@@ -87,7 +87,7 @@ export class QueuedEmbedder implements Embedder {
     return this.inner.init();
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
+  async embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const units = Math.min(texts.length, this.#capacity);
     await this.#admit(units);
@@ -96,7 +96,7 @@ export class QueuedEmbedder implements Embedder {
       const chunks: string[][] = [];
       for (let i = 0; i < texts.length; i += this.#chunkSize) chunks.push(texts.slice(i, i + this.#chunkSize));
       // Settle every chunk before releasing the room they hold, even when one fails.
-      const results = await Promise.allSettled(chunks.map((chunk) => this.#schedule(chunk, interactive)));
+      const results = await Promise.allSettled(chunks.map((chunk) => this.#schedule(chunk, interactive, options)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       return results.flatMap((r) => (r as PromiseFulfilledResult<Float32Array[]>).value);
@@ -160,7 +160,7 @@ export class QueuedEmbedder implements Embedder {
     }
   }
 
-  #schedule(texts: string[], interactive: boolean): Promise<Float32Array[]> {
+  #schedule(texts: string[], interactive: boolean, options: EmbedOptions | undefined): Promise<Float32Array[]> {
     return new Promise<Float32Array[]>((resolve, reject) => {
       const task: Task = {
         texts,
@@ -168,7 +168,7 @@ export class QueuedEmbedder implements Embedder {
           this.#runningCalls++;
           this.#runningTexts += texts.length;
           Promise.resolve()
-            .then(() => this.inner.embed(texts))
+            .then(() => this.inner.embed(texts, options))
             .then(resolve, reject)
             .finally(() => {
               this.#runningCalls--;

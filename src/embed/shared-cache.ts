@@ -2,19 +2,21 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { EngramError } from '../core/errors.js';
 import { EmbedderDecorator } from './decorator.js';
-import type { Embedder, SharedCacheStats } from './embedder.js';
+import type { Embedder, EmbedOptions, SharedCacheStats } from './embedder.js';
 
 export interface SharedCacheOptions {
   redis: Redis;
   /** How long a vector stays in Redis after it was last computed. */
   ttlSeconds: number;
-  /** Key prefix; keys are `<prefix><sha256(model, text)>`. */
+  /** Key prefix; keys are `<prefix><sha256(scope)>:<sha256(model, scope, text)>`. */
   prefix?: string;
 }
 
 /**
  * Vectors shared by every replica through Redis (`ENGRAM_REDIS_URL`): a text one replica embedded
- * is not embedded again by another. Sits behind the per-process LRU and in front of the queue, so
+ * for a user is not embedded again by another replica for the same user. Entries are scoped per
+ * user like the in-process cache (a hit for another user's text would be a timing oracle), and
+ * each user's keys share a prefix so that they can be found and dropped together. Sits behind the per-process LRU and in front of the queue, so
  * only texts no replica has seen reach the model. Values are the raw little-endian float32 bytes.
  * Redis is an optimisation here, never a dependency: when it fails, texts are embedded locally
  * (and the failure counted), so a Redis outage slows ingest down but fails nothing. The Redis
@@ -42,9 +44,10 @@ export class SharedCacheEmbedder extends EmbedderDecorator {
     return { hits: this.#hits, misses: this.#misses, errors: this.#errors };
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
+  async embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
-    const keys = texts.map((text) => this.#key(text));
+    const scope = options.scope ?? '';
+    const keys = texts.map((text) => this.#key(scope, text));
     const found = await this.#read(keys);
     const missing: number[] = [];
     found.forEach((vector, i) => {
@@ -53,7 +56,10 @@ export class SharedCacheEmbedder extends EmbedderDecorator {
     this.#hits += texts.length - missing.length;
     this.#misses += missing.length;
     if (missing.length > 0) {
-      const computed = await this.inner.embed(missing.map((i) => texts[i] as string));
+      const computed = await this.inner.embed(
+        missing.map((i) => texts[i] as string),
+        options,
+      );
       if (computed.length !== missing.length) {
         throw new EngramError(
           'internal',
@@ -102,7 +108,16 @@ export class SharedCacheEmbedder extends EmbedderDecorator {
     );
   }
 
-  #key(text: string): string {
-    return `${this.#prefix}${createHash('sha256').update(this.inner.model).update('\0').update(text).digest('base64url')}`;
+  /** The keys of one scope's vectors all start with `scopePrefix(scope)`. */
+  scopePrefix(scope: string): string {
+    return `${this.#prefix}${createHash('sha256').update(scope).digest('base64url').slice(0, 22)}:`;
+  }
+
+  #key(scope: string, text: string): string {
+    const digest = createHash('sha256')
+      .update(`${this.inner.model}\0${scope.length}:${scope}\0`)
+      .update(text)
+      .digest('base64url');
+    return `${this.scopePrefix(scope)}${digest}`;
   }
 }

@@ -58,6 +58,26 @@ describe('CachedEmbedder', () => {
     expect(cached.dimension).toBe(4);
   });
 
+  it('keeps each scope (user) apart: one user’s texts never answer another’s request', async () => {
+    const inner = new RecordingEmbedder();
+    const cached = new CachedEmbedder(inner, { maxEntries: 100 });
+    await cached.embed(['The garage door code is 140'], { scope: 'alice' });
+    await cached.embed(['The garage door code is 140'], { scope: 'bob' });
+    await cached.embed(['The garage door code is 140']); // unscoped: a scope of its own
+    await cached.embed(['The garage door code is 140'], { scope: 'bob' });
+    // A scope and text that concatenate the same way are still different keys.
+    await cached.embed(['b'], { scope: 'a' });
+    await cached.embed(['ab'], { scope: '' });
+    expect(inner.calls).toEqual([
+      ['The garage door code is 140'],
+      ['The garage door code is 140'],
+      ['The garage door code is 140'],
+      ['b'],
+      ['ab'],
+    ]);
+    expect(cached.stats).toMatchObject({ hits: 1, misses: 5 });
+  });
+
   it('evicts the least recently used vector when full', async () => {
     const inner = new RecordingEmbedder();
     const cached = new CachedEmbedder(inner, { maxEntries: 2 });

@@ -84,6 +84,20 @@ async function keysLanded(redis: Redis, prefix: string, count: number): Promise<
     expect(Array.from(vectors[0] as Float32Array)).toEqual([5, 97, 10, 1]);
   });
 
+  it('keeps each scope (user) apart, under a prefix of its own', async () => {
+    const a = replica();
+    const b = replica();
+    await a.cache.embed(['secret'], { scope: 'alice' });
+    const alicePrefix = a.cache.scopePrefix('alice');
+    expect((await keysLanded(redis, alicePrefix, 1)).length).toBe(1);
+    await b.cache.embed(['secret'], { scope: 'bob' });
+    expect(b.model.seen).toEqual(['secret']);
+    await b.cache.embed(['secret'], { scope: 'alice' });
+    expect(b.model.seen).toEqual(['secret']);
+    expect(b.cache.sharedCache).toEqual({ hits: 1, misses: 1, errors: 0 });
+    expect(alicePrefix).not.toBe(b.cache.scopePrefix('bob'));
+  });
+
   it('embeds locally when Redis is unreachable, and counts the failures', async () => {
     const down = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     down.on('error', () => undefined);

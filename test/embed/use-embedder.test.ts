@@ -63,15 +63,17 @@ describe('UseEmbedder (real model, worker pool)', () => {
     });
   });
 
-  it('keeps the main event loop responsive while embedding 256 texts', async () => {
+  it('embeds off the main thread: the event loop stays idle while 256 texts are embedded', async () => {
     const texts = sentences(256);
-    const { result: vectors, ms: embedMs, blockedMs } = await watchEventLoop(() => embedder.embed(texts));
+    const { result: vectors, ms, maxGap, utilization } = await watchEventLoop(() => embedder.embed(texts));
+    console.info(
+      `256 texts in ${ms.toFixed(0)} ms; loop utilisation ${utilization.toFixed(2)}, largest gap ${maxGap.toFixed(0)} ms`,
+    );
 
     expect(vectors).toHaveLength(256);
-    // On the main thread each 64-text batch blocks for ~300 ms, so nearly all of the run would be
-    // blocked; off it, at most a stall of a busy machine is. (A single largest gap flaked under load.)
-    expect(embedMs).toBeGreaterThan(200);
-    expect(blockedMs).toBeLessThan(embedMs / 3);
+    // On the main thread the loop would run the model for the whole call (utilisation ≈ 1); in the
+    // worker it waits. Latency figures are in `npm run bench` (event loop during an import).
+    expect(utilization).toBeLessThan(0.5);
   }, 60_000);
 
   it('refuses work after close()', async () => {

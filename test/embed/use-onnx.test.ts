@@ -333,17 +333,20 @@ describe('USE lite on onnxruntime (graph rebuilt from the TF.js weights)', () =>
     expect(await embedder.embed([])).toEqual([]);
   });
 
-  it('keeps the event loop responsive while embedding 512 texts', async () => {
+  it('embeds off the main thread: the event loop stays idle while 512 texts are embedded', async () => {
     // Big batches: on this thread, one 128-text batch would block for well over 100 ms.
     const big = new UseOnnxEmbedder({ maxBatchSize: 128 });
     await big.init();
     const random = rng(7);
     const texts = Array.from({ length: 512 }, () => sentence(random, 20));
-    const { result: vectors, ms, maxGap } = await watchEventLoop(() => big.embed(texts));
+    const { result: vectors, ms, maxGap, utilization } = await watchEventLoop(() => big.embed(texts));
     await big.close();
-    console.info(`512 texts in ${ms.toFixed(0)} ms; largest setInterval(2 ms) gap ${maxGap.toFixed(1)} ms`);
+    console.info(
+      `512 texts in ${ms.toFixed(0)} ms; loop utilisation ${utilization.toFixed(2)}, largest gap ${maxGap.toFixed(0)} ms`,
+    );
     expect(vectors).toHaveLength(512);
-    expect(maxGap).toBeLessThan(50);
+    // In the worker the loop waits for the answer; on this thread it would run the model throughout.
+    expect(utilization).toBeLessThan(0.5);
   }, 60_000);
 
   it('answers concurrent requests (merged into shared runs in the worker) each with its own vectors', async () => {

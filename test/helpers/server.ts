@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Redis } from 'ioredis';
 import { KeyStore } from '../../src/auth/key-store.js';
 import { type ConfigInput, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -24,7 +25,13 @@ export interface TestServer {
  * default embedder. `auth: 'keys'` requires API keys on every request.
  */
 export async function startTestServer(
-  options: { auth?: 'none' | 'keys' | 'auto'; store?: 'sqlite' | 'json'; config?: ConfigInput } = {},
+  options: {
+    auth?: 'none' | 'keys' | 'auto';
+    store?: 'sqlite' | 'json';
+    config?: ConfigInput;
+    /** A Redis connection for the embedding cache replicas share (the server closes it). */
+    redis?: Redis;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'engram-test-'));
   const config = testConfig({
@@ -36,8 +43,8 @@ export async function startTestServer(
     auth: { mode: options.auth ?? 'none' },
     limits: { rateLimitPerMinute: 0, ...options.config?.limits },
   });
-  const service = await openService(config);
-  const server = await startServer(config, service, createLogger('silent'));
+  const service = await openService(config, options.redis ? { redis: options.redis } : {});
+  const server = await startServer(config, service, createLogger('silent'), options.redis);
   const keys = new KeyStore(dataDir);
   return {
     url: server.url,
