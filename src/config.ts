@@ -188,6 +188,10 @@ export const configSchema = z
         defaultOwner: z.string().min(1).default('default'),
         /** Re-index notes changed on disk. */
         watch: z.union([z.boolean(), z.stringbool()]).default(true),
+        /** Most sections (chunks) one note is indexed as; a longer note is refused with 413. */
+        maxSections: int(1, 100_000).default(1_000),
+        /** Most bytes one note's index may store (each section repeats its headings); more is refused with 413. */
+        maxNoteBytes: int(1_024, 1_073_741_824).default(2_097_152),
       })
       .prefault({}),
     telegram: z
@@ -362,6 +366,8 @@ export const ENV_VARS = {
   ENGRAM_KB_AUTHOR_EMAIL: 'kb.authorEmail',
   ENGRAM_KB_DEFAULT_OWNER: 'kb.defaultOwner',
   ENGRAM_KB_WATCH: 'kb.watch',
+  ENGRAM_KB_MAX_SECTIONS: 'kb.maxSections',
+  ENGRAM_KB_MAX_NOTE_BYTES: 'kb.maxNoteBytes',
   ENGRAM_TELEGRAM_TOKEN: 'telegram.token',
   ENGRAM_TELEGRAM_ALLOWED_IDS: 'telegram.allowedIds',
   ENGRAM_TELEGRAM_API_ROOT: 'telegram.apiRoot',

@@ -66,6 +66,18 @@ export interface InsertTarget {
   nearDuplicates?: NearDuplicateOptions | undefined;
   /** Who folds them (for the `merge` history entries) and when. */
   actor?: Actor | undefined;
+  /**
+   * Exact duplicates are looked for only among memories added with the same namespace (none by
+   * default). The knowledge base passes each note's path, so a section that two notes share is
+   * indexed for each note and stays findable when the other note goes.
+   */
+  dedupeNamespace?: string | undefined;
+}
+
+/** The dedupe hash of `content` for `target`: the content hash, within the target's namespace if it has one. */
+function hashFor(target: Pick<InsertTarget, 'dedupeNamespace'>, content: string): string {
+  const namespace = target.dedupeNamespace;
+  return contentHash(namespace === undefined ? content : `${namespace.length}:${namespace}\0${content}`);
 }
 
 /** Parses a batch of add inputs; an error names the item when there are several. */
@@ -104,7 +116,7 @@ export async function embedAhead(
   const { store, embedder, userId, visible } = target;
   const first = new Map<string, number>();
   for (const [index, input] of parsed.entries()) {
-    const hash = contentHash(input.content);
+    const hash = hashFor(target, input.content);
     if (supplied[index] === null && !first.has(hash)) first.set(hash, index);
   }
   if (first.size === 0) return;
@@ -143,7 +155,7 @@ export async function insertNew(
   const firstVisible = new Map<string, number>();
   const firstAny = new Map<string, number>();
   const copies: { index: number; of: number }[] = [];
-  const hashes = parsed.map((input) => contentHash(input.content));
+  const hashes = parsed.map((input) => hashFor(target, input.content));
   const hiddenAt = (input: ParsedAdd) => input.expiresAt !== undefined && input.expiresAt <= visible.now;
   // One lookup per filter for the whole batch (the store does not change while the user's lock is held).
   const [storedVisible, storedAny] = await Promise.all([

@@ -155,19 +155,29 @@ export class MemoryService {
     return result as AddResult;
   }
 
-  /** Adds a batch atomically: all valid or nothing stored. Duplicates (also within the batch) are flagged. */
-  async addMany(userId: string, inputs: AddMemoryInput[], actor: Actor): Promise<AddResult[]> {
+  /**
+   * Adds a batch atomically: all valid or nothing stored. Duplicates (also within the batch) are
+   * flagged; with a `dedupeNamespace`, only memories added with the same namespace count (insert.ts).
+   */
+  async addMany(
+    userId: string,
+    inputs: AddMemoryInput[],
+    actor: Actor,
+    options: { dedupeNamespace?: string } = {},
+  ): Promise<AddResult[]> {
     this.#user(userId);
     const parsed = parseBatch(inputs);
     for (const input of parsed) input.infer ??= this.#maintenance.inferDefault;
     const supplied = suppliedVectors(parsed, this.embedder.dimension);
     if (this.inferrer && this.#maintenance.extractOnAdd && parsed.some((input) => input.infer))
       return addInferred(this.#inference(this.inferrer), userId, parsed, actor);
-    await embedAhead(this.#insertTarget(userId), parsed, supplied);
+    const namespace = options.dedupeNamespace;
+    await embedAhead({ ...this.#insertTarget(userId), dedupeNamespace: namespace }, parsed, supplied);
     return this.#writes.run(userId, async () => {
       const at = this.now();
       const target: InsertTarget = {
         ...this.#insertTarget(userId),
+        dedupeNamespace: namespace,
         nearDuplicates: this.#maintenance.nearDuplicates ?? undefined,
         actor,
       };

@@ -86,6 +86,13 @@ export class GitRepo {
     });
   }
 
+  /** Takes new files out of the index again (after a commit of them failed), so no later commit carries them. */
+  unstageNew(paths: string[]): Promise<void> {
+    return this.#serial(async (git) => {
+      await git.raw(['rm', '--cached', '--quiet', '--ignore-unmatch', '--', ...paths]);
+    });
+  }
+
   /** The hash of HEAD, or null in a repository without commits. */
   head(): Promise<string | null> {
     return this.#serial(async (git) => {

@@ -15,6 +15,7 @@ import { type FSWatcher, watch } from 'chokidar';
 import { EngramError, notFound } from '../core/errors.js';
 import { KeyedLock } from '../core/keyed-lock.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
+import type { AddMemoryInput } from '../core/schemas.js';
 import type { Memory } from '../core/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { chunkMarkdown } from './chunk.js';
@@ -27,8 +28,12 @@ export interface KnowledgeBaseOptions extends Omit<GitOptions, 'dir'> {
   defaultOwner: string;
   /** Re-index notes changed on disk by other programs. */
   watch: boolean;
-  /** Reports notes that could not be indexed (bad frontmatter, unreadable). */
+  /** Reports notes that could not be indexed (bad frontmatter, unreadable, over a limit). */
   onProblem?: (path: string, error: unknown) => void;
+  /** Most sections one note is indexed as (ENGRAM_KB_MAX_SECTIONS); default 1,000. */
+  maxSections?: number;
+  /** Most bytes one note's sections may hold in all (ENGRAM_KB_MAX_NOTE_BYTES); default 2 MiB. */
+  maxNoteBytes?: number;
 }
 
 export interface NewNote {
@@ -110,7 +115,9 @@ export class KnowledgeBase {
   async init(): Promise<void> {
     await this.#git.init();
     await mkdir(join(this.#options.dir, TOPICS), { recursive: true });
-    for (const path of await this.#markdownFiles()) await this.#reindex(path).catch(() => undefined);
+    for (const path of await this.#markdownFiles()) {
+      await this.#reindex(path).catch((error: unknown) => this.#options.onProblem?.(path, error));
+    }
     if (this.#options.watch) await this.#watch();
   }
 
@@ -169,14 +176,26 @@ export class KnowledgeBase {
         owner: userId,
         sourceId: input.sourceId ?? null,
       };
+      // Everything is checked before anything is written: a refused note leaves no file, commit or memory.
+      const text = renderNote(meta, body);
+      const checked = parseNote('topics/general/note.md', text, this.#options.defaultOwner, meta.createdAt);
+      this.#service.validateAdd(userId, this.#indexInputs(checked, 'topics/general/note.md', ''));
       const path = await this.#freePath(meta);
+      const file = join(this.#options.dir, path);
       try {
-        const text = renderNote(meta, body);
-        const file = join(this.#options.dir, path);
         await mkdir(dirname(file), { recursive: true });
         await writeFileAtomic(file, text);
-        const commit = await this.#git.commit([path], `note: ${meta.title} (${meta.category})`);
-        await this.#reindex(path);
+        let commit: string | null;
+        try {
+          await this.#reindex(path, { strict: true });
+          commit = await this.#git.commit([path], `note: ${meta.title} (${meta.category})`);
+        } catch (error) {
+          // Indexing or committing failed: take the note back out of the file tree, the index and git's staging area.
+          await rm(file, { force: true });
+          await this.#deindex(path, { forget: true }).catch(() => undefined);
+          await this.#git.unstageNew([path]).catch(() => undefined);
+          throw error;
+        }
         const note = parseNote(path, text, this.#options.defaultOwner, meta.createdAt);
         return { note, created: true, commit, memoryIds: await this.#memoryIdsOf(userId, path) };
       } finally {
@@ -208,8 +227,12 @@ export class KnowledgeBase {
     return paths.length;
   }
 
-  /** Re-reads one file and brings its memories in line (added, changed, or gone). */
-  async #reindex(path: string): Promise<void> {
+  /**
+   * Re-reads one file and brings its memories in line (added, changed, or gone). A file that cannot
+   * be parsed is reported and left as it was indexed, unless `strict` (a note being created), when
+   * that is an error like any other.
+   */
+  async #reindex(path: string, options: { strict?: boolean } = {}): Promise<void> {
     await this.#locks.run(path, async () => {
       const file = join(this.#options.dir, path);
       let text: string;
@@ -227,27 +250,17 @@ export class KnowledgeBase {
       try {
         note = parseNote(path, text, this.#options.defaultOwner, modified.toISOString());
       } catch (error) {
+        if (options.strict) throw error;
         this.#options.onProblem?.(path, error);
         return;
       }
+      const inputs = this.#indexInputs(note, path, hash);
       if (previous && previous.owner !== note.owner) await this.#deindex(path);
       const current = await this.#memoriesOf(note.owner, path);
       if (current.length === 0 || current.some((memory) => memory.metadata.kbHash !== hash)) {
         for (const memory of current) await this.#service.delete(note.owner, memory.id, ACTOR);
-        const chunks = chunkMarkdown(note.title, note.body);
-        await this.#service.addMany(
-          note.owner,
-          chunks.map((chunk, i) => ({
-            content: chunk.content,
-            category: note.category,
-            tags: note.tags,
-            sessionId: `kb:${path}`,
-            metadata: { kbPath: path, kbTitle: note.title, kbChunk: i, kbHash: hash },
-            // The index mirrors the note verbatim: no near-duplicate folding, no LLM extraction.
-            infer: false,
-          })),
-          ACTOR,
-        );
+        // Each note's sections are its own: a section another note shares is indexed for both.
+        await this.#service.addMany(note.owner, inputs, ACTOR, { dedupeNamespace: `kb:${path}` });
       }
       const { body: _body, ...summary } = note;
       this.#notes.set(path, { ...summary, hash });
@@ -255,11 +268,44 @@ export class KnowledgeBase {
     });
   }
 
-  async #deindex(path: string): Promise<void> {
+  /** The memories that index a note, one per section; refused (413) when the note is over a limit. */
+  #indexInputs(note: Note, path: string, hash: string): AddMemoryInput[] {
+    const chunks = chunkMarkdown(note.title, note.body);
+    const maxSections = this.#options.maxSections ?? 1_000;
+    const maxBytes = this.#options.maxNoteBytes ?? 2_097_152;
+    if (chunks.length > maxSections) {
+      throw new EngramError(
+        'payload_too_large',
+        `the note has ${chunks.length} sections; a note is indexed as at most ${maxSections} (ENGRAM_KB_MAX_SECTIONS): split it into several notes`,
+        { details: { limit: 'kb.maxSections', max: maxSections, actual: chunks.length } },
+      );
+    }
+    const bytes = chunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk.content), 0);
+    if (bytes > maxBytes) {
+      throw new EngramError(
+        'payload_too_large',
+        `the note's sections come to ${bytes} bytes with their headings; a note may store at most ${maxBytes} (ENGRAM_KB_MAX_NOTE_BYTES)`,
+        { details: { limit: 'kb.maxNoteBytes', max: maxBytes, actual: bytes } },
+      );
+    }
+    return chunks.map((chunk, i) => ({
+      content: chunk.content,
+      category: note.category,
+      tags: note.tags,
+      sessionId: `kb:${path}`,
+      metadata: { kbPath: path, kbTitle: note.title, kbChunk: i, kbHash: hash },
+      // The index mirrors the note verbatim: no near-duplicate folding, no LLM extraction.
+      infer: false,
+    }));
+  }
+
+  /** Drops a note's memories (deleted, or with `forget` erased with their history: a note that never was). */
+  async #deindex(path: string, options: { forget?: boolean } = {}): Promise<void> {
     const previous = this.#notes.get(path);
     if (!previous) return;
     for (const memory of await this.#memoriesOf(previous.owner, path)) {
-      await this.#service.delete(previous.owner, memory.id, ACTOR);
+      if (options.forget) await this.#service.forget(previous.owner, memory.id);
+      else await this.#service.delete(previous.owner, memory.id, ACTOR);
     }
     this.#forget(path);
   }

@@ -202,3 +202,113 @@ describe('knowledge base with an unreachable remote', () => {
     }
   }, 30_000);
 });
+
+describe('a refused note leaves nothing behind', () => {
+  /** What a refused note could have left: files, commits, memories (current or deleted), and what was pushed. */
+  async function traces(userId: string) {
+    await kb.close(); // waits for any push
+    kb = openKb();
+    await kb.init();
+    const files = (await git('ls-files', '--others', '--cached', 'topics')).split('\n').filter(Boolean);
+    const pushed = (await exec('git', ['--git-dir', remote, 'log', '--format=%s', 'main'])).stdout.trim();
+    return {
+      files,
+      commits: await git('log', '--format=%s'),
+      pushed,
+      notes: kb.list(userId),
+      memories: (await service.list(userId, { limit: 100 })).items.length,
+      deleted: (await service.deleted(userId, { limit: 100 })).items.length,
+    };
+  }
+
+  it('refuses a heading over the content limit (413), a note over its section limit (413) and a bad tag (400) before writing', async () => {
+    const before = await traces('refused');
+    const cases: [Parameters<KnowledgeBase['create']>[1], string, RegExp][] = [
+      [{ body: `# ${'h'.repeat(40_000)}\n\ntext`, source: 'api' }, 'payload_too_large', /32768 characters/],
+      [
+        { body: Array.from({ length: 1_001 }, (_, i) => `# H${i}\nx`).join('\n'), source: 'api' },
+        'payload_too_large',
+        /1001 sections.*ENGRAM_KB_MAX_SECTIONS/,
+      ],
+      [{ body: 'fine text', tags: ['bad\u0007tag'], source: 'mcp' }, 'invalid_request', /control characters/],
+    ];
+    for (const [input, code, message] of cases) {
+      const error = await kb.create('refused', input).then(
+        () => null,
+        (e: unknown) => e as { code: string; message: string },
+      );
+      expect(error?.code).toBe(code);
+      expect(error?.message).toMatch(message);
+    }
+    const after = await traces('refused');
+    expect(after).toEqual(before);
+    expect(after.notes).toEqual([]);
+    expect(after.memories).toBe(0);
+  }, 60_000);
+
+  it('limits what one note may store in all: each section repeats its headings', async () => {
+    const small = new KnowledgeBase(service, {
+      dir: join(dir, 'kb-small'),
+      branch: 'main',
+      authorName: 'Engram Test',
+      authorEmail: 'test@example.org',
+      pushAttempts: 1,
+      pushBackoffMs: 10,
+      defaultOwner: 'owner',
+      watch: false,
+      maxNoteBytes: 4_096,
+    });
+    await small.init();
+    try {
+      // 1 KB of request, ~12 KB of index: a long title repeated in each of 60 short sections.
+      const body = Array.from({ length: 60 }, (_, i) => `## S${i}\nx`).join('\n');
+      await expect(small.create('bytes', { title: 't'.repeat(120), body, source: 'api' })).rejects.toMatchObject({
+        code: 'payload_too_large',
+        message: expect.stringMatching(/ENGRAM_KB_MAX_NOTE_BYTES/),
+      });
+      expect(small.list('bytes')).toEqual([]);
+      expect((await service.list('bytes', { limit: 10 })).items).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  }, 60_000);
+
+  it('takes a note back out when its commit fails, and a later note does not carry it', async () => {
+    await writeFile(join(dir, 'kb', '.git', 'index.lock'), '');
+    const failed = await kb
+      .create('locked', { body: '# Locked out\nThe commit of this note fails.', source: 'api' })
+      .then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+    await unlink(join(dir, 'kb', '.git', 'index.lock'));
+    expect(failed).not.toBeNull();
+    expect(kb.list('locked')).toEqual([]);
+    expect((await service.list('locked', { limit: 10 })).items).toEqual([]);
+    expect((await service.deleted('locked', { limit: 10 })).items).toEqual([]);
+
+    const next = await kb.create('locked', { body: '# After\nThis one commits.', source: 'api' });
+    expect(await git('show', '--name-only', '--format=', next.commit as string)).toBe(next.note.path);
+    expect(await git('log', '--all', '--format=%s')).not.toContain('Locked out');
+    expect(await git('status', '--porcelain')).not.toContain('locked-out');
+  }, 60_000);
+
+  it('indexes a section two notes share for each, so it stays findable when one note goes', async () => {
+    const shared = '## Wi-Fi\nThe guest network password is lemonade-42.';
+    const first = await kb.create('dup', {
+      title: 'Cabin',
+      body: `# Cabin\n${shared}\n## Keys\nUnder the mat.`,
+      source: 'api',
+    });
+    const second = await kb.create('dup', {
+      title: 'Cabin',
+      body: `# Cabin\n${shared}\n## Boat\nThe red one.`,
+      source: 'api',
+    });
+    expect(second.memoryIds).toHaveLength(2);
+    expect(second.memoryIds).not.toContain(first.memoryIds[0]);
+    await kb.delete('dup', first.note.path);
+    const hits = await kb.search('dup', 'guest network password', 3);
+    expect(hits[0]).toMatchObject({ path: second.note.path, heading: 'Cabin › Wi-Fi' });
+  }, 60_000);
+});

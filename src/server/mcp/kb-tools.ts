@@ -1,10 +1,11 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { LIMITS } from '../../core/schemas.js';
+import { categorySchema, LIMITS } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
 import type { Caller } from '../context.js';
 import { ok, READ_ONLY, type RunTool } from './results.js';
+import { tagsArg } from './tool-schemas.js';
 
 /** The knowledge-base tools, registered when the server has a knowledge base. */
 export const KB_TOOL_NAMES = ['kb_search', 'kb_read', 'kb_list', 'kb_add_note'] as const;
@@ -106,8 +107,8 @@ export function registerKbTools(server: McpServer, kb: KnowledgeBase, caller: Ca
           .max(LIMITS.contentChars * 10)
           .describe('The note, in markdown.'),
         title: z.string().max(120).optional().describe('Title (default: its first line).'),
-        category: z.string().min(1).max(64).optional().describe('Topic folder, e.g. "work" (default "general").'),
-        tags: z.array(z.string().min(1).max(LIMITS.tagChars)).max(LIMITS.tags).optional(),
+        category: categorySchema.optional().describe('Topic folder, e.g. "work" (default "general").'),
+        tags: tagsArg.optional(),
       },
       outputSchema: { path: z.string(), commit: z.string().nullable(), memoryIds: z.array(z.string()) },
       annotations: { title: 'Write a note', readOnlyHint: false, destructiveHint: false, openWorldHint: false },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type FilterInput, historyEntrySchema, LIMITS, memorySchema } from '../../core/schemas.js';
+import { type FilterInput, historyEntrySchema, LIMITS, memorySchema, tagSchema } from '../../core/schemas.js';
 import type { Metadata } from '../../core/types.js';
 import { jobViewSchema } from '../../jobs/index.js';
 
@@ -13,7 +13,7 @@ export const categoryArg = z
   .min(1)
   .max(64)
   .describe('A category such as "general", "work", "health" or "projects/alpha" (letters, digits, spaces, _ . - /).');
-export const tagsArg = z.array(z.string().min(1).max(LIMITS.tagChars)).max(LIMITS.tags);
+export const tagsArg = z.array(tagSchema).max(LIMITS.tags);
 /** A plain JSON object for the model (no recursive schema); the service validates it as metadata. */
 export const metadataArg = z
   .record(z.string(), z.unknown())
