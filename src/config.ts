@@ -27,6 +27,19 @@ export const configSchema = z
       .strictObject({
         /** Streamable HTTP without sessions: any replica can answer any request (JSON responses, no GET stream). */
         stateless: z.union([z.boolean(), z.stringbool()]).default(false),
+        /**
+         * Web origins (`https://app.example.org`, comma-separated) whose pages may call `/mcp` and `/sse`
+         * with a key; a request from any other origin than the server's own is refused (403).
+         */
+        allowedOrigins: z
+          .union([z.array(z.string()), z.string()])
+          .transform((value) =>
+            (Array.isArray(value) ? value : value.split(','))
+              .map((origin) => origin.trim().replace(/\/+$/, ''))
+              .filter(Boolean),
+          )
+          .pipe(z.array(z.url({ protocol: /^https?$/ })))
+          .default([]),
       })
       .prefault({}),
     auth: z
@@ -298,6 +311,7 @@ export const ENV_VARS = {
   ENGRAM_LOG_LEVEL: 'logLevel',
   ENGRAM_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   ENGRAM_MCP_STATELESS: 'mcp.stateless',
+  ENGRAM_MCP_ALLOWED_ORIGINS: 'mcp.allowedOrigins',
   ENGRAM_AUTH: 'auth.mode',
   ENGRAM_DEFAULT_USER: 'auth.defaultUser',
   ENGRAM_SQLITE_PATH: 'sqlite.path',

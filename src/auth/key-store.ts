@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
@@ -33,17 +33,29 @@ export interface CreatedKey {
 const KEY_PREFIX = 'engram_';
 const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
 
+const MARKER_TEXT =
+  'This data directory has had API keys: Engram refuses every request while keys.json is missing or\n' +
+  'unreadable, instead of falling back to keyless local mode. Restore keys.json, or go back to keyless\n' +
+  'local mode on purpose with `engram keys reset`.\n';
+
 /**
  * API keys in `<dataDir>/keys.json`, hashed with SHA-256 (keys are 256-bit random, so a slow
  * password hash adds nothing). Shared by every store; changes by `engram keys` are picked up by a
  * running server on its next request.
+ *
+ * Authentication never fails open: once a key has existed, `<dataDir>/keys.required` records it,
+ * and from then on a missing key file (deleted, an old backup restored, a volume mis-mounted) is an
+ * error — every request is refused — not "no keys". Only `engram keys reset` goes back.
  */
 export class KeyStore {
   readonly file: string;
+  /** Present once keys have existed here. */
+  readonly marker: string;
   #cache: { mtimeMs: number; size: number; keys: KeyRecord[] } | null = null;
 
   constructor(dataDir: string) {
     this.file = join(dataDir, 'keys.json');
+    this.marker = join(dataDir, 'keys.required');
   }
 
   list(): KeyRecord[] {
@@ -51,9 +63,17 @@ export class KeyStore {
     try {
       stat = statSync(this.file);
     } catch (error) {
-      // Only a missing file means "no keys"; anything else must not silently turn auth off.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new EngramError('unavailable', 'the API key file cannot be read', { cause: error });
+      // A missing file means "no keys" only where keys never existed; anything else must not turn auth off.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(this.marker)) return [];
+      throw new EngramError(
+        'unavailable',
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? `the API key file ${this.file} is missing, but this data directory has had keys (${this.marker}): ` +
+              'refusing every request instead of running without keys. Restore keys.json from a backup, or go ' +
+              'back to keyless local mode on purpose with `engram keys reset`'
+          : 'the API key file cannot be read',
+        { cause: error },
+      );
     }
     if (this.#cache && this.#cache.mtimeMs === stat.mtimeMs && this.#cache.size === stat.size) return this.#cache.keys;
     let parsed: ReturnType<typeof fileSchema.safeParse>;
@@ -63,8 +83,34 @@ export class KeyStore {
       throw new EngramError('unavailable', 'the API key file is not valid JSON', { cause: error });
     }
     if (!parsed.success) throw new EngramError('unavailable', 'the API key file is not valid');
+    // Key files written before the marker existed get it on first read.
+    if (parsed.data.keys.length > 0) this.#mark();
     this.#cache = { mtimeMs: stat.mtimeMs, size: stat.size, keys: parsed.data.keys };
     return parsed.data.keys;
+  }
+
+  /**
+   * Back to keyless local mode, on purpose: sets the key file aside (as `keys.json.reset-<time>`)
+   * and removes the marker. Returns where the old file went, or null if there was none.
+   */
+  reset(): string | null {
+    let moved: string | null = null;
+    if (existsSync(this.file)) {
+      moved = `${this.file}.reset-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      renameSync(this.file, moved);
+    }
+    rmSync(this.marker, { force: true });
+    this.#cache = null;
+    return moved;
+  }
+
+  #mark(): void {
+    if (existsSync(this.marker)) return;
+    try {
+      writeFileSync(this.marker, MARKER_TEXT, { mode: 0o600 });
+    } catch {
+      // A read-only data directory: the keys are there now; the marker is written with the next change.
+    }
   }
 
   /** True when at least one key that has not been revoked exists. */
@@ -136,6 +182,8 @@ export class KeyStore {
     try {
       this.#cache = null;
       const keys = change(this.list());
+      // The marker first: a crash between the two must not leave keys without it.
+      if (keys.length > 0 && !existsSync(this.marker)) await writeFileAtomic(this.marker, MARKER_TEXT, 0o600);
       await writeFileAtomic(this.file, `${JSON.stringify({ version: 1, keys }, null, 2)}\n`, 0o600);
       this.#cache = null;
     } finally {

@@ -474,6 +474,20 @@ export function buildCli(): Command {
       }
     });
   keys
+    .command('reset')
+    .description(
+      'go back to keyless local mode on purpose: sets keys.json aside and forgets that keys existed ' +
+        '(a server refuses every request while keys.json is missing after keys existed)',
+    )
+    .action((_options: unknown, command: Command) => {
+      const moved = new KeyStore(configFrom(command).dataDir).reset();
+      print(
+        moved
+          ? `keys.json moved to ${moved}; keyless local mode (loopback only) from the next request`
+          : 'no keys.json; keyless local mode (loopback only) from the next request',
+      );
+    });
+  keys
     .command('revoke')
     .description('revoke a key by id')
     .argument('<id>', 'key id from `engram keys list`')

@@ -1,15 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { RedisStore, rateLimiter } from 'hono-rate-limiter';
 import { EngramError } from '../core/errors.js';
 import { InputError, type IssueLike } from '../core/schemas.js';
-import { rateLimitClient } from '../shared/redis.js';
 import { httpSpans, routeLabel } from '../telemetry/index.js';
-import { authMiddleware, bearerToken, localOriginGuard } from './auth.js';
+import { authMiddleware, localOriginGuard, mcpOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
 import { mountMcp } from './mcp/http.js';
+import { rateLimit } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import { chatRoutes } from './routes/chat.js';
 import { extractRoutes } from './routes/extract.js';
@@ -36,20 +34,6 @@ function validationHook(result: { success: boolean; error?: { issues: ZodIssueLi
   if (result.success || !result.error) return;
   throw InputError.of(flattenIssues(result.error.issues), 'invalid request');
 }
-
-/**
- * The rate-limit bucket of a request: its API key's id when the key is valid (however the header
- * is spelled), else the client address — so unknown tokens cannot buy fresh buckets.
- */
-const clientKey =
-  (keys: ServerDeps['keys']) =>
-  (c: Context<AppEnv>): string => {
-    const token = bearerToken(c.req.header('authorization'));
-    const principal = token ? keys.authenticate(token) : null;
-    if (principal) return `key:${principal.keyId}`;
-    const info = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket;
-    return `ip:${info?.remoteAddress ?? 'unknown'}`;
-  };
 
 /** The HTTP application: REST /v1, MCP, health, metrics and the OpenAPI document. */
 export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
@@ -80,31 +64,10 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
     },
   });
   // One limiter (one set of counters) for every protected path.
-  const rate =
-    config.limits.rateLimitPerMinute > 0
-      ? rateLimiter<AppEnv>({
-          windowMs: 60_000,
-          limit: config.limits.rateLimitPerMinute,
-          standardHeaders: 'draft-6',
-          keyGenerator: clientKey(deps.keys),
-          // With Redis, every replica counts against the same per-client limit.
-          ...(deps.redis && { store: new RedisStore({ client: rateLimitClient(deps.redis), prefix: 'engram:rate:' }) }),
-          handler: (c) => {
-            c.header('Retry-After', c.res.headers.get('RateLimit-Reset') ?? '60');
-            return c.json(
-              {
-                error: {
-                  code: 'rate_limited',
-                  message: `more than ${config.limits.rateLimitPerMinute} requests a minute`,
-                },
-              },
-              429,
-            );
-          },
-        })
-      : null;
+  const rate = rateLimit(deps);
   for (const path of ['/v1/*', '/mcp', '/sse', '/messages']) {
     app.use(path, localOriginGuard(deps));
+    if (path !== '/v1/*') app.use(path, mcpOriginGuard(deps));
     if (rate) app.use(path, rate);
     app.use(path, limit);
   }

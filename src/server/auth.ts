@@ -79,6 +79,40 @@ export function localOriginGuard(deps: Pick<ServerDeps, 'config' | 'keys'>): Mid
   };
 }
 
+/**
+ * MCP over HTTP validates `Origin`, as the MCP specification requires of servers (against DNS
+ * rebinding): without keys `localOriginGuard` admits only this machine; with keys a request that
+ * carries an Origin must come from the server's own origin (the web UI) or one listed in
+ * `ENGRAM_MCP_ALLOWED_ORIGINS`. Clients that are not browsers send no Origin and are unaffected.
+ */
+export function mcpOriginGuard(deps: Pick<ServerDeps, 'config' | 'keys'>): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const origin = c.req.header('origin');
+    if (origin !== undefined && keysRequired(deps)) {
+      const own = new URL(c.req.url);
+      const allowed =
+        sameHost(origin, c.req.header('host') ?? own.host) ||
+        deps.config.mcp.allowedOrigins.includes(origin.replace(/\/+$/, ''));
+      if (!allowed) {
+        throw new EngramError(
+          'forbidden',
+          `MCP requests from the web origin ${JSON.stringify(origin.slice(0, 200))} are not allowed; list it in ENGRAM_MCP_ALLOWED_ORIGINS`,
+        );
+      }
+    }
+    await next();
+  };
+}
+
+/** Whether an Origin names the host (and port) the request was sent to. */
+function sameHost(origin: string, host: string): boolean {
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
 export function authMiddleware(deps: ServerDeps, source: MemorySource): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     c.set('caller', resolveCaller(deps, c.req.header('authorization'), c.req.header('x-user-id'), source));

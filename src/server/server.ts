@@ -30,8 +30,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Refuses configurations that would expose memories: a non-loopback address needs API keys. */
+/** Refuses configurations that would expose memories: a non-loopback address needs API keys; a lost key file stops the start. */
 export function checkExposure(config: Config, keys: KeyStore): void {
+  // A key file that is missing where keys existed, or unreadable, stops the start (key-store.ts).
+  keys.list();
   if (isLoopback(config.host)) return;
   if (config.auth.mode === 'none') {
     throw new EngramError(

@@ -10,7 +10,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { EngramError, invalid } from '../../core/errors.js';
-import { resolveCaller } from '../auth.js';
+import { keysRequired, resolveCaller } from '../auth.js';
 import type { AppEnv, Caller, ServerDeps } from '../context.js';
 import { createMcpServer } from './tools.js';
 
@@ -20,7 +20,8 @@ import { createMcpServer } from './tools.js';
  * Every request is authenticated like REST (`Authorization: Bearer`, `X-User-ID`, source `mcp`).
  * A session's McpServer is bound to the caller that initialised it; a later request on that
  * session with another key or user is refused (403), so a session id never lets one key act as
- * another key's user. Revoked keys stop working on open sessions at their next request (401).
+ * another key's user. Revoked keys stop working on open sessions at their next request (401), and
+ * their open sessions and streams (`GET /mcp`, `/sse`) are closed within `authCheckMs`.
  *
  * `/mcp` uses the SDK's web-standard transport on Hono's `c.req.raw`, so the body the bodyLimit
  * middleware already checked (and, for chunked uploads, already buffered) is the body the
@@ -43,6 +44,11 @@ export interface McpHttpOptions {
   maxSessionsPerCaller?: number;
   /** Comment lines sent on idle legacy SSE streams so proxies keep them open (default 15 s; 0 disables). */
   sseKeepAliveMs?: number;
+  /**
+   * How often open sessions are checked against the key file (default 2 s): a session whose key was
+   * revoked — or a keyless one once keys exist, or any while the key file is lost — is closed with its streams.
+   */
+  authCheckMs?: number;
 }
 
 /** What mountMcp returns: close it during graceful shutdown (before the HTTP server closes). */
@@ -71,6 +77,7 @@ const DEFAULTS = {
   maxSessions: 1_000,
   maxSessionsPerCaller: 50,
   sseKeepAliveMs: 15_000,
+  authCheckMs: 2_000,
 } as const;
 
 const mounted = new Set<{ deps: ServerDeps; handle: McpHandle }>();
@@ -124,9 +131,30 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
     }
   };
 
+  /** Whether the credentials a session was opened with would still be let in (fails closed on a lost key file). */
+  const stillAllowed = ({ principal }: Caller): boolean => {
+    try {
+      if (principal === null) return !keysRequired(deps);
+      return deps.keys.list().some((key) => key.id === principal.keyId && key.revokedAt === null);
+    } catch {
+      return false;
+    }
+  };
+
+  const sweep = () => {
+    for (const session of sessions.values()) {
+      if (!stillAllowed(session.caller)) {
+        logger.info({ sessionId: session.id, kind: session.kind }, 'MCP session closed: its key is no longer valid');
+        void end(session);
+      }
+    }
+    sweepIdle();
+  };
+
   const register = (session: Session) => {
     sessions.set(session.id, session);
-    sweeper ??= setInterval(sweepIdle, Math.min(60_000, Math.max(1_000, settings.sessionIdleMs / 2))).unref();
+    const every = Math.min(settings.authCheckMs, 60_000, Math.max(1_000, settings.sessionIdleMs / 2));
+    sweeper ??= setInterval(sweep, every).unref();
     logger.debug({ sessionId: session.id, kind: session.kind, userId: session.caller.userId }, 'MCP session opened');
   };
 
