@@ -97,20 +97,69 @@ describe('QueuedEmbedder', () => {
     expect(inner.seen).toEqual([texts('a', 4), ['c0']]);
   });
 
-  it('admits a request larger than the capacity alone once the queue is empty', async () => {
+  it('serves a request larger than the capacity piece by piece, each admitted on its own', async () => {
     const inner = new GatedEmbedder();
     const queue = new QueuedEmbedder(inner, { capacity: 3, maxWaitMs: 5_000, chunkSize: 100 });
     const small = queue.embed(['x0']);
     const big = queue.embed(texts('y', 7));
     await settle();
+    // Pieces never exceed the capacity: the first fits beside the small request only once it is done.
     expect(inner.seen).toEqual([['x0']]);
     inner.calls[0]?.finish();
     await small;
     await settle();
-    expect(inner.seen[1]).toEqual(texts('y', 7));
+    expect(inner.seen.slice(1)).toEqual([['y0', 'y1', 'y2']]);
     expect(queue.queue.admittedTexts).toBe(3);
-    inner.calls[1]?.finish();
-    expect((await big).length).toBe(7);
+    for (let i = 1; i <= 3; i++) {
+      inner.calls[i]?.finish();
+      await settle();
+      await settle();
+    }
+    expect(inner.seen.slice(1)).toEqual([['y0', 'y1', 'y2'], ['y3', 'y4', 'y5'], ['y6']]);
+    expect((await big).map((v) => v[1])).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('takes turns between users: a flood of one user’s bulk delays another’s by one piece, not the flood', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 100, maxWaitMs: 5_000, chunkSize: 10, concurrency: 1 });
+    const flood = queue.embed(texts('a', 100), { scope: 'alice' });
+    await settle();
+    const other = queue.embed(texts('b', 20), { scope: 'bob' });
+    await settle();
+    // Alice holds two pieces (one running, one ready), not the whole queue; then the two take turns.
+    expect(queue.queue).toMatchObject({ admittedTexts: 40, runningTexts: 10 });
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await settle();
+      await settle();
+      const call = inner.calls[i];
+      order.push(call?.texts[0]?.slice(0, 1) ?? '-');
+      call?.finish();
+    }
+    expect(order).toEqual(['a', 'a', 'b', 'a', 'b', 'a']);
+    expect((await other).length).toBe(20);
+    for (let i = 6; i < 12; i++) {
+      await settle();
+      await settle();
+      inner.calls[i]?.finish();
+    }
+    expect((await flood).length).toBe(100);
+  });
+
+  it('refuses a request waiting longer than maxWaitMs for one of its pieces, after its admitted pieces finish', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 4, maxWaitMs: 30, chunkSize: 4, concurrency: 1 });
+    const big = queue.embed(texts('a', 8));
+    let outcome: unknown = null;
+    big.catch((error: unknown) => {
+      outcome = error;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(outcome).toBeNull(); // the admitted first piece is still running
+    inner.calls[0]?.finish();
+    await expect(big).rejects.toMatchObject({ code: 'overloaded' });
+    expect(inner.seen).toEqual([texts('a', 4)]);
+    expect(queue.queue).toMatchObject({ admittedTexts: 0, waitingTexts: 0, rejected: 1 });
   });
 
   it('sends small requests (queries) to the model before chunks of a bulk request already waiting', async () => {
@@ -146,8 +195,8 @@ describe('QueuedEmbedder', () => {
     await settle();
     inner.calls[0]?.fail(new Error('model crashed'));
     await settle();
-    expect(outcome).toBeUndefined(); // the second chunk still holds its room
-    expect(queue.queue.admittedTexts).toBe(10);
+    expect(outcome).toBeUndefined(); // the second piece is still running
+    expect(queue.queue.admittedTexts).toBe(5); // the failed piece's room is free at once
     inner.calls[1]?.finish();
     await expect(request).rejects.toThrow('model crashed');
     expect(queue.queue.admittedTexts).toBe(0);
