@@ -278,6 +278,10 @@ export const configSchema = z
       .strictObject({
         maxBodyBytes: int(1_024).default(16 * 1024 * 1024),
         rateLimitPerMinute: int(0).default(1_200),
+        /** Most current memories one user may hold; 0 = no limit. */
+        userMaxMemories: int(0).default(0),
+        /** Most bytes of memory content one user may hold; 0 = no limit. */
+        userMaxBytes: int(0).default(0),
       })
       .prefault({}),
   })
@@ -402,6 +406,8 @@ export const ENV_VARS = {
   ENGRAM_BACKUP_DIR: 'backup.dir',
   ENGRAM_BACKUP_KEEP: 'backup.keep',
   ENGRAM_MAX_BODY_BYTES: 'limits.maxBodyBytes',
+  ENGRAM_USER_MAX_MEMORIES: 'limits.userMaxMemories',
+  ENGRAM_USER_MAX_BYTES: 'limits.userMaxBytes',
   ENGRAM_RATE_LIMIT_PER_MINUTE: 'limits.rateLimitPerMinute',
 } as const;
 

@@ -9,6 +9,7 @@ import { Extractor } from './extract/index.js';
 import { KnowledgeBase } from './kb/index.js';
 import { createChatModel } from './llm/index.js';
 import type { Logger } from './logger.js';
+import { withUserLimits } from './stores/quota.js';
 import { createStore } from './stores/registry.js';
 import type { MemoryStore } from './stores/store.js';
 import { traced } from './telemetry/index.js';
@@ -51,11 +52,14 @@ function buildEmbedder<N extends EmbedderName>(name: N, config: Config, shared: 
 
 /** Builds the store and embedder a config names (not yet initialised). */
 export function buildParts(config: Config, shared: SharedResources = {}): { store: MemoryStore; embedder: Embedder } {
-  const store = createStore(config.store, {
-    dataDir: config.dataDir,
-    sqlite: config.sqlite,
-    postgres: config.postgres,
-  });
+  const store = withUserLimits(
+    createStore(config.store, {
+      dataDir: config.dataDir,
+      sqlite: config.sqlite,
+      postgres: config.postgres,
+    }),
+    { maxMemories: config.limits.userMaxMemories, maxBytes: config.limits.userMaxBytes },
+  );
   // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), every store and embedder call is a span.
   return {
     store: traced(store, 'store'),

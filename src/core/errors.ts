@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   /** The request line and headers are over Node's 16 KiB limit (answered before the app sees the request). */
   headers_too_large: 431,
   rate_limited: 429,
+  /** A per-user limit (memories, bytes) would be exceeded: delete some first. */
+  quota_exceeded: 429,
   embedding_mismatch: 409,
   store_locked: 423,
   /** The LLM answered, but its reply was unusable even after repair (retrying may help). */

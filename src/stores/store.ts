@@ -53,6 +53,12 @@ export interface StoreStats {
   bytes?: number;
 }
 
+/** What one user stores now: current memories (not deleted ones) and the UTF-8 bytes of their content. */
+export interface UserUsage {
+  memories: number;
+  bytes: number;
+}
+
 /** One user of the store, as the admin sees it. */
 export interface UserSummary {
   userId: string;
@@ -167,6 +173,8 @@ export interface MemoryStore {
   /** Replaces vectors (reindex). */
   setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
   stats(): Promise<StoreStats>;
+  /** What one user stores now (for per-user limits: stores/quota.ts). */
+  usage(userId: string): Promise<UserUsage>;
   /**
    * Rewrites the store's storage so that the space deleted rows took holds none of their content
    * any more (after forgetting or purging). Slow and locking on a large store: an operator's task

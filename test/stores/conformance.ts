@@ -1116,6 +1116,20 @@ function statsCases(store: Current): void {
     if (stats.bytes !== undefined) expect(stats.bytes).toBeGreaterThan(0);
   });
 
+  it('reports one user’s usage: current memories and the UTF-8 bytes of their content', async () => {
+    expect(await store().usage('alice')).toEqual({ memories: 0, bytes: 0 });
+    await seed(store(), [
+      makeMemory(1, { content: 'héllo' }),
+      makeMemory(2, { content: 'abc' }),
+      makeMemory(3, { userId: 'bob', content: 'other user' }),
+    ]);
+    expect(await store().usage('alice')).toEqual({ memories: 2, bytes: 9 });
+    const deleted = (await store().get('alice', idAt(2))) as Memory;
+    await store().delete('alice', idAt(2), historyEntry('delete', deleted, null));
+    expect(await store().usage('alice')).toEqual({ memories: 1, bytes: 6 });
+    expect(await store().usage('bob')).toEqual({ memories: 1, bytes: 10 });
+  });
+
   it('lists every user with a memory, by id, with their count and newest add', async () => {
     expect(await store().users()).toEqual([]);
     await seed(store(), [

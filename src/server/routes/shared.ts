@@ -24,7 +24,7 @@ export const errorResponses = {
   404: errorJson('not found, or not visible to this key (`not_found`)'),
   409: errorJson('conflicting content or embedding model (`conflict`, `embedding_mismatch`)'),
   413: errorJson('body too large (`payload_too_large`)'),
-  429: errorJson('rate limited (`rate_limited`, see Retry-After)'),
+  429: errorJson('rate limited (`rate_limited`, see Retry-After), or a per-user limit reached (`quota_exceeded`)'),
 } as const;
 
 const bool = z.enum(['true', 'false']).transform((value) => value === 'true');

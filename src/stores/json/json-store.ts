@@ -28,6 +28,7 @@ import {
   type MemoryStore,
   type StoreStats,
   type UserSummary,
+  type UserUsage,
 } from '../store.js';
 import { ascending, type Snapshot, UserFileCache } from './json-cache.js';
 import type { JsonStoreConfig } from './json-config.js';
@@ -394,6 +395,14 @@ export class JsonStore implements MemoryStore {
         bytes += await fileSize(this.#layout.userFile(userId));
       }
       return { memories, users, bytes };
+    });
+  }
+
+  async usage(userId: string): Promise<UserUsage> {
+    return this.#read(userId, (snapshot) => {
+      let bytes = 0;
+      for (const memory of snapshot.data.memories.values()) bytes += Buffer.byteLength(memory.content);
+      return { memories: snapshot.data.memories.size, bytes };
     });
   }
 

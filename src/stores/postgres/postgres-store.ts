@@ -30,6 +30,7 @@ import {
   type MemoryStore,
   type StoreStats,
   type UserSummary,
+  type UserUsage,
 } from '../store.js';
 import { type PostgresConfig, postgresConfigSchema } from './postgres-config.js';
 import { filterPg } from './postgres-filter.js';
@@ -824,6 +825,16 @@ export class PostgresStore implements MemoryStore {
       return { memories: Number(row?.memories ?? 0), users: Number(row?.users ?? 0), bytes: Number(row?.bytes ?? 0) };
     });
   }
+  async usage(userId: string): Promise<UserUsage> {
+    return this.#tx({ user: userId }, async (db) => {
+      const { rows } = await db.query<{ memories: string; bytes: string }>(
+        'SELECT count(*) AS memories, coalesce(sum(octet_length(content)), 0) AS bytes FROM memories WHERE user_id = $1',
+        [userId],
+      );
+      return { memories: Number(rows[0]?.memories ?? 0), bytes: Number(rows[0]?.bytes ?? 0) };
+    });
+  }
+
   async users(): Promise<UserSummary[]> {
     return this.#tx('all', async (db) => {
       const { rows } = await db.query<{ user_id: string; memories: string; last_added_at: string }>(

@@ -31,6 +31,7 @@ import {
   type MemoryStore,
   type StoreStats,
   type UserSummary,
+  type UserUsage,
 } from '../store.js';
 import { migrate } from './migrations.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
@@ -523,6 +524,14 @@ export class SqliteStore implements MemoryStore {
       }
     }
     return { ...row, bytes };
+  }
+
+  async usage(userId: string): Promise<UserUsage> {
+    return this.#conn
+      .prepare(
+        'SELECT count(*) AS memories, coalesce(sum(length(CAST(content AS BLOB))), 0) AS bytes FROM memories WHERE user_id = ?',
+      )
+      .get(userId) as UserUsage;
   }
 
   async users(): Promise<UserSummary[]> {
