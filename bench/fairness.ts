@@ -1,0 +1,263 @@
+/**
+ * `npm run bench:fairness`: one user cannot starve the others (issue 23), measured on a real
+ * `engram serve` process (default store and embedder) driven over HTTP and MCP from this process.
+ *
+ *   1. Bob's hybrid search latency while idle, then while Alice floods the server: knowledge-base
+ *      notes of many sections, batch adds, and MCP tool calls sent many at a time. Every Bob query is
+ *      new text (no cache hit). Target: Bob's p99 during the flood within 2× of his idle p99.
+ *   2. `/health` latency (probed from a worker thread) while eight searches run at once on a user
+ *      with a large store (vector and keyword scans). Target: p99 under 50 ms.
+ *
+ * Sizes: FAIRNESS_QUERIES (default 200), FAIRNESS_HEAVY (memories of the large user, default 50,000).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { KeyStore } from '../src/auth/key-store.js';
+import { memoryTexts, prng, queryTexts, unitVector } from './gen.js';
+import type { ProbeResult } from './health-probe.js';
+import { fmt, log, machineTable, markdownTable } from './report.js';
+import { type Summary, summarize } from './stats.js';
+
+const QUERIES = Number(process.env.FAIRNESS_QUERIES ?? 200);
+const HEAVY = Number(process.env.FAIRNESS_HEAVY ?? 50_000);
+const BIN = fileURLToPath(new URL('../../bin/engram.js', import.meta.url));
+
+interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(dataDir: string): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+    env: { ...process.env, ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: 'info', ENGRAM_RATE_LIMIT_PER_MINUTE: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const match = /"url":"(http:[^"]+)"/.exec(err);
+      if (match) resolve(match[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${err}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+async function post(url: string, key: string, path: string, body: unknown): Promise<unknown> {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status >= 300) throw new Error(`POST ${path}: ${response.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as unknown;
+}
+
+/** Bob's searches, one after another, each a query never sent before; latency per request. */
+async function searches(url: string, key: string, count: number, seed: number): Promise<number[]> {
+  const queries = queryTexts(count, seed);
+  const latencies: number[] = [];
+  for (const [i, query] of queries.entries()) {
+    const started = performance.now();
+    await post(url, key, '/v1/search', { query: `${query} (${seed}-${i})`, limit: 10 });
+    latencies.push(performance.now() - started);
+  }
+  return latencies;
+}
+
+interface Flood {
+  stop(): Promise<{ notes: number; adds: number; mcpCalls: number; sections: number }>;
+}
+
+/** Alice floods: notes of 400 sections, batches of 200 adds, and 20 MCP store_memory calls at a time. */
+async function flood(url: string, key: string): Promise<Flood> {
+  let stopping = false;
+  const counts = { notes: 0, adds: 0, mcpCalls: 0, sections: 0 };
+  const texts = memoryTexts(20_000, 77);
+  let cursor = 0;
+  const nextTexts = (n: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(`${texts[cursor++ % texts.length]} [${cursor}]`);
+    return out;
+  };
+  const notes = async () => {
+    while (!stopping) {
+      const body = nextTexts(400)
+        .map((text, i) => `## Section ${i}\n${text}`)
+        .join('\n\n');
+      await post(url, key, '/v1/kb/notes', { title: `Flood ${counts.notes}`, body });
+      counts.notes++;
+      counts.sections += 400;
+    }
+  };
+  const batches = async () => {
+    while (!stopping) {
+      await post(url, key, '/v1/memories', { memories: nextTexts(200).map((content) => ({ content })) });
+      counts.adds += 200;
+    }
+  };
+  const mcp = async () => {
+    const client = new Client({ name: 'flood', version: '0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL('/mcp', url), {
+        requestInit: { headers: { authorization: `Bearer ${key}` } },
+      }),
+    );
+    while (!stopping) {
+      await Promise.all(
+        nextTexts(20).map((content) => client.callTool({ name: 'store_memory', arguments: { content } })),
+      );
+      counts.mcpCalls += 20;
+    }
+    await client.close();
+  };
+  const running = [notes(), notes(), batches(), batches(), mcp()];
+  return {
+    stop: async () => {
+      stopping = true;
+      await Promise.all(running);
+      return counts;
+    },
+  };
+}
+
+async function probe(url: string): Promise<{ stop(): Promise<ProbeResult> }> {
+  const worker = new Worker(new URL('./health-probe.js', import.meta.url), { workerData: { url, intervalMs: 20 } });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  return {
+    stop: () =>
+      new Promise<ProbeResult>((resolve) => {
+        worker.once('message', (result: ProbeResult) => {
+          void worker.terminate();
+          resolve(result);
+        });
+        worker.postMessage('stop');
+      }),
+  };
+}
+
+/** Loads `count` memories with supplied 512-d vectors into one user, in batches of 500. */
+async function loadHeavy(url: string, key: string, count: number): Promise<number> {
+  const texts = memoryTexts(count, 99);
+  const random = prng(99);
+  const started = performance.now();
+  for (let i = 0; i < count; i += 500) {
+    const memories = texts.slice(i, i + 500).map((content) => ({ content, embedding: unitVector(random, 512) }));
+    await post(url, key, '/v1/memories', { memories });
+    if (i % 10_000 === 0) log(`  heavy user: ${fmt(i)} / ${fmt(count)}`);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+const row = (label: string, s: Summary) => [
+  label,
+  fmt(s.n),
+  s.p50.toFixed(1),
+  s.p95.toFixed(1),
+  s.p99.toFixed(1),
+  s.max.toFixed(1),
+];
+
+async function main(): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'engram-fairness-'));
+  const keys = new KeyStore(dataDir);
+  const alice = (await keys.create({ userId: 'alice' })).key;
+  const bob = (await keys.create({ userId: 'bob' })).key;
+  const heavy = (await keys.create({ userId: 'heavy' })).key;
+  log('starting engram serve (default store and embedder) …');
+  const server = await startServer(dataDir);
+  try {
+    await post(server.url, bob, '/v1/memories', {
+      memories: memoryTexts(300, 5).map((content) => ({ content })),
+    });
+    await searches(server.url, bob, 20, 1); // warm-up
+    log(`1. Bob idle: ${QUERIES} searches …`);
+    const idle = summarize(await searches(server.url, bob, QUERIES, 2));
+    log('1. Bob during Alice’s flood …');
+    const flooding = await flood(server.url, alice);
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // let the flood fill the queue
+    const during = summarize(await searches(server.url, bob, QUERIES, 3));
+    const done = await flooding.stop();
+
+    log(`2. loading ${fmt(HEAVY)} memories into one user …`);
+    const loadSeconds = await loadHeavy(server.url, heavy, HEAVY);
+    let health = await probe(server.url);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const healthIdle = summarize((await health.stop()).latencies);
+    health = await probe(server.url);
+    const heavyLatencies: number[] = [];
+    const until = performance.now() + 15_000;
+    const queries = queryTexts(400, 11);
+    let q = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() < until) {
+          const started = performance.now();
+          await post(server.url, heavy, '/v1/search', { query: `${queries[q++ % queries.length]} ${q}`, limit: 10 });
+          heavyLatencies.push(performance.now() - started);
+        }
+      }),
+    );
+    const healthResult = await health.stop();
+    const healthBusy = summarize(healthResult.latencies);
+    const heavySearch = summarize(heavyLatencies);
+
+    const ratio = during.p99 / idle.p99;
+    const out = [
+      '# Fairness between users (`npm run bench:fairness`)',
+      '',
+      machineTable(),
+      '',
+      '## 1. Another user’s search while one user floods',
+      '',
+      `Alice, during Bob's searches: ${fmt(done.notes)} notes (${fmt(done.sections)} sections), ` +
+        `${fmt(done.adds)} batch adds, ${fmt(done.mcpCalls)} MCP store_memory calls (20 at a time).`,
+      '',
+      markdownTable(
+        ['Bob, hybrid search (ms)', 'n', 'p50', 'p95', 'p99', 'max'],
+        [row('idle', idle), row('during the flood', during)],
+      ),
+      '',
+      `p99 during / idle: **${ratio.toFixed(2)}×** (target ≤ 2×: ${ratio <= 2 ? 'met' : 'NOT met'})`,
+      '',
+      `## 2. /health while eight searches run on a user with ${fmt(HEAVY)} memories`,
+      '',
+      `Loaded in ${loadSeconds.toFixed(0)} s (vectors supplied).`,
+      '',
+      markdownTable(
+        ['ms', 'n', 'p50', 'p95', 'p99', 'max'],
+        [
+          row('/health, idle', healthIdle),
+          row('/health, 8 heavy searches', healthBusy),
+          row('the heavy searches', heavySearch),
+        ],
+      ),
+      '',
+      `/health p99 under load: **${healthBusy.p99.toFixed(1)} ms** (target < 50 ms: ${healthBusy.p99 < 50 ? 'met' : 'NOT met'}); ` +
+        `probe failures ${healthResult.failures}.`,
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
