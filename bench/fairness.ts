@@ -9,6 +9,7 @@
  *      with a large store (vector and keyword scans). Target: p99 under 50 ms.
  *
  * Sizes: FAIRNESS_QUERIES (default 200), FAIRNESS_HEAVY (memories of the large user, default 50,000).
+ * FAIRNESS_SERVER_NODE_ARGS passes options to the server's node (e.g. `--cpu-prof`).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,7 +35,9 @@ interface Server {
 }
 
 async function startServer(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+  // FAIRNESS_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
+  const nodeArgs = process.env.FAIRNESS_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--port', '0'], {
     env: { ...process.env, ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: 'info', ENGRAM_RATE_LIMIT_PER_MINUTE: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -67,16 +70,28 @@ async function post(url: string, key: string, path: string, body: unknown): Prom
   return JSON.parse(text) as unknown;
 }
 
-/** Bob's searches, one after another, each a query never sent before; latency per request. */
-async function searches(url: string, key: string, count: number, seed: number): Promise<number[]> {
+interface SearchRun {
+  /** Client-side latency per request. */
+  latencies: number[];
+  /** The server's own figures: query embedding, and everything from arrival to answer. */
+  embedMs: number[];
+  serverMs: number[];
+}
+
+/** Bob's searches, one after another, each a query never sent before. */
+async function searches(url: string, key: string, count: number, seed: number): Promise<SearchRun> {
   const queries = queryTexts(count, seed);
-  const latencies: number[] = [];
+  const run: SearchRun = { latencies: [], embedMs: [], serverMs: [] };
   for (const [i, query] of queries.entries()) {
     const started = performance.now();
-    await post(url, key, '/v1/search', { query: `${query} (${seed}-${i})`, limit: 10 });
-    latencies.push(performance.now() - started);
+    const body = (await post(url, key, '/v1/search', { query: `${query} (${seed}-${i})`, limit: 10 })) as {
+      timings: { embedMs: number; totalMs: number };
+    };
+    run.latencies.push(performance.now() - started);
+    run.embedMs.push(body.timings.embedMs);
+    run.serverMs.push(body.timings.totalMs);
   }
-  return latencies;
+  return run;
 }
 
 interface Flood {
@@ -189,11 +204,13 @@ async function main(): Promise<void> {
     });
     await searches(server.url, bob, 20, 1); // warm-up
     log(`1. Bob idle: ${QUERIES} searches …`);
-    const idle = summarize(await searches(server.url, bob, QUERIES, 2));
+    const idleRun = await searches(server.url, bob, QUERIES, 2);
+    const idle = summarize(idleRun.latencies);
     log('1. Bob during Alice’s flood …');
     const flooding = await flood(server.url, alice);
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // let the flood fill the queue
-    const during = summarize(await searches(server.url, bob, QUERIES, 3));
+    const duringRun = await searches(server.url, bob, QUERIES, 3);
+    const during = summarize(duringRun.latencies);
     const done = await flooding.stop();
 
     log(`2. loading ${fmt(HEAVY)} memories into one user …`);
@@ -232,7 +249,14 @@ async function main(): Promise<void> {
       '',
       markdownTable(
         ['Bob, hybrid search (ms)', 'n', 'p50', 'p95', 'p99', 'max'],
-        [row('idle', idle), row('during the flood', during)],
+        [
+          row('idle', idle),
+          row('during the flood', during),
+          row('… its query embedding, idle', summarize(idleRun.embedMs)),
+          row('… its query embedding, flood', summarize(duringRun.embedMs)),
+          row('… server time (timings.totalMs), idle', summarize(idleRun.serverMs)),
+          row('… server time (timings.totalMs), flood', summarize(duringRun.serverMs)),
+        ],
       ),
       '',
       `p99 during / idle: **${ratio.toFixed(2)}×** (target ≤ 2×: ${ratio <= 2 ? 'met' : 'NOT met'})`,

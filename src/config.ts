@@ -53,6 +53,8 @@ export const configSchema = z
       .strictObject({
         path: z.string().min(1).optional(),
         synchronous: z.enum(['full', 'normal']).default('full'),
+        /** Reader threads for vector and full-text scans (the event loop never waits for one); 0 = on the main thread. */
+        readers: int(0, 64).default(2),
       })
       .prefault({}),
     redis: z
@@ -320,6 +322,7 @@ export const ENV_VARS = {
   ENGRAM_DEFAULT_USER: 'auth.defaultUser',
   ENGRAM_SQLITE_PATH: 'sqlite.path',
   ENGRAM_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
+  ENGRAM_SQLITE_READERS: 'sqlite.readers',
   ENGRAM_REDIS_URL: 'redis.url',
   ENGRAM_POSTGRES_URL: 'postgres.url',
   ENGRAM_POSTGRES_SCHEMA: 'postgres.schema',

@@ -28,6 +28,12 @@ export interface EmbedOptions {
    * probes, `engram reindex`) share the scope `''`, which no user request reaches.
    */
   scope?: string;
+  /**
+   * Someone is waiting on these few texts (a search query, a single add): an embedder that queues
+   * work of its own runs them before bulk work it has not started (the queue sets this for small
+   * requests; see queue.ts).
+   */
+  urgent?: boolean;
 }
 
 /** Texts answered by the Redis cache replicas share, texts it did not have, and failed Redis calls. */

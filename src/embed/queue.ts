@@ -72,7 +72,7 @@ export class QueuedEmbedder implements Embedder {
     this.inner = inner;
     this.#capacity = positive('capacity', options.capacity);
     this.#maxWaitMs = Math.max(0, options.maxWaitMs);
-    this.#pieceSize = Math.min(positive('chunkSize', options.chunkSize ?? 64), this.#capacity);
+    this.#pieceSize = Math.min(positive('chunkSize', options.chunkSize ?? 16), this.#capacity);
     this.#concurrency = positive('concurrency', options.concurrency ?? 2);
     this.#interactiveMax = options.interactiveMax ?? 8;
   }
@@ -103,6 +103,8 @@ export class QueuedEmbedder implements Embedder {
     if (texts.length === 0) return [];
     const scope = options?.scope ?? '';
     const lane = texts.length <= this.#interactiveMax ? 'interactive' : 'bulk';
+    // The model's own queue (worker-host.ts) also runs small requests before bulk ones.
+    if (lane === 'interactive') options = { ...options, urgent: true };
     const runs: Promise<Float32Array[]>[] = [];
     let refused: unknown = null;
     for (let i = 0; i < texts.length && refused === null; i += this.#pieceSize) {

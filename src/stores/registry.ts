@@ -6,7 +6,7 @@ import type { MemoryStore } from './store.js';
 
 export interface StoreOptions {
   dataDir: string;
-  sqlite: { path?: string | undefined; synchronous: 'full' | 'normal' };
+  sqlite: { path?: string | undefined; synchronous: 'full' | 'normal'; readers?: number };
   postgres?: Omit<PostgresConfig, 'url'> & { url?: string | undefined };
 }
 

@@ -4,7 +4,7 @@
  * `--import` hooks are not inherited), so the worker first registers tsx's CommonJS hook.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 export function startWorker(entry: string, data: unknown): Worker {
@@ -16,4 +16,23 @@ export function startWorker(entry: string, data: unknown): Worker {
     eval: true,
     workerData: { ...(data as object), tsx: require.resolve('tsx/cjs'), entry: fileURLToPath(entry) },
   });
+}
+
+/**
+ * A worker module beside `base` (the caller's `import.meta.url`) for Piscina: `name.js` when
+ * compiled; `name.ts` under vitest/tsx, with tsx's loader passed to the worker thread.
+ */
+export function workerModule(base: string, name: string): { filename: string; execArgv?: string[] } {
+  const ext = base.endsWith('.ts') ? '.ts' : '.js';
+  const filename = fileURLToPath(new URL(`./${name}${ext}`, base));
+  if (ext === '.js') return { filename };
+  return { filename, execArgv: ['--import', tsxLoader()] };
+}
+
+function tsxLoader(): string {
+  try {
+    return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  } catch {
+    return 'tsx';
+  }
 }

@@ -565,6 +565,19 @@ describe('onnx embedder on a tiny model built by the test', () => {
     await expect(closed.embed(['late'])).rejects.toMatchObject({ code: 'unavailable' });
   });
 
+  it('runs an urgent request (a query) before bulk requests waiting in the worker', async () => {
+    const embedder = await open({ busyLayers: 8 }, { maxBatchSize: 64 });
+    const big = (tag: string) => Array.from({ length: 200 }, (_, i) => `the ${tag} dog ${i} sat`);
+    const order: string[] = [];
+    // Three bulk requests too big to merge (200 + 200 > 256), then one urgent text.
+    const bulk = ['b0', 'b1', 'b2'].map((tag) => embedder.embed(big(tag)).then(() => order.push(tag)));
+    const urgent = embedder.embed(['the quick question'], { urgent: true }).then(() => order.push('urgent'));
+    await Promise.all([...bulk, urgent]);
+    // At most the bulk request already running goes first; without the hint it would come last.
+    expect(order.indexOf('urgent')).toBeLessThan(order.indexOf('b1'));
+    expect(order.filter((tag) => tag !== 'urgent')).toEqual(['b0', 'b1', 'b2']);
+  }, 60_000);
+
   it('embeds off the main thread (the model runs in a worker): the event loop stays idle', async () => {
     // Heavy enough that one in-thread batch of 64 blocks the loop for ~100 ms on a 2-core runner.
     const options: TinyModelOptions = { busyLayers: 48 };

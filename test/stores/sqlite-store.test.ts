@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { prng, unitVector } from '../../bench/gen.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { LATEST_VERSION } from '../../src/stores/sqlite/migrations.js';
-import { runConformance } from './conformance.js';
+import { watchEventLoop } from '../helpers/event-loop.js';
+import { DIMENSION, filter, makeMemory, runConformance, vectorFor } from './conformance.js';
 
 runConformance('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
@@ -43,4 +45,57 @@ describe('sqlite store specifics', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('scans a large user on reader threads: the event loop stays idle, and a write is seen by the next search', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+    const path = join(dir, 'engram.db');
+    const random = prng(5);
+    const records = Array.from({ length: 20_000 }, (_, i) => ({
+      memory: makeMemory(i + 1, { content: `note ${i} about the garden and the shed` }),
+      vector: Float32Array.from(unitVector(random, DIMENSION)),
+    }));
+    const setUp = new SqliteStore({ path, readers: 0 });
+    await setUp.init();
+    for (let i = 0; i < records.length; i += 1_000) await setUp.insert(records.slice(i, i + 1_000), []);
+    await setUp.close();
+    const scans = (store: SqliteStore) =>
+      Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          Promise.all([
+            store.vectorSearch('alice', vectorFor(i + 1), filter(), 10),
+            store.keywordSearch('alice', ['garden', 'shed'], filter(), 10),
+          ]),
+        ),
+      );
+    try {
+      // Control: on the main thread the loop is busy for the whole run.
+      const inline = new SqliteStore({ path, readers: 0 });
+      await inline.init();
+      const onMain = await watchEventLoop(() => scans(inline));
+      await inline.close();
+
+      const store = new SqliteStore({ path, readers: 2 });
+      await store.init();
+      await scans(store); // start the readers
+      const offMain = await watchEventLoop(() => scans(store));
+      console.info(
+        `8 × (vector + keyword) over 20k: main thread ${onMain.ms.toFixed(0)} ms (loop utilisation ${onMain.utilization.toFixed(2)}), ` +
+          `readers ${offMain.ms.toFixed(0)} ms (utilisation ${offMain.utilization.toFixed(2)})`,
+      );
+      expect(onMain.utilization).toBeGreaterThan(0.8);
+      expect(offMain.utilization).toBeLessThan(0.5);
+      // Same answers either way.
+      expect(offMain.result.map(([v]) => v.map((hit) => hit.id))).toEqual(
+        onMain.result.map(([v]) => v.map((hit) => hit.id)),
+      );
+
+      // Read-your-writes: a memory written on the main connection is found by the next scan.
+      const fresh = makeMemory(30_000, { content: 'the pruning shears are in the blue box' });
+      await store.insert([{ memory: fresh, vector: vectorFor(3) }], []);
+      expect((await store.keywordSearch('alice', ['shears'], filter(), 5)).map((hit) => hit.id)).toEqual([fresh.id]);
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

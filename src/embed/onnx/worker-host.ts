@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_threads';
 import { EngramError, type ErrorCode } from '../../core/errors.js';
 import { startWorker } from '../../util/worker.js';
-import type { Embedder } from '../embedder.js';
+import type { Embedder, EmbedOptions } from '../embedder.js';
 
 /** Worker data: the embedder's own init plus the marker that names its entry. */
 interface HostedData {
@@ -82,15 +82,15 @@ export class WorkerHost<Info> {
     await this.#ensure();
   }
 
-  /** One vector per text, starting the worker if needed. */
-  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+  /** One vector per text, starting the worker if needed; `urgent` requests run before waiting bulk ones. */
+  async embed(texts: readonly string[], urgent = false): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const worker = await this.#ensure();
     return new Promise<Float32Array[]>((resolve, reject) => {
       const id = this.#nextId++;
       this.#pending.set(id, { count: texts.length, resolve, reject });
       if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ id, texts });
+      worker.postMessage({ id, texts: texts as string[], ...(urgent && { urgent }) } satisfies Request);
     });
   }
 
@@ -220,8 +220,8 @@ export abstract class HostedEmbedder<Info> implements Embedder {
     return this.host.start();
   }
 
-  embed(texts: string[]): Promise<Float32Array[]> {
-    return this.host.embed(texts);
+  embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]> {
+    return this.host.embed(texts, options?.urgent === true);
   }
 
   /** Finishes the requests already sent, then stops the worker. */
@@ -267,17 +267,24 @@ interface Request {
   texts: string[];
   /** Run on its own (it was part of a merged run that failed). */
   alone?: boolean;
+  /** Someone is waiting on it (a query): it goes before waiting bulk requests, and merges only with other urgent ones. */
+  urgent?: boolean;
 }
 
 /** Most texts merged into one pipeline run (the pipeline still cuts them into its own batches). */
 const MERGE_MAX_TEXTS = 256;
 
-/** The requests at the head of the queue that run together: in order, up to MERGE_MAX_TEXTS. */
+/** The requests at the head of the queue that run together: in order, up to MERGE_MAX_TEXTS, urgent ones apart. */
 function takeGroup(waiting: Request[]): Request[] {
   const group = [waiting.shift() as Request];
   if (group[0]?.alone) return group;
+  const urgent = group[0]?.urgent === true;
   let texts = group[0]?.texts.length ?? 0;
-  for (let next = waiting[0]; next && !next.alone && texts + next.texts.length <= MERGE_MAX_TEXTS; next = waiting[0]) {
+  for (
+    let next = waiting[0];
+    next && !next.alone && (next.urgent === true) === urgent && texts + next.texts.length <= MERGE_MAX_TEXTS;
+    next = waiting[0]
+  ) {
     group.push(waiting.shift() as Request);
     texts += next.texts.length;
   }
@@ -335,7 +342,11 @@ export async function serveWorker<Info>(build: () => Promise<HostedPipeline<Info
     busy = false;
   };
   port.on('message', (request: Request) => {
-    waiting.push(request);
+    if (request.urgent) {
+      // After the urgent requests already waiting, before every bulk one.
+      const firstBulk = waiting.findIndex((other) => !other.urgent);
+      waiting.splice(firstBulk < 0 ? waiting.length : firstBulk, 0, request);
+    } else waiting.push(request);
     if (!busy) void drain();
   });
   port.postMessage({ kind: 'ready', info: pipeline.info } satisfies WorkerMessage<Info>);

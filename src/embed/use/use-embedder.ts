@@ -1,8 +1,7 @@
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { z } from 'zod';
 import { EngramError } from '../../core/errors.js';
+import { workerModule } from '../../util/worker.js';
 import type { Embedder } from '../embedder.js';
 import type { WorkerTask } from './worker.js';
 
@@ -112,29 +111,15 @@ function warnWorkerError(error: unknown): void {
   process.emitWarning(`${USE_MODEL} worker failed: ${messageOf(error)}`, 'EngramEmbedderWarning');
 }
 
-/**
- * Under vitest/tsx this module is `use-embedder.ts` and its worker is `worker.ts`, which a bare
- * worker thread cannot load, so the worker gets tsx's loader; compiled, it is plain `worker.js`.
- */
+/** The worker pool: `worker.js` compiled, `worker.ts` with tsx's loader under vitest (util/worker.ts). */
 function createPool(threads: number): Piscina<WorkerTask, unknown> {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const filename = fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
   return new Piscina<WorkerTask, unknown>({
-    filename,
+    ...workerModule(import.meta.url, 'worker'),
     minThreads: threads,
     maxThreads: threads,
     concurrentTasksPerWorker: 1,
     idleTimeout: Number.POSITIVE_INFINITY,
-    ...(ext === '.ts' ? { execArgv: ['--import', tsxLoader()] } : {}),
   });
-}
-
-function tsxLoader(): string {
-  try {
-    return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  } catch {
-    return 'tsx';
-  }
 }
 
 /** One warm-up task per thread; the worker-side barrier keeps a thread from taking two. */

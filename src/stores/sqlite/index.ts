@@ -10,9 +10,11 @@ export function createSqliteStore(options: {
   dataDir: string;
   path?: string | undefined;
   synchronous?: 'full' | 'normal';
+  readers?: number | undefined;
 }): MemoryStore {
   return new SqliteStore({
     path: options.path ?? join(options.dataDir, 'engram.db'),
     ...(options.synchronous && { synchronous: options.synchronous }),
+    ...(options.readers !== undefined && { readers: options.readers }),
   });
 }

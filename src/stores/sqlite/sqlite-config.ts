@@ -10,6 +10,11 @@ export const sqliteConfigSchema = z.object({
   synchronous: z.enum(['full', 'normal']).default('full'),
   /** How long a writer waits for another process's write lock before failing. */
   busyTimeoutMs: z.number().int().min(0).default(5_000),
+  /**
+   * Reader threads for vector and full-text scans, so that a large user's search never stops the
+   * event loop (sqlite-readers.ts); 0 runs them on the main thread.
+   */
+  readers: z.number().int().min(0).max(64).default(2),
 });
 
 export type SqliteConfig = z.input<typeof sqliteConfigSchema>;

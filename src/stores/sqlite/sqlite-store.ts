@@ -36,6 +36,7 @@ import {
 import { migrate } from './migrations.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
 import { filterSql } from './sqlite-filter.js';
+import { SqliteReaders } from './sqlite-readers.js';
 
 interface MemoryRow {
   rowid: number;
@@ -99,11 +100,14 @@ const MEMORY_COLUMNS =
 /**
  * The default store: one SQLite file in WAL mode. Keyword search is FTS5 (BM25, Porter stemming);
  * vector search is an exact cosine scan of the user's vectors with sqlite-vec's C distance function.
+ * Both scans run on reader threads (sqlite-readers.ts), so a large user's search never stops the
+ * event loop; everything else is a short indexed statement on the main connection.
  */
 export class SqliteStore implements MemoryStore {
   readonly name = 'sqlite';
   readonly #config: ReturnType<typeof sqliteConfigSchema.parse>;
   #db: Database.Database | null = null;
+  #readers: SqliteReaders | null = null;
 
   constructor(config: SqliteConfig) {
     this.#config = sqliteConfigSchema.parse(config);
@@ -134,12 +138,22 @@ export class SqliteStore implements MemoryStore {
 
   async close(): Promise<void> {
     if (!this.#db) return;
+    await this.#readers?.close().catch(() => undefined);
+    this.#readers = null;
     try {
       this.#db.pragma('optimize');
     } finally {
       this.#db.close();
       this.#db = null;
     }
+  }
+
+  /** A heavy read (a scan): on a reader thread when the store has them, else on this one. */
+  async #read<T>(sql: string, params: unknown[]): Promise<T[]> {
+    const db = this.#conn;
+    if (this.#config.readers === 0) return db.prepare(sql).all(...params) as T[];
+    this.#readers ??= new SqliteReaders(this.#config.path, this.#config.readers, this.#config.busyTimeoutMs);
+    return this.#readers.all<T>(sql, params);
   }
 
   get #conn(): Database.Database {
@@ -395,14 +409,13 @@ export class SqliteStore implements MemoryStore {
     const owner = `u${Buffer.from(userId, 'utf8').toString('hex')}`;
     const match = `owner : ${quote(owner)} AND content : (${terms.map(quote).join(' OR ')})`;
     const where = filterSql(userId, filter);
-    const rows = this.#conn
-      .prepare(
-        `SELECT m.id AS id, bm25(memories_fts, 0.0, 1.0) AS rank
+    const rows = await this.#read<{ id: string; rank: number }>(
+      `SELECT m.id AS id, bm25(memories_fts, 0.0, 1.0) AS rank
          FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid
          WHERE memories_fts MATCH ? AND ${where.sql}
          ORDER BY rank LIMIT ?`,
-      )
-      .all(match, ...where.params, limit) as { id: string; rank: number }[];
+      [match, ...where.params, limit],
+    );
     return rows.map((row) => ({ id: row.id, score: -row.rank }));
   }
 
@@ -411,14 +424,13 @@ export class SqliteStore implements MemoryStore {
     // vec_distance_cosine is NULL when either vector is zero. NULLS LAST puts those rows after every
     // real distance, so dropping them from the page keeps exactly the best non-NULL ones (and the
     // distance is computed once per row, unlike a `WHERE distance IS NOT NULL`).
-    const rows = this.#conn
-      .prepare(
-        `SELECT m.id AS id, vec_distance_cosine(v.embedding, ?) AS distance
+    const rows = await this.#read<{ id: string; distance: number | null }>(
+      `SELECT m.id AS id, vec_distance_cosine(v.embedding, ?) AS distance
          FROM vectors v JOIN memories m ON m.rowid = v.rowid
          WHERE v.user_id = ? AND ${where.sql}
          ORDER BY distance NULLS LAST LIMIT ?`,
-      )
-      .all(vectorBytes(vector), userId, ...where.params, limit) as { id: string; distance: number | null }[];
+      [vectorBytes(vector), userId, ...where.params, limit],
+    );
     return rows.flatMap((row) => (row.distance === null ? [] : [{ id: row.id, similarity: 1 - row.distance }]));
   }
 

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * One user's bulk work cannot starve another's, judged by the order in which texts reach the model
+ * (an OpenAI-compatible stand-in taking 15 ms a request), not by timing: Bob's batch, sent just
+ * after Alice's much larger one, reaches the model between her pieces instead of after all of them.
+ */
+let fake: FakeEmbeddings;
+let server: TestServer;
+
+beforeAll(async () => {
+  fake = await startFakeEmbeddings({ delayMs: 15 });
+  server = await startTestServer({
+    auth: 'keys',
+    config: {
+      embedder: 'openai',
+      // Pieces of 10 texts: a request is cut into calls of the embedder's batch size.
+      openai: { baseUrl: fake.baseUrl, model: 'fair', dimension: 32, batchSize: 10 },
+      embed: { cacheSize: 0 },
+    },
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  await fake?.close();
+});
+
+async function addBatch(key: string, prefix: string, count: number): Promise<number> {
+  const response = await fetch(new URL('/v1/memories', server.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      memories: Array.from({ length: count }, (_, i) => ({ content: `${prefix} item ${i}`, infer: false })),
+    }),
+  });
+  await response.text();
+  return response.status;
+}
+
+describe('fair embedding between users', () => {
+  it('serves another user’s batch between the pieces of a large one, not after it', async () => {
+    const alice = await server.createKey({ userId: 'alice' });
+    const bob = await server.createKey({ userId: 'bob' });
+    const flood = addBatch(alice, 'alice', 400); // 40 pieces of 10
+    // Bob arrives once Alice's batch has reached the model.
+    while (fake.requests.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const arrived = fake.requests.length;
+    expect(await addBatch(bob, 'bob', 20)).toBe(201);
+    expect(await flood).toBe(201);
+
+    const owners = fake.requests.map((texts) => (texts[0]?.startsWith('bob') ? 'bob' : 'alice'));
+    const bobCalls = owners.flatMap((owner, i) => (owner === 'bob' ? [i] : []));
+    expect(bobCalls).toHaveLength(2);
+    // Both of Bob's pieces go within a few pieces of his arrival — turns, not the 38 pieces left of Alice's.
+    expect(Math.max(...bobCalls) - arrived).toBeLessThanOrEqual(6);
+    expect(owners.slice((bobCalls[1] as number) + 1)).toContain('alice');
+    // Every text reached the model once, each user's in order.
+    const aliceTexts = fake.requests.flat().filter((text) => text.startsWith('alice'));
+    expect(aliceTexts).toEqual(Array.from({ length: 400 }, (_, i) => `alice item ${i}`));
+  }, 60_000);
+});
