@@ -174,7 +174,7 @@ export class KeyStore {
   }
 
   async #modify(change: (keys: KeyRecord[]) => KeyRecord[]): Promise<void> {
-    mkdirSync(dirname(this.file), { recursive: true });
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     const release = await lockfile.lock(dirname(this.file), {
       lockfilePath: `${this.file}.lock`,
       retries: { retries: 20, minTimeout: 20, maxTimeout: 200 },

@@ -51,7 +51,7 @@ export class BackupScheduler {
     const run = () => {
       if (this.#running) return;
       this.#running = (async () => {
-        mkdirSync(schedule.dir, { recursive: true });
+        mkdirSync(schedule.dir, { recursive: true, mode: 0o700 });
         const report = await snapshotInWorker(schedule.source, join(schedule.dir, backupFileName()));
         observer.succeeded(report, pruneBackups(schedule.dir, schedule.keep));
       })()

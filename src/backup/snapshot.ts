@@ -5,7 +5,7 @@
  * written beside its target, checked, fsynced and renamed into place, so a backup file is never
  * half-written.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EngramError } from '../core/errors.js';
@@ -57,6 +57,7 @@ export function snapshotSqlite(source: string, target: string): BackupReport {
     rmSync(partial, { force: true });
     throw new EngramError('unavailable', `the backup of ${source} failed its check: ${check.problems.join('; ')}`);
   }
+  chmodSync(partial, 0o600); // a backup holds every user's memories
   fsyncPath(partial);
   renameSync(partial, target);
   fsyncPath(dirname(target));

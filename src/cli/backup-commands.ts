@@ -51,7 +51,7 @@ export function registerBackupCommands(
       const source = requireSqlite(config, 'engram backup');
       if (!existsSync(source)) throw new EngramError('not_found', `no SQLite store at ${source}`);
       const out = resolve(options.out ?? backupDir(config));
-      if (!options.out) mkdirSync(out, { recursive: true });
+      if (!options.out) mkdirSync(out, { recursive: true, mode: 0o700 });
       const target = existsSync(out) && statSync(out).isDirectory() ? join(out, backupFileName()) : out;
       if (target === source) throw new EngramError('invalid_request', 'the backup cannot replace the store itself');
       const report = snapshotSqlite(source, target);

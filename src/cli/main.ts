@@ -504,6 +504,9 @@ function print(line: string): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Everything Engram writes holds users' data: files it (and SQLite, and git) creates are 0600,
+  // directories 0700, whatever the shell's umask.
+  process.umask(0o077);
   try {
     await buildCli().parseAsync(argv);
   } catch (error) {

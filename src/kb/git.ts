@@ -50,7 +50,7 @@ export class GitRepo {
   /** Creates the repository (branch `branch`) if the directory holds none; sets the remote. */
   async init(): Promise<void> {
     const { dir, branch, remote, authorName, authorEmail } = this.#options;
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const git = simpleGit({ baseDir: dir, maxConcurrentProcesses: 1 });
     try {
       await git.version();

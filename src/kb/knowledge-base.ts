@@ -114,7 +114,7 @@ export class KnowledgeBase {
   /** Opens (or creates) the repository, indexes every note, and starts watching for edits. */
   async init(): Promise<void> {
     await this.#git.init();
-    await mkdir(join(this.#options.dir, TOPICS), { recursive: true });
+    await mkdir(join(this.#options.dir, TOPICS), { recursive: true, mode: 0o700 });
     for (const path of await this.#markdownFiles()) {
       await this.#reindex(path).catch((error: unknown) => this.#options.onProblem?.(path, error));
     }
@@ -183,7 +183,7 @@ export class KnowledgeBase {
       const path = await this.#freePath(meta);
       const file = join(this.#options.dir, path);
       try {
-        await mkdir(dirname(file), { recursive: true });
+        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
         await writeFileAtomic(file, text);
         let commit: string | null;
         try {

@@ -7,13 +7,15 @@ import { basename, dirname, join } from 'node:path';
  * mix, and the new content is on disk before this resolves: temp file in the same directory,
  * fsync, rename over the target, fsync the directory.
  *
+ * The file is created 0600 unless `mode` says otherwise: what Engram writes holds users' data.
+ *
  * `beforeRename` runs once the new content is on disk, right before the rename; if it throws, the
  * temp file is removed, `file` is left as it was and the error is rethrown (e.g. a lost lock).
  */
 export async function writeFileAtomic(
   file: string,
   data: string | Uint8Array,
-  mode = 0o644,
+  mode = 0o600,
   beforeRename?: () => void,
 ): Promise<void> {
   const dir = dirname(file);

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
@@ -98,6 +98,20 @@ const MEMORY_COLUMNS =
   'm.last_accessed_at';
 
 /**
+ * Makes the database and its WAL and shared-memory files readable by their owner only (SQLite
+ * gives the WAL and -shm files the database file's mode). A store created before this was 0644.
+ */
+function privateFiles(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    } catch {
+      // Not there (yet), or not ours to change: the umask of `engram` covers new files.
+    }
+  }
+}
+
+/**
  * The default store: one SQLite file in WAL mode. Keyword search is FTS5 (BM25, Porter stemming);
  * vector search is an exact cosine scan of the user's vectors with sqlite-vec's C distance function.
  * Both scans run on reader threads (sqlite-readers.ts), so a large user's search never stops the
@@ -115,8 +129,9 @@ export class SqliteStore implements MemoryStore {
 
   async init(): Promise<void> {
     if (this.#db) return;
-    mkdirSync(dirname(this.#config.path), { recursive: true });
+    mkdirSync(dirname(this.#config.path), { recursive: true, mode: 0o700 });
     const db = new Database(this.#config.path, { timeout: this.#config.busyTimeoutMs });
+    privateFiles(this.#config.path);
     try {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.#config.synchronous.toUpperCase()}`);
