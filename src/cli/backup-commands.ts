@@ -13,6 +13,7 @@ import {
 } from '../backup/index.js';
 import type { Config } from '../config.js';
 import { EngramError } from '../core/errors.js';
+import { refuseWhileServing } from '../shared/serving.js';
 
 const GUIDANCE: Record<string, string> = {
   postgres:
@@ -70,9 +71,10 @@ export function registerBackupCommands(
     .description('replace the SQLite store with a backup (stop the server first); the current store is kept beside it')
     .argument('<backup>', 'a file written by `engram backup`')
     .option('--force', 'replace an existing store')
-    .action((backup: string, options: { force?: boolean }, command: Command) => {
+    .action(async (backup: string, options: { force?: boolean }, command: Command) => {
       const config = configOf(command);
       const target = requireSqlite(config, 'engram restore');
+      await refuseWhileServing(config.dataDir, 'restore');
       const report = restoreSqlite(resolve(backup), target, { force: options.force === true });
       print(
         `restored ${report.memories} memories of ${report.users} users into ${report.path}; integrity check passed`,

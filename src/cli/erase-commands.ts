@@ -7,6 +7,7 @@ import type { Command, Option } from 'commander';
 import type { Config } from '../config.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import { buildParts } from '../runtime.js';
+import { refuseWhileServing } from '../shared/serving.js';
 import { formatMemory } from './format.js';
 
 export interface EraseCommandParts {
@@ -63,7 +64,9 @@ export function registerEraseCommands(program: Command, parts: EraseCommandParts
     .command('compact')
     .description('rewrite the store so that deleted rows leave no content in its free space (locks it while it runs)')
     .action(async (_options: unknown, command: Command) => {
-      const { store } = buildParts(configOf(command));
+      const config = configOf(command);
+      await refuseWhileServing(config.dataDir, 'compact');
+      const { store } = buildParts(config);
       await store.init();
       try {
         const before = (await store.stats()).bytes;

@@ -25,6 +25,7 @@ import { buildParts, openKnowledgeBase, openService } from '../runtime.js';
 import { runStdio } from '../server/mcp/stdio.js';
 import { startServer } from '../server/server.js';
 import { connectRedis } from '../shared/redis.js';
+import { refuseWhileServing } from '../shared/serving.js';
 import { copyStore } from '../stores/copy.js';
 import { createStore, STORE_NAMES } from '../stores/registry.js';
 import type { MemoryStore } from '../stores/store.js';
@@ -384,6 +385,7 @@ export function buildCli(): Command {
     .description('re-embed every memory with the configured embedder (after changing ENGRAM_EMBEDDER)')
     .action(async (_options: unknown, command: Command) => {
       const config = configFrom(command);
+      await refuseWhileServing(config.dataDir, 'reindex');
       const { store, embedder } = buildParts(config);
       await store.init();
       await embedder.init();

@@ -33,10 +33,18 @@ function httpCode(status: number): ErrorCode {
   return match ? match[0] : status >= 500 ? 'internal' : 'invalid_request';
 }
 
+/** Seconds a client is told to wait after a 503 `unavailable` that names no delay of its own. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
 export function errorHandler(logger: Logger) {
   return (error: unknown, c: Context) => {
     const { status, body } = toErrorResponse(error, logger);
-    const retryAfter = body.error.details?.retryAfterSeconds;
+    // Details of unavailable errors stay private, but their retry delay does not; every
+    // unavailable answer (store, embedder, key file) says when to come back, on every store.
+    const retryAfter =
+      (error instanceof EngramError ? error.details?.retryAfterSeconds : undefined) ??
+      body.error.details?.retryAfterSeconds ??
+      (body.error.code === 'unavailable' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined);
     if (typeof retryAfter === 'number') c.header('Retry-After', String(retryAfter));
     return c.json(body, status);
   };

@@ -15,6 +15,7 @@ import { createChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import { openKnowledgeBase } from '../runtime.js';
 import { connectRedis } from '../shared/redis.js';
+import { announceServing } from '../shared/serving.js';
 import { createApp } from './app.js';
 import { keysRequired } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
@@ -108,6 +109,10 @@ export async function startServer(
 ): Promise<RunningServer> {
   const keys = new KeyStore(config.dataDir);
   checkExposure(config, keys);
+  // `engram restore`, `reindex` and `compact` refuse to run while this lock is live (shared/serving.ts).
+  const stopServing = await announceServing(config.dataDir, (error) =>
+    logger.warn({ err: error.message }, 'the lock that marks this server as running was lost'),
+  );
   const redis = redisConnection ?? (config.redis.url ? await connectRedis(config.redis.url) : null);
   const kb = await openKnowledgeBase(config, service, logger);
   // One chat model per process: the service's (extraction), or one for chat when it has none.
@@ -179,6 +184,7 @@ export async function startServer(
       await kb?.close();
       await service.close();
       await redis?.quit().catch(() => undefined);
+      await stopServing();
     })();
     return closing;
   };

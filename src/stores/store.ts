@@ -82,6 +82,11 @@ export interface MemoryStore {
   /** Which embedding model produced the stored vectors (null until the first vector is stored). */
   getEmbeddingInfo(): Promise<EmbeddingInfo | null>;
   setEmbeddingInfo(info: EmbeddingInfo): Promise<void>;
+  /**
+   * Proves the store can take a write now (for `/ready`): writes one row or file of its own
+   * bookkeeping, touching no user's data, the way a real write would (a transaction, an fsync).
+   */
+  probeWrite(): Promise<void>;
 
   /**
    * Inserts new memories with their vectors and history entries, all or nothing. `changed` are

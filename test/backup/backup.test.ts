@@ -105,6 +105,50 @@ describe('engram backup and restore (sqlite)', () => {
     expect(storedIds(previous).size).toBe(1);
   });
 
+  it('restore, reindex and compact refuse while a server runs on the data directory, and run once it stopped', async () => {
+    const dataDir = await storeWith(2);
+    const backup = await runCli(['backup', '--data-dir', dataDir]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const file = join(dataDir, 'backups', readdirSync(join(dataDir, 'backups'))[0] as string);
+    const server = await spawnServer(['--data-dir', dataDir]);
+    let written: string;
+    try {
+      const added = await fetch(`${server.url}/v1/memories`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'acknowledged while the server runs' }),
+      });
+      expect(added.status).toBe(201);
+      written = ((await added.json()) as { memory: { id: string } }).memory.id;
+      for (const args of [['restore', file, '--force'], ['reindex'], ['compact']]) {
+        const refused = await runCli([...args, '--data-dir', dataDir]);
+        expect(refused.code, `${args[0]} ran under a live server`).toBe(1);
+        expect(refused.stderr).toMatch(/a server is running on .* stop it before `engram \w+`/);
+      }
+      // The acknowledged write is still there.
+      expect(storedIds(join(dataDir, 'engram.db')).has(written)).toBe(true);
+    } finally {
+      server.child.kill('SIGTERM');
+      await once(server.child, 'exit');
+    }
+    const restored = await runCli(['restore', file, '--force', '--data-dir', dataDir]);
+    expect(restored.code, restored.stderr).toBe(0);
+  }, 60_000);
+
+  it('a server killed with SIGKILL does not block restore for longer than its lock takes to go stale', async () => {
+    const dataDir = await storeWith(1);
+    const backup = await runCli(['backup', '--data-dir', dataDir]);
+    const file = join(dataDir, 'backups', readdirSync(join(dataDir, 'backups'))[0] as string);
+    expect(backup.code, backup.stderr).toBe(0);
+    const server = await spawnServer(['--data-dir', dataDir]);
+    server.child.kill('SIGKILL');
+    await once(server.child, 'exit');
+    expect((await runCli(['restore', file, '--force', '--data-dir', dataDir])).code).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const restored = await runCli(['restore', file, '--force', '--data-dir', dataDir]);
+    expect(restored.code, restored.stderr).toBe(0);
+  }, 60_000);
+
   it('refuses a damaged backup and leaves the store as it was', async () => {
     const target = await storeWith(2);
     const junk = join(await tempDir('junk'), 'junk.db');

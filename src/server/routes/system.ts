@@ -14,7 +14,10 @@ export function systemRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
   const check = async () => {
     const checks: Record<string, { ok: boolean; detail: string }> = {};
     try {
+      // A write, not only a read: a full disk or a lock held by another process makes the server
+      // unable to take writes while reads still work, and a load balancer should know.
       await service.store.stats();
+      await service.store.probeWrite();
       checks.store = { ok: true, detail: service.store.name };
     } catch (error) {
       logger.warn({ err: error }, 'readiness: store check failed');

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { type Neighbours, neighboursAmong } from '../../core/context.js';
 import { EngramError, invalid, notFound } from '../../core/errors.js';
 import { decodeCursor, encodeCursor, matchesFilter } from '../../core/filter.js';
@@ -105,6 +106,16 @@ export class JsonStore implements MemoryStore {
       const info = (await this.#readStoreFile())?.embedding;
       return info ? { model: info.model, dimension: info.dimension } : null;
     });
+  }
+
+  async probeWrite(): Promise<void> {
+    return this.#track(() =>
+      replaceFile(
+        join(dirname(this.#layout.storeFile), '.ready-probe'),
+        `${new Date().toISOString()}\n`,
+        () => undefined,
+      ).then(() => undefined),
+    );
   }
 
   async setEmbeddingInfo(info: EmbeddingInfo): Promise<void> {

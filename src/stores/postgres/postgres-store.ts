@@ -258,6 +258,15 @@ export class PostgresStore implements MemoryStore {
   }
 
   /** Records the model, and keeps the HNSW index to its dimension (see `ensureVectorIndex`). */
+  async probeWrite(): Promise<void> {
+    await this.#tx('all', (db) =>
+      db.query(
+        `INSERT INTO store_meta (key, value) VALUES ('ready_probe', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        [new Date().toISOString()],
+      ),
+    );
+  }
+
   async setEmbeddingInfo(info: EmbeddingInfo): Promise<void> {
     await this.#tx('all', (db) =>
       db.query(

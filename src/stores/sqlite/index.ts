@@ -4,17 +4,28 @@ export { SqliteStore } from './sqlite-store.js';
 
 import { join } from 'node:path';
 import type { MemoryStore } from '../store.js';
+import { withSqliteErrors } from './sqlite-errors.js';
 import { SqliteStore } from './sqlite-store.js';
 
+const BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * The SQLite store as the server and CLI use it: waits for another process's write lock without
+ * blocking the event loop (up to 5 s, in short synchronous slices), and answers a locked, full or
+ * damaged database with `unavailable` (503 + Retry-After) like the other stores (sqlite-errors.ts).
+ */
 export function createSqliteStore(options: {
   dataDir: string;
   path?: string | undefined;
   synchronous?: 'full' | 'normal';
   readers?: number | undefined;
 }): MemoryStore {
-  return new SqliteStore({
+  const store = new SqliteStore({
     path: options.path ?? join(options.dataDir, 'engram.db'),
     ...(options.synchronous && { synchronous: options.synchronous }),
     ...(options.readers !== undefined && { readers: options.readers }),
+    busyTimeoutMs: BUSY_TIMEOUT_MS,
+    blockingBusyMs: 10,
   });
+  return withSqliteErrors(store, BUSY_TIMEOUT_MS);
 }

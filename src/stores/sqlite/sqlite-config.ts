@@ -11,6 +11,12 @@ export const sqliteConfigSchema = z.object({
   /** How long a writer waits for another process's write lock before failing. */
   busyTimeoutMs: z.number().int().min(0).default(5_000),
   /**
+   * How long one statement may wait for the lock synchronously (blocking the event loop); by
+   * default the whole busy timeout. `createSqliteStore` sets it to a few ms and waits out the rest
+   * asynchronously (sqlite-errors.ts).
+   */
+  blockingBusyMs: z.number().int().min(0).optional(),
+  /**
    * Reader threads for vector and full-text scans, so that a large user's search never stops the
    * event loop (sqlite-readers.ts); 0 runs them on the main thread.
    */

@@ -130,7 +130,9 @@ export class SqliteStore implements MemoryStore {
   async init(): Promise<void> {
     if (this.#db) return;
     mkdirSync(dirname(this.#config.path), { recursive: true, mode: 0o700 });
-    const db = new Database(this.#config.path, { timeout: this.#config.busyTimeoutMs });
+    const db = new Database(this.#config.path, {
+      timeout: this.#config.blockingBusyMs ?? this.#config.busyTimeoutMs,
+    });
     privateFiles(this.#config.path);
     try {
       db.pragma('journal_mode = WAL');
@@ -189,6 +191,17 @@ export class SqliteStore implements MemoryStore {
         `INSERT INTO store_meta (key, value) VALUES ('embedding', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       )
       .run(JSON.stringify(info));
+  }
+
+  async probeWrite(): Promise<void> {
+    const db = this.#conn;
+    db.transaction(() =>
+      db
+        .prepare(
+          `INSERT INTO store_meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        )
+        .run(new Date().toISOString()),
+    ).immediate();
   }
 
   async insert(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[] = []): Promise<void> {
