@@ -1116,6 +1116,15 @@ function statsCases(store: Current): void {
     if (stats.bytes !== undefined) expect(stats.bytes).toBeGreaterThan(0);
   });
 
+  it('probeWrite writes nothing any user can see', async () => {
+    await seed(store(), [makeMemory(1)]);
+    const before = await store().stats();
+    await store().probeWrite();
+    await store().probeWrite();
+    expect(await store().stats()).toMatchObject({ memories: before.memories, users: before.users });
+    expect(await store().users()).toEqual([{ userId: 'alice', memories: 1, lastAddedAt: timeAt(1) }]);
+  });
+
   it('reports one user’s usage: current memories and the UTF-8 bytes of their content', async () => {
     expect(await store().usage('alice')).toEqual({ memories: 0, bytes: 0 });
     await seed(store(), [

@@ -262,7 +262,7 @@ export class PostgresStore implements MemoryStore {
     await this.#tx('all', (db) =>
       db.query(
         `INSERT INTO store_meta (key, value) VALUES ('ready_probe', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        [new Date().toISOString()],
+        [JSON.stringify(new Date().toISOString())],
       ),
     );
   }
