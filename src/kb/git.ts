@@ -3,8 +3,9 @@
  * change, and an optional push to a remote with retries. Calls are serialised — git takes a lock
  * on the index, and two commits at once would fail.
  */
-import { access, mkdir } from 'node:fs/promises';
+import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { EngramError } from '../core/errors.js';
 import { withoutCredentials } from '../util/credentials.js';
@@ -61,6 +62,13 @@ export class GitRepo {
     }
     const fresh = !(await exists(join(dir, '.git')));
     if (fresh) await git.init(['--initial-branch', branch]);
+    // Path reservations of notes being written (knowledge-base.ts) are never part of the repository.
+    const exclude = join(dir, '.git', 'info', 'exclude');
+    const excluded = await readFile(exclude, 'utf8').catch(() => '');
+    if (!excluded.split('\n').includes('*.reserved')) {
+      await mkdir(join(dir, '.git', 'info'), { recursive: true });
+      await appendFile(exclude, `${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}*.reserved\n`);
+    }
     await git.addConfig('user.name', authorName);
     await git.addConfig('user.email', authorEmail);
     if (remote) {
@@ -146,10 +154,27 @@ export class GitRepo {
     }
   }
 
+  /**
+   * One git command sequence at a time: in this process by a promise chain, and across processes
+   * sharing the repository (two servers on one data directory) by a lock file beside git's own
+   * index lock — git refuses a second writer instead of waiting for it.
+   */
   #serial<T>(work: (git: SimpleGit) => Promise<T>): Promise<T> {
     const git = this.#git;
     if (!git) return Promise.reject(new EngramError('unavailable', 'the knowledge base is not open'));
-    const run = this.#queue.then(() => work(git));
+    const run = this.#queue.then(async () => {
+      const release = await lockfile.lock(this.#options.dir, {
+        lockfilePath: join(this.#options.dir, '.git', 'engram.lock'),
+        realpath: false,
+        stale: 30_000,
+        retries: { retries: 200, minTimeout: 10, maxTimeout: 100 },
+      });
+      try {
+        return await work(git);
+      } finally {
+        await release().catch(() => undefined);
+      }
+    });
     this.#queue = run.catch(() => undefined);
     return run;
   }

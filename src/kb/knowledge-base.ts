@@ -9,7 +9,7 @@
  * note of another user is "not found", exactly like a missing one.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import { EngramError, notFound } from '../core/errors.js';
@@ -183,7 +183,6 @@ export class KnowledgeBase {
       const path = await this.#freePath(meta);
       const file = join(this.#options.dir, path);
       try {
-        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
         await writeFileAtomic(file, text);
         let commit: string | null;
         try {
@@ -199,7 +198,7 @@ export class KnowledgeBase {
         const note = parseNote(path, text, this.#options.defaultOwner, meta.createdAt);
         return { note, created: true, commit, memoryIds: await this.#memoryIdsOf(userId, path) };
       } finally {
-        this.#reserved.delete(path);
+        await this.#release(path);
       }
     });
   }
@@ -337,20 +336,37 @@ export class KnowledgeBase {
       .map((memory) => memory.id);
   }
 
-  /** The note's path, numbered past names already taken (on disk or in the index). */
-  /** A path no note has, on disk or being written; reserved until the caller releases it. */
+  /**
+   * A path no note has, on disk or being written — by this process or another one on the same
+   * directory. It is reserved on disk with an exclusive create of `<path>.reserved` (atomic across
+   * processes; not a `.md` file, so neither the watcher nor git looks at it), kept until the caller
+   * releases it after the note is written.
+   */
   async #freePath(meta: NoteMeta): Promise<string> {
     for (let n = 1; ; n++) {
       const path = notePath(meta, n);
       if (this.#notes.has(path) || this.#reserved.has(path)) continue;
-      this.#reserved.add(path);
+      const file = join(this.#options.dir, path);
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
       try {
-        await stat(join(this.#options.dir, path));
-      } catch {
-        return path;
+        await (await open(`${file}.reserved`, 'wx', 0o600)).close();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // another process is writing it
+        throw error;
       }
-      this.#reserved.delete(path);
+      // Checked after reserving: a note written and released by another process just before is on disk now.
+      if (await exists(file)) {
+        await rm(`${file}.reserved`, { force: true });
+        continue;
+      }
+      this.#reserved.add(path);
+      return path;
     }
+  }
+
+  async #release(path: string): Promise<void> {
+    this.#reserved.delete(path);
+    await rm(join(this.#options.dir, `${path}.reserved`), { force: true });
   }
 
   /** Every `.md` file of the repository outside `.git`, as repository paths. */
@@ -384,4 +400,13 @@ export class KnowledgeBase {
 function firstLine(text: string): string {
   const line = text.split('\n').find((candidate) => candidate.trim() !== '') ?? 'note';
   return line.replace(/^#+\s*/, '').trim();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

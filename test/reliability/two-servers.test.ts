@@ -83,3 +83,46 @@ describe.each(['sqlite', 'json'] as const)('two servers on one %s data directory
     expect(results.every((result) => result.memory.content.endsWith('the southern server'))).toBe(true);
   }, 120_000);
 });
+
+describe('two servers on one knowledge base', () => {
+  it('give notes with one title distinct paths and commit every note, over many rounds', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'engram-two-kb-'));
+    dirs.push(dataDir);
+    const env = { ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
+    const first = await spawnServer(['--data-dir', dataDir], env);
+    servers.push(first);
+    const second = await spawnServer(['--data-dir', dataDir], env);
+    servers.push(second);
+    const note = async (url: string, user: string, title: string, body: string) => {
+      const response = await fetch(`${url}/v1/kb/notes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': user },
+        body: JSON.stringify({ title, body }),
+      });
+      expect(response.status, await response.clone().text()).toBe(201);
+      return ((await response.json()) as { note: { path: string }; commit: string }).note.path;
+    };
+    const paths: string[] = [];
+    for (let round = 0; round < 25; round++) {
+      // Two users, the same title, the same moment, through different servers.
+      paths.push(
+        ...(await Promise.all([
+          note(first.url, 'alice', `Plan ${round}`, `# Plan\nalice's plan ${round}`),
+          note(second.url, 'bob', `Plan ${round}`, `# Plan\nbob's plan ${round}`),
+        ])),
+      );
+    }
+    expect(new Set(paths).size).toBe(50);
+    // Every note is committed, with the text its writer sent.
+    const { execFileSync } = await import('node:child_process');
+    const git = (...args: string[]) => execFileSync('git', ['-C', join(dataDir, 'kb'), ...args]).toString();
+    const tracked = git('ls-files', 'topics').trim().split('\n');
+    expect(tracked.sort()).toEqual([...paths].sort());
+    expect(git('status', '--porcelain').trim()).toBe('');
+    for (let round = 0; round < 25; round++) {
+      const [a, b] = [paths[2 * round] as string, paths[2 * round + 1] as string];
+      expect(git('show', `HEAD:${a}`)).toContain(`alice's plan ${round}`);
+      expect(git('show', `HEAD:${b}`)).toContain(`bob's plan ${round}`);
+    }
+  }, 180_000);
+});
