@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
-import type { MemoryStore } from '../stores/store.js';
+import { isDuplicateContent, type MemoryStore } from '../stores/store.js';
 import type { Decision } from './consolidate.js';
 import { EngramError } from './errors.js';
 import { type Actor, historyEntry, importedEntry } from './history.js';
@@ -133,6 +133,23 @@ export async function embedAhead(
 }
 
 /**
+ * `insertOnce`, tried again (up to three times) when the store refuses a new memory because
+ * another process stored the same content between the duplicate lookup and the write: the next
+ * try finds that memory and reports a duplicate, so each content is stored once across processes.
+ */
+export async function insertNew(
+  ...args: Parameters<typeof insertOnce>
+): Promise<{ results: AddResult[]; created: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await insertOnce(...args);
+    } catch (error) {
+      if (!isDuplicateContent(error) || attempt >= 3) throw error;
+    }
+  }
+}
+
+/**
  * The shared write path of add and import; runs under the user's write lock. Flags content that
  * is already visible for the user, or earlier in the batch, as a duplicate; embeds what has no
  * vector; stores the new memories with their history in one atomic insert.
@@ -141,7 +158,7 @@ export async function embedAhead(
  * An item that is itself already expired would be hidden too; it matches hidden copies as well,
  * which keeps re-importing an export (expired memories included) idempotent.
  */
-export async function insertNew(
+async function insertOnce(
   target: InsertTarget,
   parsed: ParsedAdd[],
   supplied: (Float32Array | null)[],
@@ -234,7 +251,10 @@ export async function insertNew(
   }
   // Results of stored merges show the memory as it ends up after every merge of the batch.
   for (const result of results) if (result?.merged) result.memory = changed.get(result.memory.id) ?? result.memory;
-  if (records.length > 0 || changed.size > 0) await store.insert(records, history, [...changed.values()]);
+  if (records.length > 0 || changed.size > 0) {
+    // The store checks again inside its transaction: another process may have stored the same content meanwhile.
+    await store.insert(records, history, [...changed.values()], { uniqueAt: visible.now });
+  }
   for (const { index, of } of copies) {
     const original = results[of] as AddResult;
     results[index] = { memory: original.memory, duplicate: true, merged: original.merged };

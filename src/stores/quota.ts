@@ -44,7 +44,7 @@ export function withUserLimits(store: MemoryStore, limits: UserLimits): MemorySt
     }
   };
 
-  const insert: MemoryStore['insert'] = async (records, history, changed) => {
+  const insert: MemoryStore['insert'] = async (records, history, changed, options) => {
     const byUser = new Map<string, MemoryRecord[]>();
     for (const record of records) {
       const mine = byUser.get(record.memory.userId);
@@ -55,7 +55,7 @@ export function withUserLimits(store: MemoryStore, limits: UserLimits): MemorySt
       const adding = { memories: mine.length, bytes: mine.reduce((sum, r) => sum + bytesOf(r.memory.content), 0) };
       check(userId, await store.usage(userId), adding);
     }
-    return store.insert(records, history, changed);
+    return store.insert(records, history, changed, options);
   };
 
   const update: MemoryStore['update'] = async (memory, vector, entry) => {

@@ -1,4 +1,5 @@
 import type { Neighbours } from '../core/context.js';
+import { EngramError } from '../core/errors.js';
 import { encodeCursor } from '../core/filter.js';
 import type {
   CategoryCount,
@@ -59,6 +60,36 @@ export interface UserUsage {
   bytes: number;
 }
 
+/** How `insert` guards against duplicates written by another process. */
+export interface InsertOptions {
+  /**
+   * Refuse the whole insert with `duplicateContent` when a memory of the same user that is visible
+   * at this instant (not superseded, not expired) already has the content hash of one of the new
+   * memories that is visible too. Checked inside the write transaction (or file lock), so two
+   * processes adding the same content store it once; the caller looks again and reports a duplicate.
+   */
+  uniqueAt?: string;
+}
+
+/** The error `insert` refuses a duplicate with (see `InsertOptions.uniqueAt`). */
+export function duplicateContent(hashes: string[]): EngramError {
+  return new EngramError('conflict', 'the same content was stored meanwhile (by another process)', {
+    details: { duplicateHashes: hashes },
+  });
+}
+
+export function isDuplicateContent(error: unknown): boolean {
+  return error instanceof EngramError && error.code === 'conflict' && Array.isArray(error.details?.duplicateHashes);
+}
+
+/** The new memories `insert` must check for `uniqueAt`: those visible at that instant. */
+export function uniqueCandidates(records: MemoryRecord[], at: string | undefined): Memory[] {
+  if (at === undefined) return [];
+  return records
+    .map((record) => record.memory)
+    .filter((memory) => memory.supersededBy === null && (memory.expiresAt === null || memory.expiresAt > at));
+}
+
 /** One user of the store, as the admin sees it. */
 export interface UserSummary {
   userId: string;
@@ -93,7 +124,7 @@ export interface MemoryStore {
    * existing memories of the same user rewritten in the same transaction (their vectors and access
    * statistics stay) — e.g. the old fact a new memory supersedes.
    */
-  insert(records: MemoryRecord[], history: HistoryEntry[], changed?: Memory[]): Promise<void>;
+  insert(records: MemoryRecord[], history: HistoryEntry[], changed?: Memory[], options?: InsertOptions): Promise<void>;
   get(userId: string, id: string): Promise<Memory | null>;
   getMany(userId: string, ids: string[]): Promise<Memory[]>;
   /**

@@ -84,6 +84,34 @@ describe.each(['sqlite', 'json'] as const)('two servers on one %s data directory
   }, 120_000);
 });
 
+describe.each(['sqlite', 'json'] as const)('two servers on one %s store, the same content', (store) => {
+  it('store it once: the same content sent to both at the same moment is one memory, the other a duplicate', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), `engram-two-dedupe-${store}-`));
+    dirs.push(dataDir);
+    const env = { ENGRAM_STORE: store, ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
+    const first = await spawnServer(['--data-dir', dataDir], env);
+    servers.push(first);
+    const second = await spawnServer(['--data-dir', dataDir], env);
+    servers.push(second);
+    const add = async (url: string, content: string, seed: number) => {
+      const response = await fetch(`${url}/v1/memories`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': 'carol' },
+        body: JSON.stringify({ content, embedding: vector(seed), infer: false }),
+      });
+      expect(response.status, await response.clone().text()).toBeLessThan(300);
+      return (await response.json()) as { memory: { id: string }; duplicate: boolean };
+    };
+    for (let round = 0; round < 40; round++) {
+      const content = `the same fact number ${round % 30}, sent twice at once`;
+      const [a, b] = await Promise.all([add(first.url, content, round), add(second.url, content, round)]);
+      // Both answers name the one memory that holds it.
+      expect(a.memory.id).toBe(b.memory.id);
+    }
+    for (const server of [first, second]) expect(await listIds(server.url, 'carol')).toHaveLength(30);
+  }, 120_000);
+});
+
 describe('two servers on one knowledge base', () => {
   it('give notes with one title distinct paths and commit every note, over many rounds', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'engram-two-kb-'));

@@ -6,6 +6,7 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EngramError } from '../../src/core/errors.js';
 import { contentHash } from '../../src/core/ids.js';
 import type {
   HistoryEntry,
@@ -16,7 +17,7 @@ import type {
   MemoryRecord,
   StoreFilter,
 } from '../../src/core/types.js';
-import type { MemoryStore } from '../../src/stores/store.js';
+import { isDuplicateContent, type MemoryStore } from '../../src/stores/store.js';
 import { accessCases, expiryCases, supersedeCases } from './conformance-lifecycle.js';
 
 export interface StoreHarness {
@@ -343,6 +344,47 @@ function crudCases(store: Current): void {
     expect(history.map((entry) => entry.event)).toEqual(['add']);
     expect(history[0]?.after).toEqual(full);
     expect(history[0]?.before).toBeNull();
+  });
+
+  it('insert with uniqueAt refuses, whole, new content a visible memory of the user already holds', async () => {
+    await seed(store(), [
+      makeMemory(1, { content: 'kept fact' }),
+      makeMemory(2, { content: 'expired fact', expiresAt: '2026-01-01T00:00:00.000Z' }),
+      makeMemory(3, { content: 'bob fact', userId: 'bob' }),
+    ]);
+    const copy = makeMemory(10, { content: 'kept fact' });
+    const fresh = makeMemory(11, { content: 'a new fact' });
+    const refused = await store()
+      .insert(
+        [
+          { memory: fresh, vector: vec(1) },
+          { memory: copy, vector: vec(1) },
+        ],
+        [],
+        [],
+        { uniqueAt: NOW },
+      )
+      .then(
+        () => null,
+        (error: unknown) => error,
+      );
+    expect(isDuplicateContent(refused)).toBe(true);
+    expect((refused as EngramError).details?.duplicateHashes).toEqual([copy.hash]);
+    expect(await store().get('alice', fresh.id)).toBeNull();
+    // Hidden copies (expired) and other users' memories do not count; without uniqueAt nothing is checked.
+    const again = makeMemory(12, { content: 'expired fact' });
+    const bobs = makeMemory(13, { content: 'bob fact' });
+    await store().insert(
+      [
+        { memory: again, vector: vec(1) },
+        { memory: bobs, vector: vec(1) },
+      ],
+      [],
+      [],
+      { uniqueAt: NOW },
+    );
+    await store().insert([{ memory: copy, vector: vec(1) }], []);
+    expect((await store().getMany('alice', [again.id, bobs.id, copy.id])).length).toBe(3);
   });
 
   it('insert is all or nothing: a batch containing an existing id stores nothing', async () => {

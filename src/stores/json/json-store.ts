@@ -22,7 +22,9 @@ import { resultNames, settledColumns } from '../jobs-columns.js';
 import {
   type DeletedOptions,
   deletionsPage,
+  duplicateContent,
   groupHistory,
+  type InsertOptions,
   type JobClaim,
   type JobOutcome,
   type ListOptions,
@@ -30,6 +32,7 @@ import {
   type StoreStats,
   type UserSummary,
   type UserUsage,
+  uniqueCandidates,
 } from '../store.js';
 import { ascending, type Snapshot, UserFileCache } from './json-cache.js';
 import type { JsonStoreConfig } from './json-config.js';
@@ -128,10 +131,27 @@ export class JsonStore implements MemoryStore {
     );
   }
 
-  async insert(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[] = []): Promise<void> {
+  async insert(
+    records: MemoryRecord[],
+    history: HistoryEntry[],
+    changed: Memory[] = [],
+    options: InsertOptions = {},
+  ): Promise<void> {
     if (records.length === 0 && history.length === 0 && changed.length === 0) return;
     const userId = singleUser(records, history, changed);
+    const unique = uniqueCandidates(records, options.uniqueAt);
     return this.#mutate(userId, (data) => {
+      // Under the user's file lock, on the file as it is now: another process's add of the same content shows here.
+      if (unique.length > 0) {
+        const at = options.uniqueAt as string;
+        const wanted = new Set(unique.map((memory) => memory.hash));
+        const copies = new Set<string>();
+        for (const memory of data.memories.values()) {
+          const visible = memory.supersededBy === null && (memory.expiresAt === null || memory.expiresAt > at);
+          if (visible && wanted.has(memory.hash)) copies.add(memory.hash);
+        }
+        if (copies.size > 0) throw duplicateContent([...copies]);
+      }
       for (const memory of changed) replaceMemory(data, memory);
       const seen = new Set<string>();
       for (const { memory } of records) {

@@ -23,7 +23,9 @@ import type {
 import { countsOf, memoryNeedle, settledColumns } from '../jobs-columns.js';
 import {
   type DeletedOptions,
+  duplicateContent,
   groupHistory,
+  type InsertOptions,
   type JobClaim,
   type JobOutcome,
   type ListOptions,
@@ -31,6 +33,7 @@ import {
   type StoreStats,
   type UserSummary,
   type UserUsage,
+  uniqueCandidates,
 } from '../store.js';
 import { type PostgresConfig, postgresConfigSchema } from './postgres-config.js';
 import { filterPg } from './postgres-filter.js';
@@ -296,8 +299,14 @@ export class PostgresStore implements MemoryStore {
     }
   }
 
-  async insert(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[] = []): Promise<void> {
+  async insert(
+    records: MemoryRecord[],
+    history: HistoryEntry[],
+    changed: Memory[] = [],
+    options: InsertOptions = {},
+  ): Promise<void> {
     if (records.length === 0 && history.length === 0 && changed.length === 0) return;
+    const unique = uniqueCandidates(records, options.uniqueAt);
     const users = new Set([
       ...records.map((r) => r.memory.userId),
       ...history.map((h) => h.userId),
@@ -305,6 +314,18 @@ export class PostgresStore implements MemoryStore {
     ]);
     const scope: Scope = users.size === 1 ? { user: [...users][0] as string } : 'all';
     await this.#tx(scope, async (db) => {
+      if (unique.length > 0) {
+        // Adds that must be unique take the user's lock for the rest of the transaction, so two
+        // replicas adding the same content check one after the other.
+        const userId = (unique[0] as Memory).userId;
+        await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`engram:add:${userId}`]);
+        const { rows } = await db.query<{ hash: string }>(
+          `SELECT DISTINCT hash FROM memories WHERE user_id = $1 AND hash = ANY($2::text[]) AND superseded_by IS NULL
+             AND (expires_at IS NULL OR expires_at > $3)`,
+          [userId, unique.map((memory) => memory.hash), options.uniqueAt],
+        );
+        if (rows.length > 0) throw duplicateContent(rows.map((row) => row.hash));
+      }
       for (const memory of changed) await replaceRow(db, memory, null);
       if (records.length > 0) {
         // One statement for the batch: each column as an array, unnested into rows in order.

@@ -24,7 +24,9 @@ import type {
 import { countsOf, memoryNeedle, settledColumns } from '../jobs-columns.js';
 import {
   type DeletedOptions,
+  duplicateContent,
   groupHistory,
+  type InsertOptions,
   type JobClaim,
   type JobOutcome,
   type ListOptions,
@@ -32,6 +34,7 @@ import {
   type StoreStats,
   type UserSummary,
   type UserUsage,
+  uniqueCandidates,
 } from '../store.js';
 import { migrate } from './migrations.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
@@ -204,8 +207,18 @@ export class SqliteStore implements MemoryStore {
     ).immediate();
   }
 
-  async insert(records: MemoryRecord[], history: HistoryEntry[], changed: Memory[] = []): Promise<void> {
+  async insert(
+    records: MemoryRecord[],
+    history: HistoryEntry[],
+    changed: Memory[] = [],
+    options: InsertOptions = {},
+  ): Promise<void> {
     const db = this.#conn;
+    const unique = uniqueCandidates(records, options.uniqueAt);
+    const visibleCopy = db.prepare(
+      `SELECT 1 FROM memories WHERE user_id = ? AND hash = ? AND superseded_by IS NULL
+         AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
+    );
     const insertMemory = db.prepare(
       `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at,
          event_at, expires_at, pinned, source, hash, superseded_by, valid_to, access_count, last_accessed_at)
@@ -214,6 +227,9 @@ export class SqliteStore implements MemoryStore {
     );
     const insertVector = db.prepare('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
     db.transaction(() => {
+      // Inside the write transaction: another process's add of the same content has committed or waits.
+      const copies = unique.filter((memory) => visibleCopy.get(memory.userId, memory.hash, options.uniqueAt));
+      if (copies.length > 0) throw duplicateContent(copies.map((memory) => memory.hash));
       for (const memory of changed) this.#replace(memory);
       for (const { memory, vector } of records) {
         const { lastInsertRowid } = insertMemory.run(toRow(memory));
