@@ -174,7 +174,9 @@ async function loadHeavy(url: string, key: string, count: number): Promise<numbe
   const random = prng(99);
   const started = performance.now();
   for (let i = 0; i < count; i += 500) {
-    const memories = texts.slice(i, i + 500).map((content) => ({ content, embedding: unitVector(random, 512) }));
+    const memories = texts
+      .slice(i, i + 500)
+      .map((content) => ({ content, embedding: unitVector(random, 512), infer: false }));
     await post(url, key, '/v1/memories', { memories });
     if (i % 10_000 === 0) log(`  heavy user: ${fmt(i)} / ${fmt(count)}`);
   }

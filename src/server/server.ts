@@ -110,7 +110,7 @@ export async function startServer(
   const keys = new KeyStore(config.dataDir);
   checkExposure(config, keys);
   // `engram restore`, `reindex` and `compact` refuse to run while this lock is live (shared/serving.ts).
-  const stopServing = await announceServing(config.dataDir, (error) =>
+  const stopServing = announceServing(config.dataDir, (error) =>
     logger.warn({ err: error.message }, 'the lock that marks this server as running was lost'),
   );
   const redis = redisConnection ?? (config.redis.url ? await connectRedis(config.redis.url) : null);
@@ -184,7 +184,7 @@ export async function startServer(
       await kb?.close();
       await service.close();
       await redis?.quit().catch(() => undefined);
-      await stopServing();
+      stopServing();
     })();
     return closing;
   };

@@ -414,3 +414,51 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     expect(consoleErrors.filter((text) => !/status of 40[134]/.test(text))).toEqual([]);
   });
 });
+
+(CHROMIUM ? describe : describe.skip)(`web UI in local mode${CHROMIUM ? '' : ` (skipped: ${HOW})`}`, () => {
+  let server: TestServer;
+  let browser: Browser;
+  beforeAll(async () => {
+    server = await startTestServer({ auth: 'auto' }); // loopback, no keys yet: local mode
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  const signIn = signInTo(
+    () => browser,
+    () => server.url,
+  );
+
+  it('says the first key turns authentication on, and signs in with the admin key it creates in the same step', async () => {
+    const page = await signIn('');
+    await expect(page.locator('header .who span').textContent()).resolves.toMatch(/Signed in as default \(admin\)$/);
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await expect(page.getByRole('note').textContent()).resolves.toMatch(
+      /Creating the first key turns authentication on/,
+    );
+    const create = page.getByRole('form', { name: 'Create a key' });
+    await create.getByRole('button', { name: 'Create admin key and sign in' }).click();
+    const newKey = (await page.getByRole('status').getByLabel('New key').textContent()) as string;
+    expect(newKey).toMatch(/^engram_/);
+    // Keys are required now, and the page carries on with the new one.
+    expect((await fetch(`${server.url}/v1/memories`)).status).toBe(401);
+    await page.getByText('This page is signed in with it.').waitFor();
+    await expect(page.locator('header .who span').getAttribute('title')).resolves.toMatch(/^key /);
+    await page
+      .getByRole('table', { name: 'API keys' })
+      .getByRole('row', { name: /^admin/ })
+      .waitFor();
+    expect(await page.getByRole('note').count()).toBe(0);
+    await page.getByRole('link', { name: 'Search' }).click();
+    await page.getByLabel('Query').fill('anything');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page
+      .getByText(/No memories match|0 results|Nothing/i)
+      .first()
+      .waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await page.close();
+  });
+});

@@ -22,12 +22,20 @@ function useRoute(): string[] {
   return route;
 }
 
-function Page({ page, id }: { page: string | undefined; id: string | undefined }) {
+interface PageProps {
+  page: string | undefined;
+  id: string | undefined;
+  me: Me | null;
+  /** The page signed in with another key (the admin page's first key), or out (null). */
+  onSignedIn: (me: Me | null) => void;
+}
+
+function Page({ page, id, me, onSignedIn }: PageProps) {
   if (page === 'memories') return id ? <MemoryPage id={id} /> : <Memories />;
   if (page === 'deleted') return <DeletedPage />;
   if (page === 'kb') return id ? <NotePage path={id} /> : <KnowledgeBase />;
   if (page === 'overview') return <OverviewPage />;
-  if (page === 'admin') return <AdminPage />;
+  if (page === 'admin') return <AdminPage me={me} onSignedIn={onSignedIn} />;
   return <Search />;
 }
 
@@ -86,7 +94,15 @@ function App() {
         </div>
       </header>
       <main id="main">
-        <Page page={page} id={id} />
+        <Page
+          page={page}
+          id={id}
+          me={me}
+          onSignedIn={(who) => {
+            if (who) setMe(who);
+            else signOut();
+          }}
+        />
       </main>
     </>
   );

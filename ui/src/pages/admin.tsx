@@ -1,14 +1,19 @@
 import { useEffect, useState } from 'preact/hooks';
-import { admin, errorMessage, type KeyView, type UserSummary } from '../api';
+import { admin, api, errorMessage, type KeyView, type Me, session, type UserSummary } from '../api';
 import { ErrorNote } from './error-note';
 
-/** The store's users, keys (create: shown once; revoke) and purging a user, for admin keys. */
-export function AdminPage() {
+/**
+ * The store's users, keys (create: shown once; revoke) and purging a user, for admin keys.
+ * In local mode (signed in without a key) the first key turns authentication on for every client:
+ * the page says so, and signs itself in with the admin key it creates, in the same step.
+ */
+export function AdminPage({ me, onSignedIn }: { me: Me | null; onSignedIn: (me: Me | null) => void }) {
+  const localMode = me !== null && me.key === null;
   const [keys, setKeys] = useState<KeyView[] | null>(null);
   const [users, setUsers] = useState<UserSummary[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<{ key: string; record: KeyView } | null>(null);
-  const [kind, setKind] = useState<'user' | 'admin'>('user');
+  const [kind, setKind] = useState<'user' | 'admin'>(localMode ? 'admin' : 'user');
   const [purgeId, setPurgeId] = useState('');
   const [confirmation, setConfirmation] = useState('');
   const [status, setStatus] = useState('');
@@ -30,15 +35,34 @@ export function AdminPage() {
     const form = event.currentTarget as HTMLFormElement;
     const field = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | null)?.value.trim() ?? '';
     setError(null);
+    if (
+      localMode &&
+      kind === 'user' &&
+      !confirm(
+        'This is the first key: once it exists, every request needs a key, this page included. ' +
+          'Without an admin key you will be signed out and can sign in only as that user. Create it anyway?',
+      )
+    )
+      return;
     try {
       const name = field('name');
-      setCreated(
-        await admin.createKey({
-          ...(name && { name }),
-          ...(kind === 'admin' ? { admin: true } : { userId: field('userId') }),
-        }),
-      );
+      const made = await admin.createKey({
+        ...(name && { name }),
+        ...(kind === 'admin' ? { admin: true } : { userId: field('userId') }),
+      });
+      setCreated(made);
       form.reset();
+      if (localMode) {
+        // Keys are required from now on: continue with the new admin key, or sign out.
+        if (made.record.admin) {
+          session.signIn(made.key);
+          onSignedIn(await api.me());
+        } else {
+          session.signOut();
+          onSignedIn(null);
+          return;
+        }
+      }
       await refresh();
     } catch (caught) {
       setError(errorMessage(caught));
@@ -116,7 +140,19 @@ export function AdminPage() {
           ))}
         </tbody>
       </table>
-      <form class="card" onSubmit={create} aria-label="Create a key">
+      {localMode && (
+        <p class="card" role="note" id="first-key-note">
+          This server runs without keys (local mode). Creating the first key turns authentication on: from then on every
+          request needs a key — this page included, and MCP clients that connect over HTTP without one (the stdio
+          server, <code>engram mcp</code>, is not affected). Create an admin key: this page then signs in with it.
+        </p>
+      )}
+      <form
+        class="card"
+        onSubmit={create}
+        aria-label="Create a key"
+        {...(localMode && { 'aria-describedby': 'first-key-note' })}
+      >
         <div class="row">
           <label>
             Kind{' '}
@@ -137,7 +173,7 @@ export function AdminPage() {
           <label class="grow">
             Name <input name="name" type="text" placeholder="optional label" />
           </label>
-          <button type="submit">Create key</button>
+          <button type="submit">{localMode && kind === 'admin' ? 'Create admin key and sign in' : 'Create key'}</button>
         </div>
       </form>
       {created && (
@@ -145,6 +181,7 @@ export function AdminPage() {
           <p>
             New key for <strong>{created.record.admin ? 'admin' : `user ${created.record.userId}`}</strong>. It is shown
             only now: copy it.
+            {localMode === false && me?.key?.id === created.record.id && ' This page is signed in with it.'}
           </p>
           <output aria-label="New key">
             <code>{created.key}</code>
