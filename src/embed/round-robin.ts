@@ -28,18 +28,11 @@ export class RoundRobin<T> {
 
   /** The head of the next key's line; that key goes to the back of the turn order. */
   shift(): T | undefined {
-    for (const [key, line] of this.#lines) {
-      const item = line.shift() as T;
-      this.#lines.delete(key);
-      if (line.length > 0) this.#lines.set(key, line);
-      this.#size--;
-      return item;
-    }
-    return undefined;
+    return this.take(() => 'take');
   }
 
   /**
-   * Like `shift`, but asks about each line's head in turn order: `take` it (that key goes to the
+   * Asks about each line's head in turn order: `take` it (that key goes to the
    * back), `skip` that key this time, or `stop` looking.
    */
   take(choose: (key: string, head: T) => 'take' | 'skip' | 'stop'): T | undefined {

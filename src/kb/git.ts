@@ -3,12 +3,13 @@
  * change, and an optional push to a remote with retries. Calls are serialised — git takes a lock
  * on the index, and two commits at once would fail.
  */
-import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { EngramError } from '../core/errors.js';
 import { withoutCredentials } from '../util/credentials.js';
+import { exists } from '../util/files.js';
 
 export interface GitOptions {
   dir: string;
@@ -177,14 +178,5 @@ export class GitRepo {
     });
     this.#queue = run.catch(() => undefined);
     return run;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
   }
 }

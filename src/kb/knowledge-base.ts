@@ -9,7 +9,7 @@
  * note of another user is "not found", exactly like a missing one.
  */
 import { createHash } from 'node:crypto';
-import { access, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import { EngramError, notFound } from '../core/errors.js';
@@ -18,6 +18,7 @@ import type { Actor, MemoryService } from '../core/memory-service.js';
 import type { AddMemoryInput } from '../core/schemas.js';
 import type { Memory } from '../core/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { exists } from '../util/files.js';
 import { chunkMarkdown } from './chunk.js';
 import { type GitOptions, GitRepo, type PushState } from './git.js';
 import { checkNotePath, type Note, type NoteMeta, notePath, parseNote, renderNote } from './note.js';
@@ -400,13 +401,4 @@ export class KnowledgeBase {
 function firstLine(text: string): string {
   const line = text.split('\n').find((candidate) => candidate.trim() !== '') ?? 'note';
   return line.replace(/^#+\s*/, '').trim();
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
