@@ -43,21 +43,21 @@ describe('fair embedding between users', () => {
   it('serves another user’s batch between the pieces of a large one, not after it', async () => {
     const alice = await server.createKey({ userId: 'alice' });
     const bob = await server.createKey({ userId: 'bob' });
-    const flood = addBatch(alice, 'alice', 400); // 40 pieces of 10
+    const flood = addBatch(alice, 'alice', 1_000); // 100 pieces of 10, ≥ 1.5 s of model time
     // Bob arrives once Alice's batch has reached the model.
     while (fake.requests.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
-    const arrived = fake.requests.length;
     expect(await addBatch(bob, 'bob', 20)).toBe(201);
     expect(await flood).toBe(201);
 
     const owners = fake.requests.map((texts) => (texts[0]?.startsWith('bob') ? 'bob' : 'alice'));
     const bobCalls = owners.flatMap((owner, i) => (owner === 'bob' ? [i] : []));
     expect(bobCalls).toHaveLength(2);
-    // Both of Bob's pieces go within a few pieces of his arrival — turns, not the 38 pieces left of Alice's.
-    expect(Math.max(...bobCalls) - arrived).toBeLessThanOrEqual(6);
-    expect(owners.slice((bobCalls[1] as number) + 1)).toContain('alice');
+    // Bob's two pieces take turns with Alice's, and he did not wait for her batch: most of it came after
+    // him (on a busy machine his request may reach the server late, so no exact position is asserted).
+    expect((bobCalls[1] as number) - (bobCalls[0] as number)).toBeLessThanOrEqual(3);
+    expect(owners.slice((bobCalls[1] as number) + 1).filter((owner) => owner === 'alice').length).toBeGreaterThan(40);
     // Every text reached the model once, each user's in order.
     const aliceTexts = fake.requests.flat().filter((text) => text.startsWith('alice'));
-    expect(aliceTexts).toEqual(Array.from({ length: 400 }, (_, i) => `alice item ${i}`));
+    expect(aliceTexts).toEqual(Array.from({ length: 1_000 }, (_, i) => `alice item ${i}`));
   }, 60_000);
 });
