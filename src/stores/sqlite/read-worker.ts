@@ -31,13 +31,21 @@ const bindable = (value: unknown): unknown =>
     ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
     : value;
 
-export default function read({ sql, params }: ReadTask): unknown[] {
-  let statement = statements.get(sql);
-  if (!statement) {
-    statement = connection().prepare(sql);
-    // Searches are built from a few shapes; keep the cache from growing without bound all the same.
-    if (statements.size >= 256) statements.clear();
-    statements.set(sql, statement);
+/** Rows, or SQLite's error as data (an Error crossing the thread boundary loses its `code`). */
+export type ReadResult = { rows: unknown[] } | { error: { code: string; message: string } };
+
+export default function read({ sql, params }: ReadTask): ReadResult {
+  try {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = connection().prepare(sql);
+      // Searches are built from a few shapes; keep the cache from growing without bound all the same.
+      if (statements.size >= 256) statements.clear();
+      statements.set(sql, statement);
+    }
+    return { rows: statement.all(...params.map(bindable)) };
+  } catch (error) {
+    if (error instanceof Database.SqliteError) return { error: { code: error.code, message: error.message } };
+    throw error;
   }
-  return statement.all(...params.map(bindable));
 }

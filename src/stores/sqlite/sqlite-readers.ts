@@ -1,7 +1,8 @@
+import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
 import { EngramError } from '../../core/errors.js';
 import { workerModule } from '../../util/worker.js';
-import type { ReadTask } from './read-worker.js';
+import type { ReadResult, ReadTask } from './read-worker.js';
 
 /**
  * Reader threads for the SQLite store's heavy reads (vector and full-text scans). better-sqlite3
@@ -11,11 +12,11 @@ import type { ReadTask } from './read-worker.js';
  * beside the event loop and beside each other.
  */
 export class SqliteReaders {
-  readonly #pool: Piscina<ReadTask, unknown[]>;
+  readonly #pool: Piscina<ReadTask, ReadResult>;
 
   constructor(path: string, threads: number, busyTimeoutMs: number) {
     const worker = workerModule(import.meta.url, 'read-worker');
-    this.#pool = new Piscina<ReadTask, unknown[]>({
+    this.#pool = new Piscina<ReadTask, ReadResult>({
       ...worker,
       minThreads: 0,
       maxThreads: threads,
@@ -25,13 +26,19 @@ export class SqliteReaders {
     });
   }
 
+  /** The rows; a SQLite error comes back as the driver's own `SqliteError`, as on the main thread. */
   async all<T>(sql: string, params: unknown[]): Promise<T[]> {
+    let result: ReadResult;
     try {
-      return (await this.#pool.run({ sql, params })) as T[];
+      result = await this.#pool.run({ sql, params });
     } catch (error) {
-      if (error instanceof EngramError) throw error;
-      throw new EngramError('unavailable', `a SQLite read failed: ${(error as Error).message}`, { cause: error });
+      // The thread itself failed (it could not start or died): the store cannot serve reads.
+      throw new EngramError('unavailable', `a SQLite reader thread failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
+    if ('error' in result) throw new Database.SqliteError(result.error.message, result.error.code);
+    return result.rows as T[];
   }
 
   close(): Promise<void> {
