@@ -143,10 +143,13 @@ import { CHROMIUM, HOW, launchChromium, newPage, signInTo } from './browser.js';
     await page.keyboard.type('swim');
     await page.keyboard.press('Enter');
     const details = page.locator('.results > li').first().getByRole('link', { name: 'details' });
+    // Results arrive after the request: tabbing before they exist walks past where they will be.
+    await details.waitFor();
     await tabTo(details);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Memory', exact: true }).waitFor();
     const pin = page.getByRole('button', { name: /^(Pin|Unpin)$/ });
+    await pin.waitFor();
     const before = await pin.getAttribute('aria-pressed');
     await tabTo(pin);
     await page.keyboard.press('Enter');
