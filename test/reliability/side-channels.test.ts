@@ -14,7 +14,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * least DELAY_MS per request, so a guess answered faster than that was answered from a cache —
  * whatever the machine's speed, since a busy machine only adds time. Every guess must reach the
  * model: none can be told apart by its latency. A control (Bob repeating his own query, which
- * his own cache may answer) shows that the measurement does see a cache hit.
+ * his own cache answers without asking the model) shows that a cache hit would be seen.
  */
 const DELAY_MS = 30;
 const SECRET = 'The garage door code is 140';
@@ -87,9 +87,11 @@ describe('no cross-user timing oracle through the embedding cache', () => {
     const timings = new Map<string, number>();
     for (const guess of [...codeGuesses, ...queryGuesses]) timings.set(guess, await restEmbedMs(server, bob, guess));
     expectNoOracle(fake, timings);
-    // Control: the same measurement does see a hit in Bob's own cache (the model is not asked again).
+    // Control: a guess Bob repeats is answered by his own cache — the model is not asked again — so a
+    // hit would have been seen as an answer without the model's time. (No upper bound on its time:
+    // a busy machine may slow anything down; only the lower bound above is safe.)
     const asked = fake.seen.length;
-    expect(await restEmbedMs(server, bob, codeGuesses[0] as string)).toBeLessThan(DELAY_MS * 0.9);
+    await restEmbedMs(server, bob, codeGuesses[0] as string);
     expect(fake.seen.length).toBe(asked);
   });
 
@@ -161,13 +163,13 @@ if (!redisUrl) console.warn(`Redis embedding-cache side-channel test skipped: ${
       for (const guess of [...codeGuesses, ...queryGuesses]) timings.set(guess, await restEmbedMs(b, bob, guess));
       expectNoOracle(fake, timings);
 
-      // Control: the same user on the other replica is answered from Redis (and so faster).
+      // Control: the same user on the other replica is answered from Redis: the model is not asked.
       const carol = await a.createKey({ userId: 'carol' });
       await restEmbedMs(a, carol, 'what did carol search');
       await new Promise((resolve) => setTimeout(resolve, 200)); // the cache writes without waiting
       const carolOnB = await b.createKey({ userId: 'carol' });
       const asked = fake.seen.length;
-      expect(await restEmbedMs(b, carolOnB, 'what did carol search')).toBeLessThan(DELAY_MS * 0.9);
+      await restEmbedMs(b, carolOnB, 'what did carol search');
       expect(fake.seen.length).toBe(asked);
     });
   },

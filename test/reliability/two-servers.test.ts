@@ -23,6 +23,15 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
+/** Two `engram serve` processes on one data directory (stopped after the file). */
+async function twoServers(dataDir: string, env: NodeJS.ProcessEnv): Promise<[ServerProcess, ServerProcess]> {
+  const first = await spawnServer(['--data-dir', dataDir], env);
+  servers.push(first);
+  const second = await spawnServer(['--data-dir', dataDir], env);
+  servers.push(second);
+  return [first, second];
+}
+
 function vector(seed: number): number[] {
   return Array.from({ length: 512 }, (_, i) => Math.cos(seed * 104_729 + i));
 }
@@ -46,10 +55,7 @@ describe.each(['sqlite', 'json'] as const)('two servers on one %s data directory
     const dataDir = await mkdtemp(join(tmpdir(), `engram-two-${store}-`));
     dirs.push(dataDir);
     const env = { ENGRAM_STORE: store, ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
-    const first = await spawnServer(['--data-dir', dataDir], env);
-    servers.push(first);
-    const second = await spawnServer(['--data-dir', dataDir], env);
-    servers.push(second);
+    const [first, second] = await twoServers(dataDir, env);
 
     // The same four users write through both servers at once.
     const bursts = [first, second].map((server, s) =>
@@ -89,10 +95,7 @@ describe.each(['sqlite', 'json'] as const)('two servers on one %s store, the sam
     const dataDir = await mkdtemp(join(tmpdir(), `engram-two-dedupe-${store}-`));
     dirs.push(dataDir);
     const env = { ENGRAM_STORE: store, ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
-    const first = await spawnServer(['--data-dir', dataDir], env);
-    servers.push(first);
-    const second = await spawnServer(['--data-dir', dataDir], env);
-    servers.push(second);
+    const [first, second] = await twoServers(dataDir, env);
     const add = async (url: string, content: string, seed: number) => {
       const response = await fetch(`${url}/v1/memories`, {
         method: 'POST',
@@ -117,10 +120,7 @@ describe('two servers on one knowledge base', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'engram-two-kb-'));
     dirs.push(dataDir);
     const env = { ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
-    const first = await spawnServer(['--data-dir', dataDir], env);
-    servers.push(first);
-    const second = await spawnServer(['--data-dir', dataDir], env);
-    servers.push(second);
+    const [first, second] = await twoServers(dataDir, env);
     const note = async (url: string, user: string, title: string, body: string) => {
       const response = await fetch(`${url}/v1/kb/notes`, {
         method: 'POST',
