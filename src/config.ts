@@ -88,6 +88,8 @@ export const configSchema = z
         queueSize: int(1, 1_000_000).default(2_048),
         /** How long a request waits for room in the queue before a 503 `overloaded`. */
         queueWaitMs: int(0, 600_000).default(30_000),
+        /** Local models: a second worker (model copy) for queries; bulk work runs at a lower CPU priority. */
+        queryWorker: z.union([z.boolean(), z.stringbool()]).default(true),
       })
       .prefault({}),
     openai: z
@@ -336,6 +338,7 @@ export const ENV_VARS = {
   ENGRAM_EMBED_CACHE_SIZE: 'embed.cacheSize',
   ENGRAM_EMBED_QUEUE_SIZE: 'embed.queueSize',
   ENGRAM_EMBED_QUEUE_WAIT_MS: 'embed.queueWaitMs',
+  ENGRAM_EMBED_QUERY_WORKER: 'embed.queryWorker',
   ENGRAM_OPENAI_BASE_URL: 'openai.baseUrl',
   ENGRAM_OPENAI_API_KEY: 'openai.apiKey',
   ENGRAM_OPENAI_MODEL: 'openai.model',

@@ -20,10 +20,17 @@ function embedderSettings(config: Config): { [N in EmbedderName]: EmbedderConfig
   return {
     use: {
       backend: config.embed.backend,
+      queryWorker: config.embed.queryWorker,
       ...(config.embed.threads !== undefined && { threads: config.embed.threads }),
     },
     openai: config.openai,
-    onnx: { path: path ?? '', maxBatchSize, prefix, ...(threads !== undefined && { threads }) },
+    onnx: {
+      path: path ?? '',
+      maxBatchSize,
+      prefix,
+      queryWorker: config.embed.queryWorker,
+      ...(threads !== undefined && { threads }),
+    },
   };
 }
 

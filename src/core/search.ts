@@ -76,7 +76,7 @@ async function retrieve(
   const vectorPromise = (async (): Promise<VectorHit[]> => {
     if (!useVector) return [];
     let t = performance.now();
-    const [vector] = (await embedder.embed([query.query], { scope: userId })) as [Float32Array];
+    const [vector] = (await embedder.embed([query.query], { scope: userId, urgent: true })) as [Float32Array];
     timings.embedMs = performance.now() - t;
     t = performance.now();
     const hits = await store.vectorSearch(userId, vector, filter, candidates);

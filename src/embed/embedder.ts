@@ -29,9 +29,10 @@ export interface EmbedOptions {
    */
   scope?: string;
   /**
-   * Someone is waiting on these few texts (a search query, a single add): an embedder that queues
-   * work of its own runs them before bulk work it has not started (the queue sets this for small
-   * requests; see queue.ts).
+   * A search's query: someone is waiting on these few texts. The queue gives queries calls of their
+   * own beside other work, and a local model embeds them in a worker of its own (or, with one
+   * worker, before bulk work it has not started). Honoured only for requests of a few texts; see
+   * queue.ts.
    */
   urgent?: boolean;
 }

@@ -12,9 +12,15 @@ export interface EmbedQueueOptions {
   maxWaitMs: number;
   /** Texts per call to the inner embedder; a large request is cut into pieces this big. */
   chunkSize?: number;
-  /** Calls to the inner embedder at once (2: one running, the next ready, so it never idles). */
+  /**
+   * Calls to the inner embedder at once (2: one running, the next ready, so it never idles), for
+   * queries and for everything else apart.
+   */
   concurrency?: number;
-  /** Requests of at most this many texts (a search query, a single add) go before larger ones. */
+  /**
+   * Requests of at most this many texts (a search query, a single add) go before larger ones; only
+   * such a request can be a query (`EmbedOptions.urgent`).
+   */
   interactiveMax?: number;
 }
 
@@ -26,8 +32,18 @@ interface Piece {
   reject(error: unknown): void;
 }
 
+/**
+ * Where a piece waits and runs: `query` (a search someone is waiting on), `interactive` (a few
+ * texts, e.g. a single add), `bulk` (pieces of larger requests).
+ */
+type Line = 'query' | 'interactive' | 'bulk';
+/** Queries run beside other work (their own calls, their own share); the other two lines share. */
+type Track = 'query' | 'other';
+const trackOf = (line: Line): Track => (line === 'query' ? 'query' : 'other');
+
 interface Waiting {
   readonly scope: string;
+  readonly track: Track;
   readonly piece: Piece;
   admit(): void;
 }
@@ -46,8 +62,10 @@ export const OVERLOADED_RETRY_AFTER_SECONDS = 5;
  *   user: `EmbedOptions.scope`), served in turn (round robin), and a scope holds at most
  *   `concurrency + 1` admitted pieces at once — one user's import of 20,000 texts delays another
  *   user's add by about one piece per user with work, not by the import.
- * - **Interactive first**: pieces of small requests (queries, single adds) are admitted and run
- *   before bulk pieces, so a search waits for at most the calls already running.
+ * - **Queries never wait for other work**: a small request marked `urgent` (a search's query) has
+ *   calls of its own beside the others' (the model's worker host gives it a worker of its own), so
+ *   a search does not wait for pieces of an import that are already running; users take turns here
+ *   too. Other small requests (single adds) are admitted and run before bulk pieces.
  * - **Bounded**: at most `capacity` texts are admitted at once; a piece that cannot be admitted
  *   within `maxWaitMs` fails its request with `overloaded` (503 with `Retry-After`).
  */
@@ -60,11 +78,11 @@ export class QueuedEmbedder implements Embedder {
   readonly #interactiveMax: number;
   #admitted = 0;
   #waitingUnits = 0;
-  readonly #waiting = { interactive: new RoundRobin<Waiting>(), bulk: new RoundRobin<Waiting>() };
-  readonly #ready = { interactive: new RoundRobin<Piece>(), bulk: new RoundRobin<Piece>() };
-  /** Pieces each scope has admitted (running or ready to run); at most `#share` each. */
-  readonly #held = new Map<string, number>();
-  #runningCalls = 0;
+  readonly #waiting = lines<Waiting>();
+  readonly #ready = lines<Piece>();
+  /** Pieces each scope has admitted (running or ready to run), per track; at most `concurrency + 1` each. */
+  readonly #held = { query: new Map<string, number>(), other: new Map<string, number>() };
+  readonly #runningCalls = { query: 0, other: 0 };
   #runningTexts = 0;
   #rejected = 0;
 
@@ -102,9 +120,11 @@ export class QueuedEmbedder implements Embedder {
   async embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const scope = options?.scope ?? '';
-    const lane = texts.length <= this.#interactiveMax ? 'interactive' : 'bulk';
-    // The model's own queue (worker-host.ts) also runs small requests before bulk ones.
-    if (lane === 'interactive') options = { ...options, urgent: true };
+    const small = texts.length <= this.#interactiveMax;
+    const line: Line = !small ? 'bulk' : options?.urgent === true ? 'query' : 'interactive';
+    // Only a query is urgent for the model too (its own worker, worker-host.ts); a large request
+    // marked urgent is bulk like any other.
+    options = { ...options, urgent: line === 'query' };
     const runs: Promise<Float32Array[]>[] = [];
     let refused: unknown = null;
     for (let i = 0; i < texts.length && refused === null; i += this.#pieceSize) {
@@ -115,7 +135,7 @@ export class QueuedEmbedder implements Embedder {
       });
       // Admitted before the next piece joins the line: no request holds more than its turn.
       try {
-        await this.#admit(scope, lane, piece as Piece);
+        await this.#admit(scope, line, piece as Piece);
         runs.push(run);
       } catch (error) {
         refused = error;
@@ -134,11 +154,11 @@ export class QueuedEmbedder implements Embedder {
   }
 
   /** Resolves once the piece is admitted (and queued to run) in its scope's turn; refuses after `maxWaitMs`. */
-  #admit(scope: string, lane: 'interactive' | 'bulk', piece: Piece): Promise<void> {
+  #admit(scope: string, line: Line, piece: Piece): Promise<void> {
     const units = piece.texts.length;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (!this.#waiting[lane].remove(scope, waiting)) return;
+        if (!this.#waiting[line].remove(scope, waiting)) return;
         this.#waitingUnits -= units;
         this.#rejected++;
         reject(
@@ -154,77 +174,83 @@ export class QueuedEmbedder implements Embedder {
       timer.unref?.();
       const waiting: Waiting = {
         scope,
+        track: trackOf(line),
         piece,
         admit: () => {
           clearTimeout(timer);
-          this.#ready[lane].push(scope, piece);
+          this.#ready[line].push(scope, piece);
           resolve();
         },
       };
-      this.#waiting[lane].push(scope, waiting);
+      this.#waiting[line].push(scope, waiting);
       this.#waitingUnits += units;
       this.#admitWaiting();
     });
   }
 
-  /** Admits waiting pieces while they fit: interactive lines first, each side one scope at a time. */
+  /** Admits waiting pieces while they fit: queries, then other small requests, then bulk; each one scope at a time. */
   #admitWaiting(): void {
     for (;;) {
       // In turn; a scope at its share is skipped, and a piece too big for the room left is not
       // overtaken (it fits once room frees, since pieces are never larger than the capacity).
-      const choose = (scope: string, { piece }: Waiting) => {
+      const choose = (scope: string, { piece, track }: Waiting) => {
         if (this.#admitted + piece.texts.length > this.#capacity) return 'stop';
-        return this.#fits(scope, piece.texts.length) ? 'take' : 'skip';
+        return (this.#held[track].get(scope) ?? 0) < this.#concurrency + 1 ? 'take' : 'skip';
       };
-      const next = this.#waiting.interactive.take(choose) ?? this.#waiting.bulk.take(choose);
+      const next =
+        this.#waiting.query.take(choose) ?? this.#waiting.interactive.take(choose) ?? this.#waiting.bulk.take(choose);
       if (!next) break;
       this.#waitingUnits -= next.piece.texts.length;
-      this.#hold(next.scope, next.piece.texts.length);
+      this.#hold(next.scope, next.track, next.piece.texts.length);
       next.admit();
     }
     this.#dispatch();
   }
 
-  /** Whether a piece of `units` texts of `scope` may be admitted now: room, and the scope under its share. */
-  #fits(scope: string, units: number): boolean {
-    return this.#admitted + units <= this.#capacity && (this.#held.get(scope) ?? 0) < this.#concurrency + 1;
-  }
-
-  #hold(scope: string, units: number): void {
+  #hold(scope: string, track: Track, units: number): void {
     this.#admitted += units;
-    this.#held.set(scope, (this.#held.get(scope) ?? 0) + 1);
+    this.#held[track].set(scope, (this.#held[track].get(scope) ?? 0) + 1);
   }
 
-  #unhold(scope: string, units: number): void {
+  #unhold(scope: string, track: Track, units: number): void {
     this.#admitted -= units;
-    const held = (this.#held.get(scope) ?? 1) - 1;
-    if (held > 0) this.#held.set(scope, held);
-    else this.#held.delete(scope);
+    const held = (this.#held[track].get(scope) ?? 1) - 1;
+    if (held > 0) this.#held[track].set(scope, held);
+    else this.#held[track].delete(scope);
   }
 
-  /** Starts calls while there is room: interactive pieces first, each side one scope at a time. */
+  /** Starts calls while there is room: queries on their own calls; then small pieces before bulk, one scope at a time. */
   #dispatch(): void {
-    while (this.#runningCalls < this.#concurrency) {
+    while (this.#runningCalls.query < this.#concurrency) {
+      const piece = this.#ready.query.shift();
+      if (!piece) break;
+      this.#run(piece, 'query');
+    }
+    while (this.#runningCalls.other < this.#concurrency) {
       const piece = this.#ready.interactive.shift() ?? this.#ready.bulk.shift();
-      if (!piece) return;
-      this.#run(piece);
+      if (!piece) break;
+      this.#run(piece, 'other');
     }
   }
 
-  #run(piece: Piece): void {
+  #run(piece: Piece, track: Track): void {
     const units = piece.texts.length;
-    this.#runningCalls++;
+    this.#runningCalls[track]++;
     this.#runningTexts += units;
     Promise.resolve()
       .then(() => this.inner.embed(piece.texts, piece.options))
       .then(piece.resolve, piece.reject)
       .finally(() => {
-        this.#runningCalls--;
+        this.#runningCalls[track]--;
         this.#runningTexts -= units;
-        this.#unhold(piece.options?.scope ?? '', units);
+        this.#unhold(piece.options?.scope ?? '', track, units);
         this.#admitWaiting();
       });
   }
+}
+
+function lines<T>(): Record<Line, RoundRobin<T>> {
+  return { query: new RoundRobin<T>(), interactive: new RoundRobin<T>(), bulk: new RoundRobin<T>() };
 }
 
 function positive(name: string, value: number): number {

@@ -1,15 +1,21 @@
 /**
- * The knowledge base's git repository, through simple-git (the real `git` binary): one commit per
- * change, and an optional push to a remote with retries. Calls are serialised — git takes a lock
- * on the index, and two commits at once would fail.
+ * The knowledge base's git repository (the real `git` binary, run from a helper process: see
+ * git-runner.ts): one commit per change, and an optional push to a remote with retries. Calls are
+ * serialised — git takes a lock on the index, and two commits at once would fail.
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { type SimpleGit, simpleGit } from 'simple-git';
 import { EngramError } from '../core/errors.js';
 import { withoutCredentials } from '../util/credentials.js';
 import { exists } from '../util/files.js';
+import { GitCommandError, GitRunner } from './git-runner.js';
+
+/** `git <args>` in the repository; resolves to its standard output. */
+type Git = (...args: string[]) => Promise<string>;
+
+/** A push that hangs (a remote that stopped answering) is given up after this long and retried. */
+const PUSH_TIMEOUT_MS = 120_000;
 
 export interface GitOptions {
   dir: string;
@@ -35,7 +41,8 @@ export interface PushState {
 
 export class GitRepo {
   readonly #options: GitOptions;
-  #git: SimpleGit | null = null;
+  readonly #runner = new GitRunner();
+  #open = false;
   #queue: Promise<unknown> = Promise.resolve();
   #push: PushState = { lastPushAt: null, lastError: null };
   #pushing: Promise<void> | null = null;
@@ -53,16 +60,17 @@ export class GitRepo {
   async init(): Promise<void> {
     const { dir, branch, remote, authorName, authorEmail } = this.#options;
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const git = simpleGit({ baseDir: dir, maxConcurrentProcesses: 1 });
+    const git: Git = (...args) => this.#runner.run(args, dir);
     try {
-      await git.version();
+      await git('--version');
     } catch (error) {
+      if (!(error instanceof GitCommandError && error.missing)) throw error;
       throw new EngramError('unavailable', 'the knowledge base needs the `git` command, which was not found', {
         cause: error,
       });
     }
     const fresh = !(await exists(join(dir, '.git')));
-    if (fresh) await git.init(['--initial-branch', branch]);
+    if (fresh) await git('init', '--quiet', '--initial-branch', branch);
     // Path reservations of notes being written (knowledge-base.ts) are never part of the repository.
     const exclude = join(dir, '.git', 'info', 'exclude');
     const excluded = await readFile(exclude, 'utf8').catch(() => '');
@@ -70,35 +78,42 @@ export class GitRepo {
       await mkdir(join(dir, '.git', 'info'), { recursive: true });
       await appendFile(exclude, `${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}*.reserved\n`);
     }
-    await git.addConfig('user.name', authorName);
-    await git.addConfig('user.email', authorEmail);
+    await git('config', '--local', 'user.name', authorName);
+    await git('config', '--local', 'user.email', authorEmail);
     if (remote) {
-      const remotes = await git.getRemotes(true);
-      const origin = remotes.find((entry) => entry.name === 'origin');
-      if (!origin) await git.addRemote('origin', remote);
-      else if (origin.refs.push !== remote) await git.remote(['set-url', 'origin', remote]);
+      const remotes = (await git('remote')).split('\n');
+      if (!remotes.includes('origin')) await git('remote', 'add', 'origin', remote);
+      else if ((await git('remote', 'get-url', '--push', 'origin')).trim() !== remote)
+        await git('remote', 'set-url', 'origin', remote);
     }
-    this.#git = git;
+    this.#open = true;
+  }
+
+  /** Waits for pushes under way, then stops the git helper process. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#open = false;
+    await this.#runner.close();
   }
 
   /** Stages `paths` (added, changed or removed files) and commits them; returns the commit hash, or null if nothing changed. */
   commit(paths: string[], message: string): Promise<string | null> {
     return this.#serial(async (git) => {
-      await git.raw(['add', '--all', '--', ...paths]);
-      const staged = await git.diff(['--cached', '--name-only']);
+      await git('add', '--all', '--', ...paths);
+      const staged = await git('diff', '--cached', '--name-only');
       if (staged.trim() === '') return null;
       // Titles and categories come from clients: a NUL would make git's argument list unusable.
       const subject = message.replace(/[^\P{Cc}\n\t]/gu, ' ');
-      const result = await git.commit(subject, undefined, { '--no-verify': null });
+      await git('commit', '--quiet', '--no-verify', '-m', subject);
       if (this.#options.remote) this.#schedulePush();
-      return result.commit || (await git.revparse(['HEAD']));
+      return (await git('rev-parse', 'HEAD')).trim();
     });
   }
 
   /** Takes new files out of the index again (after a commit of them failed), so no later commit carries them. */
   unstageNew(paths: string[]): Promise<void> {
     return this.#serial(async (git) => {
-      await git.raw(['rm', '--cached', '--quiet', '--ignore-unmatch', '--', ...paths]);
+      await git('rm', '--cached', '--quiet', '--ignore-unmatch', '--', ...paths);
     });
   }
 
@@ -106,7 +121,7 @@ export class GitRepo {
   head(): Promise<string | null> {
     return this.#serial(async (git) => {
       try {
-        return (await git.revparse(['HEAD'])).trim();
+        return (await git('rev-parse', '--verify', '--quiet', 'HEAD')).trim();
       } catch {
         return null;
       }
@@ -139,7 +154,9 @@ export class GitRepo {
     let delay = pushBackoffMs;
     for (let attempt = 1; attempt <= pushAttempts; attempt++) {
       try {
-        await this.#serial((git) => git.push('origin', branch, ['--set-upstream']));
+        await this.#serial(() =>
+          this.#runner.run(['push', '--quiet', '--set-upstream', 'origin', branch], this.#options.dir, PUSH_TIMEOUT_MS),
+        );
         this.#push = { lastPushAt: new Date().toISOString(), lastError: null };
         return;
       } catch (error) {
@@ -160,9 +177,9 @@ export class GitRepo {
    * sharing the repository (two servers on one data directory) by a lock file beside git's own
    * index lock — git refuses a second writer instead of waiting for it.
    */
-  #serial<T>(work: (git: SimpleGit) => Promise<T>): Promise<T> {
-    const git = this.#git;
-    if (!git) return Promise.reject(new EngramError('unavailable', 'the knowledge base is not open'));
+  #serial<T>(work: (git: Git) => Promise<T>): Promise<T> {
+    if (!this.#open) return Promise.reject(new EngramError('unavailable', 'the knowledge base is not open'));
+    const git: Git = (...args) => this.#runner.run(args, this.#options.dir);
     const run = this.#queue.then(async () => {
       const release = await lockfile.lock(this.#options.dir, {
         lockfilePath: join(this.#options.dir, '.git', 'engram.lock'),

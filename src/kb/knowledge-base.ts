@@ -125,7 +125,7 @@ export class KnowledgeBase {
   async close(): Promise<void> {
     await this.#watcher?.close();
     this.#watcher = null;
-    await this.#git.flush();
+    await this.#git.close();
   }
 
   /** Notes of `userId`, newest first, optionally of one category. */

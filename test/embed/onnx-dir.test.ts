@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -436,7 +437,10 @@ describe('model directory', () => {
 
 describe('onnx embedder on a tiny model built by the test', () => {
   const embedders: OnnxDirEmbedder[] = [];
-  const open = async (options: TinyModelOptions, config: { prefix?: string; maxBatchSize?: number } = {}) => {
+  const open = async (
+    options: TinyModelOptions,
+    config: { prefix?: string; maxBatchSize?: number; queryWorker?: boolean } = {},
+  ) => {
     const embedder = new OnnxDirEmbedder({ path: await writeTinyModel(options), threads: 1, ...config });
     embedders.push(embedder);
     await embedder.init();
@@ -519,8 +523,13 @@ describe('onnx embedder on a tiny model built by the test', () => {
     expectClose(pooled, unit(expectedMean(SHORT_IDS)));
   });
 
-  it('is registered as `onnx` with the path, threads, maxBatchSize and prefix options', async () => {
-    expect(embedderConfigSchemas.onnx.parse({ path: '/m' })).toEqual({ path: '/m', maxBatchSize: 32, prefix: '' });
+  it('is registered as `onnx` with the path, threads, maxBatchSize, prefix and queryWorker options', async () => {
+    expect(embedderConfigSchemas.onnx.parse({ path: '/m' })).toEqual({
+      path: '/m',
+      maxBatchSize: 32,
+      prefix: '',
+      queryWorker: true,
+    });
     expect(() => createEmbedder('onnx', { path: '' })).toThrow(/invalid onnx embedder config/);
     const embedder = createEmbedder('onnx', { path: await writeTinyModel({}, 'registered'), threads: 1 });
     try {
@@ -565,8 +574,8 @@ describe('onnx embedder on a tiny model built by the test', () => {
     await expect(closed.embed(['late'])).rejects.toMatchObject({ code: 'unavailable' });
   });
 
-  it('runs an urgent request (a query) before bulk requests waiting in the worker', async () => {
-    const embedder = await open({ busyLayers: 8 }, { maxBatchSize: 64 });
+  it('with one worker, runs an urgent request (a query) before bulk requests waiting in it', async () => {
+    const embedder = await open({ busyLayers: 8 }, { maxBatchSize: 64, queryWorker: false });
     const big = (tag: string) => Array.from({ length: 200 }, (_, i) => `the ${tag} dog ${i} sat`);
     const order: string[] = [];
     // Three bulk requests too big to merge (200 + 200 > 256), then one urgent text.
@@ -576,6 +585,25 @@ describe('onnx embedder on a tiny model built by the test', () => {
     // At most the bulk request already running goes first; without the hint it would come last.
     expect(order.indexOf('urgent')).toBeLessThan(order.indexOf('b1'));
     expect(order.filter((tag) => tag !== 'urgent')).toEqual(['b0', 'b1', 'b2']);
+  }, 60_000);
+
+  it('gives queries a worker of their own: a query does not wait for the bulk batch running, which runs at lower priority', async () => {
+    const niced = () => threadNices().filter((nice) => nice >= 10).length;
+    const before = niced();
+    const embedder = await open({ busyLayers: 8 }, { maxBatchSize: 256 });
+    // The bulk worker (and any model threads it started) lowered its priority; queries did not.
+    if (process.platform === 'linux') expect(niced()).toBeGreaterThan(before);
+    const order: string[] = [];
+    const bulk = embedder.embed(Array.from({ length: 256 }, (_, i) => `the bulk dog ${i} sat`)).then(() => {
+      order.push('bulk');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the bulk batch is running
+    const query = await embedder.embed(['the quick question'], { urgent: true });
+    order.push('query');
+    await bulk;
+    // With one worker the query would wait for the whole batch of 256 (the test above).
+    expect(order).toEqual(['query', 'bulk']);
+    expect(query[0]).toHaveLength(HIDDEN);
   }, 60_000);
 
   it('embeds off the main thread (the model runs in a worker): the event loop stays idle', async () => {
@@ -622,3 +650,17 @@ describe('onnx embedder on a tiny model built by the test', () => {
     expect(inWorker.utilization).toBeLessThan(0.5);
   }, 60_000);
 });
+
+/** The nice value of each of this process's threads (Linux; elsewhere none). */
+function threadNices(): number[] {
+  if (process.platform !== 'linux') return [];
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Fields after the command name: state is field 3, nice field 19.
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+}

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CachedEmbedder } from '../../src/embed/cache.js';
-import type { Embedder } from '../../src/embed/embedder.js';
+import type { Embedder, EmbedOptions } from '../../src/embed/embedder.js';
 import { QueuedEmbedder } from '../../src/embed/queue.js';
 
 /** An Embedder whose calls each wait until the test finishes them, recording what they got. */
 class GatedEmbedder implements Embedder {
   readonly model = 'gated';
   readonly dimension = 2;
-  readonly calls: { texts: string[]; finish(): void; fail(error: Error): void }[] = [];
+  readonly calls: { texts: string[]; urgent: boolean; finish(): void; fail(error: Error): void }[] = [];
   closed = false;
 
   async init(): Promise<void> {}
@@ -15,10 +15,11 @@ class GatedEmbedder implements Embedder {
     this.closed = true;
   }
 
-  embed(texts: string[]): Promise<Float32Array[]> {
+  embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]> {
     return new Promise((resolve, reject) => {
       this.calls.push({
         texts,
+        urgent: options?.urgent === true,
         finish: () => resolve(texts.map((text) => Float32Array.of(text.length, Number(text.replace(/\D/g, '')) || 0))),
         fail: reject,
       });
@@ -182,6 +183,51 @@ describe('QueuedEmbedder', () => {
       inner.calls[i]?.finish();
     }
     expect((await bulk).length).toBe(50);
+  });
+
+  it('gives queries calls of their own: a query reaches the model while bulk pieces fill every call', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 1_000, maxWaitMs: 5_000, chunkSize: 10, concurrency: 2 });
+    const bulk = queue.embed(texts('bulk', 50), { scope: 'alice' });
+    // Alice's single adds are small but not queries: they wait for a call like her bulk pieces.
+    const adds = [queue.embed(['add0'], { scope: 'alice' }), queue.embed(['add1'], { scope: 'alice' })];
+    await settle();
+    // Both calls are taken: the first bulk piece, and the first add (ahead of the next bulk piece).
+    expect(inner.seen).toEqual([texts('bulk', 10), ['add0']]);
+    const query = queue.embed(['what did I say about the garden?'], { scope: 'bob', urgent: true });
+    await settle();
+    // The query runs at once, beside the two bulk calls, and is marked urgent for the model.
+    expect(inner.seen[2]).toEqual(['what did I say about the garden?']);
+    expect(inner.calls.map((call) => call.urgent)).toEqual([false, false, true]);
+    inner.calls[2]?.finish();
+    expect(await query).toHaveLength(1);
+    // The other add goes before the rest of the bulk request, without the urgent mark.
+    inner.calls[0]?.finish();
+    await settle();
+    await settle();
+    expect(inner.calls[3]).toMatchObject({ texts: ['add1'], urgent: false });
+    for (let i = 1; i < 10 && inner.calls[i]; i++) {
+      inner.calls[i]?.finish();
+      await settle();
+      await settle();
+    }
+    expect(await Promise.all(adds)).toHaveLength(2);
+    expect(await bulk).toHaveLength(50);
+  });
+
+  it('treats a large request marked urgent as bulk: only a few texts can jump the line', async () => {
+    const inner = new GatedEmbedder();
+    const queue = new QueuedEmbedder(inner, { capacity: 1_000, maxWaitMs: 5_000, chunkSize: 10, concurrency: 1 });
+    const first = queue.embed(texts('a', 10), { urgent: true });
+    const second = queue.embed(texts('b', 10), { urgent: true });
+    await settle();
+    // One call at a time for both: they share the bulk track, and neither reaches the model as urgent.
+    expect(inner.calls.map((call) => [call.texts[0], call.urgent])).toEqual([['a0', false]]);
+    inner.calls[0]?.finish();
+    await settle();
+    await settle();
+    inner.calls[1]?.finish();
+    expect((await first).length + (await second).length).toBe(20);
   });
 
   it('fails a request whose chunk failed only after its other chunks finished, then frees its room', async () => {

@@ -19,9 +19,15 @@ export interface FakeEmbeddings {
   close(): Promise<void>;
 }
 
-export async function startFakeEmbeddings(
-  options: { dimension?: number; delayMs?: number } = {},
-): Promise<FakeEmbeddings> {
+export interface FakeEmbeddingsOptions {
+  dimension?: number;
+  /** Each request takes at least this long. */
+  delayMs?: number;
+  /** Answers a request only once the promise this returns for its texts settles (none: at once). */
+  hold?: (input: string[]) => Promise<unknown> | undefined;
+}
+
+export async function startFakeEmbeddings(options: FakeEmbeddingsOptions = {}): Promise<FakeEmbeddings> {
   const dimension = options.dimension ?? 32;
   const delayMs = options.delayMs ?? 0;
   const seen: string[] = [];
@@ -39,6 +45,7 @@ export async function startFakeEmbeddings(
     requests.push(input);
     seen.push(...input);
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    await options.hold?.(input);
     const data = input.map((text, index) => ({ object: 'embedding', index, embedding: bagOfWords(text, dimension) }));
     const payload = { object: 'list', data, model: body.model, usage: { prompt_tokens: 1, total_tokens: 1 } };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));

@@ -61,3 +61,58 @@ describe('fair embedding between users', () => {
     expect(aliceTexts).toEqual(Array.from({ length: 1_000 }, (_, i) => `alice item ${i}`));
   }, 60_000);
 });
+
+describe('queries beside bulk work', () => {
+  let held: FakeEmbeddings;
+  let queued: TestServer;
+  let queryArrived: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    queryArrived = resolve;
+  });
+  beforeAll(async () => {
+    // Alice's pieces are held at the model until Bob's query reaches it: if the query had to wait
+    // for a call of hers to finish, it would never arrive (and the test would time out).
+    held = await startFakeEmbeddings({
+      hold: (input) => {
+        if (input.some((text) => text.startsWith('what did'))) queryArrived();
+        return input.some((text) => text.startsWith('alice')) ? arrived : undefined;
+      },
+    });
+    queued = await startTestServer({
+      auth: 'keys',
+      config: {
+        embedder: 'openai',
+        openai: { baseUrl: held.baseUrl, model: 'fair', dimension: 32, batchSize: 10 },
+        embed: { cacheSize: 0 },
+      },
+    });
+  });
+  afterAll(async () => {
+    queryArrived();
+    await queued?.close();
+    await held?.close();
+  });
+
+  it('sends a search’s query to the model while another user’s pieces hold every call', async () => {
+    const alice = await queued.createKey({ userId: 'alice' });
+    const bob = await queued.createKey({ userId: 'bob' });
+    const flood = fetch(new URL('/v1/memories', queued.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        memories: Array.from({ length: 100 }, (_, i) => ({ content: `alice item ${i}`, infer: false })),
+      }),
+    });
+    // Both calls the queue makes at once are Alice's, and the model is holding them.
+    while (held.requests.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const search = await fetch(new URL('/v1/search', queued.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bob}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'what did I plant in the garden?' }),
+    });
+    expect(search.status).toBe(200);
+    // The query reached the model third, before any more of Alice's pieces.
+    expect(held.requests[2]).toEqual(['what did I plant in the garden?']);
+    expect((await flood).status).toBe(201);
+  }, 30_000);
+});

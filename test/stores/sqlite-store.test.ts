@@ -98,4 +98,51 @@ describe('sqlite store specifics', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('inserts on a writer thread: the event loop stays idle, errors keep their class, the next read sees the write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+    const path = join(dir, 'engram.db');
+    const random = prng(6);
+    const batch = (from: number) =>
+      Array.from({ length: 2_000 }, (_, i) => ({
+        memory: makeMemory(from + i, { content: `section ${from + i} of a long note about the garden` }),
+        vector: Float32Array.from(unitVector(random, DIMENSION)),
+      }));
+    const inserts = async (store: SqliteStore, from: number) => {
+      for (let i = 0; i < 4; i++) await store.insert(batch(from + i * 2_000), []);
+    };
+    try {
+      // Control: on the main connection the loop is busy for the whole insert.
+      const inline = new SqliteStore({ path, writer: false });
+      await inline.init();
+      const onMain = await watchEventLoop(() => inserts(inline, 1));
+      await inline.close();
+
+      const store = new SqliteStore({ path });
+      await store.init();
+      await store.insert(batch(100_000).slice(0, 1), []); // start the writer
+      const offMain = await watchEventLoop(() => inserts(store, 10_001));
+      console.info(
+        `4 × 2,000 inserts: main thread ${onMain.ms.toFixed(0)} ms (loop utilisation ${onMain.utilization.toFixed(2)}), ` +
+          `writer ${offMain.ms.toFixed(0)} ms (utilisation ${offMain.utilization.toFixed(2)})`,
+      );
+      expect(onMain.utilization).toBeGreaterThan(0.8);
+      expect(offMain.utilization).toBeLessThan(0.5);
+      expect((await store.usage('alice')).memories).toBe(16_001);
+
+      // Read-your-writes on the main connection, and errors that keep their class and details.
+      const fresh = makeMemory(50_000, { content: 'the pruning shears are in the blue box' });
+      await store.insert([{ memory: fresh, vector: vectorFor(3) }], []);
+      expect((await store.get('alice', fresh.id))?.content).toBe(fresh.content);
+      const again = { ...makeMemory(50_001, { content: fresh.content }), hash: fresh.hash };
+      await expect(
+        store.insert([{ memory: again, vector: vectorFor(3) }], [], [], { uniqueAt: new Date().toISOString() }),
+      ).rejects.toMatchObject({ code: 'conflict', details: { duplicateHashes: [fresh.hash] } });
+      const missing = makeMemory(60_000, { content: 'never stored' });
+      await expect(store.insert([], [], [missing])).rejects.toMatchObject({ code: 'not_found' });
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

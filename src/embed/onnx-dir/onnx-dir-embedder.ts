@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { EngramError } from '../../core/errors.js';
 import { normalise } from '../embedder.js';
 import type { Feeds, OnnxSession } from '../onnx/session.js';
-import { HostedEmbedder, hostedInit, serveWorker, WorkerHost, workerImport } from '../onnx/worker-host.js';
+import { HostedEmbedder, hostedInit, laneThreads, serveWorker, WorkerHost, workerImport } from '../onnx/worker-host.js';
 import { loadModelDir, loadTokenizer, type ModelDir, modelDirName, type TextTokenizer } from './model-dir.js';
 import { poolRow } from './pooling.js';
 
@@ -30,6 +30,11 @@ export const onnxDirConfigSchema = z.object({
    * interface does not tell queries from documents, so one prefix serves both.
    */
   prefix: z.string().max(1000).default(''),
+  /**
+   * A second model worker for queries, so a search never waits for a batch of bulk work (which
+   * runs at a lower CPU priority); costs a second copy of the model in memory. Off: one worker.
+   */
+  queryWorker: z.boolean().default(true),
 });
 export type OnnxDirConfig = z.output<typeof onnxDirConfigSchema>;
 export type OnnxDirConfigInput = z.input<typeof onnxDirConfigSchema>;
@@ -84,10 +89,11 @@ export class OnnxDirEmbedder extends HostedEmbedder<OnnxDirModelInfo> {
       label: this.model,
       entry: import.meta.url,
       marker: WORKER_MARKER,
+      queryWorker: parsed.queryWorker,
       dimension: (info) => info.dimension,
-      init: async (): Promise<WorkerInit> => ({
+      init: async (lane): Promise<WorkerInit> => ({
         dir: await loadModelDir(parsed.path),
-        intraOpNumThreads: parsed.threads ?? availableParallelism(),
+        intraOpNumThreads: laneThreads(lane, parsed.threads ?? availableParallelism()),
         maxBatchSize: parsed.maxBatchSize,
         prefix: parsed.prefix,
       }),

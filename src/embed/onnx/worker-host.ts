@@ -1,14 +1,15 @@
 /**
  * The thread plumbing shared by the ONNX embedders: each runs its whole pipeline (tokeniser,
- * onnxruntime session, pooling) in one dedicated worker thread, because onnxruntime-node's `run()`
+ * onnxruntime session, pooling) in dedicated worker threads, because onnxruntime-node's `run()`
  * blocks the calling thread's event loop for the whole inference and tokenising long texts is not
  * cheap either. The caller's event loop only posts texts and receives vectors.
  *
- * - `WorkerHost` (caller side): starts the worker, waits for its `ready`, sends requests, splits
- *   the flat result into one vector per text, fails every pending request if the worker dies (the
- *   next request starts a fresh one), and on close finishes what was sent before stopping it.
+ * - `WorkerHost` (caller side): one worker (`WorkerLane`, worker-lane.ts) for everything, or, by
+ *   default, two: queries get a worker of their own, and bulk work (imports, batch adds, notes)
+ *   runs in a worker at a lower CPU priority. On a small machine a batch of someone's import takes
+ *   tens of milliseconds; a query that had to wait for it would be several times slower.
  * - `serveWorker` (worker side): builds the pipeline, answers requests one at a time in arrival
- *   order (each inference uses the whole intra-op thread pool).
+ *   order (each inference uses the whole intra-op thread pool), queries first.
  *
  * An embedder module is its own worker's entry: compiled (`.js`) it is started directly. Under
  * vitest/tsx it is a `.ts` file, which a worker cannot start from (tsx's `--import` hooks are not
@@ -17,192 +18,73 @@
  * heavy dependencies through the same hook.
  */
 import { createRequire } from 'node:module';
-import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_threads';
-import { EngramError, type ErrorCode } from '../../core/errors.js';
-import { startWorker } from '../../util/worker.js';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { EngramError } from '../../core/errors.js';
+import { lowerThreadPriority } from '../../util/thread-priority.js';
 import type { Embedder, EmbedOptions } from '../embedder.js';
+import {
+  type HostedData,
+  type LaneName,
+  type Request,
+  WorkerLane,
+  type WorkerLaneOptions,
+  type WorkerMessage,
+} from './worker-lane.js';
 
-/** Worker data: the embedder's own init plus the marker that names its entry. */
-interface HostedData {
-  engramWorker: string;
-  init: unknown;
-  /** Set when the worker runs a `.ts` entry through tsx's CommonJS hook (tests). */
-  tsx?: string;
+/** How much the bulk worker (and the model threads it starts) lowers its priority: nice +10. */
+const BULK_NICE = 10;
+
+export interface WorkerHostOptions<Info> extends Omit<WorkerLaneOptions<Info>, 'init' | 'lane'> {
+  /** A worker's init data, computed at each start; may throw, e.g. to refuse a bad model directory. */
+  init(lane: LaneName): Promise<unknown> | unknown;
+  /**
+   * Give queries a worker of their own (a second copy of the model) and run bulk work in a worker
+   * at a lower CPU priority, so a query never waits for a batch of someone's import. Off: one
+   * worker serves both, queries first among waiting requests.
+   */
+  readonly queryWorker: boolean;
 }
 
-type WorkerMessage<Info> =
-  | { kind: 'ready'; info: Info }
-  | { kind: 'failed'; error: string; code: ErrorCode | undefined }
-  | { kind: 'result'; id: number; vectors: Float32Array }
-  | { kind: 'error'; id: number; error: string };
-
-interface Pending {
-  count: number;
-  resolve(vectors: Float32Array[]): void;
-  reject(error: unknown): void;
+/**
+ * Model threads for a lane's worker, given the embedder's setting: all of them, except for the
+ * query worker, which gets half (at least one). A query is one short text: more threads gain it
+ * little, and under load each extra thread is one more that can be preempted while the others
+ * wait for it (measured on 2 cores during a flood: query embedding p99 21 ms with one thread,
+ * 48 ms with two; idle, the same).
+ */
+export function laneThreads(lane: LaneName, threads: number): number {
+  return lane === 'query' ? Math.max(1, Math.floor(threads / 2)) : threads;
 }
 
-export interface WorkerHostOptions<Info> {
-  /** Names the embedder in errors, e.g. `use-lite-512 ONNX`. */
-  readonly label: string;
-  /** The embedder module's `import.meta.url`: the worker's entry. */
-  readonly entry: string;
-  /** Marker the entry checks (`isHostedWorker`) before serving. */
-  readonly marker: string;
-  /** Vector length once the worker is ready. */
-  dimension(info: Info): number;
-  /** The worker's init data, computed at each start; may throw, e.g. to refuse a bad model directory. */
-  init(): Promise<unknown> | unknown;
-}
-
+/** The embedder's model workers: one for everything, or one for queries and one for bulk work. */
 export class WorkerHost<Info> {
-  readonly #options: WorkerHostOptions<Info>;
-  #worker: Worker | undefined;
-  #starting: Promise<Worker> | undefined;
-  #info: Info | undefined;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 0;
-  #closed = false;
-  #idle: (() => void)[] = [];
+  readonly #bulk: WorkerLane<Info>;
+  readonly #query: WorkerLane<Info> | undefined;
 
   constructor(options: WorkerHostOptions<Info>) {
-    this.#options = options;
+    const lane = (name: LaneName) => new WorkerLane<Info>({ ...options, lane: name, init: () => options.init(name) });
+    this.#bulk = lane(options.queryWorker ? 'bulk' : 'all');
+    this.#query = options.queryWorker ? lane('query') : undefined;
   }
 
   /** What the worker reported when it became ready (undefined before). */
   get info(): Info | undefined {
-    return this.#info;
+    return this.#bulk.info;
   }
 
-  /**
-   * Starts the worker (once; again after the worker died). Resolves when its pipeline is built
-   * and warmed up.
-   */
+  /** Starts the workers (again after one died). Resolves when their pipelines are built and warmed up. */
   async start(): Promise<void> {
-    await this.#ensure();
+    await Promise.all([this.#bulk.start(), this.#query?.start()]);
   }
 
-  /** One vector per text, starting the worker if needed; `urgent` requests run before waiting bulk ones. */
-  async embed(texts: readonly string[], urgent = false): Promise<Float32Array[]> {
-    if (texts.length === 0) return [];
-    const worker = await this.#ensure();
-    return new Promise<Float32Array[]>((resolve, reject) => {
-      const id = this.#nextId++;
-      this.#pending.set(id, { count: texts.length, resolve, reject });
-      if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ id, texts: texts as string[], ...(urgent && { urgent }) } satisfies Request);
-    });
+  /** One vector per text; `urgent` requests go to the query worker, or before waiting bulk ones. */
+  embed(texts: readonly string[], urgent = false): Promise<Float32Array[]> {
+    return urgent && this.#query ? this.#query.embed(texts, true) : this.#bulk.embed(texts, urgent);
   }
 
-  /** Finishes the requests already sent, then stops the worker. */
+  /** Finishes the requests already sent, then stops the workers. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#starting?.catch(() => undefined);
-    while (this.#pending.size > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
-    const worker = this.#worker;
-    this.#worker = undefined;
-    this.#starting = undefined;
-    await worker?.terminate();
-  }
-
-  #ensure(): Promise<Worker> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    this.#starting ??= this.#spawn().catch((error: unknown) => {
-      this.#starting = undefined;
-      throw error;
-    });
-    return this.#starting;
-  }
-
-  async #spawn(): Promise<Worker> {
-    const data = await this.#options.init();
-    if (this.#closed) throw this.#closedError();
-    const worker = startWorker(this.#options.entry, { engramWorker: this.#options.marker, init: data });
-    return new Promise<Worker>((resolve, reject) => {
-      let ready = false;
-      const fail = (error: Error) => {
-        const wrapped = error instanceof EngramError ? error : this.#failure(error.message, error);
-        if (!ready) reject(wrapped);
-        this.#failAll(wrapped);
-        if (this.#worker === worker) {
-          // The next request starts a fresh worker.
-          this.#worker = undefined;
-          this.#starting = undefined;
-        }
-        void worker.terminate();
-      };
-      worker.on('message', (message: WorkerMessage<Info>) => {
-        switch (message.kind) {
-          case 'ready':
-            ready = true;
-            this.#info = message.info;
-            this.#worker = worker;
-            worker.unref();
-            resolve(worker);
-            return;
-          case 'failed':
-            // Problems with the model itself (e.g. a broken directory) keep their code.
-            fail(
-              message.code === 'invalid_request'
-                ? new EngramError('invalid_request', message.error)
-                : new Error(message.error),
-            );
-            return;
-          case 'result':
-            this.#settle(message.id, (p) => p.resolve(this.#split(message.vectors, p.count)));
-            return;
-          case 'error':
-            this.#settle(message.id, (p) => p.reject(this.#failure(message.error)));
-            return;
-        }
-      });
-      worker.on('error', fail);
-      worker.on('exit', (code) => {
-        if (!this.#closed || this.#pending.size > 0) fail(new Error(`worker exited with code ${code}`));
-      });
-    });
-  }
-
-  #settle(id: number, action: (pending: Pending) => void): void {
-    const pending = this.#pending.get(id);
-    if (!pending) return;
-    this.#pending.delete(id);
-    try {
-      action(pending);
-    } catch (error) {
-      pending.reject(error);
-    }
-    if (this.#pending.size === 0) {
-      this.#worker?.unref();
-      for (const wake of this.#idle.splice(0)) wake();
-    }
-  }
-
-  #failAll(error: Error): void {
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
-    for (const wake of this.#idle.splice(0)) wake();
-  }
-
-  /** One vector per text, each owning its buffer (a view would pin the whole batch). */
-  #split(flat: Float32Array, count: number): Float32Array[] {
-    const dimension = this.#info === undefined ? 0 : this.#options.dimension(this.#info);
-    if (flat.length !== count * dimension) {
-      throw new EngramError(
-        'internal',
-        `the ${this.#options.label} worker returned ${flat.length} values for ${count} texts`,
-      );
-    }
-    return Array.from({ length: count }, (_, i) => flat.slice(i * dimension, (i + 1) * dimension));
-  }
-
-  #failure(message: string, cause?: unknown): EngramError {
-    return new EngramError('unavailable', `the ${this.#options.label} embedder failed: ${message}`, { cause });
-  }
-
-  #closedError(): EngramError {
-    return new EngramError('unavailable', `the ${this.#options.label} embedder is closed`);
+    await Promise.all([this.#bulk.close(), this.#query?.close()]);
   }
 }
 
@@ -262,15 +144,6 @@ export interface HostedPipeline<Info> {
   run(texts: readonly string[]): Promise<Float32Array>;
 }
 
-interface Request {
-  id: number;
-  texts: string[];
-  /** Run on its own (it was part of a merged run that failed). */
-  alone?: boolean;
-  /** Someone is waiting on it (a query): it goes before waiting bulk requests, and merges only with other urgent ones. */
-  urgent?: boolean;
-}
-
 /** Most texts merged into one pipeline run (the pipeline still cuts them into its own batches). */
 const MERGE_MAX_TEXTS = 256;
 
@@ -302,6 +175,8 @@ export async function serveWorker<Info>(build: () => Promise<HostedPipeline<Info
   if (!port) return;
   // Stdout belongs to stdio MCP and a worker's stdout is piped into the process's.
   console.log = console.info = console.debug = console.error;
+  // Before the pipeline is built: the model's own threads inherit this thread's priority.
+  if (hostedData()?.lane === 'bulk') lowerThreadPriority(BULK_NICE);
   let pipeline: HostedPipeline<Info>;
   try {
     pipeline = await build();

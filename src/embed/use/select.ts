@@ -13,13 +13,16 @@ export const useSelectConfigSchema = z.object({
   backend: z.enum(['onnx', 'tfjs']).default('onnx'),
   /** Threads: onnxruntime intra-op threads (default all cores) or TF.js worker threads (default 1). */
   threads: z.number().int().min(1).max(64).optional(),
+  /** `onnx` only: a second model worker for queries (see use-onnx-embedder.ts). */
+  queryWorker: z.boolean().default(true),
 });
 
 export function createUse(config: z.output<typeof useSelectConfigSchema>): Embedder {
   const threads = config.threads;
   const tfjs = () => createUseEmbedder(threads === undefined ? {} : { threads });
   if (config.backend === 'tfjs') return tfjs();
-  return new FallbackEmbedder(createUseOnnxEmbedder(threads === undefined ? {} : { threads }), tfjs(), (error) => {
+  const onnx = createUseOnnxEmbedder({ queryWorker: config.queryWorker, ...(threads !== undefined && { threads }) });
+  return new FallbackEmbedder(onnx, tfjs(), (error) => {
     process.emitWarning(`onnxruntime could not start (${(error as Error).message}); using the TF.js runtime`);
   });
 }

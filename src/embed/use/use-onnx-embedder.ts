@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { normalise } from '../embedder.js';
 import type { OnnxSession, SessionOptions } from '../onnx/session.js';
-import { HostedEmbedder, hostedInit, serveWorker, WorkerHost, workerImport } from '../onnx/worker-host.js';
+import { HostedEmbedder, hostedInit, laneThreads, serveWorker, WorkerHost, workerImport } from '../onnx/worker-host.js';
 import type { UseArchitecture } from './use-onnx-graph.js';
 import { loadUseTfjsModel, useModelDir } from './use-tfjs-weights.js';
 import type { UseTokenizer } from './use-tokenize.js';
@@ -38,6 +38,11 @@ export const useOnnxConfigSchema = z.object({
    * on an idle machine it gained little (batch 32: 810 vs 816 texts/s; batch 1: within ±10 %).
    */
   spin: z.boolean().default(false),
+  /**
+   * A second model worker for queries, so a search never waits for a batch of bulk work (which
+   * runs at a lower CPU priority); costs a second copy of the model in memory. Off: one worker.
+   */
+  queryWorker: z.boolean().default(true),
 });
 export type UseOnnxConfig = z.output<typeof useOnnxConfigSchema>;
 export type UseOnnxConfigInput = z.input<typeof useOnnxConfigSchema>;
@@ -64,10 +69,11 @@ export class UseOnnxEmbedder extends HostedEmbedder<UseArchitecture> {
       label: `${USE_ONNX_MODEL} ONNX`,
       entry: import.meta.url,
       marker: WORKER_MARKER,
+      queryWorker: parsed.queryWorker,
       dimension: () => DIMENSION,
-      init: (): WorkerInit => ({
+      init: (lane): WorkerInit => ({
         modelDir: useModelDir(),
-        intraOpNumThreads: parsed.threads ?? availableParallelism(),
+        intraOpNumThreads: laneThreads(lane, parsed.threads ?? availableParallelism()),
         maxBatchSize: parsed.maxBatchSize,
         allowSpinning: parsed.spin,
       }),

@@ -21,6 +21,12 @@ export const sqliteConfigSchema = z.object({
    * event loop (sqlite-readers.ts); 0 runs them on the main thread.
    */
   readers: z.number().int().min(0).max(64).default(2),
+  /**
+   * Inserts (the bulk writes: batch adds, notes, imports) run on a writer thread with its own
+   * connection, so their SQLite work and commits never stop the event loop (sqlite-writer.ts);
+   * false runs them on the main connection.
+   */
+  writer: z.boolean().default(true),
 });
 
 export type SqliteConfig = z.input<typeof sqliteConfigSchema>;

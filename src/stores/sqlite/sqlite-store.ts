@@ -16,7 +16,6 @@ import type {
   KeywordHit,
   Memory,
   MemoryRecord,
-  Metadata,
   Page,
   StoreFilter,
   VectorHit,
@@ -24,7 +23,6 @@ import type {
 import { countsOf, memoryNeedle, settledColumns } from '../jobs-columns.js';
 import {
   type DeletedOptions,
-  duplicateContent,
   groupHistory,
   type InsertOptions,
   type JobClaim,
@@ -34,35 +32,14 @@ import {
   type StoreStats,
   type UserSummary,
   type UserUsage,
-  uniqueCandidates,
 } from '../store.js';
 import { migrate } from './migrations.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
 import { filterSql } from './sqlite-filter.js';
 import { SqliteReaders } from './sqlite-readers.js';
-
-interface MemoryRow {
-  rowid: number;
-  id: string;
-  user_id: string;
-  agent_id: string | null;
-  session_id: string | null;
-  content: string;
-  category: string;
-  tags: string;
-  metadata: string;
-  created_at: string;
-  updated_at: string;
-  event_at: string | null;
-  expires_at: string | null;
-  pinned: number;
-  source: string;
-  hash: string;
-  superseded_by: string | null;
-  valid_to: string | null;
-  access_count: number;
-  last_accessed_at: string | null;
-}
+import { bytesVector, fromRow, MEMORY_COLUMNS, type MemoryRow, vectorBytes } from './sqlite-rows.js';
+import { SqliteWriter } from './sqlite-writer.js';
+import { appendHistory, type InsertTask, insertRecords, replaceMemory, Statements } from './sqlite-writes.js';
 
 interface JobRow {
   id: string;
@@ -95,11 +72,6 @@ interface HistoryRow {
   reason: string | null;
 }
 
-const MEMORY_COLUMNS =
-  'm.rowid, m.id, m.user_id, m.agent_id, m.session_id, m.content, m.category, m.tags, m.metadata, m.created_at, ' +
-  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to, m.access_count, ' +
-  'm.last_accessed_at';
-
 /**
  * Makes the database and its WAL and shared-memory files readable by their owner only (SQLite
  * gives the WAL and -shm files the database file's mode). A store created before this was 0644.
@@ -125,6 +97,8 @@ export class SqliteStore implements MemoryStore {
   readonly #config: ReturnType<typeof sqliteConfigSchema.parse>;
   #db: Database.Database | null = null;
   #readers: SqliteReaders | null = null;
+  readonly #statements = new Statements(() => this.#conn);
+  #writer: SqliteWriter | null = null;
 
   constructor(config: SqliteConfig) {
     this.#config = sqliteConfigSchema.parse(config);
@@ -160,9 +134,12 @@ export class SqliteStore implements MemoryStore {
     if (!this.#db) return;
     await this.#readers?.close().catch(() => undefined);
     this.#readers = null;
+    await this.#writer?.close().catch(() => undefined);
+    this.#writer = null;
     try {
       this.#db.pragma('optimize');
     } finally {
+      this.#statements.clear();
       this.#db.close();
       this.#db = null;
     }
@@ -170,8 +147,8 @@ export class SqliteStore implements MemoryStore {
 
   /** A heavy read (a scan): on a reader thread when the store has them, else on this one. */
   async #read<T>(sql: string, params: unknown[]): Promise<T[]> {
-    const db = this.#conn;
-    if (this.#config.readers === 0) return db.prepare(sql).all(...params) as T[];
+    if (this.#config.readers === 0) return this.#prepare(sql).all(...params) as T[];
+    void this.#conn; // `unavailable` once the store is closed, as on the main connection
     this.#readers ??= new SqliteReaders(this.#config.path, this.#config.readers, this.#config.busyTimeoutMs);
     return this.#readers.all<T>(sql, params);
   }
@@ -181,29 +158,30 @@ export class SqliteStore implements MemoryStore {
     return this.#db;
   }
 
+  /** A prepared statement on the main connection, kept for reuse (see `Statements`). */
+  #prepare(sql: string): Database.Statement {
+    return this.#statements.get(sql);
+  }
+
   async getEmbeddingInfo(): Promise<EmbeddingInfo | null> {
-    const row = this.#conn.prepare(`SELECT value FROM store_meta WHERE key = 'embedding'`).get() as
+    const row = this.#prepare(`SELECT value FROM store_meta WHERE key = 'embedding'`).get() as
       | { value: string }
       | undefined;
     return row ? (JSON.parse(row.value) as EmbeddingInfo) : null;
   }
 
   async setEmbeddingInfo(info: EmbeddingInfo): Promise<void> {
-    this.#conn
-      .prepare(
-        `INSERT INTO store_meta (key, value) VALUES ('embedding', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      )
-      .run(JSON.stringify(info));
+    this.#prepare(
+      `INSERT INTO store_meta (key, value) VALUES ('embedding', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ).run(JSON.stringify(info));
   }
 
   async probeWrite(): Promise<void> {
     const db = this.#conn;
     db.transaction(() =>
-      db
-        .prepare(
-          `INSERT INTO store_meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        )
-        .run(new Date().toISOString()),
+      this.#prepare(
+        `INSERT INTO store_meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      ).run(new Date().toISOString()),
     ).immediate();
   }
 
@@ -214,49 +192,28 @@ export class SqliteStore implements MemoryStore {
     options: InsertOptions = {},
   ): Promise<void> {
     const db = this.#conn;
-    const unique = uniqueCandidates(records, options.uniqueAt);
-    const visibleCopy = db.prepare(
-      `SELECT 1 FROM memories WHERE user_id = ? AND hash = ? AND superseded_by IS NULL
-         AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
-    );
-    const insertMemory = db.prepare(
-      `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at,
-         event_at, expires_at, pinned, source, hash, superseded_by, valid_to, access_count, last_accessed_at)
-       VALUES (@id, @user_id, @agent_id, @session_id, @content, @category, @tags, @metadata, @created_at, @updated_at,
-         @event_at, @expires_at, @pinned, @source, @hash, @superseded_by, @valid_to, @access_count, @last_accessed_at)`,
-    );
-    const insertVector = db.prepare('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
-    db.transaction(() => {
-      // Inside the write transaction: another process's add of the same content has committed or waits.
-      const copies = unique.filter((memory) => visibleCopy.get(memory.userId, memory.hash, options.uniqueAt));
-      if (copies.length > 0) throw duplicateContent(copies.map((memory) => memory.hash));
-      for (const memory of changed) this.#replace(memory);
-      for (const { memory, vector } of records) {
-        const { lastInsertRowid } = insertMemory.run(toRow(memory));
-        insertVector.run(lastInsertRowid, memory.userId, vectorBytes(vector));
-      }
-      this.#appendHistory(history);
-    }).immediate();
+    const task: InsertTask = { records, history, changed, uniqueAt: options.uniqueAt };
+    if (!this.#config.writer) {
+      db.transaction(() => insertRecords(this.#statements, task)).immediate();
+      return;
+    }
+    this.#writer ??= new SqliteWriter(this.#config.path, this.#config.synchronous, this.#config.busyTimeoutMs);
+    await this.#writer.insert(task);
   }
 
   /** Rewrites a memory's fields (not its access statistics); returns its rowid. */
   #replace(memory: Memory): number {
-    const result = this.#conn
-      .prepare(
-        `UPDATE memories SET agent_id = @agent_id, session_id = @session_id, content = @content, category = @category,
-           tags = @tags, metadata = @metadata, updated_at = @updated_at, event_at = @event_at, expires_at = @expires_at,
-           pinned = @pinned, source = @source, hash = @hash, superseded_by = @superseded_by, valid_to = @valid_to
-         WHERE user_id = @user_id AND id = @id RETURNING rowid`,
-      )
-      .get(toRow(memory)) as { rowid: number } | undefined;
-    if (!result) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
-    return result.rowid;
+    return replaceMemory(this.#statements, memory);
+  }
+
+  #appendHistory(entries: HistoryEntry[]): void {
+    appendHistory(this.#statements, entries);
   }
 
   async touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void> {
     if (accesses.size === 0) return;
     const db = this.#conn;
-    const statement = db.prepare(
+    const statement = this.#prepare(
       `UPDATE memories SET access_count = access_count + ?,
          last_accessed_at = CASE WHEN last_accessed_at IS NULL OR last_accessed_at < ? THEN ? ELSE last_accessed_at END
        WHERE user_id = ? AND id = ?`,
@@ -267,37 +224,34 @@ export class SqliteStore implements MemoryStore {
   }
 
   async expired(now: string, limit: number): Promise<{ userId: string; id: string }[]> {
-    const rows = this.#conn
-      .prepare(
-        `SELECT user_id, id FROM memories WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`,
-      )
-      .all(now, limit) as { user_id: string; id: string }[];
+    const rows = this.#prepare(
+      `SELECT user_id, id FROM memories WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`,
+    ).all(now, limit) as { user_id: string; id: string }[];
     return rows.map((row) => ({ userId: row.user_id, id: row.id }));
   }
 
   async get(userId: string, id: string): Promise<Memory | null> {
-    const row = this.#conn
-      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id = ?`)
-      .get(userId, id) as MemoryRow | undefined;
+    const row = this.#prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id = ?`).get(
+      userId,
+      id,
+    ) as MemoryRow | undefined;
     return row ? fromRow(row) : null;
   }
 
   async getMany(userId: string, ids: string[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
-    const rows = this.#conn
-      .prepare(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
-      )
-      .all(userId, JSON.stringify(ids)) as MemoryRow[];
+    const rows = this.#prepare(
+      `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
+    ).all(userId, JSON.stringify(ids)) as MemoryRow[];
     const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   async findByHash(userId: string, hash: string, filter: StoreFilter): Promise<Memory | null> {
     const where = filterSql(userId, filter);
-    const row = this.#conn
-      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} AND m.hash = ? ORDER BY m.id LIMIT 1`)
-      .get(...where.params, hash) as MemoryRow | undefined;
+    const row = this.#prepare(
+      `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} AND m.hash = ? ORDER BY m.id LIMIT 1`,
+    ).get(...where.params, hash) as MemoryRow | undefined;
     return row ? fromRow(row) : null;
   }
 
@@ -305,11 +259,9 @@ export class SqliteStore implements MemoryStore {
     const found = new Map<string, Memory>();
     if (hashes.length === 0) return found;
     const where = filterSql(userId, filter);
-    const rows = this.#conn
-      .prepare(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} AND m.hash IN (SELECT value FROM json_each(?)) ORDER BY m.id`,
-      )
-      .all(...where.params, JSON.stringify([...new Set(hashes)])) as MemoryRow[];
+    const rows = this.#prepare(
+      `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} AND m.hash IN (SELECT value FROM json_each(?)) ORDER BY m.id`,
+    ).all(...where.params, JSON.stringify([...new Set(hashes)])) as MemoryRow[];
     for (const row of rows) if (!found.has(row.hash)) found.set(row.hash, fromRow(row));
     return found;
   }
@@ -320,9 +272,9 @@ export class SqliteStore implements MemoryStore {
       where.sql += ' AND m.id < ?';
       where.params.push(decodeCursor(options.cursor));
     }
-    const rows = this.#conn
-      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} ORDER BY m.id DESC LIMIT ?`)
-      .all(...where.params, options.limit + 1) as MemoryRow[];
+    const rows = this.#prepare(
+      `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} ORDER BY m.id DESC LIMIT ?`,
+    ).all(...where.params, options.limit + 1) as MemoryRow[];
     const items = rows.slice(0, options.limit).map(fromRow);
     const last = items.at(-1);
     return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last.id) : null };
@@ -332,7 +284,7 @@ export class SqliteStore implements MemoryStore {
     const db = this.#conn;
     db.transaction(() => {
       const rowid = this.#replace(memory);
-      if (vector) db.prepare('UPDATE vectors SET embedding = ? WHERE rowid = ?').run(vectorBytes(vector), rowid);
+      if (vector) this.#prepare('UPDATE vectors SET embedding = ? WHERE rowid = ?').run(vectorBytes(vector), rowid);
       this.#appendHistory([history]);
     }).immediate();
   }
@@ -341,7 +293,7 @@ export class SqliteStore implements MemoryStore {
     const db = this.#conn;
     return db
       .transaction(() => {
-        const { changes } = db.prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id);
+        const { changes } = this.#prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id);
         if (changes > 0) this.#appendHistory([history]);
         return changes > 0;
       })
@@ -353,9 +305,12 @@ export class SqliteStore implements MemoryStore {
     return db
       .transaction(() => {
         // The delete trigger takes the vector and the keyword-index entry with the row.
-        const memory = db.prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id).changes;
-        const history = db.prepare('DELETE FROM history WHERE user_id = ? AND memory_id = ?').run(userId, id).changes;
-        db.prepare('DELETE FROM jobs WHERE user_id = ? AND result IS NOT NULL AND instr(result, ?) > 0').run(
+        const memory = this.#prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id).changes;
+        const history = this.#prepare('DELETE FROM history WHERE user_id = ? AND memory_id = ?').run(
+          userId,
+          id,
+        ).changes;
+        this.#prepare('DELETE FROM jobs WHERE user_id = ? AND result IS NOT NULL AND instr(result, ?) > 0').run(
           userId,
           memoryNeedle(id),
         );
@@ -374,19 +329,18 @@ export class SqliteStore implements MemoryStore {
   }
 
   async history(userId: string, memoryId: string): Promise<HistoryEntry[]> {
-    const rows = this.#conn
-      .prepare('SELECT * FROM history WHERE user_id = ? AND memory_id = ? ORDER BY rowid')
-      .all(userId, memoryId) as HistoryRow[];
+    const rows = this.#prepare('SELECT * FROM history WHERE user_id = ? AND memory_id = ? ORDER BY rowid').all(
+      userId,
+      memoryId,
+    ) as HistoryRow[];
     return rows.map(historyFromRow);
   }
 
   async historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>> {
     if (memoryIds.length === 0) return new Map();
-    const rows = this.#conn
-      .prepare(
-        `SELECT * FROM history WHERE user_id = ? AND memory_id IN (SELECT value FROM json_each(?)) ORDER BY memory_id, rowid`,
-      )
-      .all(userId, JSON.stringify(memoryIds)) as HistoryRow[];
+    const rows = this.#prepare(
+      `SELECT * FROM history WHERE user_id = ? AND memory_id IN (SELECT value FROM json_each(?)) ORDER BY memory_id, rowid`,
+    ).all(userId, JSON.stringify(memoryIds)) as HistoryRow[];
     return groupHistory(rows.map(historyFromRow));
   }
 
@@ -398,16 +352,14 @@ export class SqliteStore implements MemoryStore {
       params.push(decodeCursor(options.cursor));
     }
     // Each memory's last entry, when it is a delete and the memory is absent (over history_user_deletes).
-    const rows = this.#conn
-      .prepare(
-        `SELECT h.* FROM history h
+    const rows = this.#prepare(
+      `SELECT h.* FROM history h
          WHERE h.user_id = ? AND h.event = 'delete'${after}
            AND NOT EXISTS (SELECT 1 FROM history later
                            WHERE later.user_id = h.user_id AND later.memory_id = h.memory_id AND later.rowid > h.rowid)
            AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.user_id = h.user_id AND m.id = h.memory_id)
          ORDER BY h.id DESC LIMIT ?`,
-      )
-      .all(...params, options.limit + 1) as HistoryRow[];
+    ).all(...params, options.limit + 1) as HistoryRow[];
     const items = rows.slice(0, options.limit).map(historyFromRow);
     const last = items.at(-1);
     return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last.id) : null };
@@ -416,7 +368,7 @@ export class SqliteStore implements MemoryStore {
   async *scanHistory(): AsyncIterable<HistoryEntry> {
     // Keyset pages over the (user_id, memory_id, rowid) index.
     let after: [string, string, number] = ['', '', 0];
-    const page = this.#conn.prepare(
+    const page = this.#prepare(
       `SELECT rowid AS seq, * FROM history WHERE (user_id, memory_id, rowid) > (?, ?, ?)
        ORDER BY user_id, memory_id, rowid LIMIT 1000`,
     );
@@ -431,20 +383,16 @@ export class SqliteStore implements MemoryStore {
 
   async categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]> {
     const where = filterSql(userId, filter);
-    return this.#conn
-      .prepare(
-        `SELECT m.category AS category, count(*) AS count FROM memories m WHERE ${where.sql} GROUP BY m.category ORDER BY m.category`,
-      )
-      .all(...where.params) as CategoryCount[];
+    return this.#prepare(
+      `SELECT m.category AS category, count(*) AS count FROM memories m WHERE ${where.sql} GROUP BY m.category ORDER BY m.category`,
+    ).all(...where.params) as CategoryCount[];
   }
 
   async addedPerDay(userId: string, filter: StoreFilter): Promise<DayCount[]> {
     const where = filterSql(userId, filter);
-    return this.#conn
-      .prepare(
-        `SELECT substr(m.created_at, 1, 10) AS day, count(*) AS count FROM memories m WHERE ${where.sql} GROUP BY day ORDER BY day`,
-      )
-      .all(...where.params) as DayCount[];
+    return this.#prepare(
+      `SELECT substr(m.created_at, 1, 10) AS day, count(*) AS count FROM memories m WHERE ${where.sql} GROUP BY day ORDER BY day`,
+    ).all(...where.params) as DayCount[];
   }
 
   async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {
@@ -487,15 +435,13 @@ export class SqliteStore implements MemoryStore {
     const result = new Map<string, Neighbours>();
     if (ids.length === 0 || window < 1) return result;
     const where = filterSql(userId, filter);
-    const anchors = this.#conn
-      .prepare(
-        `SELECT m.id AS id, m.session_id AS session, m.created_at AS at FROM memories m
+    const anchors = this.#prepare(
+      `SELECT m.id AS id, m.session_id AS session, m.created_at AS at FROM memories m
          WHERE ${where.sql} AND m.session_id IS NOT NULL AND m.id IN (SELECT value FROM json_each(?))`,
-      )
-      .all(...where.params, JSON.stringify([...new Set(ids)])) as { id: string; session: string; at: string }[];
+    ).all(...where.params, JSON.stringify([...new Set(ids)])) as { id: string; session: string; at: string }[];
     // Two index walks per anchor over (user_id, session_id, created_at, id).
     const side = (direction: 'before' | 'after') =>
-      this.#conn.prepare(
+      this.#prepare(
         `SELECT m.id AS id FROM memories m
          WHERE ${where.sql} AND m.session_id = ? AND ${
            direction === 'before'
@@ -519,10 +465,10 @@ export class SqliteStore implements MemoryStore {
     const db = this.#conn;
     return db
       .transaction(() => {
-        const { changes } = db.prepare('DELETE FROM memories WHERE user_id = ?').run(userId);
-        db.prepare('DELETE FROM history WHERE user_id = ?').run(userId);
-        db.prepare('DELETE FROM vectors WHERE user_id = ?').run(userId);
-        db.prepare('DELETE FROM jobs WHERE user_id = ?').run(userId);
+        const { changes } = this.#prepare('DELETE FROM memories WHERE user_id = ?').run(userId);
+        this.#prepare('DELETE FROM history WHERE user_id = ?').run(userId);
+        this.#prepare('DELETE FROM vectors WHERE user_id = ?').run(userId);
+        this.#prepare('DELETE FROM jobs WHERE user_id = ?').run(userId);
         return changes;
       })
       .immediate();
@@ -531,12 +477,10 @@ export class SqliteStore implements MemoryStore {
   async *scan(userId?: string): AsyncIterable<MemoryRecord> {
     let after = '';
     for (;;) {
-      const rows = this.#conn
-        .prepare(
-          `SELECT ${MEMORY_COLUMNS}, v.embedding AS embedding FROM memories m JOIN vectors v ON v.rowid = m.rowid
+      const rows = this.#prepare(
+        `SELECT ${MEMORY_COLUMNS}, v.embedding AS embedding FROM memories m JOIN vectors v ON v.rowid = m.rowid
            WHERE m.id > ? ${userId === undefined ? '' : 'AND m.user_id = ?'} ORDER BY m.id LIMIT 500`,
-        )
-        .all(...(userId === undefined ? [after] : [after, userId])) as (MemoryRow & { embedding: Buffer })[];
+      ).all(...(userId === undefined ? [after] : [after, userId])) as (MemoryRow & { embedding: Buffer })[];
       for (const row of rows) {
         yield { memory: fromRow(row), vector: bytesVector(row.embedding) };
       }
@@ -548,18 +492,16 @@ export class SqliteStore implements MemoryStore {
 
   async vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>> {
     if (ids.length === 0) return new Map();
-    const rows = this.#conn
-      .prepare(
-        `SELECT m.id AS id, v.embedding AS embedding FROM memories m JOIN vectors v ON v.rowid = m.rowid
+    const rows = this.#prepare(
+      `SELECT m.id AS id, v.embedding AS embedding FROM memories m JOIN vectors v ON v.rowid = m.rowid
          WHERE m.user_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
-      )
-      .all(userId, JSON.stringify(ids)) as { id: string; embedding: Buffer }[];
+    ).all(userId, JSON.stringify(ids)) as { id: string; embedding: Buffer }[];
     return new Map(rows.map((row) => [row.id, bytesVector(row.embedding)]));
   }
 
   async setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void> {
     const db = this.#conn;
-    const statement = db.prepare(
+    const statement = this.#prepare(
       'UPDATE vectors SET embedding = ? WHERE rowid = (SELECT rowid FROM memories WHERE user_id = ? AND id = ?)',
     );
     db.transaction(() => {
@@ -568,9 +510,10 @@ export class SqliteStore implements MemoryStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const row = this.#conn
-      .prepare('SELECT count(*) AS memories, count(DISTINCT user_id) AS users FROM memories')
-      .get() as { memories: number; users: number };
+    const row = this.#prepare('SELECT count(*) AS memories, count(DISTINCT user_id) AS users FROM memories').get() as {
+      memories: number;
+      users: number;
+    };
     let bytes = 0;
     for (const suffix of ['', '-wal']) {
       try {
@@ -583,33 +526,27 @@ export class SqliteStore implements MemoryStore {
   }
 
   async usage(userId: string): Promise<UserUsage> {
-    return this.#conn
-      .prepare(
-        'SELECT count(*) AS memories, coalesce(sum(length(CAST(content AS BLOB))), 0) AS bytes FROM memories WHERE user_id = ?',
-      )
-      .get(userId) as UserUsage;
+    return this.#prepare(
+      'SELECT count(*) AS memories, coalesce(sum(length(CAST(content AS BLOB))), 0) AS bytes FROM memories WHERE user_id = ?',
+    ).get(userId) as UserUsage;
   }
 
   async users(): Promise<UserSummary[]> {
-    return this.#conn
-      .prepare(
-        `SELECT user_id AS userId, count(*) AS memories, max(created_at) AS lastAddedAt
+    return this.#prepare(
+      `SELECT user_id AS userId, count(*) AS memories, max(created_at) AS lastAddedAt
            FROM memories GROUP BY user_id ORDER BY user_id`,
-      )
-      .all() as UserSummary[];
+    ).all() as UserSummary[];
   }
 
   async enqueueJob(job: Job): Promise<void> {
-    this.#conn
-      .prepare(
-        `INSERT INTO jobs (${JOB_COLUMNS}) VALUES (@id, @user_id, @kind, @status, @payload, @result, @error, @attempts,
+    this.#prepare(
+      `INSERT INTO jobs (${JOB_COLUMNS}) VALUES (@id, @user_id, @kind, @status, @payload, @result, @error, @attempts,
            @created_at, @updated_at, @run_after, @lease, @lease_until)`,
-      )
-      .run(jobToRow(job));
+    ).run(jobToRow(job));
   }
 
   async getJob(userId: string, id: string): Promise<Job | null> {
-    const row = this.#conn.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE user_id = ? AND id = ?`).get(userId, id) as
+    const row = this.#prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE user_id = ? AND id = ?`).get(userId, id) as
       | JobRow
       | undefined;
     return row ? jobFromRow(row) : null;
@@ -617,9 +554,8 @@ export class SqliteStore implements MemoryStore {
 
   async claimJob(claim: JobClaim): Promise<Job | null> {
     // One statement, so one write transaction: two processes on the file never take the same job.
-    const row = this.#conn
-      .prepare(
-        `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease = @lease, lease_until = @leaseUntil,
+    const row = this.#prepare(
+      `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease = @lease, lease_until = @leaseUntil,
            updated_at = @now
          WHERE rowid = (
            SELECT rowid FROM jobs INDEXED BY jobs_pending
@@ -627,75 +563,48 @@ export class SqliteStore implements MemoryStore {
              AND ((status = 'queued' AND run_after <= @now) OR (status = 'running' AND lease_until <= @now))
            ORDER BY id LIMIT 1)
          RETURNING ${JOB_COLUMNS}`,
-      )
-      .get(claim) as JobRow | undefined;
+    ).get(claim) as JobRow | undefined;
     return row ? jobFromRow(row) : null;
   }
 
   async renewJobLease(lease: JobLease, leaseUntil: string): Promise<boolean> {
-    const { changes } = this.#conn
-      .prepare(`UPDATE jobs SET lease_until = ? WHERE user_id = ? AND id = ? AND status = 'running' AND lease = ?`)
-      .run(leaseUntil, lease.userId, lease.id, lease.lease);
+    const { changes } = this.#prepare(
+      `UPDATE jobs SET lease_until = ? WHERE user_id = ? AND id = ? AND status = 'running' AND lease = ?`,
+    ).run(leaseUntil, lease.userId, lease.id, lease.lease);
     return changes > 0;
   }
 
   async settleJob(lease: JobLease, outcome: JobOutcome): Promise<boolean> {
     const settled = settledColumns(outcome);
-    const { changes } = this.#conn
-      .prepare(
-        `UPDATE jobs SET status = @status, result = @result, error = @error, run_after = coalesce(@runAfter, run_after),
+    const { changes } = this.#prepare(
+      `UPDATE jobs SET status = @status, result = @result, error = @error, run_after = coalesce(@runAfter, run_after),
            payload = CASE WHEN @dropPayload THEN 'null' ELSE payload END,
            updated_at = @at, lease = NULL, lease_until = NULL
          WHERE user_id = @userId AND id = @id AND status = 'running' AND lease = @lease`,
-      )
-      .run({
-        ...settled,
-        dropPayload: settled.dropPayload ? 1 : 0,
-        result: settled.result === null ? null : JSON.stringify(settled.result),
-        error: settled.error === null ? null : JSON.stringify(settled.error),
-        ...lease,
-      });
+    ).run({
+      ...settled,
+      dropPayload: settled.dropPayload ? 1 : 0,
+      result: settled.result === null ? null : JSON.stringify(settled.result),
+      error: settled.error === null ? null : JSON.stringify(settled.error),
+      ...lease,
+    });
     return changes > 0;
   }
 
   async jobCounts(): Promise<JobCounts> {
-    const rows = this.#conn
-      .prepare(
-        `SELECT status, count(*) AS n FROM jobs INDEXED BY jobs_pending WHERE status IN ('queued', 'running') GROUP BY status`,
-      )
-      .all() as { status: string; n: number }[];
+    const rows = this.#prepare(
+      `SELECT status, count(*) AS n FROM jobs INDEXED BY jobs_pending WHERE status IN ('queued', 'running') GROUP BY status`,
+    ).all() as { status: string; n: number }[];
     return countsOf(rows);
   }
 
   async pruneJobs(before: string, limit: number): Promise<number> {
-    const { changes } = this.#conn
-      .prepare(
-        `DELETE FROM jobs WHERE rowid IN (
+    const { changes } = this.#prepare(
+      `DELETE FROM jobs WHERE rowid IN (
            SELECT rowid FROM jobs INDEXED BY jobs_finished
            WHERE status IN ('succeeded', 'failed') AND updated_at < ? ORDER BY updated_at LIMIT ?)`,
-      )
-      .run(before, limit);
+    ).run(before, limit);
     return changes;
-  }
-
-  #appendHistory(entries: HistoryEntry[]): void {
-    const statement = this.#conn.prepare(
-      `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    for (const entry of entries) {
-      statement.run(
-        entry.id,
-        entry.memoryId,
-        entry.userId,
-        entry.event,
-        entry.before === null ? null : JSON.stringify(entry.before),
-        entry.after === null ? null : JSON.stringify(entry.after),
-        entry.actor,
-        entry.at,
-        entry.reason,
-      );
-    }
   }
 }
 
@@ -733,62 +642,6 @@ function jobFromRow(row: JobRow): Job {
     lease: row.lease,
     leaseUntil: row.lease_until,
   };
-}
-
-function toRow(memory: Memory): Omit<MemoryRow, 'rowid'> {
-  return {
-    id: memory.id,
-    user_id: memory.userId,
-    agent_id: memory.agentId,
-    session_id: memory.sessionId,
-    content: memory.content,
-    category: memory.category,
-    tags: JSON.stringify(memory.tags),
-    metadata: JSON.stringify(memory.metadata),
-    created_at: memory.createdAt,
-    updated_at: memory.updatedAt,
-    event_at: memory.eventAt,
-    expires_at: memory.expiresAt,
-    pinned: memory.pinned ? 1 : 0,
-    source: memory.source,
-    hash: memory.hash,
-    superseded_by: memory.supersededBy,
-    valid_to: memory.validTo,
-    access_count: memory.accessCount,
-    last_accessed_at: memory.lastAccessedAt,
-  };
-}
-
-function fromRow(row: MemoryRow): Memory {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    agentId: row.agent_id,
-    sessionId: row.session_id,
-    content: row.content,
-    category: row.category,
-    tags: JSON.parse(row.tags) as string[],
-    metadata: JSON.parse(row.metadata) as Metadata,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    eventAt: row.event_at,
-    expiresAt: row.expires_at,
-    pinned: row.pinned === 1,
-    source: row.source as Memory['source'],
-    hash: row.hash,
-    supersededBy: row.superseded_by,
-    validTo: row.valid_to,
-    accessCount: row.access_count,
-    lastAccessedAt: row.last_accessed_at,
-  };
-}
-
-const vectorBytes = (vector: Float32Array): Buffer => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
-
-function bytesVector(bytes: Buffer): Float32Array {
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return new Float32Array(copy.buffer);
 }
 
 function historyFromRow(row: HistoryRow): HistoryEntry {

@@ -1,0 +1,110 @@
+/**
+ * The SQLite store's writes of memories, shared by its main connection and its writer thread
+ * (sqlite-writer.ts): the same statements whichever connection runs them. Callers hold the
+ * transaction.
+ */
+import type Database from 'better-sqlite3';
+import { EngramError } from '../../core/errors.js';
+import type { HistoryEntry, Memory, MemoryRecord } from '../../core/types.js';
+import { duplicateContent, uniqueCandidates } from '../store.js';
+import { toRow, vectorBytes } from './sqlite-rows.js';
+
+/** Most statements kept per connection. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Prepared statements of one connection, kept for reuse: preparing costs about as much as running
+ * a short statement, and the store's SQL texts are a small fixed set (filters vary in shape, not in
+ * values). Bounded all the same; the oldest is dropped first. Emptied when the connection closes.
+ */
+export class Statements {
+  readonly #connection: () => Database.Database;
+  readonly #cache = new Map<string, Database.Statement>();
+
+  constructor(connection: () => Database.Database) {
+    this.#connection = connection;
+  }
+
+  get(sql: string): Database.Statement {
+    let statement = this.#cache.get(sql);
+    if (!statement) {
+      statement = this.#connection().prepare(sql);
+      if (this.#cache.size >= STATEMENT_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);
+      this.#cache.set(sql, statement);
+    }
+    return statement;
+  }
+
+  clear(): void {
+    this.#cache.clear();
+  }
+}
+
+/** One `MemoryStore.insert`: new memories with their vectors, history, memories changed with them. */
+export interface InsertTask {
+  records: MemoryRecord[];
+  history: HistoryEntry[];
+  changed: Memory[];
+  /** See `InsertOptions.uniqueAt`. */
+  uniqueAt: string | undefined;
+}
+
+/** Runs an insert; call inside an immediate transaction. */
+export function insertRecords(statements: Statements, { records, history, changed, uniqueAt }: InsertTask): void {
+  // Inside the write transaction: another process's add of the same content has committed or waits.
+  const visibleCopy = statements.get(
+    `SELECT 1 FROM memories WHERE user_id = ? AND hash = ? AND superseded_by IS NULL
+       AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
+  );
+  const copies = uniqueCandidates(records, uniqueAt).filter((memory) =>
+    visibleCopy.get(memory.userId, memory.hash, uniqueAt),
+  );
+  if (copies.length > 0) throw duplicateContent(copies.map((memory) => memory.hash));
+  for (const memory of changed) replaceMemory(statements, memory);
+  const insertMemory = statements.get(
+    `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at,
+       event_at, expires_at, pinned, source, hash, superseded_by, valid_to, access_count, last_accessed_at)
+     VALUES (@id, @user_id, @agent_id, @session_id, @content, @category, @tags, @metadata, @created_at, @updated_at,
+       @event_at, @expires_at, @pinned, @source, @hash, @superseded_by, @valid_to, @access_count, @last_accessed_at)`,
+  );
+  const insertVector = statements.get('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
+  for (const { memory, vector } of records) {
+    const { lastInsertRowid } = insertMemory.run(toRow(memory));
+    insertVector.run(lastInsertRowid, memory.userId, vectorBytes(vector));
+  }
+  appendHistory(statements, history);
+}
+
+/** Rewrites a memory's fields (not its access statistics); returns its rowid. */
+export function replaceMemory(statements: Statements, memory: Memory): number {
+  const result = statements
+    .get(
+      `UPDATE memories SET agent_id = @agent_id, session_id = @session_id, content = @content, category = @category,
+         tags = @tags, metadata = @metadata, updated_at = @updated_at, event_at = @event_at, expires_at = @expires_at,
+         pinned = @pinned, source = @source, hash = @hash, superseded_by = @superseded_by, valid_to = @valid_to
+       WHERE user_id = @user_id AND id = @id RETURNING rowid`,
+    )
+    .get(toRow(memory)) as { rowid: number } | undefined;
+  if (!result) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
+  return result.rowid;
+}
+
+export function appendHistory(statements: Statements, entries: HistoryEntry[]): void {
+  const statement = statements.get(
+    `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (const entry of entries) {
+    statement.run(
+      entry.id,
+      entry.memoryId,
+      entry.userId,
+      entry.event,
+      entry.before === null ? null : JSON.stringify(entry.before),
+      entry.after === null ? null : JSON.stringify(entry.after),
+      entry.actor,
+      entry.at,
+      entry.reason,
+    );
+  }
+}
