@@ -68,6 +68,9 @@ export class GitRunner {
     this.#child = undefined;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    // Held until it has exited: an idle helper is unreferenced, and a process whose loop holds
+    // nothing else would end while its shutdown awaits this.
+    setRef(child, true);
     child.kill();
     await exited;
   }
