@@ -67,7 +67,9 @@ async function ingest(service: MemoryService, store: PersonalStore): Promise<Ing
     })),
     ACTOR,
   );
-  imported.results.forEach((result, i) => ids.set((plain[i] as (typeof plain)[number]).id, result.memory.id));
+  imported.results.forEach((result, i) => {
+    ids.set((plain[i] as (typeof plain)[number]).id, result.memory.id);
+  });
 
   // Notes: each note's sections as one markdown body, cut by the knowledge base's chunker.
   const notes = new Map<string, typeof store.memories>();
