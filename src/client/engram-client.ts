@@ -4,7 +4,7 @@
  * Engram server's REST API with an admin key acting for each user (`engram bot` as its own
  * service). The bot and the agent never know which they have.
  */
-import { EngramError } from '../core/errors.js';
+import { EngramError, errorFromResponse } from '../core/errors.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import { exportUser } from '../core/transfer.js';
 import type { Memory } from '../core/types.js';
@@ -169,13 +169,8 @@ export class HttpClient implements EngramClient {
       });
     }
     const text = await response.text();
-    if (!response.ok && response.status !== 404) {
-      let message = text.slice(0, 300);
-      try {
-        message = (JSON.parse(text) as { error: { message: string } }).error.message;
-      } catch {}
-      throw new EngramError(response.status >= 500 ? 'unavailable' : 'invalid_request', message);
-    }
+    if (!response.ok && response.status !== 404)
+      throw errorFromResponse(response.status, text, response.headers.get('retry-after'));
     return { status: response.status, data: (path.startsWith('v1/export') ? text : text && JSON.parse(text)) as T };
   }
 

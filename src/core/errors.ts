@@ -41,6 +41,42 @@ export class EngramError extends Error {
   }
 }
 
+/** The code an HTTP status stands for when nothing more precise is known (the first code with that status). */
+export function codeForStatus(status: number): ErrorCode {
+  const match = (Object.entries(ERROR_CODES) as [ErrorCode, number][]).find(([, value]) => value === status);
+  if (match) return match[0];
+  return status >= 500 ? 'internal' : 'invalid_request';
+}
+
+const isErrorCode = (value: unknown): value is ErrorCode =>
+  typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+
+/**
+ * The error an Engram server answered, rebuilt on the client's side: the body's own code, message
+ * and details (`{ "error": { code, message, details } }`), else a code for the status (a proxy's
+ * HTML page, a body cut short). `Retry-After` becomes `details.retryAfterSeconds` when the body
+ * named no delay, so a caller can wait as the server asked.
+ */
+export function errorFromResponse(status: number, body: string, retryAfter: string | null = null): EngramError {
+  // Without Engram's own body a 5xx is a server or proxy that cannot answer now (a gateway's 502/504).
+  let code: ErrorCode = status >= 500 && status !== 500 ? 'unavailable' : codeForStatus(status);
+  let message = body.trim().slice(0, 300) || `the server answered ${status}`;
+  let details: Record<string, unknown> | undefined;
+  try {
+    const error = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
+    if (isErrorCode(error?.code) && ERROR_CODES[error.code] === status) code = error.code;
+    if (typeof error?.message === 'string') message = error.message;
+    if (typeof error?.details === 'object' && error.details !== null)
+      details = error.details as Record<string, unknown>;
+  } catch {
+    // Not JSON: keep the status's code and the text.
+  }
+  const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
+  if (Number.isFinite(seconds) && seconds >= 0 && details?.retryAfterSeconds === undefined)
+    details = { ...details, retryAfterSeconds: seconds };
+  return new EngramError(code, message, details ? { details } : undefined);
+}
+
 export const notFound = (what: string, id: string): EngramError =>
   new EngramError('not_found', `${what} ${JSON.stringify(id)} was not found`);
 

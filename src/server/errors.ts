@@ -1,7 +1,14 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { EngramError, ERROR_CODES, type ErrorCode, isPrivateError, publicError } from '../core/errors.js';
+import {
+  codeForStatus,
+  EngramError,
+  ERROR_CODES,
+  type ErrorCode,
+  isPrivateError,
+  publicError,
+} from '../core/errors.js';
 import type { Logger } from '../logger.js';
 
 export interface ErrorBody {
@@ -15,7 +22,7 @@ export function toErrorResponse(error: unknown, logger: Logger): { status: Conte
     return { status: error.status as ContentfulStatusCode, body: { error: publicError(error) } };
   }
   if (error instanceof HTTPException) {
-    const code = httpCode(error.status);
+    const code = codeForStatus(error.status);
     return {
       status: ERROR_CODES[code] as ContentfulStatusCode,
       body: { error: { code, message: error.message || code } },
@@ -26,11 +33,6 @@ export function toErrorResponse(error: unknown, logger: Logger): { status: Conte
   }
   logger.error({ err: error }, 'unhandled error');
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
-}
-
-function httpCode(status: number): ErrorCode {
-  const match = (Object.entries(ERROR_CODES) as [ErrorCode, number][]).find(([, value]) => value === status);
-  return match ? match[0] : status >= 500 ? 'internal' : 'invalid_request';
 }
 
 /** Seconds a client is told to wait after a 503 `unavailable` that names no delay of its own. */
