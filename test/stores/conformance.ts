@@ -900,6 +900,25 @@ function keywordCases(store: Current): void {
     expect(hits).toHaveLength(3);
   });
 
+  it('ranks with the user’s own memories only: another user’s memories change neither scores nor order', async () => {
+    await seed(store(), [
+      makeMemory(20, { content: 'my garage is full of old bikes', userId: 'bob' }),
+      makeMemory(21, { content: 'the tulips in the garden need water', userId: 'bob' }),
+    ]);
+    const before = await store().keywordSearch('bob', ['garage', 'garden'], filter(), 10);
+    expect(ids(before).sort(byIdAsc)).toEqual([idAt(20), idAt(21)]);
+    // Alice writes "garage" again and again: on a table-wide BM25 that made Bob's garden memory
+    // rank above his garage memory, telling him someone else writes about garages.
+    await seed(
+      store(),
+      Array.from({ length: 30 }, (_, i) =>
+        makeMemory(100 + i, { content: `the garage door code is ${i}`, userId: 'alice' }),
+      ),
+    );
+    expect(await store().keywordSearch('bob', ['garage', 'garden'], filter(), 10)).toEqual(before);
+    expect(await store().keywordSearch('bob', ['garden', 'garage'], filter(), 10)).toEqual(before);
+  });
+
   it('matches regardless of case and accents', async () => {
     await seed(store(), [makeMemory(10, { content: 'Lunch at Café Zürich', userId: 'erin' })]);
     expect(ids(await store().keywordSearch('erin', ['cafe'], filter(), 10))).toEqual([idAt(10)]);

@@ -7,15 +7,15 @@
 import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
+import { type KeywordQuery, rankKeyword } from './sqlite-keyword.js';
+import { Statements } from './sqlite-statements.js';
 
-export interface ReadTask {
-  sql: string;
-  params: unknown[];
-}
+/** A `SELECT` to run, or a keyword search to rank with the user's own statistics (sqlite-keyword.ts). */
+export type ReadTask = { sql: string; params: unknown[] } | { keyword: KeywordQuery };
 
 const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: number };
 let db: Database.Database | null = null;
-const statements = new Map<string, Database.Statement>();
+const statements = new Statements(connection);
 
 function connection(): Database.Database {
   if (db) return db;
@@ -34,16 +34,10 @@ const bindable = (value: unknown): unknown =>
 /** Rows, or SQLite's error as data (an Error crossing the thread boundary loses its `code`). */
 export type ReadResult = { rows: unknown[] } | { error: { code: string; message: string } };
 
-export default function read({ sql, params }: ReadTask): ReadResult {
+export default function read(task: ReadTask): ReadResult {
   try {
-    let statement = statements.get(sql);
-    if (!statement) {
-      statement = connection().prepare(sql);
-      // Searches are built from a few shapes; keep the cache from growing without bound all the same.
-      if (statements.size >= 256) statements.clear();
-      statements.set(sql, statement);
-    }
-    return { rows: statement.all(...params.map(bindable)) };
+    if ('keyword' in task) return { rows: rankKeyword(statements, task.keyword) };
+    return { rows: statements.get(task.sql).all(...task.params.map(bindable)) };
   } catch (error) {
     if (error instanceof Database.SqliteError) return { error: { code: error.code, message: error.message } };
     throw error;

@@ -3,6 +3,7 @@ import { Piscina } from 'piscina';
 import { EngramError } from '../../core/errors.js';
 import { workerModule } from '../../util/worker.js';
 import type { ReadResult, ReadTask } from './read-worker.js';
+import type { KeywordQuery } from './sqlite-keyword.js';
 
 /**
  * Reader threads for the SQLite store's heavy reads (vector and full-text scans). better-sqlite3
@@ -27,10 +28,19 @@ export class SqliteReaders {
   }
 
   /** The rows; a SQLite error comes back as the driver's own `SqliteError`, as on the main thread. */
-  async all<T>(sql: string, params: unknown[]): Promise<T[]> {
+  all<T>(sql: string, params: unknown[]): Promise<T[]> {
+    return this.#run<T>({ sql, params });
+  }
+
+  /** A keyword search ranked with the user's own statistics (sqlite-keyword.ts). */
+  keyword(query: KeywordQuery): Promise<{ id: string; score: number }[]> {
+    return this.#run({ keyword: query });
+  }
+
+  async #run<T>(task: ReadTask): Promise<T[]> {
     let result: ReadResult;
     try {
-      result = await this.#pool.run({ sql, params });
+      result = await this.#pool.run(task);
     } catch (error) {
       // The thread itself failed (it could not start or died): the store cannot serve reads.
       throw new EngramError('unavailable', `a SQLite reader thread failed: ${(error as Error).message}`, {

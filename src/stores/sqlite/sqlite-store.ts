@@ -36,10 +36,12 @@ import {
 import { migrate } from './migrations.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
 import { filterSql } from './sqlite-filter.js';
+import { type KeywordQuery, rankKeyword } from './sqlite-keyword.js';
 import { SqliteReaders } from './sqlite-readers.js';
 import { bytesVector, fromRow, MEMORY_COLUMNS, type MemoryRow, vectorBytes } from './sqlite-rows.js';
+import { Statements } from './sqlite-statements.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import { appendHistory, type InsertTask, insertRecords, replaceMemory, Statements } from './sqlite-writes.js';
+import { appendHistory, type InsertTask, insertRecords, replaceMemory } from './sqlite-writes.js';
 
 interface JobRow {
   id: string;
@@ -147,10 +149,16 @@ export class SqliteStore implements MemoryStore {
 
   /** A heavy read (a scan): on a reader thread when the store has them, else on this one. */
   async #read<T>(sql: string, params: unknown[]): Promise<T[]> {
-    if (this.#config.readers === 0) return this.#prepare(sql).all(...params) as T[];
+    const readers = this.#readerThreads();
+    return readers ? readers.all<T>(sql, params) : (this.#prepare(sql).all(...params) as T[]);
+  }
+
+  /** The reader threads, started on first use; null when the store runs its scans on this thread. */
+  #readerThreads(): SqliteReaders | null {
     void this.#conn; // `unavailable` once the store is closed, as on the main connection
+    if (this.#config.readers === 0) return null;
     this.#readers ??= new SqliteReaders(this.#config.path, this.#config.readers, this.#config.busyTimeoutMs);
-    return this.#readers.all<T>(sql, params);
+    return this.#readers;
   }
 
   get #conn(): Database.Database {
@@ -397,18 +405,17 @@ export class SqliteStore implements MemoryStore {
 
   async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {
     if (terms.length === 0) return [];
-    const quote = (text: string) => `"${text.replaceAll('"', '""')}"`;
-    const owner = `u${Buffer.from(userId, 'utf8').toString('hex')}`;
-    const match = `owner : ${quote(owner)} AND content : (${terms.map(quote).join(' OR ')})`;
     const where = filterSql(userId, filter);
-    const rows = await this.#read<{ id: string; rank: number }>(
-      `SELECT m.id AS id, bm25(memories_fts, 0.0, 1.0) AS rank
-         FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid
-         WHERE memories_fts MATCH ? AND ${where.sql}
-         ORDER BY rank LIMIT ?`,
-      [match, ...where.params, limit],
-    );
-    return rows.map((row) => ({ id: row.id, score: -row.rank }));
+    const query: KeywordQuery = {
+      owner: `u${Buffer.from(userId, 'utf8').toString('hex')}`,
+      terms,
+      where: where.sql,
+      params: where.params,
+      limit,
+    };
+    // Ranked with this user's statistics only (sqlite-keyword.ts), on a reader thread when there are readers.
+    const readers = this.#readerThreads();
+    return readers ? readers.keyword(query) : rankKeyword(this.#statements, query);
   }
 
   async vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]> {

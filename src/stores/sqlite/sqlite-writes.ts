@@ -3,42 +3,11 @@
  * (sqlite-writer.ts): the same statements whichever connection runs them. Callers hold the
  * transaction.
  */
-import type Database from 'better-sqlite3';
 import { EngramError } from '../../core/errors.js';
 import type { HistoryEntry, Memory, MemoryRecord } from '../../core/types.js';
 import { duplicateContent, uniqueCandidates } from '../store.js';
 import { toRow, vectorBytes } from './sqlite-rows.js';
-
-/** Most statements kept per connection. */
-const STATEMENT_CACHE_SIZE = 256;
-
-/**
- * Prepared statements of one connection, kept for reuse: preparing costs about as much as running
- * a short statement, and the store's SQL texts are a small fixed set (filters vary in shape, not in
- * values). Bounded all the same; the oldest is dropped first. Emptied when the connection closes.
- */
-export class Statements {
-  readonly #connection: () => Database.Database;
-  readonly #cache = new Map<string, Database.Statement>();
-
-  constructor(connection: () => Database.Database) {
-    this.#connection = connection;
-  }
-
-  get(sql: string): Database.Statement {
-    let statement = this.#cache.get(sql);
-    if (!statement) {
-      statement = this.#connection().prepare(sql);
-      if (this.#cache.size >= STATEMENT_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);
-      this.#cache.set(sql, statement);
-    }
-    return statement;
-  }
-
-  clear(): void {
-    this.#cache.clear();
-  }
-}
+import type { Statements } from './sqlite-statements.js';
 
 /** One `MemoryStore.insert`: new memories with their vectors, history, memories changed with them. */
 export interface InsertTask {

@@ -8,7 +8,8 @@ import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { EngramError } from '../../core/errors.js';
-import { type InsertTask, insertRecords, Statements } from './sqlite-writes.js';
+import { Statements } from './sqlite-statements.js';
+import { type InsertTask, insertRecords } from './sqlite-writes.js';
 
 export interface WriterData {
   path: string;
