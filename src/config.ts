@@ -114,6 +114,8 @@ export const configSchema = z
     search: z
       .strictObject({
         rrfK: z.coerce.number().min(0).default(5),
+        /** Cosine similarity to the query a search result needs to be marked relevant (depends on the model). */
+        minRelevance: z.coerce.number().min(-1).max(1).default(0.1),
         keywordWeight: z.coerce.number().min(0).default(1),
         vectorWeight: z.coerce.number().min(0).default(0.5),
         candidates: int(1, 1_000).default(50),
@@ -350,6 +352,7 @@ export const ENV_VARS = {
   ENGRAM_ONNX_MAX_BATCH_SIZE: 'onnx.maxBatchSize',
   ENGRAM_ONNX_PREFIX: 'onnx.prefix',
   ENGRAM_SEARCH_RRF_K: 'search.rrfK',
+  ENGRAM_SEARCH_MIN_RELEVANCE: 'search.minRelevance',
   ENGRAM_SEARCH_KEYWORD_WEIGHT: 'search.keywordWeight',
   ENGRAM_SEARCH_VECTOR_WEIGHT: 'search.vectorWeight',
   ENGRAM_SEARCH_CANDIDATES: 'search.candidates',

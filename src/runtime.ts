@@ -113,8 +113,10 @@ export function searchOptions(config: Config): SearchOptions {
     contextPreceding,
     recencyHalfLifeDays,
     recencyWeight,
+    minRelevance,
   } = config.search;
   return {
+    minRelevance,
     recency: { halfLifeDays: recencyHalfLifeDays, weight: recencyWeight },
     k: rrfK,
     keywordWeight,

@@ -65,7 +65,7 @@ export function savedText(note: SavedNote): string {
 
 /** Search results for Telegram: notes by title and path, other memories by content and id. */
 export function resultsText(query: string, found: FoundMemory[], withIds: boolean): string {
-  if (found.length === 0) return `Nothing found for “${escapeHtml(clip(query, 100))}”.`;
+  if (found.length === 0) return `Nothing relevant found for “${escapeHtml(clip(query, 100))}”.`;
   const lines = [`🔎 Best matches for “${escapeHtml(clip(query, 100))}”:`, ''];
   found.forEach((hit, i) => {
     const [heading = '', ...rest] = hit.content.split('\n');

@@ -37,7 +37,7 @@ export interface UserStatus {
 export interface EngramClient {
   /** Writes a note (committed, indexed as memories); the same `sourceId` twice gives the first note. */
   saveNote(userId: string, note: Omit<NewNote, 'source'>): Promise<SavedNote>;
-  /** Hybrid memory search (notes' sections included). */
+  /** Hybrid memory search (notes' sections included): the relevant memories only, so possibly none. */
   search(userId: string, query: string, limit: number): Promise<FoundMemory[]>;
   /** Search limited to knowledge-base notes. */
   searchNotes(userId: string, query: string, limit: number): Promise<KbHit[]>;
@@ -92,7 +92,7 @@ export class LocalClient implements EngramClient {
   }
 
   async search(userId: string, query: string, limit: number): Promise<FoundMemory[]> {
-    const { results } = await this.#service.search(userId, { query, limit });
+    const { results } = await this.#service.search(userId, { query, limit, relevantOnly: true });
     return results.map(({ memory, score }) => found(memory, score));
   }
 
@@ -190,7 +190,7 @@ export class HttpClient implements EngramClient {
         memory: SearchedMemory;
         score: number;
       }[];
-    }>(userId, 'POST', 'v1/search', { query, limit });
+    }>(userId, 'POST', 'v1/search', { query, limit, relevantOnly: true });
     return data.results.map(({ memory, score }) => found(memory, score));
   }
 

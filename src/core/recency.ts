@@ -27,7 +27,11 @@ export function recencyFactor(ageDays: number, options: RecencyOptions): number 
 }
 
 /** The results re-scored and re-sorted (stable for ties). */
-export function decayed(results: SearchResult[], options: RecencyOptions, now: string): SearchResult[] {
+export function decayed<R extends Omit<SearchResult, 'relevant'>>(
+  results: R[],
+  options: RecencyOptions,
+  now: string,
+): R[] {
   const nowMs = Date.parse(now);
   return results
     .map((result, index) => {

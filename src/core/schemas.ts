@@ -128,6 +128,13 @@ export const searchSchema = z.strictObject({
   mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid'),
   limit: z.number().int().min(1).max(LIMITS.searchLimit).default(10),
   filter: filterSchema.optional(),
+  /**
+   * The cosine similarity to the query a result needs to count as relevant (default:
+   * ENGRAM_SEARCH_MIN_RELEVANCE); each result says whether it is.
+   */
+  minRelevance: z.number().min(-1).max(1).optional(),
+  /** Leave results that are not relevant out (so a search may answer nothing). */
+  relevantOnly: z.boolean().default(false),
 });
 export type SearchInput = z.input<typeof searchSchema>;
 

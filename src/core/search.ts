@@ -15,7 +15,17 @@ export interface SearchOptions extends FusionOptions {
   context: ContextOptions;
   /** Recency decay (recency.ts); half-life 0 turns it off. */
   recency?: RecencyOptions | undefined;
+  /** Cosine similarity to the query a result needs to count as relevant (a request may set its own). */
+  minRelevance?: number | undefined;
 }
+
+/**
+ * The threshold when neither the request nor the configuration sets one. Low on purpose: with the
+ * default model an unrelated question still scores 0.25–0.30 against a personal store, and at 0.2
+ * 3.6 % of the right answers on the personal fixture would be cut (BENCHMARKS.md); at 0.1 none
+ * were, and results with no likeness at all (0 or negative) are still marked.
+ */
+export const DEFAULT_MIN_RELEVANCE = 0.1;
 
 export interface SearchResponse {
   results: SearchResult[];
@@ -42,7 +52,7 @@ export async function searchMemories(
   const candidates = Math.max(options.candidates, query.limit * 2);
   const timings: Timings = { embedMs: 0, keywordMs: 0, vectorMs: 0, contextMs: 0, totalMs: 0 };
 
-  const { keywordHits, vectorHits } = await retrieve(store, embedder, request, candidates, timings);
+  const { keywordHits, vectorHits, queryVector } = await retrieve(store, embedder, request, candidates, timings);
   let ranked = rank(query.mode, keywordHits, vectorHits, options);
   if (query.mode === 'hybrid' && options.context.window > 0 && ranked.length > 0) {
     const t = performance.now();
@@ -50,7 +60,7 @@ export async function searchMemories(
     timings.contextMs = performance.now() - t;
   }
   const recency = options.recency;
-  const results =
+  const assembled =
     recency && recency.halfLifeDays > 0
       ? decayed(
           await assemble(store, userId, ranked.slice(0, recencyPool(query.limit))),
@@ -58,8 +68,61 @@ export async function searchMemories(
           request.filter.now,
         ).slice(0, query.limit)
       : await assemble(store, userId, ranked.slice(0, query.limit));
+  const minRelevance = query.minRelevance ?? options.minRelevance ?? DEFAULT_MIN_RELEVANCE;
+  let results = await judgeRelevance(store, userId, assembled, queryVector, minRelevance);
+  if (query.relevantOnly) results = results.filter((result) => result.relevant);
   timings.totalMs = performance.now() - request.startedAt;
   return { results, timings };
+}
+
+/**
+ * Marks each result relevant or not by its meaning: the cosine similarity of its vector to the
+ * query's, against `minRelevance`. A result the vector signal did not rank (found by keyword or
+ * context only) is compared with its stored vector; in keyword mode there is no query vector, and a
+ * word match is the evidence. A word match alone does not make a result relevant otherwise: the
+ * word may be one that says nothing about the question ("what *should* I avoid eating?").
+ */
+async function judgeRelevance(
+  store: MemoryStore,
+  userId: string,
+  results: Omit<SearchResult, 'relevant'>[],
+  queryVector: Float32Array | null,
+  minRelevance: number,
+): Promise<SearchResult[]> {
+  const similarity = new Map<string, number>();
+  for (const result of results) {
+    const ranked = result.explanation.vector?.similarity;
+    if (ranked !== undefined) similarity.set(result.memory.id, ranked);
+  }
+  const missing = results.map((result) => result.memory.id).filter((id) => !similarity.has(id));
+  if (queryVector && missing.length > 0) {
+    for (const [id, vector] of await store.vectorsOf(userId, missing)) similarity.set(id, cosine(queryVector, vector));
+  }
+  return results.map((result) => {
+    const value = queryVector ? (similarity.get(result.memory.id) ?? null) : null;
+    // No query vector (keyword mode): the word match is the evidence. A memory without a usable
+    // vector cannot be judged by meaning: it is not relevant by it.
+    const relevant = queryVector ? value !== null && value >= minRelevance : true;
+    return {
+      ...result,
+      relevant,
+      explanation: { ...result.explanation, relevance: { similarity: value, minRelevance } },
+    };
+  });
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 /** Each signal's candidates, best first; an unused signal (by mode, or for lack of terms or text) finds none. */
@@ -69,14 +132,16 @@ async function retrieve(
   { userId, query, filter }: SearchRequest,
   candidates: number,
   timings: Timings,
-): Promise<{ keywordHits: KeywordHit[]; vectorHits: VectorHit[] }> {
+): Promise<{ keywordHits: KeywordHit[]; vectorHits: VectorHit[]; queryVector: Float32Array | null }> {
   const terms = query.mode === 'vector' ? [] : queryTerms(query.query);
   const useVector = query.mode !== 'keyword' && query.query.trim().length > 0;
   // The query embedding runs in a worker: start it first so the (synchronous) keyword search overlaps it.
+  let queryVector: Float32Array | null = null;
   const vectorPromise = (async (): Promise<VectorHit[]> => {
     if (!useVector) return [];
     let t = performance.now();
     const [vector] = (await embedder.embed([query.query], { scope: userId, urgent: true })) as [Float32Array];
+    queryVector = vector;
     timings.embedMs = performance.now() - t;
     t = performance.now();
     const hits = await store.vectorSearch(userId, vector, filter, candidates);
@@ -93,7 +158,7 @@ async function retrieve(
     return hits;
   })();
   const [keywordHits, vectorHits] = await Promise.all([keywordPromise, vectorPromise]);
-  return { keywordHits, vectorHits };
+  return { keywordHits, vectorHits, queryVector };
 }
 
 function rank(
@@ -127,11 +192,15 @@ async function withContext(
 }
 
 /** The ranked memories in rank order; one deleted since it was ranked is left out. */
-async function assemble(store: MemoryStore, userId: string, top: RankedId[]): Promise<SearchResult[]> {
+async function assemble(
+  store: MemoryStore,
+  userId: string,
+  top: RankedId[],
+): Promise<Omit<SearchResult, 'relevant'>[]> {
   const ids = top.map((r) => r.id);
   const found = await store.getMany(userId, ids);
   const memories = new Map(found.map((m) => [m.id, m]));
-  const results: SearchResult[] = [];
+  const results: Omit<SearchResult, 'relevant'>[] = [];
   for (const item of top) {
     const memory = memories.get(item.id);
     if (memory) results.push({ memory, score: item.score, explanation: item.explanation });

@@ -156,12 +156,23 @@ export interface SearchExplanation {
    * memories do not decay.
    */
   recency?: { factor: number; ageDays: number } | undefined;
+  /**
+   * Why the result is (not) relevant: the cosine similarity of its vector to the query's (null in
+   * keyword mode, where a word match is the evidence) against the threshold in force.
+   */
+  relevance?: { similarity: number | null; minRelevance: number } | undefined;
 }
 
 export interface SearchResult {
   memory: Memory;
   score: number;
   explanation: SearchExplanation;
+  /**
+   * Whether it is relevant to the query: its meaning is at least `minRelevance` similar to the
+   * query's (keyword mode: it contains a query word). Ranking fills the limit; this says which
+   * results are worth showing.
+   */
+  relevant: boolean;
 }
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;

@@ -11,8 +11,10 @@ import { TelegramBot } from '../../src/bot/bot.js';
 import { createBot, startBot as startBotRuntime, WEBHOOK_PATH } from '../../src/bot/index.js';
 import { type EngramClient, HttpClient, LocalClient } from '../../src/client/engram-client.js';
 import { testConfig } from '../../src/config.js';
+import { MemoryService } from '../../src/core/memory-service.js';
 import { type ChatModel, OpenAiChat } from '../../src/llm/index.js';
 import { createLogger } from '../../src/logger.js';
+import { searchOptions } from '../../src/runtime.js';
 import { type FakeLlm, startFakeLlm } from '../helpers/fake-llm.js';
 import { type FakeTelegram, startFakeTelegram } from '../helpers/fake-telegram.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -225,6 +227,27 @@ describe('telegram bot (no LLM)', () => {
     telegram.sendText(ALICE, '/note');
     await telegram.waitForSent((message) => message.text.startsWith('Note mode'), { after: mark });
   }, 60_000);
+
+  it('says nothing relevant was found rather than listing unrelated memories', async () => {
+    // The same store and model, with a strict relevance threshold: only a near-identical text counts.
+    const strict = new MemoryService({
+      store: server.deps.service.store,
+      embedder: server.deps.service.embedder,
+      search: { ...searchOptions(testConfig({})), minRelevance: 0.95 },
+    });
+    bot = await startBot(new LocalClient(strict, server.deps.kb));
+    await server.deps.service.add(
+      `tg-${ALICE}`,
+      { content: 'The spare key is under the blue flowerpot' },
+      { name: 'test', source: 'api' },
+    );
+    telegram.sendText(ALICE, '/search The spare key is under the blue flowerpot');
+    const found = await telegram.waitForSent((message) => message.text.includes('Best matches for “The spare key'));
+    expect(found.text).toContain('blue flowerpot');
+    telegram.sendText(ALICE, '/search train times to Leeds');
+    const none = await telegram.waitForSent((message) => message.text.includes('train times to Leeds'));
+    expect(none.text).toBe('Nothing relevant found for “train times to Leeds”.');
+  });
 
   it('saves a markdown document sent to the bot as a note, keeping its headings', async () => {
     bot = await startBot(new LocalClient(server.deps.service, server.deps.kb));

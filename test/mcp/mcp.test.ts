@@ -234,9 +234,13 @@ describe('MCP over HTTP without keys', () => {
     expect(keywordOnly.results[0]?.explanation).toMatchObject({ mode: 'keyword', vector: null });
 
     const filtered = data<{ results: { memory: StoredMemory }[] }>(
-      await call(client, 'search_memory', { query: 'passport', tagsAll: ['kitchen'] }),
+      await call(client, 'search_memory', { query: 'espresso machine', tagsAll: ['kitchen'] }),
     );
     expect(filtered.results.map((result) => result.memory.id)).toEqual([id]);
+    // The only memory the filter lets through has nothing to do with passports: no relevant memory.
+    const unrelated = await call(client, 'search_memory', { query: 'passport', tagsAll: ['kitchen'] });
+    expect(data<{ results: unknown[] }>(unrelated).results).toEqual([]);
+    expect(text(unrelated)).toMatch(/^No relevant memory for "passport"/);
   });
 
   it('stores a conversation with a sessionId and explains context boosts in search', async () => {

@@ -74,6 +74,7 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     const why = await result.getByRole('list', { name: 'Why this result' }).textContent();
     expect(why).toMatch(/keyword #1 \(BM25/);
     expect(why).toMatch(/vector #\d+ \(cosine/);
+    expect(why).toMatch(/relevant: cosine 0\.\d+ \(threshold 0\.1\)/);
     await shot(page, 'search');
 
     await result.getByRole('link', { name: 'details' }).click();
@@ -262,7 +263,7 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     ]);
     await page.getByLabel('Query').fill('vault code');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await page.getByText(/results in/).waitFor();
+    await page.getByText(/results.* in [\d.]+ ms/).waitFor();
     expect(await page.locator('body').textContent()).not.toContain('4711');
     await page.goto(`${server.url}/#/memories`);
     await page.locator('.memories > li').first().waitFor();
@@ -455,7 +456,7 @@ import { ARTIFACTS, CHROMIUM, HOW, launchChromium, signInTo } from './browser.js
     await page.getByLabel('Query').fill('anything');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page
-      .getByText(/No memories match|0 results|Nothing/i)
+      .getByText(/No memories match|0 results|No relevant results|Nothing/i)
       .first()
       .waitFor();
     expect(await page.getByRole('alert').count()).toBe(0);

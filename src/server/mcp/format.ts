@@ -41,7 +41,12 @@ export function explain(explanation: SearchExplanation): string {
     why.push(`recency ×${num(explanation.recency.factor)} (${explanation.recency.ageDays.toFixed(0)} days old)`);
   if (why.length === 0) return `${explanation.mode} match`;
   const fused = explanation.fusion ? `, fused by RRF k=${explanation.fusion.k}` : '';
-  return `${why.join(' + ')}${fused}`;
+  const similarity = explanation.relevance?.similarity;
+  const relevance =
+    explanation.relevance && similarity !== null && similarity !== undefined && explanation.vector === null
+      ? `; similarity ${num(similarity)}`
+      : '';
+  return `${why.join(' + ')}${fused}${relevance}`;
 }
 
 /** "context +0.021 from the turns 1 before and 2 after" */

@@ -98,7 +98,8 @@ export function registerMemoryTools(
     {
       title: 'Retrieve memories',
       description:
-        'Recall memories relevant to a query (hybrid keyword + semantic search, best first). Without a query, ' +
+        'Recall memories relevant to a query (hybrid keyword + semantic search, best first). Only relevant memories ' +
+        'are returned: when none is, the answer says so — nothing stored answers the query. Without a query, ' +
         'returns the most recently stored memories. Optionally filter by category or tags (any of them).',
       inputSchema: {
         query: z
@@ -116,10 +117,15 @@ export function registerMemoryTools(
       run(async () => {
         const filter = toFilter({ category, tags });
         if (query !== undefined && query.trim().length > 0) {
-          const { results } = await service.search(userId, { query, limit, ...(filter && { filter }) });
+          const { results } = await service.search(userId, {
+            query,
+            limit,
+            relevantOnly: true,
+            ...(filter && { filter }),
+          });
           const text =
             results.length === 0
-              ? `No memories match "${preview(query, 80)}".`
+              ? `No relevant memory for "${preview(query, 80)}".`
               : `Found ${memories(results.length)} for "${preview(query, 80)}", best first:\n\n${results.map((r, i) => formatMemory(r.memory, i)).join('\n\n')}`;
           const found = results.map((result) => ({ ...result.memory, score: result.score }));
           return ok(text, { success: true, count: found.length, mode: 'search', memories: found });
@@ -163,23 +169,39 @@ export function registerMemoryTools(
       description:
         'Search memories with full control: mode "hybrid" (default, keyword + semantic), "keyword" (exact words) or ' +
         '"vector" (meaning only), plus filters on category, tags, dates and metadata. Each result shows its score and ' +
-        'why it ranked (keyword rank, vector rank and similarity).',
+        'why it ranked (keyword rank, vector rank and similarity). Results whose meaning is not similar enough to the ' +
+        'query (minRelevance) are left out; when none is left, the answer says no memory is relevant.',
       inputSchema: {
         query: z.string().min(1).max(LIMITS.queryChars).describe('What to look for.'),
         mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid').describe('Retrieval mode (default hybrid).'),
         limit: limitArg(10, LIMITS.searchLimit),
+        minRelevance: z
+          .number()
+          .min(-1)
+          .max(1)
+          .optional()
+          .describe(
+            'Cosine similarity to the query a result needs (default: the server setting, ENGRAM_SEARCH_MIN_RELEVANCE).',
+          ),
         ...searchFilterArgs,
       },
       outputSchema: outputs.search,
       annotations: { title: 'Search memories', ...READ_ONLY },
     },
-    ({ query, mode, limit, ...filters }) =>
+    ({ query, mode, limit, minRelevance, ...filters }) =>
       run(async () => {
         const filter = toFilter(filters);
-        const { results } = await service.search(userId, { query, mode, limit, ...(filter && { filter }) });
+        const { results } = await service.search(userId, {
+          query,
+          mode,
+          limit,
+          relevantOnly: true,
+          ...(minRelevance !== undefined && { minRelevance }),
+          ...(filter && { filter }),
+        });
         const text =
           results.length === 0
-            ? `No memories match "${preview(query, 80)}" (${mode} search).`
+            ? `No relevant memory for "${preview(query, 80)}" (${mode} search).`
             : `${plural(results.length, 'result')} for "${preview(query, 80)}" (${mode} search), best first:\n\n` +
               results.map(formatResult).join('\n\n');
         return ok(text, { count: results.length, results });

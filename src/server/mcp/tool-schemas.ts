@@ -85,6 +85,7 @@ const explanationOutput = z.looseObject({
     .nullable()
     .optional(),
   recency: z.looseObject({ factor: z.number(), ageDays: z.number() }).optional(),
+  relevance: z.looseObject({ similarity: z.number().nullable(), minRelevance: z.number() }).optional(),
 });
 const historyEntryOutput = historyEntrySchema
   .extend({ before: memoryOutput.nullable(), after: memoryOutput.nullable() })
@@ -114,7 +115,9 @@ export const outputs = {
   },
   search: {
     count: z.number(),
-    results: z.array(z.object({ memory: memoryOutput, score: z.number(), explanation: explanationOutput })),
+    results: z.array(
+      z.object({ memory: memoryOutput, score: z.number(), relevant: z.boolean(), explanation: explanationOutput }),
+    ),
   },
   update: { memory: memoryOutput, changed: z.array(z.string()) },
   delete: { deleted: memoryOutput },

@@ -26,11 +26,29 @@ const explanationSchema = z
       })
       .optional()
       .openapi({ description: 'recency decay, when turned on (ENGRAM_SEARCH_RECENCY_HALF_LIFE_DAYS)' }),
+    relevance: z
+      .object({
+        similarity: z
+          .number()
+          .nullable()
+          .openapi({ description: 'cosine similarity to the query; null in keyword mode' }),
+        minRelevance: z.number().openapi({ description: 'the threshold in force' }),
+      })
+      .optional(),
   })
   .openapi('SearchExplanation');
 
 const searchResponseSchema = z.object({
-  results: z.array(z.object({ memory: memorySchema, score: z.number(), explanation: explanationSchema })),
+  results: z.array(
+    z.object({
+      memory: memorySchema,
+      score: z.number(),
+      relevant: z
+        .boolean()
+        .openapi({ description: 'similar enough to the query (minRelevance); keyword mode: always' }),
+      explanation: explanationSchema,
+    }),
+  ),
   timings: z.object({
     embedMs: z.number(),
     keywordMs: z.number(),

@@ -7,7 +7,7 @@ import { Highlight } from './highlight';
 /** Why a result ranked where it did, in words: the signals, their ranks and the boosts. */
 export function explain(explanation: Explanation): string[] {
   const lines: string[] = [];
-  const { keyword, vector, fusion, context, recency } = explanation;
+  const { keyword, vector, fusion, context, recency, relevance } = explanation;
   lines.push(keyword ? `keyword #${keyword.rank} (BM25 ${keyword.score.toFixed(2)})` : 'no keyword match');
   lines.push(vector ? `vector #${vector.rank} (cosine ${vector.similarity.toFixed(3)})` : 'no vector match');
   if (fusion) {
@@ -18,7 +18,34 @@ export function explain(explanation: Explanation): string[] {
   if (context && context.boost > 0)
     lines.push(`+${context.boost.toFixed(4)} from ${context.from.length} neighbouring turns`);
   if (recency) lines.push(`recency ×${recency.factor.toFixed(2)} (${Math.round(recency.ageDays)} days old)`);
+  if (relevance?.similarity !== null && relevance?.similarity !== undefined) {
+    const { similarity, minRelevance } = relevance;
+    lines.push(
+      `${similarity >= minRelevance ? 'relevant' : 'weak'}: cosine ${similarity.toFixed(3)} (threshold ${minRelevance})`,
+    );
+  }
   return lines;
+}
+
+/** One result card. */
+function ResultCard({ result, searched }: { result: SearchResult; searched: string }) {
+  return (
+    <li class={result.relevant ? 'card' : 'card weak'}>
+      <p class="content">
+        <Highlight text={result.memory.content} query={searched} />
+      </p>
+      <p class="meta">
+        score {result.score.toFixed(4)} · {result.memory.category}
+        {result.memory.tags.length > 0 && ` · ${result.memory.tags.join(', ')}`} ·{' '}
+        <a href={`#/memories/${encodeURIComponent(result.memory.id)}`}>details</a>
+      </p>
+      <ul class="explanation" aria-label="Why this result">
+        {explain(result.explanation).map((line) => (
+          <li key={line}>{line}</li>
+        ))}
+      </ul>
+    </li>
+  );
 }
 
 export function Search() {
@@ -29,6 +56,9 @@ export function Search() {
   const [searched, setSearched] = useState('');
   const [tookMs, setTookMs] = useState(0);
   const [error, setError] = useState<string | null>(null);
+
+  const relevant = results?.filter((result) => result.relevant) ?? [];
+  const weak = results?.filter((result) => !result.relevant) ?? [];
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -76,28 +106,28 @@ export function Search() {
       <ErrorNote error={error} />
       {results && (
         <p class="help" aria-live="polite">
-          {results.length} results in {tookMs.toFixed(1)} ms
+          {relevant.length === 0 ? 'No relevant results' : `${relevant.length} relevant results`}
+          {weak.length > 0 && ` · ${weak.length} weak`} · in {tookMs.toFixed(1)} ms
         </p>
       )}
-      <ol class="results">
-        {results?.map((result) => (
-          <li key={result.memory.id} class="card">
-            <p class="content">
-              <Highlight text={result.memory.content} query={searched} />
-            </p>
-            <p class="meta">
-              score {result.score.toFixed(4)} · {result.memory.category}
-              {result.memory.tags.length > 0 && ` · ${result.memory.tags.join(', ')}`} ·{' '}
-              <a href={`#/memories/${encodeURIComponent(result.memory.id)}`}>details</a>
-            </p>
-            <ul class="explanation" aria-label="Why this result">
-              {explain(result.explanation).map((line) => (
-                <li key={line}>{line}</li>
-              ))}
-            </ul>
-          </li>
+      <ol class="results" aria-label="Relevant results">
+        {relevant.map((result) => (
+          <ResultCard key={result.memory.id} result={result} searched={searched} />
         ))}
       </ol>
+      {weak.length > 0 && (
+        <section aria-labelledby="weak-title">
+          <h2 id="weak-title" class="weak-title">
+            Weak matches
+          </h2>
+          <p class="help">Less similar to the query than the relevance threshold: probably not what you are after.</p>
+          <ol class="results weak-results" aria-label="Weak matches">
+            {weak.map((result) => (
+              <ResultCard key={result.memory.id} result={result} searched={searched} />
+            ))}
+          </ol>
+        </section>
+      )}
     </section>
   );
 }
