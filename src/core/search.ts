@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Embedder } from '../embed/embedder.js';
+import { cosine, type Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
 import { type ContextOptions, spreadContext } from './context.js';
 import { type FusionOptions, fuseRanks, type RankedId, singleSignal } from './ranking.js';
@@ -109,20 +109,6 @@ async function judgeRelevance(
       explanation: { ...result.explanation, relevance: { similarity: value, minRelevance } },
     };
   });
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length && i < b.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 /** Each signal's candidates, best first; an unused signal (by mode, or for lack of terms or text) finds none. */
