@@ -117,6 +117,8 @@ export const configSchema = z
         /** Cosine similarity to the query a search result needs to be marked relevant (depends on the model). */
         minRelevance: z.coerce.number().min(-1).max(1).default(0.1),
         keywordWeight: z.coerce.number().min(0).default(1),
+        /** What a keyword hit covering none of the query's (idf-weighted) words still counts in fusion; 1 = off. */
+        keywordCoverageFloor: z.coerce.number().min(0).max(1).default(0.3),
         vectorWeight: z.coerce.number().min(0).default(0.5),
         candidates: int(1, 1_000).default(50),
         /** Conversation context (hybrid): neighbours on each side in a session that share a match's score; 0 = off. */
@@ -352,6 +354,7 @@ export const ENV_VARS = {
   ENGRAM_ONNX_MAX_BATCH_SIZE: 'onnx.maxBatchSize',
   ENGRAM_ONNX_PREFIX: 'onnx.prefix',
   ENGRAM_SEARCH_RRF_K: 'search.rrfK',
+  ENGRAM_SEARCH_KEYWORD_COVERAGE_FLOOR: 'search.keywordCoverageFloor',
   ENGRAM_SEARCH_MIN_RELEVANCE: 'search.minRelevance',
   ENGRAM_SEARCH_KEYWORD_WEIGHT: 'search.keywordWeight',
   ENGRAM_SEARCH_VECTOR_WEIGHT: 'search.vectorWeight',

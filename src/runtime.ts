@@ -114,9 +114,11 @@ export function searchOptions(config: Config): SearchOptions {
     recencyHalfLifeDays,
     recencyWeight,
     minRelevance,
+    keywordCoverageFloor,
   } = config.search;
   return {
     minRelevance,
+    keywordCoverageFloor,
     recency: { halfLifeDays: recencyHalfLifeDays, weight: recencyWeight },
     k: rrfK,
     keywordWeight,

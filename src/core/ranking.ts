@@ -5,6 +5,11 @@ export interface FusionOptions {
   k: number;
   keywordWeight: number;
   vectorWeight: number;
+  /**
+   * What a keyword hit covering none of the query's weight still counts (0–1; 1 = coverage is
+   * ignored): its RRF share is scaled by floor + (1 − floor) × coverage.
+   */
+  keywordCoverageFloor?: number | undefined;
 }
 
 export interface RankedId {
@@ -16,6 +21,12 @@ export interface RankedId {
 /**
  * Weighted reciprocal-rank fusion: score = Σ weight / (k + rank). A document found by one
  * signal only gets that signal's share. Ties break by keyword rank, then vector rank, then id.
+ *
+ * A keyword rank says nothing about how much of the question a memory matched: the best keyword
+ * hit of "what should I avoid eating?" may match only *should*. So a keyword hit's share is scaled
+ * by its coverage of the query, each word weighed by how rare it is in the user's memories (idf),
+ * when the store reports it: a memory matching the question's one rare word keeps most of its
+ * share, one matching only a common word keeps little, and a strong semantic match can win.
  */
 export function fuseRanks(keyword: KeywordHit[], vector: VectorHit[], options: FusionOptions): RankedId[] {
   const fusion = {
@@ -33,10 +44,12 @@ export function fuseRanks(keyword: KeywordHit[], vector: VectorHit[], options: F
     }
     return found;
   };
+  const floor = options.keywordCoverageFloor ?? 1;
   keyword.forEach((hit, index) => {
     const item = entry(hit.id);
-    item.score += options.keywordWeight / (options.k + index + 1);
-    item.explanation.keyword = { rank: index + 1, score: hit.score };
+    const strength = hit.coverage === undefined ? 1 : floor + (1 - floor) * hit.coverage;
+    item.score += (options.keywordWeight * strength) / (options.k + index + 1);
+    item.explanation.keyword = keywordExplanation(index + 1, hit);
   });
   vector.forEach((hit, index) => {
     const item = entry(hit.id);
@@ -67,7 +80,11 @@ export function singleSignal(mode: Exclude<SearchMode, 'hybrid'>, hits: KeywordH
     return {
       id: hit.id,
       score: hit.score,
-      explanation: { mode, keyword: { rank, score: hit.score }, vector: null, fusion: null, context: null },
+      explanation: { mode, keyword: keywordExplanation(rank, hit), vector: null, fusion: null, context: null },
     };
   });
+}
+
+function keywordExplanation(rank: number, hit: KeywordHit): NonNullable<SearchExplanation['keyword']> {
+  return { rank, score: hit.score, ...(hit.coverage !== undefined && { coverage: hit.coverage }) };
 }

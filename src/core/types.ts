@@ -131,6 +131,12 @@ export interface KeywordHit {
   id: string;
   /** Higher is better (e.g. negated BM25). */
   score: number;
+  /**
+   * How much of the query the memory's words cover, weighed by how rare each word is in the user's
+   * memories (Σ idf of the query words it contains / Σ idf of all query words), 0–1; absent when
+   * the store does not tell.
+   */
+  coverage?: number;
 }
 
 export interface VectorHit {
@@ -141,7 +147,8 @@ export interface VectorHit {
 
 export interface SearchExplanation {
   mode: SearchMode;
-  keyword: { rank: number; score: number } | null;
+  /** `coverage`: the share of the query (idf-weighted) the memory's words cover, when the store tells. */
+  keyword: { rank: number; score: number; coverage?: number } | null;
   vector: { rank: number; similarity: number } | null;
   fusion: { method: 'rrf'; k: number; keywordWeight: number; vectorWeight: number } | null;
   /**

@@ -7,7 +7,7 @@ import { prng, unitVector } from '../../bench/gen.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { LATEST_VERSION } from '../../src/stores/sqlite/migrations.js';
 import { watchEventLoop } from '../helpers/event-loop.js';
-import { DIMENSION, filter, makeMemory, runConformance, vectorFor } from './conformance.js';
+import { DIMENSION, filter, idAt, makeMemory, runConformance, vectorFor } from './conformance.js';
 
 runConformance('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
@@ -28,6 +28,33 @@ runConformance('sqlite', async () => {
 });
 
 describe('sqlite store specifics', () => {
+  it('reports how much of the query each keyword hit covers, each word weighed by its rarity in the user’s memories', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+    const store = new SqliteStore({ path: join(dir, 'engram.db') });
+    await store.init();
+    try {
+      const contents = [
+        'I should call the plumber',
+        'we should book the tickets',
+        'you should water the plants',
+        'peanut sauce should be avoided: I am allergic to peanuts',
+      ];
+      await store.insert(
+        contents.map((content, i) => ({ memory: makeMemory(i + 1, { content }), vector: vectorFor(i + 1) })),
+        [],
+      );
+      const hits = await store.keywordSearch('alice', ['should', 'peanuts'], filter(), 10);
+      const coverage = new Map(hits.map((hit) => [hit.id, hit.coverage as number]));
+      // "peanuts" is rare in Alice's memories, "should" is in all of them.
+      expect(coverage.get(idAt(4))).toBeCloseTo(1, 6);
+      for (const id of [idAt(1), idAt(2), idAt(3)]) expect(coverage.get(id)).toBeLessThan(0.2);
+      expect(hits[0]?.id).toBe(idAt(4));
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs in WAL mode with the schema at the latest version, and refuses a newer schema', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
     const path = join(dir, 'engram.db');

@@ -33,7 +33,13 @@ export const num = (value: number): string => String(Number(value.toPrecision(3)
 export function explain(explanation: SearchExplanation): string {
   const why: string[] = [];
   if (explanation.keyword)
-    why.push(`keyword rank ${explanation.keyword.rank} (score ${num(explanation.keyword.score)})`);
+    why.push(
+      `keyword rank ${explanation.keyword.rank} (score ${num(explanation.keyword.score)}${
+        explanation.keyword.coverage === undefined
+          ? ''
+          : `, covers ${Math.round(explanation.keyword.coverage * 100)} % of the query`
+      })`,
+    );
   if (explanation.vector)
     why.push(`vector rank ${explanation.vector.rank} (similarity ${num(explanation.vector.similarity)})`);
   if (explanation.context) why.push(contextReason(explanation.context));

@@ -6,7 +6,16 @@ import { errorResponses, filterFromQuery, filterQuerySchema, json } from './shar
 const explanationSchema = z
   .object({
     mode: z.enum(['hybrid', 'vector', 'keyword']),
-    keyword: z.object({ rank: z.number(), score: z.number() }).nullable(),
+    keyword: z
+      .object({
+        rank: z.number(),
+        score: z.number(),
+        coverage: z
+          .number()
+          .optional()
+          .openapi({ description: 'share of the query (idf-weighted) the memory covers; SQLite store' }),
+      })
+      .nullable(),
     vector: z.object({ rank: z.number(), similarity: z.number() }).nullable(),
     fusion: z
       .object({ method: z.literal('rrf'), k: z.number(), keywordWeight: z.number(), vectorWeight: z.number() })

@@ -41,7 +41,10 @@ export interface KeywordQuery {
 
 const quote = (text: string) => `"${text.replaceAll('"', '""')}"`;
 
-export function rankKeyword(statements: Statements, query: KeywordQuery): { id: string; score: number }[] {
+export function rankKeyword(
+  statements: Statements,
+  query: KeywordQuery,
+): { id: string; score: number; coverage: number }[] {
   const { owner, where, params } = query;
   const stems = [...new Set(query.terms.map((term) => stemmer(term)))];
   if (stems.length === 0) return [];
@@ -91,13 +94,17 @@ export function rankKeyword(statements: Statements, query: KeywordQuery): { id: 
     }),
   );
   const avgLength = docs.reduce((sum, doc) => sum + doc.length, 0) / docs.length || 1;
+  const idfTotal = [...idf.values()].reduce((sum, value) => sum + value, 0);
   const scored = docs.map((doc, order) => {
     let score = 0;
+    let covered = 0;
     for (const [stem, tf] of doc.tf) {
-      score += ((idf.get(stem) ?? 0) * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * doc.length) / avgLength));
+      const weight = idf.get(stem) ?? 0;
+      score += (weight * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * doc.length) / avgLength));
+      covered += weight;
     }
-    return { id: doc.id, score, order };
+    return { id: doc.id, score, coverage: idfTotal > 0 ? covered / idfTotal : 0, order };
   });
   scored.sort((a, b) => b.score - a.score || a.order - b.order);
-  return scored.slice(0, query.limit).map(({ id, score }) => ({ id, score }));
+  return scored.slice(0, query.limit).map(({ id, score, coverage }) => ({ id, score, coverage }));
 }

@@ -33,7 +33,7 @@ export class SqliteReaders {
   }
 
   /** A keyword search ranked with the user's own statistics (sqlite-keyword.ts). */
-  keyword(query: KeywordQuery): Promise<{ id: string; score: number }[]> {
+  keyword(query: KeywordQuery): Promise<{ id: string; score: number; coverage: number }[]> {
     return this.#run({ keyword: query });
   }
 

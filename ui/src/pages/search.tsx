@@ -8,7 +8,8 @@ import { Highlight } from './highlight';
 export function explain(explanation: Explanation): string[] {
   const lines: string[] = [];
   const { keyword, vector, fusion, context, recency, relevance } = explanation;
-  lines.push(keyword ? `keyword #${keyword.rank} (BM25 ${keyword.score.toFixed(2)})` : 'no keyword match');
+  const covers = keyword?.coverage === undefined ? '' : `, covers ${Math.round(keyword.coverage * 100)}% of the query`;
+  lines.push(keyword ? `keyword #${keyword.rank} (BM25 ${keyword.score.toFixed(2)}${covers})` : 'no keyword match');
   lines.push(vector ? `vector #${vector.rank} (cosine ${vector.similarity.toFixed(3)})` : 'no vector match');
   if (fusion) {
     lines.push(
