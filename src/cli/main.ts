@@ -90,12 +90,15 @@ function configFrom(command: Command, extra: Record<string, unknown> = {}): Conf
   return loadConfig({ ...(global.config !== undefined && { file: global.config }), overrides });
 }
 
-/** Runs a command against an opened service and always closes it. */
+/**
+ * Runs a command against an opened service and always closes it. A one-shot command embeds with
+ * one model worker: a second one for queries (the server's default) would only double its start.
+ */
 async function withService<T>(
   command: Command,
   work: (service: MemoryService, config: Config) => Promise<T>,
 ): Promise<T> {
-  const config = configFrom(command);
+  const config = configFrom(command, { embed: { queryWorker: false } });
   const service = await openService(config);
   try {
     return await work(service, config);

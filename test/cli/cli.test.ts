@@ -32,6 +32,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+/** Each test runs a dozen CLI processes, each loading the model: minutes on a busy 2-core machine. */
 describe('engram CLI', () => {
   it('adds, searches with explanations, lists, exports and imports', async () => {
     expect(
@@ -77,7 +78,7 @@ describe('engram CLI', () => {
     expect(imported.stderr).toMatch(/line \d+: /);
     expect(imported.code).toBe(1);
     expect((await engram(['list', '--user', 'bob', '--json'])).stdout).toContain('oat milk');
-  });
+  }, 180_000);
 
   it('creates, lists and revokes keys without ever storing or listing the secret', async () => {
     const created = await engram(['keys', 'create', '--user', 'alice', '--name', 'laptop']);
@@ -131,7 +132,7 @@ describe('engram CLI', () => {
     // … until compact rewrites the file; the rest is intact.
     expect(await occurrences()).toBe(0);
     expect((await engram(['search', 'orchids', '--user', 'erin'])).stdout.split('\n')[0]).toContain('orchids');
-  });
+  }, 180_000);
 
   it('fails with a clear message on bad configuration', async () => {
     const result = await engram(['list'], { ENGRAM_PORT: 'eighty' });
