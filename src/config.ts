@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_MIN_RELEVANCE } from './core/search.js';
 import { embedderNames } from './embed/registry.js';
 import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
@@ -115,7 +116,7 @@ export const configSchema = z
       .strictObject({
         rrfK: z.coerce.number().min(0).default(5),
         /** Cosine similarity to the query a search result needs to be marked relevant (depends on the model). */
-        minRelevance: z.coerce.number().min(-1).max(1).default(0.1),
+        minRelevance: z.coerce.number().min(-1).max(1).default(DEFAULT_MIN_RELEVANCE),
         keywordWeight: z.coerce.number().min(0).default(1),
         /** What a keyword hit covering none of the query's (idf-weighted) words still counts in fusion; 1 = off. */
         keywordCoverageFloor: z.coerce.number().min(0).max(1).default(0.3),

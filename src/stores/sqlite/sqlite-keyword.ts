@@ -46,7 +46,10 @@ export function rankKeyword(
   query: KeywordQuery,
 ): { id: string; score: number; coverage: number }[] {
   const { owner, where, params } = query;
-  const stems = [...new Set(query.terms.map((term) => stemmer(term)))];
+  // Each distinct stem with one query word that has it (the word is what FTS5 is asked for).
+  const termOf = new Map<string, string>();
+  for (const term of query.terms) if (!termOf.has(stemmer(term))) termOf.set(stemmer(term), term);
+  const stems = [...termOf.keys()];
   if (stems.length === 0) return [];
   const match = `owner : ${quote(owner)} AND content : (${query.terms.map(quote).join(' OR ')})`;
   const from = `FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ? AND ${where}`;
@@ -88,7 +91,7 @@ export function rankKeyword(
   const total = count(`owner : ${quote(owner)}`);
   const idf = new Map(
     stems.map((stem) => {
-      const term = query.terms.find((t) => stemmer(t) === stem) as string;
+      const term = termOf.get(stem) as string;
       const n = count(`owner : ${quote(owner)} AND content : ${quote(term)}`);
       return [stem, Math.log(1 + (total - n + 0.5) / (n + 0.5))];
     }),
