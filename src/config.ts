@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { DEFAULT_MIN_RELEVANCE } from './core/search.js';
 import { embedderNames } from './embed/registry.js';
 import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
+import { defaultDataDir } from './util/paths.js';
 
 /**
  * Every setting, in one zod schema: the source of the types, the defaults and the docs
@@ -12,13 +14,16 @@ import { STORE_NAMES } from './stores/registry.js';
  * Precedence: defaults < config file (`ENGRAM_CONFIG`/`--config`, JSON) < environment < CLI flags.
  */
 
+const TELEGRAM_IDS = 'expected Telegram user ids (whole numbers), comma-separated, e.g. 12345,67890';
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 export const configSchema = z
   .strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: int(0, 65_535).default(8765),
-    dataDir: z.string().min(1).default('./data'),
+    /** Default: `./data` in a git checkout, the per-user data directory when installed (util/paths.ts). */
+    dataDir: z.string().min(1).default(defaultDataDir),
     store: z.enum(STORE_NAMES).default('sqlite'),
     embedder: z.enum(embedderNames).default('use'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -232,7 +237,9 @@ export const configSchema = z
                   .filter(Boolean)
                   .map(Number),
           )
-          .pipe(z.array(z.number().int().positive()))
+          .pipe(
+            z.array(z.number({ error: TELEGRAM_IDS }).int({ error: TELEGRAM_IDS }).positive({ error: TELEGRAM_IDS })),
+          )
           .default([]),
         /** Bot API server (a local one: https://github.com/tdlib/telegram-bot-api). */
         apiRoot: z.url().default('https://api.telegram.org'),
@@ -481,7 +488,45 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const envNameOf = (path: string): string | undefined => Object.entries(ENV_VARS).find(([, p]) => p === path)?.[0];
+/** The variable behind a setting, or behind the setting an issue's path is inside (`telegram.allowedIds.0`). */
+function envNameOf(path: string): { name: string; path: string } | undefined {
+  for (let parts = path.split('.'); parts.length > 0; parts = parts.slice(0, -1)) {
+    const prefix = parts.join('.');
+    const name = Object.entries(ENV_VARS).find(([, p]) => p === prefix)?.[0];
+    if (name) return { name, path: prefix };
+  }
+  return undefined;
+}
+
+/**
+ * Variables of Engram's deployment files (deploy/compose.yaml reads them from the same `.env`),
+ * and of its test and CI scripts: not settings, but not typos either.
+ */
+const OTHER_VARS = new Set([
+  'ENGRAM_CONFIG',
+  'ENGRAM_IMAGE',
+  'ENGRAM_PUBLISH',
+  'ENGRAM_PG_PUBLISH',
+  'ENGRAM_REPLICAS',
+  'ENGRAM_CPUS',
+  'ENGRAM_MEMORY',
+  'ENGRAM_PG_PORT',
+  'ENGRAM_REDIS_PORT',
+  'ENGRAM_SERVICES_DIR',
+]);
+
+/**
+ * One warning per `ENGRAM_*` variable that is no setting (a typo is otherwise silently ignored),
+ * with the closest setting's name.
+ */
+export function unknownEnvWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+  const known = [...Object.keys(ENV_VARS), ...[...SECRET_VARS].map((name) => `${name}_FILE`), ...OTHER_VARS];
+  const knownSet = new Set(known);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('ENGRAM_') && !knownSet.has(name) && !name.startsWith('ENGRAM_TEST_'))
+    .sort()
+    .map((name) => `${name} is not an Engram setting (did you mean ${closest(name, known)}?); it is ignored`);
+}
 
 /**
  * Parses the configuration once and freezes it. Fails fast with a message naming the variable.
@@ -503,8 +548,8 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.map(String).join('.');
-      const name = envNameOf(path);
-      return `  ${name ? `${name} (${path})` : path || '(root)'}: ${issue.message}`;
+      const variable = envNameOf(path);
+      return `  ${variable ? `${variable.name} (${variable.path})` : path || '(root)'}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }

@@ -4,7 +4,7 @@
  * server (ENGRAM_BOT_SERVER_URL + an admin ENGRAM_BOT_API_KEY) or a local data directory.
  */
 import { join } from 'node:path';
-import { webhookCallback } from 'grammy';
+import { GrammyError, HttpError, webhookCallback } from 'grammy';
 import type { EngramClient } from '../client/engram-client.js';
 import type { Config } from '../config.js';
 import { EngramError } from '../core/errors.js';
@@ -63,6 +63,34 @@ export interface WebhookHost {
 }
 
 export async function startBot(bot: TelegramBot, config: Config, app?: WebhookHost): Promise<void> {
+  try {
+    await connectBot(bot, config, app);
+  } catch (error) {
+    throw telegramError(error, config);
+  }
+}
+
+/** What went wrong reaching Telegram, in one line that says what to do. */
+function telegramError(error: unknown, config: Config): unknown {
+  if (error instanceof GrammyError && (error.error_code === 401 || error.error_code === 404)) {
+    return new EngramError(
+      'invalid_request',
+      `Telegram refused ENGRAM_TELEGRAM_TOKEN (${error.error_code} ${error.description}): copy the bot's token from @BotFather again`,
+    );
+  }
+  if (error instanceof GrammyError) {
+    return new EngramError('unavailable', `Telegram answered ${error.error_code} ${error.description}`);
+  }
+  if (error instanceof HttpError) {
+    return new EngramError(
+      'unavailable',
+      `cannot reach Telegram at ${config.telegram.apiRoot} (${(error.error as Error)?.message ?? error.message}); check the network or ENGRAM_TELEGRAM_API_ROOT`,
+    );
+  }
+  return error;
+}
+
+async function connectBot(bot: TelegramBot, config: Config, app?: WebhookHost): Promise<void> {
   const { webhookUrl, webhookSecret } = config.telegram;
   if (!webhookUrl) {
     await bot.start();

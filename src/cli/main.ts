@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { KeyStore } from '../auth/key-store.js';
@@ -12,7 +12,7 @@ import {
   startBot,
   type TelegramBot,
 } from '../bot/index.js';
-import { type Config, ConfigError, loadConfig } from '../config.js';
+import { type Config, ConfigError, loadConfig, unknownEnvWarnings } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import { reindex } from '../core/reindex.js';
@@ -34,6 +34,7 @@ import { withoutCredentials } from '../util/credentials.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerEraseCommands } from './erase-commands.js';
 import { formatMemory, formatSearchResult, progressBar } from './format.js';
+import { registerMcpConfigCommand } from './mcp-config.js';
 
 const CLI_ACTOR: Actor = { name: 'cli', source: 'cli' };
 
@@ -68,6 +69,11 @@ const positiveInt = (value: string): number => {
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a positive whole number');
   return parsed;
 };
+const portNumber = (value: string): number => {
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || parsed > 65_535) throw new InvalidArgumentError('expected a port number, 0–65535');
+  return parsed;
+};
 const parseJsonOption = (value: string): unknown => {
   try {
     return JSON.parse(value);
@@ -90,6 +96,19 @@ function configFrom(command: Command, extra: Record<string, unknown> = {}): Conf
   return loadConfig({ ...(global.config !== undefined && { file: global.config }), overrides });
 }
 
+/** Creates the data directory if needed; one line saying what to do when it cannot be written. */
+function prepareDataDir(config: Config): void {
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    accessSync(config.dataDir, constants.W_OK);
+  } catch (error) {
+    throw new ConfigError(
+      `cannot write the data directory ${config.dataDir} (${(error as NodeJS.ErrnoException).code ?? 'error'}); ` +
+        'choose another with --data-dir or ENGRAM_DATA_DIR, or give this user write access to it',
+    );
+  }
+}
+
 /**
  * Runs a command against an opened service and always closes it. A one-shot command embeds with
  * one model worker: a second one for queries (the server's default) would only double its start.
@@ -99,6 +118,7 @@ async function withService<T>(
   work: (service: MemoryService, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = configFrom(command, { embed: { queryWorker: false } });
+  prepareDataDir(config);
   const service = await openService(config);
   try {
     return await work(service, config);
@@ -114,7 +134,10 @@ export function buildCli(): Command {
     .description('Engram: self-hosted long-term memory for AI assistants')
     .version('0.1.0')
     .option('-c, --config <file>', 'JSON config file (see docs/configuration.md)')
-    .option('-d, --data-dir <dir>', 'data directory (ENGRAM_DATA_DIR, default ./data)')
+    .option(
+      '-d, --data-dir <dir>',
+      'data directory (ENGRAM_DATA_DIR; default ./data in a git checkout, else the per-user data directory)',
+    )
     .addOption(new Option('--store <name>', 'storage backend (ENGRAM_STORE)').choices(STORE_NAMES))
     .addOption(new Option('--embedder <name>', 'embedder (ENGRAM_EMBEDDER)').choices(embedderNames))
     .showHelpAfterError();
@@ -123,7 +146,7 @@ export function buildCli(): Command {
     .command('serve')
     .description('run the HTTP server: REST /v1, MCP at /mcp and /sse, /health, /metrics')
     .option('-H, --host <host>', 'address to listen on (ENGRAM_HOST, default 127.0.0.1)')
-    .option('-p, --port <port>', 'port (ENGRAM_PORT, default 8765)', Number)
+    .option('-p, --port <port>', 'port (ENGRAM_PORT, default 8765)', portNumber)
     .option('--bot', 'also run the Telegram bot in this process (see docs/bot.md)')
     .action(async (options: { host?: string; port?: number; bot?: boolean }, command: Command) => {
       const config = configFrom(command, {
@@ -131,8 +154,9 @@ export function buildCli(): Command {
         ...(options.port !== undefined && { port: options.port }),
       });
       const logger = createLogger(config.logLevel);
-      // A bot that cannot run fails the start before anything is opened.
+      // A bot configured wrongly fails the start before anything is opened.
       if (options.bot) checkBotConfig(config);
+      prepareDataDir(config);
       const tracing = startTracing();
       if (tracing) logger.info({ endpoint: withoutCredentials(tracing.endpoint) }, 'exporting traces');
       const started = performance.now();
@@ -149,15 +173,23 @@ export function buildCli(): Command {
       });
       let bot: TelegramBot | null = null;
       if (options.bot) {
+        // The bot failing to reach Telegram (a revoked token, no network) never takes the memory server down.
         try {
           bot = createBot(config, new LocalClient(service, server.deps.kb), logger, server.deps.llm);
           await startBot(bot, config, server.app);
         } catch (error) {
-          await server.close();
-          throw error;
+          await bot?.stop({ flush: false }).catch(() => undefined);
+          bot = null;
+          logger.error({ err: (error as Error).message }, 'telegram bot not started');
+          process.stderr.write(
+            `engram: the Telegram bot did not start: ${(error as Error).message}. The memory server keeps running.\n`,
+          );
         }
       }
       logger.info({ ms: Math.round(performance.now() - started) }, 'ready');
+      process.stderr.write(
+        `Engram is ready: REST ${server.url}/v1, MCP ${server.url}/mcp, web UI ${server.url}/ — data in ${config.dataDir}\n`,
+      );
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
         await bot?.stop();
@@ -184,6 +216,7 @@ export function buildCli(): Command {
           throw new EngramError('invalid_request', 'ENGRAM_BOT_SERVER_URL needs ENGRAM_BOT_API_KEY (an admin key)');
         client = new HttpClient(serverUrl, apiKey);
       } else {
+        prepareDataDir(config);
         const service = await openService(config);
         const kb = await openKnowledgeBase(config, service, logger);
         client = new LocalClient(service, kb);
@@ -215,6 +248,7 @@ export function buildCli(): Command {
     .addOption(userOption())
     .action(async (options: { user: string }, command: Command) => {
       const config = configFrom(command);
+      prepareDataDir(config);
       const tracing = startTracing();
       const service = await openService(config);
       // The process runs jobs too: an async store_memory finishes while the client stays connected
@@ -440,6 +474,7 @@ export function buildCli(): Command {
       }
     });
 
+  registerMcpConfigCommand(program, (command) => configFrom(command), print);
   registerBackupCommands(program, (command) => configFrom(command), print);
   registerEraseCommands(program, {
     configOf: (command) => configFrom(command),
@@ -513,6 +548,9 @@ export async function main(argv: string[]): Promise<void> {
   // directories 0700, whatever the shell's umask.
   process.umask(0o077);
   try {
+    // Settings in ./.env, under the environment's (which wins).
+    if (existsSync('.env')) process.loadEnvFile('.env');
+    for (const warning of unknownEnvWarnings()) process.stderr.write(`engram: warning: ${warning}\n`);
     await buildCli().parseAsync(argv);
   } catch (error) {
     if (error instanceof EngramError || error instanceof ConfigError) {

@@ -6,7 +6,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Redis } from 'ioredis';
 import { KeyStore } from '../auth/key-store.js';
 import { type BackupObserver, BackupScheduler, backupDir, sqliteFile } from '../backup/index.js';
-import { type Config, isLoopback } from '../config.js';
+import { type Config, ConfigError, isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
 import { Sweeper, type SweepTask } from '../core/sweeper.js';
@@ -49,6 +49,27 @@ export function checkExposure(config: Config, keys: KeyStore): void {
         `(or --user <id>), or listen on 127.0.0.1`,
     );
   }
+}
+
+/** The port being taken or reserved, in one line that says what to do. */
+function listenError(error: NodeJS.ErrnoException, config: Config): Error {
+  const where = `${config.host}:${config.port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new ConfigError(
+      `${where} is already in use (another Engram, or another program); stop it, or choose another port with --port or ENGRAM_PORT`,
+    );
+  }
+  if (error.code === 'EACCES') {
+    return new ConfigError(
+      `not allowed to listen on ${where} (ports below 1024 need privileges); choose a port above 1023 with --port or ENGRAM_PORT`,
+    );
+  }
+  if (error.code === 'EADDRNOTAVAIL') {
+    return new ConfigError(
+      `${config.host} is not an address of this machine; choose another with --host or ENGRAM_HOST`,
+    );
+  }
+  return error;
 }
 
 /**
@@ -123,10 +144,13 @@ export async function startServer(
   const deps: ServerDeps = { config, service, jobs: jobs.queue, keys, logger, metrics, redis, kb, llm, lifecycle };
   const app = createApp(deps);
   const listener = getRequestListener(app.fetch, { hostname: config.host, errorHandler: requestError(logger) });
-  const server: ServerType = await new Promise((resolve, reject) => {
+  const server = await new Promise<ServerType>((resolve, reject) => {
     const s = createServer(listener);
-    s.once('error', reject);
+    s.once('error', (error) => reject(listenError(error, config)));
     s.listen(config.port, config.host, () => resolve(s));
+  }).catch(async (error: unknown) => {
+    await kb?.close();
+    throw error;
   });
   answerClientErrors(server);
   const { port } = server.address() as AddressInfo;

@@ -23,6 +23,11 @@ export function createUse(config: z.output<typeof useSelectConfigSchema>): Embed
   if (config.backend === 'tfjs') return tfjs();
   const onnx = createUseOnnxEmbedder({ queryWorker: config.queryWorker, ...(threads !== undefined && { threads }) });
   return new FallbackEmbedder(onnx, tfjs(), (error) => {
-    process.emitWarning(`onnxruntime could not start (${(error as Error).message}); using the TF.js runtime`);
+    const message = (error as Error).message;
+    // onnxruntime-node is an optional dependency: npm drops it when its install script fails.
+    const hint = message.includes("'onnxruntime-node'")
+      ? ' (onnxruntime-node is not installed: reinstall Engram with ONNXRUNTIME_NODE_INSTALL=skip, see the README)'
+      : '';
+    process.emitWarning(`onnxruntime could not start (${message}); using the TF.js runtime${hint}`);
   });
 }

@@ -4,19 +4,12 @@
  * API. The UI calls the REST API like any client, with the user's key as a Bearer token.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import { packageRoot } from '../../util/paths.js';
 import type { AppEnv, ServerDeps } from '../context.js';
-
-/** The package root: the nearest folder above this module with a package.json (src/ or dist/src/ alike). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 export const UI_DIR = join(packageRoot(), 'dist', 'ui');
 
