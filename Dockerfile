@@ -2,7 +2,11 @@
 # Engram: one image for `serve` (default), `bot` and `mcp`. See docs/deploy.md.
 #
 #   docker build -t engram .
-#   docker run -p 8765:8765 -v engram-data:/data engram
+#   docker run --rm -v engram-data:/data engram keys create --admin   # once: prints an admin key
+#   docker run --rm -p 127.0.0.1:8765:8765 -v engram-data:/data engram
+#
+# The server listens on 0.0.0.0 inside the container, so it refuses to start until the data
+# volume holds an API key: create one first (it is shown only once), then send it as a Bearer token.
 #
 # Pinned base (Node.js 26, the LTS line), the same for both stages; bump it here (docs/operations.md, "Upgrades").
 ARG NODE_IMAGE=node:26.12.1-trixie-slim
