@@ -2,10 +2,14 @@
 # Engram: one image for `serve` (default), `bot` and `mcp`. See docs/deploy.md.
 #
 #   docker build -t engram .
-#   docker run -p 8765:8765 -v engram-data:/data engram
+#   docker run --rm -v engram-data:/data engram keys create --admin   # once: prints an admin key
+#   docker run --rm -p 127.0.0.1:8765:8765 -v engram-data:/data engram
 #
-# Pinned base; bump both stages together (docs/operations.md, "Upgrades").
-ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+# The server listens on 0.0.0.0 inside the container, so it refuses to start until the data
+# volume holds an API key: create one first (it is shown only once), then send it as a Bearer token.
+#
+# Pinned base (Node.js 26, the LTS line), the same for both stages; bump it here (docs/operations.md, "Upgrades").
+ARG NODE_IMAGE=node:26.12.1-trixie-slim
 
 # ---- build: compile TypeScript and the native modules, then drop dev dependencies ----
 FROM ${NODE_IMAGE} AS build
@@ -14,9 +18,14 @@ WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json .npmrc ./
-# Dependencies first (cached while only the sources change); install scripts run in `npm rebuild`.
-RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild
+# onnxruntime-node's install script only downloads the CUDA provider from nuget.org; the CPU
+# binaries are in the package. Never run it (package.json "allowScripts" denies it too, for npm
+# versions that read that field).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+# Dependencies first (cached while only the sources change). No install script runs, then the one
+# native module is built: better-sqlite3 (prebuilt binary, or from source).
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
@@ -24,6 +33,14 @@ COPY bench ./bench
 COPY ui ./ui
 COPY scripts/build-ui.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# onnxruntime-node ships binaries for darwin, win32 and linux on arm64 and x64: keep only
+# this build's platform (a multi-arch build runs this stage once per platform).
+RUN ort=node_modules/onnxruntime-node/bin/napi-v6 \
+ && keep="$(node -p 'process.platform + "/" + process.arch')" \
+ && if [ -d "$ort" ]; then \
+      find "$ort" -mindepth 2 -maxdepth 2 ! -path "$ort/$keep" -exec rm -rf {} + \
+      && find "$ort" -mindepth 1 -maxdepth 1 -type d -empty -delete; \
+    fi
 
 # ---- runtime: slim, non-root, read-only root filesystem compatible ----
 FROM ${NODE_IMAGE} AS runtime

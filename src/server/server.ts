@@ -43,10 +43,15 @@ export function checkExposure(config: Config, keys: KeyStore): void {
     );
   }
   if (!keys.hasActiveKeys()) {
+    // The first start of the Docker image ends here (it listens on 0.0.0.0): name the exact command.
     throw new EngramError(
       'invalid_request',
-      `refusing to listen on ${config.host} without API keys; create one with \`engram keys create --admin\` ` +
-        `(or --user <id>), or listen on 127.0.0.1`,
+      `refusing to listen on ${config.host} without API keys in ${config.dataDir}. ` +
+        'Create an admin key there first (it is printed once), then start again:\n' +
+        '  engram keys create --admin\n' +
+        '  Docker:  docker run --rm -v engram-data:/data engram keys create --admin\n' +
+        '  Compose: docker compose run --rm engram keys create --admin\n' +
+        'or listen on 127.0.0.1 to run without keys.',
     );
   }
 }

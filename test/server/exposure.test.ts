@@ -18,6 +18,19 @@ describe('listening address safety', () => {
     const keys = new KeyStore(dataDir);
     const config = testConfig({ host: '0.0.0.0', dataDir });
     expect(() => checkExposure(config, keys)).toThrow(/refusing to listen on 0\.0\.0\.0 without API keys/);
+    // The refusal tells where the key goes and the exact command for each way of running Engram.
+    const refusal = (() => {
+      try {
+        checkExposure(config, keys);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(refusal).toContain(`without API keys in ${dataDir}`);
+    expect(refusal).toContain('engram keys create --admin\n');
+    expect(refusal).toContain('docker run --rm -v engram-data:/data engram keys create --admin');
+    expect(refusal).toContain('docker compose run --rm engram keys create --admin');
     await keys.create({ admin: true });
     expect(() => checkExposure(config, keys)).not.toThrow();
     expect(() => checkExposure(testConfig({ host: '0.0.0.0', dataDir, auth: { mode: 'none' } }), keys)).toThrow(
