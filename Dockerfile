@@ -58,7 +58,9 @@ ENV NODE_ENV=production \
 # The embedding model (Universal Sentence Encoder) is part of node_modules: nothing is downloaded at start.
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+# The program and the web UI; the benchmarks (dist/bench) stay behind, as in the npm package.
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/ui ./dist/ui
 COPY --from=build /app/bin ./bin
 COPY docs ./docs
 RUN mkdir -p /data && chown node:node /data

@@ -499,8 +499,8 @@ function envNameOf(path: string): { name: string; path: string } | undefined {
 }
 
 /**
- * Variables of Engram's deployment files (deploy/compose.yaml reads them from the same `.env`),
- * and of its test and CI scripts: not settings, but not typos either.
+ * Variables of Engram's deployment files (deploy/compose.yaml reads them from the same `.env`):
+ * not settings, but not typos either.
  */
 const OTHER_VARS = new Set([
   'ENGRAM_CONFIG',
@@ -510,9 +510,6 @@ const OTHER_VARS = new Set([
   'ENGRAM_REPLICAS',
   'ENGRAM_CPUS',
   'ENGRAM_MEMORY',
-  'ENGRAM_PG_PORT',
-  'ENGRAM_REDIS_PORT',
-  'ENGRAM_SERVICES_DIR',
 ]);
 
 /**
