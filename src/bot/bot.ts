@@ -8,14 +8,23 @@
  * Bursts are journaled (journal.ts) and notes keyed by their first message, so a restart neither
  * loses nor duplicates a note.
  */
-import { Bot, type Context, InputFile } from 'grammy';
+import { Bot, type CommandContext, type Context, InputFile } from 'grammy';
 import type { Message } from 'grammy/types';
 import { answerFromMemory, runAgent, type Source } from '../agent/agent.js';
 import type { EngramClient } from '../client/engram-client.js';
 import { EngramError, isEngramError, publicError } from '../core/errors.js';
 import type { ChatMessage, ChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
-import { answerText, escapeHtml, HELP, noteFromMessages, resultsText, savedText, statusText } from './format.js';
+import {
+  answerText,
+  eraseText,
+  escapeHtml,
+  HELP,
+  noteFromMessages,
+  resultsText,
+  savedText,
+  statusText,
+} from './format.js';
 import { Journal, type Mode, type PendingMessage } from './journal.js';
 
 export interface TelegramBotOptions {
@@ -43,7 +52,10 @@ const COMMANDS = [
   { command: 'ask', description: 'Answer from your notes and memories' },
   { command: 'agent', description: 'Assistant with memory (needs an LLM)' },
   { command: 'search', description: 'Find notes and memories' },
-  { command: 'forget', description: 'Delete one memory by id' },
+  { command: 'delete', description: 'Delete one memory by id (undoable)' },
+  { command: 'restore', description: 'Bring a deleted memory back' },
+  { command: 'forget', description: 'Erase one memory for good' },
+  { command: 'deletenote', description: 'Delete one of your notes' },
   { command: 'export', description: 'Download your memories (JSONL)' },
   { command: 'status', description: 'What is stored for you' },
   { command: 'settings', description: 'Current mode and settings' },
@@ -143,14 +155,40 @@ export class TelegramBot {
         await ctx.reply(resultsText(query, found, true), { parse_mode: 'HTML' });
       });
     });
-    bot.command('forget', async (ctx) => {
-      const id = ctx.match.trim();
-      if (id === '') return void (await ctx.reply('Usage: /forget <memory id> (ids are shown by /search)'));
+    // One meaning per word, as in the CLI, REST and MCP: delete can be undone, restore undoes it,
+    // forget erases for good. Notes are deleted whole (their file is in git), never one section.
+    bot.command('delete', (ctx) =>
+      this.#byId(ctx, 'delete', async (user, id) =>
+        eraseText(await this.#options.client.delete(user, id), id, {
+          done: `🗑 Deleted <code>${escapeHtml(id)}</code>. /restore ${escapeHtml(id)} brings it back.`,
+        }),
+      ),
+    );
+    bot.command('restore', (ctx) =>
+      this.#byId(ctx, 'restore', async (user, id) =>
+        (await this.#options.client.restore(user, id))
+          ? `♻️ Restored <code>${escapeHtml(id)}</code>.`
+          : 'No deleted memory of yours has that id.',
+      ),
+    );
+    bot.command('forget', (ctx) =>
+      this.#byId(ctx, 'forget', async (user, id) =>
+        eraseText(await this.#options.client.forget(user, id), id, {
+          done: `🧹 Forgotten for good: <code>${escapeHtml(id)}</code> and its history are erased.`,
+        }),
+      ),
+    );
+    bot.command('deletenote', async (ctx) => {
+      const path = ctx.match.trim();
+      if (path === '') return void (await ctx.reply('Usage: /deletenote <note path> (paths are shown by /search)'));
       await this.#guard(ctx, async () => {
-        const gone = await this.#options.client.forget(this.#user(ctx), id);
-        await ctx.reply(gone ? `🗑 Forgotten: <code>${escapeHtml(id)}</code>` : 'No memory of yours has that id.', {
-          parse_mode: 'HTML',
-        });
+        const deleted = await this.#options.client.deleteNote(this.#user(ctx), path);
+        await ctx.reply(
+          deleted
+            ? `🗑 Deleted the note <code>${escapeHtml(path)}</code>: its file is removed from the knowledge base (a git commit) and it is no longer found.`
+            : 'You have no note at that path.',
+          { parse_mode: 'HTML' },
+        );
       });
     });
     bot.command('export', (ctx) =>
@@ -189,6 +227,19 @@ export class TelegramBot {
     bot.on('message:text', (ctx) => this.#onContent(ctx, ctx.msg.text));
     bot.on('message:caption', (ctx) => this.#onContent(ctx, ctx.msg.caption ?? ''));
     bot.on('message:document', (ctx) => this.#onDocument(ctx));
+  }
+
+  /** A command taking one memory id: usage when it is missing, the reply from `work` otherwise. */
+  async #byId(
+    ctx: CommandContext<Context>,
+    command: string,
+    work: (user: string, id: string) => Promise<string>,
+  ): Promise<void> {
+    const id = ctx.match.trim();
+    if (id === '') return void (await ctx.reply(`Usage: /${command} <memory id> (ids are shown by /search)`));
+    await this.#guard(ctx, async () => {
+      await ctx.reply(await work(this.#user(ctx), id), { parse_mode: 'HTML' });
+    });
   }
 
   async #setMode(ctx: Context & { chat: { id: number } }, mode: Mode): Promise<void> {

@@ -1,7 +1,7 @@
 /** Telegram HTML formatting for the bot's replies (Telegram's limit is 4,096 characters a message). */
 
 import type { Source } from '../agent/agent.js';
-import type { FoundMemory, SavedNote, UserStatus } from '../client/engram-client.js';
+import type { EraseOutcome, FoundMemory, SavedNote, UserStatus } from '../client/engram-client.js';
 import type { PendingMessage } from './journal.js';
 
 export const MAX_MESSAGE = 4_096;
@@ -26,7 +26,9 @@ export const HELP = [
   '<b>Commands</b>',
   '/ask &lt;question&gt; — ask once, whatever the mode',
   '/search &lt;words&gt; — find notes and memories, with their ids',
-  '/forget &lt;id&gt; — delete one memory',
+  '/delete &lt;id&gt; — delete one memory (/restore &lt;id&gt; brings it back)',
+  '/forget &lt;id&gt; — erase one memory and its history for good',
+  '/deletenote &lt;path&gt; — delete one of your notes (from git too)',
   '/export — all your memories as a JSONL file',
   '/status — what is stored for you',
   '/settings — current mode and settings',
@@ -61,6 +63,17 @@ export function savedText(note: SavedNote): string {
   return note.created
     ? `📝 Saved <b>${escapeHtml(note.title)}</b>\n<code>${escapeHtml(note.path)}</code>\nIndexed as ${memories}.`
     : `📝 Already saved as <code>${escapeHtml(note.path)}</code>.`;
+}
+
+/** The reply to /delete or /forget: `done`, nothing with that id, or the note the memory is a section of. */
+export function eraseText(outcome: EraseOutcome, id: string, texts: { done: string }): string {
+  if (outcome.done) return texts.done;
+  if (outcome.notePath === null) return `No memory of yours has the id <code>${escapeHtml(id)}</code>.`;
+  const path = escapeHtml(outcome.notePath);
+  return (
+    `That memory is a section of your note <code>${path}</code>, which would bring it back. ` +
+    `Notes are deleted whole: /deletenote ${path}`
+  );
 }
 
 /** Search results for Telegram: notes by title and path, other memories by content and id. */

@@ -1,4 +1,4 @@
-/** `engram backup`, `engram restore` and `engram check`: the SQLite store's backups (docs/operations.md#backups). */
+/** `engram backup`, `engram restore-backup` and `engram check`: the SQLite store's backups (docs/operations.md#backups). */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -67,14 +67,14 @@ export function registerBackupCommands(
     });
 
   program
-    .command('restore')
+    .command('restore-backup')
     .description('replace the SQLite store with a backup (stop the server first); the current store is kept beside it')
     .argument('<backup>', 'a file written by `engram backup`')
     .option('--force', 'replace an existing store')
     .action(async (backup: string, options: { force?: boolean }, command: Command) => {
       const config = configOf(command);
-      const target = requireSqlite(config, 'engram restore');
-      await refuseWhileServing(config.dataDir, 'restore');
+      const target = requireSqlite(config, 'engram restore-backup');
+      await refuseWhileServing(config.dataDir, 'restore-backup');
       const report = restoreSqlite(resolve(backup), target, { force: options.force === true });
       print(
         `restored ${report.memories} memories of ${report.users} users into ${report.path}; integrity check passed`,

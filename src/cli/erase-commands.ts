@@ -1,10 +1,13 @@
 /**
- * `engram delete`, `engram undelete`, `engram forget` and `engram compact`: undoable deletion,
- * its undo (`engram restore` is taken: it restores a backup), and erasure for good
- * (docs/operations.md#erasing-data).
+ * `engram delete`, `engram restore`, `engram forget` and `engram compact`: undoable deletion, its
+ * undo, and erasure for good (docs/operations.md#erasing-data). The words mean the same on every
+ * surface: *delete* can be undone, *restore* undoes it (a backup is `restore-backup`), *forget*
+ * erases for good.
  */
+import { existsSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { Config } from '../config.js';
+import { EngramError } from '../core/errors.js';
 import type { Actor, MemoryService } from '../core/memory-service.js';
 import { buildParts } from '../runtime.js';
 import { refuseWhileServing } from '../shared/serving.js';
@@ -25,7 +28,7 @@ export function registerEraseCommands(program: Command, parts: EraseCommandParts
 
   program
     .command('delete')
-    .description('delete a memory; its history is kept, so `engram undelete` can bring it back')
+    .description('delete a memory; its history is kept, so `engram restore` can bring it back')
     .argument('<id>', 'the memory id')
     .addOption(userOption())
     .action(async (id: string, options: { user: string }, command: Command) => {
@@ -36,11 +39,20 @@ export function registerEraseCommands(program: Command, parts: EraseCommandParts
     });
 
   program
-    .command('undelete')
-    .description('bring a deleted memory back as it was before its deletion (as POST /v1/memories/{id}/restore)')
+    .command('restore')
+    .alias('undelete')
+    .description(
+      'bring a deleted memory back as it was before its deletion (as POST /v1/memories/{id}/restore and MCP restore_memory); backups: `engram restore-backup`',
+    )
     .argument('<id>', 'the memory id')
     .addOption(userOption())
     .action(async (id: string, options: { user: string }, command: Command) => {
+      if (/[/\\]|\.db$/.test(id) && existsSync(id)) {
+        throw new EngramError(
+          'invalid_request',
+          `\`engram restore\` brings back a deleted memory by its id; to restore the backup ${id}, run \`engram restore-backup ${id}\``,
+        );
+      }
       await withService(command, async (service) => {
         print(`restored ${formatMemory(await service.restore(options.user, id, actor))}`);
       });

@@ -28,6 +28,12 @@ export interface SavedNote {
   memoryIds: string[];
 }
 
+/** What `delete` or `forget` did: done, nothing of this user's with that id, or a note's section (left alone). */
+export type EraseOutcome = { done: true } | { done: false; notePath: string | null };
+
+const kbPathOf = (memory: { source: string; metadata: Record<string, unknown> }): string | null =>
+  memory.source === 'kb' && typeof memory.metadata.kbPath === 'string' ? memory.metadata.kbPath : null;
+
 export interface UserStatus {
   memories: number;
   notes: number;
@@ -45,8 +51,17 @@ export interface EngramClient {
   readNote(userId: string, path: string): Promise<Note>;
   /** Stores one memory; returns its id (an existing one for identical content). */
   remember(userId: string, content: string, fields?: { category?: string; tags?: string[] }): Promise<string>;
-  /** Deletes one memory; false when there is none with that id for this user. */
-  forget(userId: string, memoryId: string): Promise<boolean>;
+  /**
+   * Deletes one memory, undoably (`restore` brings it back). A section of a note is not deleted
+   * on its own (the note's file would bring it back): the outcome names the note instead.
+   */
+  delete(userId: string, memoryId: string): Promise<EraseOutcome>;
+  /** Brings a deleted memory back; false when there is nothing of this user's to restore. */
+  restore(userId: string, memoryId: string): Promise<boolean>;
+  /** Erases one memory and its history for good; a note's section names its note, as `delete`. */
+  forget(userId: string, memoryId: string): Promise<EraseOutcome>;
+  /** Deletes one of the user's notes: the file (committed) and its memories; false when there is none. */
+  deleteNote(userId: string, path: string): Promise<boolean>;
   /** The user's memories as JSONL (the format of `engram export`). */
   exportJsonl(userId: string): Promise<string>;
   status(userId: string): Promise<UserStatus>;
@@ -58,6 +73,16 @@ type SearchedMemory = Pick<Memory, 'id' | 'content' | 'category' | 'createdAt'> 
   source: string;
   metadata: Record<string, unknown>;
 };
+
+/** `fallback` when the work finds nothing of this user's (not_found); other errors as they are. */
+async function notFoundAs<T>(fallback: T, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof EngramError && error.code === 'not_found') return fallback;
+    throw error;
+  }
+}
 
 function found(memory: SearchedMemory, score: number): FoundMemory {
   return {
@@ -112,14 +137,45 @@ export class LocalClient implements EngramClient {
     return (await this.#service.add(userId, { content, ...fields }, BOT_ACTOR)).memory.id;
   }
 
-  async forget(userId: string, memoryId: string): Promise<boolean> {
-    try {
-      await this.#service.delete(userId, memoryId, BOT_ACTOR);
+  async #erase(userId: string, memoryId: string, erase: () => Promise<unknown>): Promise<EraseOutcome> {
+    return notFoundAs<EraseOutcome>({ done: false, notePath: null }, async () => {
+      const notePath = kbPathOf(await this.#service.get(userId, memoryId));
+      if (notePath !== null) return { done: false, notePath };
+      await erase();
+      return { done: true };
+    });
+  }
+
+  delete(userId: string, memoryId: string): Promise<EraseOutcome> {
+    return this.#erase(userId, memoryId, () => this.#service.delete(userId, memoryId, BOT_ACTOR));
+  }
+
+  forget(userId: string, memoryId: string): Promise<EraseOutcome> {
+    return notFoundAs<EraseOutcome>({ done: false, notePath: null }, async () => {
+      // A deleted memory has no current version to look at, and can be forgotten straight away.
+      const current = await this.#service.get(userId, memoryId).catch((error: unknown) => {
+        if (error instanceof EngramError && error.code === 'not_found') return null;
+        throw error;
+      });
+      const notePath = current ? kbPathOf(current) : null;
+      if (notePath !== null) return { done: false, notePath };
+      await this.#service.forget(userId, memoryId);
+      return { done: true };
+    });
+  }
+
+  restore(userId: string, memoryId: string): Promise<boolean> {
+    return notFoundAs(false, async () => {
+      await this.#service.restore(userId, memoryId, BOT_ACTOR);
       return true;
-    } catch (error) {
-      if (error instanceof EngramError && error.code === 'not_found') return false;
-      throw error;
-    }
+    });
+  }
+
+  deleteNote(userId: string, path: string): Promise<boolean> {
+    return notFoundAs(false, async () => {
+      await this.#requireKb().delete(userId, path);
+      return true;
+    });
   }
 
   async exportJsonl(userId: string): Promise<string> {
@@ -217,8 +273,36 @@ export class HttpClient implements EngramClient {
     return data.memory.id;
   }
 
-  async forget(userId: string, memoryId: string): Promise<boolean> {
+  async #notePathOf(userId: string, memoryId: string): Promise<string | null | 'missing'> {
+    const { status, data } = await this.#call<SearchedMemory>(
+      userId,
+      'GET',
+      `v1/memories/${encodeURIComponent(memoryId)}`,
+    );
+    return status === 404 ? 'missing' : kbPathOf(data);
+  }
+
+  async delete(userId: string, memoryId: string): Promise<EraseOutcome> {
+    const notePath = await this.#notePathOf(userId, memoryId);
+    if (notePath !== null) return { done: false, notePath: notePath === 'missing' ? null : notePath };
     const { status } = await this.#call(userId, 'DELETE', `v1/memories/${encodeURIComponent(memoryId)}`);
+    return status === 404 ? { done: false, notePath: null } : { done: true };
+  }
+
+  async forget(userId: string, memoryId: string): Promise<EraseOutcome> {
+    const notePath = await this.#notePathOf(userId, memoryId);
+    if (notePath !== null && notePath !== 'missing') return { done: false, notePath };
+    const { status } = await this.#call(userId, 'POST', `v1/memories/${encodeURIComponent(memoryId)}/forget`);
+    return status === 404 ? { done: false, notePath: null } : { done: true };
+  }
+
+  async restore(userId: string, memoryId: string): Promise<boolean> {
+    const { status } = await this.#call(userId, 'POST', `v1/memories/${encodeURIComponent(memoryId)}/restore`);
+    return status !== 404;
+  }
+
+  async deleteNote(userId: string, path: string): Promise<boolean> {
+    const { status } = await this.#call(userId, 'DELETE', `v1/kb/note?path=${encodeURIComponent(path)}`);
     return status !== 404;
   }
 

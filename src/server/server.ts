@@ -135,7 +135,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const keys = new KeyStore(config.dataDir);
   checkExposure(config, keys);
-  // `engram restore`, `reindex` and `compact` refuse to run while this lock is live (shared/serving.ts).
+  // `engram restore-backup`, `reindex` and `compact` refuse to run while this lock is live (shared/serving.ts).
   const stopServing = announceServing(config.dataDir, (error) =>
     logger.warn({ err: error.message }, 'the lock that marks this server as running was lost'),
   );

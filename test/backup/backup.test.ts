@@ -56,7 +56,7 @@ describe('engram backup and restore (sqlite)', () => {
       expect(backup.stdout).toMatch(/^backed up \d+ memories of 4 users to .*snapshot\.db .*integrity check passed/);
 
       const restoredDir = await tempDir('restored');
-      const restore = await runCli(['restore', file, '--data-dir', restoredDir]);
+      const restore = await runCli(['restore-backup', file, '--data-dir', restoredDir]);
       expect(restore.code, restore.stderr).toBe(0);
       const check = await runCli(['check', '--data-dir', restoredDir]);
       expect(check.code, check.stderr).toBe(0);
@@ -93,12 +93,12 @@ describe('engram backup and restore (sqlite)', () => {
     const file = join(source, 'backups', name as string);
 
     const target = await storeWith(1);
-    const refused = await runCli(['restore', file, '--data-dir', target]);
+    const refused = await runCli(['restore-backup', file, '--data-dir', target]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/exists: stop the server, then run restore with --force/);
     expect(storedIds(join(target, 'engram.db')).size).toBe(1);
 
-    const forced = await runCli(['restore', file, '--force', '--data-dir', target]);
+    const forced = await runCli(['restore-backup', file, '--force', '--data-dir', target]);
     expect(forced.code, forced.stderr).toBe(0);
     expect(storedIds(join(target, 'engram.db')).size).toBe(3);
     const previous = /the store it replaced is at (\S+)/.exec(forced.stdout)?.[1] as string;
@@ -120,10 +120,10 @@ describe('engram backup and restore (sqlite)', () => {
       });
       expect(added.status).toBe(201);
       written = ((await added.json()) as { memory: { id: string } }).memory.id;
-      for (const args of [['restore', file, '--force'], ['reindex'], ['compact']]) {
+      for (const args of [['restore-backup', file, '--force'], ['reindex'], ['compact']]) {
         const refused = await runCli([...args, '--data-dir', dataDir]);
         expect(refused.code, `${args[0]} ran under a live server`).toBe(1);
-        expect(refused.stderr).toMatch(/a server is running on .* stop it before `engram \w+`/);
+        expect(refused.stderr).toMatch(/a server is running on .* stop it before `engram [\w-]+`/);
       }
       // The acknowledged write is still there.
       expect(storedIds(join(dataDir, 'engram.db')).has(written)).toBe(true);
@@ -131,7 +131,7 @@ describe('engram backup and restore (sqlite)', () => {
       server.child.kill('SIGTERM');
       await once(server.child, 'exit');
     }
-    const restored = await runCli(['restore', file, '--force', '--data-dir', dataDir]);
+    const restored = await runCli(['restore-backup', file, '--force', '--data-dir', dataDir]);
     expect(restored.code, restored.stderr).toBe(0);
   }, 60_000);
 
@@ -143,9 +143,9 @@ describe('engram backup and restore (sqlite)', () => {
     const server = await spawnServer(['--data-dir', dataDir]);
     server.child.kill('SIGKILL');
     await once(server.child, 'exit');
-    expect((await runCli(['restore', file, '--force', '--data-dir', dataDir])).code).toBe(1);
+    expect((await runCli(['restore-backup', file, '--force', '--data-dir', dataDir])).code).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 11_000));
-    const restored = await runCli(['restore', file, '--force', '--data-dir', dataDir]);
+    const restored = await runCli(['restore-backup', file, '--force', '--data-dir', dataDir]);
     expect(restored.code, restored.stderr).toBe(0);
   }, 60_000);
 
@@ -153,7 +153,7 @@ describe('engram backup and restore (sqlite)', () => {
     const target = await storeWith(2);
     const junk = join(await tempDir('junk'), 'junk.db');
     writeFileSync(junk, 'this is not a database'.repeat(100));
-    const result = await runCli(['restore', junk, '--force', '--data-dir', target]);
+    const result = await runCli(['restore-backup', junk, '--force', '--data-dir', target]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/engram: .*junk\.db/);
     expect(storedIds(join(target, 'engram.db')).size).toBe(2);

@@ -185,7 +185,45 @@ describe('telegram bot (no LLM)', () => {
     expect(text.match(/Crampons/g)).toHaveLength(1);
   }, 60_000);
 
-  it('searches, forgets, exports and reports status, through a remote server with an admin key', async () => {
+  for (const [kind, clientFor] of [
+    ['in the server', () => new LocalClient(server.deps.service, server.deps.kb)],
+    ['through a remote server', async () => new HttpClient(server.url, await server.createKey({ admin: true }))],
+  ] as const) {
+    it(`deletes a note for real, never one of its sections on its own (${kind})`, async () => {
+      bot = await startBot(await clientFor(), join(server.dataDir, `bot-notes-${kind.length}`, 'state.json'));
+      telegram.sendText(ALICE, `Kayak rental ${kind}: the shed code is 7391 #outdoors`);
+      const saved = await telegram.waitForSent(
+        (message) => message.method === 'editMessageText' && message.text.includes(`Kayak rental ${kind}`),
+      );
+      const path = /<code>(topics\/[^<]+)<\/code>/.exec(saved.text)?.[1] as string;
+      const user = `tg-${ALICE}`;
+      const [section] = (await server.deps.service.search(user, { query: `kayak shed code ${kind}`, limit: 1 }))
+        .results;
+      expect(section?.memory.metadata.kbPath).toBe(path);
+      const sectionId = section?.memory.id as string;
+
+      // A section on its own would come back from the note's file: the bot names the note instead.
+      for (const command of ['delete', 'forget']) {
+        const after = telegram.sent.length;
+        telegram.sendText(ALICE, `/${command} ${sectionId}`);
+        await telegram.waitForSent((message) => message.text.includes(`section of your note <code>${path}</code>`), {
+          after,
+        });
+      }
+      expect((await server.deps.service.get(user, sectionId)).id).toBe(sectionId);
+
+      telegram.sendText(ALICE, `/deletenote ${path}`);
+      await telegram.waitForSent((message) => message.text.includes(`Deleted the note <code>${path}</code>`));
+      expect((await notes()).some((file) => file.endsWith(path))).toBe(false);
+      expect((await gitLog())[0]).toMatch(/^delete note: Kayak rental/);
+      await expect(server.deps.service.get(user, sectionId)).rejects.toThrow(/not found/);
+
+      telegram.sendText(ALICE, `/deletenote ${path}`);
+      await telegram.waitForSent((message) => message.text === 'You have no note at that path.');
+    }, 120_000);
+  }
+
+  it('searches, deletes, restores, forgets, exports and reports status, through a remote server with an admin key', async () => {
     const admin = await server.createKey({ admin: true });
     bot = await startBot(new HttpClient(server.url, admin), join(server.dataDir, 'bot-remote', 'state.json'));
     await server.deps.service.add(
@@ -200,11 +238,18 @@ describe('telegram bot (no LLM)', () => {
     expect(id).toBeTruthy();
     expect(results.text).toContain('2468');
 
-    telegram.sendText(ALICE, `/forget ${id}`);
-    await telegram.waitForSent((message) => message.text.includes(`Forgotten: <code>${id}</code>`));
+    // delete (undoable), restore, then forget (for good): the words mean what they mean everywhere.
+    telegram.sendText(ALICE, `/delete ${id}`);
+    await telegram.waitForSent((message) => message.text.includes(`Deleted <code>${id}</code>. /restore ${id}`));
     await expect(server.deps.service.get(`tg-${ALICE}`, id)).rejects.toThrow(/not found/);
+    telegram.sendText(ALICE, `/restore ${id}`);
+    await telegram.waitForSent((message) => message.text.includes(`Restored <code>${id}</code>`));
+    expect((await server.deps.service.get(`tg-${ALICE}`, id)).content).toContain('2468');
     telegram.sendText(ALICE, `/forget ${id}`);
-    await telegram.waitForSent((message) => message.text === 'No memory of yours has that id.');
+    await telegram.waitForSent((message) => message.text.includes(`Forgotten for good: <code>${id}</code>`));
+    await expect(server.deps.service.history(`tg-${ALICE}`, id)).rejects.toThrow(/not found/);
+    telegram.sendText(ALICE, `/restore ${id}`);
+    await telegram.waitForSent((message) => message.text === 'No deleted memory of yours has that id.');
 
     telegram.sendText(ALICE, '/export');
     const exported = await telegram.waitForSent((message) => message.method === 'sendDocument');

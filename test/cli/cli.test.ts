@@ -104,8 +104,10 @@ describe('engram CLI', () => {
 
     const deleted = await engram(['delete', kept, '--user', 'erin']);
     expect(deleted).toMatchObject({ code: 0, stdout: expect.stringContaining(`deleted ${kept}`) });
+    // What the message says undoes it does: `restore` means the same as REST's and MCP's restore.
+    expect(deleted.stdout).toContain(`\`engram restore ${kept}\` undoes this`);
     expect((await engram(['list', '--user', 'erin'])).stdout).not.toContain('orchids');
-    expect((await engram(['undelete', kept, '--user', 'erin'])).stdout).toMatch(/^restored .*orchids/s);
+    expect((await engram(['restore', kept, '--user', 'erin'])).stdout).toMatch(/^restored .*orchids/s);
     expect((await engram(['list', '--user', 'erin'])).stdout).toContain('orchids');
 
     // Another user cannot forget it; then erin does.
@@ -113,6 +115,10 @@ describe('engram CLI', () => {
     const forgot = await engram(['forget', secret, '--user', 'erin']);
     expect(forgot).toMatchObject({ code: 0, stdout: expect.stringContaining(`forgot ${secret}`) });
     expect((await engram(['undelete', secret, '--user', 'erin'])).code).not.toBe(0);
+    // A backup file given to `restore` is pointed to `restore-backup`.
+    const backupFile = join(dataDir, 'some-backup.db');
+    await writeFile(backupFile, '');
+    expect((await engram(['restore', backupFile])).stderr).toContain(`\`engram restore-backup ${backupFile}\``);
     expect((await engram(['search', 'alarm code', '--mode', 'keyword', '--user', 'erin'])).stdout).not.toContain(
       'Quokkafrost',
     );

@@ -18,6 +18,11 @@ export const newNoteSchema = z.strictObject({
   sourceId: z.string().min(1).max(200).optional(),
   /** What made it, for the frontmatter (default: the interface it arrived through). */
   source: z.enum(['telegram', 'api', 'mcp', 'cli']).optional(),
+  /** When it was written (a forwarded message's date; it names the file): default now. */
+  createdAt: z.iso
+    .datetime({ offset: true })
+    .transform((value) => new Date(value).toISOString())
+    .optional(),
 });
 const pathQuery = z.object({ path: z.string().min(1).max(512) });
 
