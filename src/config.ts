@@ -15,6 +15,8 @@ import { defaultDataDir } from './util/paths.js';
  */
 
 const TELEGRAM_IDS = 'expected Telegram user ids (whole numbers), comma-separated, e.g. 12345,67890';
+const TELEGRAM_USERS =
+  'expected <Telegram user id>=<Engram user id> pairs, comma-separated, e.g. 12345=alice,67890=bob (user ids: 1-128 of A-Z a-z 0-9 _ . @ : -)';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -252,6 +254,40 @@ export const configSchema = z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,256}$/)
           .optional(),
+        /**
+         * Telegram accounts linked to Engram users (`12345=alice,67890=bob`): the bot acts as that
+         * user, so the web UI, MCP and REST see the same memories and notes. A linked account may use
+         * the bot without being in `allowedIds`.
+         */
+        users: z
+          .union([z.record(z.string(), z.string()), z.string()])
+          .transform((value) =>
+            typeof value === 'string'
+              ? Object.fromEntries(
+                  value
+                    .split(',')
+                    .map((pair) => pair.trim())
+                    .filter(Boolean)
+                    .map((pair) => {
+                      const [id = '', user = ''] = pair.split('=').map((part) => part.trim());
+                      return [id, user];
+                    }),
+                )
+              : value,
+          )
+          .pipe(
+            z
+              .record(z.string(), z.string())
+              .refine(
+                (users) =>
+                  Object.entries(users).every(
+                    ([telegramId, userId]) =>
+                      /^\d+$/.test(telegramId) && /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/.test(userId),
+                  ),
+                { error: TELEGRAM_USERS },
+              ),
+          )
+          .default({}),
         /** Engram user id for a Telegram user: this prefix + the numeric id. */
         userPrefix: z
           .string()
@@ -413,6 +449,7 @@ export const ENV_VARS = {
   ENGRAM_TELEGRAM_WEBHOOK_URL: 'telegram.webhookUrl',
   ENGRAM_TELEGRAM_WEBHOOK_SECRET: 'telegram.webhookSecret',
   ENGRAM_TELEGRAM_USER_PREFIX: 'telegram.userPrefix',
+  ENGRAM_TELEGRAM_USERS: 'telegram.users',
   ENGRAM_BOT_SERVER_URL: 'telegram.serverUrl',
   ENGRAM_BOT_API_KEY: 'telegram.apiKey',
   ENGRAM_JOBS_CONCURRENCY: 'jobs.concurrency',

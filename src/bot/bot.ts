@@ -1,7 +1,7 @@
 /**
  * The Telegram front end (grammY): a thin adapter over an `EngramClient`. Only allowed Telegram
  * users are served — anyone else gets a polite refusal and nothing is stored. Each Telegram user
- * is the Engram user `<userPrefix><telegram id>`.
+ * is the Engram user `<userPrefix><telegram id>`, or the user its account is linked to (ENGRAM_TELEGRAM_USERS).
  *
  * In note mode (the default) every message goes into the chat's current burst; a burst becomes one
  * note `burstMs` after its last message (a forwarded thread arrives as several messages at once).
@@ -34,6 +34,8 @@ export interface TelegramBotOptions {
   apiRoot: string;
   burstMs: number;
   userPrefix: string;
+  /** Telegram accounts linked to Engram users (ENGRAM_TELEGRAM_USERS); the others are `<userPrefix><id>`. */
+  users?: ReadonlyMap<number, string>;
   /** `<dataDir>/bot/state.json` */
   stateFile: string;
   client: EngramClient;
@@ -120,7 +122,7 @@ export class TelegramBot {
   }
 
   userIdOf(telegramId: number): string {
-    return `${this.#options.userPrefix}${telegramId}`;
+    return this.#options.users?.get(telegramId) ?? `${this.#options.userPrefix}${telegramId}`;
   }
 
   #routes(): void {

@@ -19,12 +19,12 @@ export const WEBHOOK_PATH = '/telegram/webhook';
 
 /** The bot's token, or a clear error when the config cannot run a bot (checked before anything is opened). */
 export function checkBotConfig(config: Config): string {
-  const { token, allowedIds } = config.telegram;
+  const { token, allowedIds, users } = config.telegram;
   if (!token) throw new EngramError('invalid_request', 'the bot needs ENGRAM_TELEGRAM_TOKEN (from @BotFather)');
-  if (allowedIds.length === 0) {
+  if (allowedIds.length === 0 && Object.keys(users).length === 0) {
     throw new EngramError(
       'invalid_request',
-      'ENGRAM_TELEGRAM_ALLOWED_IDS is empty, so the bot would serve nobody; list the Telegram user ids it may serve',
+      'ENGRAM_TELEGRAM_ALLOWED_IDS and ENGRAM_TELEGRAM_USERS are empty, so the bot would serve nobody; list the Telegram user ids it may serve',
     );
   }
   return token;
@@ -38,10 +38,12 @@ export function createBot(
   llm: ChatModel | null = null,
 ): TelegramBot {
   const token = checkBotConfig(config);
-  const { allowedIds, apiRoot, burstMs, userPrefix } = config.telegram;
+  const { allowedIds, apiRoot, burstMs, userPrefix, users } = config.telegram;
+  const linked = new Map(Object.entries(users).map(([telegramId, userId]) => [Number(telegramId), userId]));
   return new TelegramBot({
     token,
-    allowedIds,
+    allowedIds: [...new Set([...allowedIds, ...linked.keys()])],
+    users: linked,
     apiRoot,
     burstMs,
     userPrefix,

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { TelegramBot } from '../../src/bot/bot.js';
 import { createBot, startBot as startBotRuntime, WEBHOOK_PATH } from '../../src/bot/index.js';
 import { type EngramClient, HttpClient, LocalClient } from '../../src/client/engram-client.js';
-import { testConfig } from '../../src/config.js';
+import { loadConfig, testConfig } from '../../src/config.js';
 import { MemoryService } from '../../src/core/memory-service.js';
 import { type ChatModel, OpenAiChat } from '../../src/llm/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -365,6 +365,41 @@ describe('telegram bot with an LLM', () => {
     telegram.sendText(ALICE, '/note');
     await telegram.waitForSent((message) => message.text.startsWith('Note mode'), { after: mark });
   }, 30_000);
+});
+
+describe('telegram account linked to an Engram user', () => {
+  it('saves and finds notes as the linked user, who needs no separate allowed-ids entry', async () => {
+    const config = testConfig({
+      dataDir: server.dataDir,
+      telegram: { token: telegram.token, apiRoot: telegram.apiRoot, burstMs: BURST_MS, users: `${ALICE}=alice` },
+    });
+    bot = createBot(config, new LocalClient(server.deps.service, server.deps.kb), createLogger('silent'));
+    await bot.start();
+    const mark = telegram.sent.length;
+    telegram.sendText(ALICE, 'The linked account parks the van on level 3 #car');
+    const saved = await telegram.waitForSent(
+      (message) => message.method === 'editMessageText' && message.text.includes('parks the van'),
+      { after: mark },
+    );
+    const path = /<code>(topics\/[^<]+)<\/code>/.exec(saved.text)?.[1] as string;
+    // What the web UI, MCP and REST see for alice.
+    const { results } = await server.deps.service.search('alice', { query: 'where is the van parked?', limit: 3 });
+    expect(results[0]?.memory.metadata.kbPath).toBe(path);
+    expect((await server.deps.kb?.read('alice', path))?.owner).toBe('alice');
+    expect(server.deps.kb?.list(`tg-${ALICE}`).some((note) => note.path === path)).toBe(false);
+    telegram.sendText(ALICE, '/settings');
+    await telegram.waitForSent((message) => message.text.includes('<code>alice</code>'), { after: mark });
+  });
+
+  it('reads ENGRAM_TELEGRAM_USERS and names it when a pair is wrong', () => {
+    expect(loadConfig({ env: { ENGRAM_TELEGRAM_USERS: '12345=alice, 678=bob' } }).telegram.users).toEqual({
+      '12345': 'alice',
+      '678': 'bob',
+    });
+    expect(() => loadConfig({ env: { ENGRAM_TELEGRAM_USERS: 'alice=12345' } })).toThrow(
+      /ENGRAM_TELEGRAM_USERS \(telegram\.users\): expected <Telegram user id>=<Engram user id> pairs/,
+    );
+  });
 });
 
 describe('telegram bot in webhook mode', () => {
