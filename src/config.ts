@@ -100,6 +100,17 @@ export const configSchema = z
         queryWorker: z.union([z.boolean(), z.stringbool()]).default(true),
       })
       .prefault({}),
+    /**
+     * One OpenAI-compatible model server (Ollama, vLLM, LM Studio) for chat and embeddings: the
+     * default of `llm.baseUrl`/`llm.apiKey` and `openai.baseUrl`/`openai.apiKey` (docs/llm.md).
+     */
+    modelServer: z
+      .strictObject({
+        url: z.url().optional(),
+        /** Its API key, when it wants one (a secret). */
+        apiKey: z.string().min(1).optional(),
+      })
+      .prefault({}),
     openai: z
       .strictObject({
         baseUrl: z.url().default('https://api.openai.com/v1'),
@@ -387,6 +398,8 @@ export const ENV_VARS = {
   ENGRAM_EMBED_QUEUE_SIZE: 'embed.queueSize',
   ENGRAM_EMBED_QUEUE_WAIT_MS: 'embed.queueWaitMs',
   ENGRAM_EMBED_QUERY_WORKER: 'embed.queryWorker',
+  ENGRAM_MODEL_SERVER_URL: 'modelServer.url',
+  ENGRAM_MODEL_SERVER_API_KEY: 'modelServer.apiKey',
   ENGRAM_OPENAI_BASE_URL: 'openai.baseUrl',
   ENGRAM_OPENAI_API_KEY: 'openai.apiKey',
   ENGRAM_OPENAI_MODEL: 'openai.model',
@@ -472,6 +485,7 @@ export const ENV_VARS = {
 export const SECRET_VARS: ReadonlySet<string> = new Set([
   'ENGRAM_OPENAI_API_KEY',
   'ENGRAM_LLM_API_KEY',
+  'ENGRAM_MODEL_SERVER_API_KEY',
   'ENGRAM_POSTGRES_URL',
   'ENGRAM_REDIS_URL',
   'ENGRAM_KB_REMOTE',
@@ -577,7 +591,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
       throw new ConfigError(`config file ${file}: ${(error as Error).message}`);
     }
   }
-  const raw = merge(merge(fromFile, fromEnv(env)), options.overrides ?? {});
+  const raw = withModelServer(merge(merge(fromFile, fromEnv(env)), options.overrides ?? {}));
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
@@ -594,7 +608,22 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
 
 /** Builds a config for tests and embedding: defaults plus the given values, no environment. */
 export function testConfig(values: ConfigInput = {}): Config {
-  return deepFreeze(configSchema.parse(values));
+  return deepFreeze(configSchema.parse(withModelServer(values as Tree)));
+}
+
+/** `modelServer` as the default of the chat model's and the embedder's own URL and key (before defaults apply). */
+function withModelServer(raw: Tree): Tree {
+  const server = raw.modelServer as { url?: unknown; apiKey?: unknown } | undefined;
+  if (server?.url === undefined && server?.apiKey === undefined) return raw;
+  const fill = (section: unknown, urlKey: string): Tree => {
+    const current = (section ?? {}) as Tree;
+    return {
+      ...(server.url !== undefined && { [urlKey]: server.url }),
+      ...(server.apiKey !== undefined && { apiKey: server.apiKey }),
+      ...current,
+    };
+  };
+  return { ...raw, llm: fill(raw.llm, 'baseUrl'), openai: fill(raw.openai, 'baseUrl') };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -65,7 +65,7 @@ export async function startFakeEmbeddings(options: FakeEmbeddingsOptions = {}): 
 }
 
 /** Word counts hashed into buckets (FNV-1a), plus a constant so no vector is zero. */
-function bagOfWords(text: string, dimension: number): number[] {
+export function bagOfWords(text: string, dimension: number): number[] {
   const vector = new Array<number>(dimension).fill(0);
   vector[0] = 0.01;
   for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {

@@ -2,12 +2,15 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { bagOfWords } from './fake-embeddings.js';
 
 /**
  * A scripted OpenAI-compatible chat server for tests: `POST /v1/chat/completions` in the real wire
  * format (https://platform.openai.com/docs/api-reference/chat), JSON or streamed as server-sent
  * events (`data: {chunk}` … `data: [DONE]`), with tool calls and usage. Each request takes the
  * next scripted reply; a reply can also be an HTTP error, a delay, or a raw (malformed) body.
+ * With `embeddingDimension` it also answers `POST /v1/embeddings` (bag-of-words vectors, as
+ * fake-embeddings.ts), like a model server such as Ollama that serves both.
  */
 
 export interface ScriptedReply {
@@ -32,6 +35,8 @@ export interface RecordedRequest {
 export interface FakeLlm {
   baseUrl: string;
   requests: RecordedRequest[];
+  /** Embedding requests (with `embeddingDimension`), in order of arrival. */
+  embedded: { model: string; input: string[] }[];
   /** Appends replies to the script. */
   script(...replies: ScriptedReply[]): void;
   /** Replies not used yet. */
@@ -41,11 +46,23 @@ export interface FakeLlm {
   close(): Promise<void>;
 }
 
-export async function startFakeLlm(): Promise<FakeLlm> {
+export async function startFakeLlm(options: { embeddingDimension?: number } = {}): Promise<FakeLlm> {
   const app = new Hono();
   const queue: ScriptedReply[] = [];
   const requests: RecordedRequest[] = [];
+  const embedded: { model: string; input: string[] }[] = [];
   let calls = 0;
+
+  const dimension = options.embeddingDimension;
+  if (dimension !== undefined) {
+    app.post('/v1/embeddings', async (c) => {
+      const body = (await c.req.json()) as { model: string; input: string | string[] };
+      const input = typeof body.input === 'string' ? [body.input] : body.input;
+      embedded.push({ model: body.model, input });
+      const data = input.map((text, index) => ({ object: 'embedding', index, embedding: bagOfWords(text, dimension) }));
+      return c.json({ object: 'list', data, model: body.model, usage: { prompt_tokens: 1, total_tokens: 1 } });
+    });
+  }
 
   app.post('/v1/chat/completions', async (c) => {
     const body = (await c.req.json()) as RecordedRequest & { stream_options?: { include_usage?: boolean } };
@@ -153,6 +170,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    embedded,
     script: (...replies) => {
       queue.push(...replies);
     },

@@ -12,8 +12,13 @@ export interface ServerProcess {
 }
 
 /** Starts `engram serve` (the compiled CLI) on a random port and resolves once it listens. */
-export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+export async function spawnServer(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { cwd?: string } = {},
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [ENGRAM_BIN, 'serve', '--port', '0', ...args], {
+    ...(options.cwd !== undefined && { cwd: options.cwd }),
     env: { ...process.env, ENGRAM_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
