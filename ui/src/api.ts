@@ -74,11 +74,11 @@ export interface Me {
 
 export const api = {
   me: () => call<Me>('GET', '/v1/me'),
-  search: (text: string, mode: Explanation['mode'], filters: Filters) =>
+  search: (text: string, mode: Explanation['mode'], filters: Filters, limit: number) =>
     call<{ results: SearchResult[]; timings: { totalMs: number } }>('POST', '/v1/search', {
       query: text,
       mode,
-      limit: 25,
+      limit,
       filter: filterBody(filters),
     }),
   list: (filters: Filters, cursor?: string) =>
