@@ -1,5 +1,6 @@
 /** The REST API as the UI uses it: the key from session storage as a Bearer token, errors as ApiError. */
 
+import type { AddResult } from '../../src/core/insert.js';
 import type { DeletedMemory } from '../../src/core/schemas.js';
 import type { UserStats } from '../../src/core/stats.js';
 // The server's own types: what the REST API returns (type-only: nothing of the server is bundled).
@@ -7,7 +8,7 @@ import type { SearchExplanation as Explanation, HistoryEntry, Memory, SearchResu
 import type { NoteMeta } from '../../src/kb/note.js';
 import type { UserSummary } from '../../src/stores/store.js';
 
-export type { DeletedMemory, Explanation, HistoryEntry, Memory, SearchResult, UserSummary };
+export type { AddResult, DeletedMemory, Explanation, HistoryEntry, Memory, SearchResult, UserSummary };
 
 export interface Filters {
   category?: string;
@@ -93,6 +94,8 @@ export const api = {
         createdBefore: filters.createdBefore,
       })}`,
     ),
+  add: (memory: { content: string; category?: string; tags?: string[] }) =>
+    call<AddResult>('POST', '/v1/memories', memory),
   get: (id: string) => call<Memory>('GET', `/v1/memories/${encodeURIComponent(id)}`),
   history: (id: string) => call<{ history: HistoryEntry[] }>('GET', `/v1/memories/${encodeURIComponent(id)}/history`),
   update: (id: string, change: Partial<Pick<Memory, 'content' | 'category' | 'tags' | 'pinned' | 'expiresAt'>>) =>
