@@ -45,7 +45,25 @@ export function KnowledgeBase() {
   );
 }
 
-/** One note rendered from markdown (raw HTML in it is shown as text), and the memories indexed from it. */
+/**
+ * The body without a first line that only repeats the title, which the page shows as its heading:
+ * a `# Title` heading, or a line of its own the title was taken from (a note saved without one).
+ */
+export function withoutTitle(body: string, title: string): string {
+  const lines = body.split('\n');
+  const first = lines.findIndex((line) => line.trim() !== '');
+  const line = lines[first];
+  if (line === undefined) return body;
+  const heading = /^#{1,6}\s+(.*?)(?:\s+#+)?\s*$/.exec(line);
+  const ownLine = (lines[first + 1] ?? '').trim() === '';
+  const text = heading ? heading[1] : ownLine ? line : null;
+  return text?.trim() === title.trim() ? lines.slice(first + 1).join('\n') : body;
+}
+
+/**
+ * One note rendered from markdown (raw HTML in it is shown as text), its title once, and the
+ * memories indexed from it.
+ */
 export function NotePage({ path }: { path: string }) {
   const [note, setNote] = useState<(NoteSummary & { body: string }) | null>(null);
   const [html, setHtml] = useState('');
@@ -55,7 +73,7 @@ export function NotePage({ path }: { path: string }) {
     // The markdown renderer is loaded with the first note page, not with the app.
     Promise.all([kb.note(path), kb.memoriesOf(path), import('micromark')]).then(
       ([found, indexed, { micromark }]) => {
-        setHtml(micromark(found.body));
+        setHtml(micromark(withoutTitle(found.body, found.title)));
         setNote(found);
         setMemories(indexed.items);
       },
@@ -74,7 +92,7 @@ export function NotePage({ path }: { path: string }) {
         {new Date(note.createdAt).toLocaleString()} · {note.source} · <code>{note.path}</code>
       </p>
       {/* micromark escapes raw HTML and drops dangerous link protocols by default. */}
-      <div class="card markdown" dangerouslySetInnerHTML={{ __html: html }} />
+      {html.trim() !== '' && <div class="card markdown" dangerouslySetInnerHTML={{ __html: html }} />}
       <h2>Memories indexed from this note</h2>
       <ul class="memories">
         {memories.map((memory) => (
