@@ -114,10 +114,40 @@ export const api = {
 
 /** A note as the list returns it: its frontmatter and path. */
 export type NoteSummary = NoteMeta & { path: string };
+export type Note = NoteSummary & { body: string };
+/** A note's fields as the editor sends them (an edit: only those to change). */
+export interface NoteFields {
+  title?: string;
+  category?: string;
+  tags?: string[];
+  body?: string;
+}
+/** A section of a note that a search found (POST /v1/kb/search). */
+export interface KbHit {
+  path: string;
+  title: string;
+  /** `Title › Section`. */
+  heading: string;
+  text: string;
+  score: number;
+  memoryId: string;
+}
+/** A note written (created or edited); `commit` is null when nothing changed. */
+export interface WrittenNote {
+  note: Note;
+  commit: string | null;
+  memoryIds: string[];
+}
 
 export const kb = {
+  /** Whether the server has a knowledge base, and why not. */
+  status: () => call<{ enabled: boolean; available: boolean; reason: string | null }>('GET', '/v1/kb/status'),
   notes: () => call<{ items: NoteSummary[] }>('GET', '/v1/kb/notes'),
-  note: (path: string) => call<NoteSummary & { body: string }>('GET', `/v1/kb/note${query({ path })}`),
+  note: (path: string) => call<Note>('GET', `/v1/kb/note${query({ path })}`),
+  create: (fields: NoteFields & { body: string }) => call<WrittenNote>('POST', '/v1/kb/notes', fields),
+  update: (path: string, change: NoteFields) => call<WrittenNote>('PATCH', `/v1/kb/note${query({ path })}`, change),
+  remove: (path: string) => call<{ deleted: string }>('DELETE', `/v1/kb/note${query({ path })}`),
+  search: (text: string, limit: number) => call<{ results: KbHit[] }>('POST', '/v1/kb/search', { query: text, limit }),
   memoriesOf: (path: string) =>
     call<{ items: Memory[]; nextCursor: string | null }>(
       'GET',
