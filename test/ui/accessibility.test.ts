@@ -150,6 +150,19 @@ import { CHROMIUM, HOW, launchChromium, newPage, signInTo } from './browser.js';
       },
     },
     {
+      name: 'an admin acting for another user, refused one',
+      key: () => adminKey,
+      async open(page) {
+        const form = page.getByRole('form', { name: 'Act for a user' });
+        await form.getByLabel('Act for').fill('alice');
+        await form.getByRole('button', { name: 'Switch' }).click();
+        await page.getByRole('button', { name: 'Stop acting for alice' }).waitFor();
+        await form.getByLabel('Act for').fill('not valid!');
+        await form.getByRole('button', { name: 'Switch' }).click();
+        await form.getByRole('alert').waitFor();
+      },
+    },
+    {
       name: 'admin',
       key: () => adminKey,
       async open(page) {

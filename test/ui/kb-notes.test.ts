@@ -206,7 +206,7 @@ const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACT
       );
       expect(await page.getByRole('alert').count()).toBe(0);
       expect(await page.getByRole('link', { name: 'New note' }).count()).toBe(0);
-      expect(await page.getByRole('form').count()).toBe(0);
+      expect(await page.locator('main').getByRole('form').count()).toBe(0);
     }
   },
 );

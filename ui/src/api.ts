@@ -31,16 +31,26 @@ export class ApiError extends Error {
 export const errorMessage = (caught: unknown): string => (caught instanceof ApiError ? caught.message : String(caught));
 
 const KEY = 'engram.key';
+const ACT_FOR = 'engram.actFor';
 export const session = {
   key: (): string | null => sessionStorage.getItem(KEY),
   signIn: (key: string) => sessionStorage.setItem(KEY, key),
-  signOut: () => sessionStorage.removeItem(KEY),
+  signOut: () => {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(ACT_FOR);
+  },
+  /** The user an admin acts for (sent as X-User-ID), or null: the key's own (the default user). */
+  actingFor: (): string | null => sessionStorage.getItem(ACT_FOR),
+  actFor: (userId: string | null) =>
+    userId ? sessionStorage.setItem(ACT_FOR, userId) : sessionStorage.removeItem(ACT_FOR),
 };
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const key = session.key();
   if (key) headers.authorization = `Bearer ${key}`;
+  const actingFor = session.actingFor();
+  if (actingFor) headers['x-user-id'] = actingFor;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
   const data = (await response.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
@@ -174,6 +184,12 @@ export interface KeyView {
 export const admin = {
   users: () => call<{ users: UserSummary[] }>('GET', '/v1/admin/users'),
   keys: () => call<{ keys: KeyView[] }>('GET', '/v1/admin/keys'),
+  /** Every user the store or an active key knows of, sorted: a key may exist before its first memory. */
+  knownUsers: async (): Promise<string[]> => {
+    const [store, page] = await Promise.all([admin.users(), admin.keys()]);
+    const withKeys = page.keys.filter((key) => key.userId && !key.revokedAt).map((key) => key.userId as string);
+    return [...new Set([...store.users.map((user) => user.userId), ...withKeys])].sort();
+  },
   createKey: (request: { name?: string; admin?: boolean; userId?: string }) =>
     call<{ key: string; record: KeyView }>('POST', '/v1/admin/keys', request),
   revokeKey: (id: string) => call<{ revoked: KeyView }>('DELETE', `/v1/admin/keys/${encodeURIComponent(id)}`),

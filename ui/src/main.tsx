@@ -2,6 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me, session } from './api';
+import { Header } from './header';
 import { AdminPage } from './pages/admin';
 import { DeletedPage } from './pages/deleted';
 import { KnowledgeBase } from './pages/kb';
@@ -83,36 +84,13 @@ function App() {
   };
   // Recently deleted belongs to the memories section.
   const section = page === 'deleted' ? 'memories' : page;
-  const link = (to: string, label: string) => (
-    <a href={`#/${to}`} aria-current={section === to ? 'page' : undefined}>
-      {label}
-    </a>
-  );
   return (
     <>
-      <header>
-        <nav aria-label="Main">
-          <strong class="brand">Engram</strong>
-          {link('search', 'Search')}
-          {link('memories', 'Memories')}
-          {link('kb', 'Knowledge base')}
-          {link('overview', 'Overview')}
-          {me?.admin && link('admin', 'Admin')}
-        </nav>
-        <div class="who">
-          {me && (
-            <span title={me.key ? `key ${me.key.name}` : 'local mode, no key'}>
-              Signed in as <strong>{me.userId}</strong>
-              {me.admin && ' (admin)'}
-            </span>
-          )}
-          <button type="button" class="secondary" onClick={signOut}>
-            Sign out
-          </button>
-        </div>
-      </header>
+      <Header me={me} section={section} onSignOut={signOut} onActFor={setMe} />
       <main id="main">
+        {/* Acting for another user: the page starts afresh, and loads their data. */}
         <Page
+          key={session.actingFor() ?? ''}
           page={page}
           id={id}
           action={action}
