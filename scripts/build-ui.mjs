@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the web UI (ui/) into dist/ui/: one minified ES module bundle, its CSS and index.html.
+// Builds the web UI (ui/) into dist/ui/: one minified ES module bundle, its CSS, index.html and the icon.
 // `npm run build` runs it after tsc; the server serves dist/ui/ at / (src/server/routes/ui.ts).
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ await build({
 });
 renameSync(`${out}/app_css.css`, `${out}/app.css`);
 copyFileSync(`${root}ui/index.html`, `${out}/index.html`);
+copyFileSync(`${root}ui/favicon.svg`, `${out}/favicon.svg`);
 if (process.argv.includes('--report')) {
   for (const name of readdirSync(out).sort()) {
     process.stdout.write(`${name}\t${statSync(`${out}/${name}`).size} bytes\n`);

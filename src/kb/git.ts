@@ -117,6 +117,13 @@ export class GitRepo {
     });
   }
 
+  /** Puts the index entries of `paths` back to HEAD's (after a commit of a change to them failed). */
+  unstage(paths: string[]): Promise<void> {
+    return this.#serial(async (git) => {
+      await git('reset', '--quiet', '--', ...paths);
+    });
+  }
+
   /** The hash of HEAD, or null in a repository without commits. */
   head(): Promise<string | null> {
     return this.#serial(async (git) => {

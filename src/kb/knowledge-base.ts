@@ -62,6 +62,23 @@ export interface CreatedNote {
   memoryIds: string[];
 }
 
+/** What an edit changes; a field left out keeps its value. The path, owner and creation time never change. */
+export interface NoteChange {
+  body?: string | undefined;
+  /** Empty: the body's first line, as for a new note. */
+  title?: string | undefined;
+  category?: string | undefined;
+  tags?: string[] | undefined;
+}
+
+export interface UpdatedNote {
+  note: Note;
+  /** Null when the edit changed nothing. */
+  commit: string | null;
+  /** Ids of the memories that index it now (an edited note is indexed afresh). */
+  memoryIds: string[];
+}
+
 export interface KbHit {
   path: string;
   title: string;
@@ -204,6 +221,51 @@ export class KnowledgeBase {
     });
   }
 
+  /**
+   * Edits one of `userId`'s notes in place: the file keeps its path, the change is committed and
+   * the note indexed afresh. Checked before anything is written, like a new note; an edit whose
+   * indexing or commit fails puts the previous text (and its memories) back.
+   */
+  async update(userId: string, path: string, change: NoteChange): Promise<UpdatedNote> {
+    const checked = checkNotePath(path);
+    return this.#locks.run(checked, async () => {
+      const indexed = this.#notes.get(checked);
+      if (!indexed || indexed.owner !== userId) throw notFound('note', checked);
+      const file = join(this.#options.dir, checked);
+      const before = await readFile(file, 'utf8');
+      const current = parseNote(checked, before, this.#options.defaultOwner, indexed.createdAt);
+      const body = (change.body ?? current.body).trim();
+      if (body === '') throw new EngramError('invalid_request', 'a note needs some text');
+      const { body: _body, path: _path, ...meta } = current;
+      const title = change.title === undefined ? meta.title : change.title.trim() || firstLine(body);
+      const next: NoteMeta = {
+        ...meta,
+        title: title.slice(0, 120),
+        category: change.category?.trim() || meta.category,
+        tags: change.tags ? [...new Set(change.tags)] : meta.tags,
+      };
+      const text = renderNote(next, body);
+      const memoryIds = () => this.#memoryIdsOf(userId, checked);
+      if (text === before) return { note: current, commit: null, memoryIds: await memoryIds() };
+      const note = parseNote(checked, text, this.#options.defaultOwner, indexed.createdAt);
+      this.#service.validateAdd(userId, this.#indexInputs(note, checked, ''));
+      await writeFileAtomic(file, text);
+      let commit: string | null;
+      try {
+        await this.#reindexLocked(checked, { strict: true });
+        commit = await this.#git.commit([checked], `edit note: ${next.title} (${next.category})`);
+      } catch (error) {
+        // Back to the previous text, indexed afresh whatever the failed attempt left of its memories.
+        await writeFileAtomic(file, before);
+        await this.#git.unstage([checked]).catch(() => undefined);
+        this.#notes.set(checked, { ...indexed, hash: '' });
+        await this.#reindexLocked(checked).catch((cause: unknown) => this.#options.onProblem?.(checked, cause));
+        throw error;
+      }
+      return { note, commit, memoryIds: await memoryIds() };
+    });
+  }
+
   /** Deletes one of `userId`'s notes: the file (committed) and the memories indexing it. */
   async delete(userId: string, path: string): Promise<void> {
     const checked = checkNotePath(path);
@@ -233,39 +295,42 @@ export class KnowledgeBase {
    * that is an error like any other.
    */
   async #reindex(path: string, options: { strict?: boolean } = {}): Promise<void> {
-    await this.#locks.run(path, async () => {
-      const file = join(this.#options.dir, path);
-      let text: string;
-      let modified: Date;
-      try {
-        [text, modified] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtime)]);
-      } catch {
-        await this.#deindex(path);
-        return;
-      }
-      const hash = createHash('sha256').update(text).digest('hex');
-      const previous = this.#notes.get(path);
-      if (previous?.hash === hash) return;
-      let note: Note;
-      try {
-        note = parseNote(path, text, this.#options.defaultOwner, modified.toISOString());
-      } catch (error) {
-        if (options.strict) throw error;
-        this.#options.onProblem?.(path, error);
-        return;
-      }
-      const inputs = this.#indexInputs(note, path, hash);
-      if (previous && previous.owner !== note.owner) await this.#deindex(path);
-      const current = await this.#memoriesOf(note.owner, path);
-      if (current.length === 0 || current.some((memory) => memory.metadata.kbHash !== hash)) {
-        for (const memory of current) await this.#service.delete(note.owner, memory.id, ACTOR);
-        // Each note's sections are its own: a section another note shares is indexed for both.
-        await this.#service.addMany(note.owner, inputs, ACTOR, { dedupeNamespace: `kb:${path}` });
-      }
-      const { body: _body, ...summary } = note;
-      this.#notes.set(path, { ...summary, hash });
-      if (note.sourceId) this.#bySource.set(`${note.owner}\0${note.sourceId}`, path);
-    });
+    await this.#locks.run(path, () => this.#reindexLocked(path, options));
+  }
+
+  /** `#reindex` for a caller that holds the path's lock already (an edit). */
+  async #reindexLocked(path: string, options: { strict?: boolean } = {}): Promise<void> {
+    const file = join(this.#options.dir, path);
+    let text: string;
+    let modified: Date;
+    try {
+      [text, modified] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtime)]);
+    } catch {
+      await this.#deindex(path);
+      return;
+    }
+    const hash = createHash('sha256').update(text).digest('hex');
+    const previous = this.#notes.get(path);
+    if (previous?.hash === hash) return;
+    let note: Note;
+    try {
+      note = parseNote(path, text, this.#options.defaultOwner, modified.toISOString());
+    } catch (error) {
+      if (options.strict) throw error;
+      this.#options.onProblem?.(path, error);
+      return;
+    }
+    const inputs = this.#indexInputs(note, path, hash);
+    if (previous && previous.owner !== note.owner) await this.#deindex(path);
+    const current = await this.#memoriesOf(note.owner, path);
+    if (current.length === 0 || current.some((memory) => memory.metadata.kbHash !== hash)) {
+      for (const memory of current) await this.#service.delete(note.owner, memory.id, ACTOR);
+      // Each note's sections are its own: a section another note shares is indexed for both.
+      await this.#service.addMany(note.owner, inputs, ACTOR, { dedupeNamespace: `kb:${path}` });
+    }
+    const { body: _body, ...summary } = note;
+    this.#notes.set(path, { ...summary, hash });
+    if (note.sourceId) this.#bySource.set(`${note.owner}\0${note.sourceId}`, path);
   }
 
   /** The memories that index a note, one per section; refused (413) when the note is over a limit. */

@@ -516,6 +516,29 @@ const REST_CASES: Case[] = [
     },
   },
   {
+    route: 'PATCH /v1/kb/note',
+    name: "cannot edit Alice's notes; 404 as for a path that does not exist",
+    async run(w) {
+      for (const path of [w.alice.notePath, w.alice.raceNote.path]) {
+        const edit = (x: string) =>
+          bobRest(w, 'PATCH', `/v1/kb/note?path=${encodeURIComponent(x)}`, { body: { body: 'Bob was here' } });
+        await expectSameAsMissing(w, edit, path, missingNote(path), ['alice-notes']);
+      }
+    },
+  },
+  {
+    route: 'GET /v1/kb/status',
+    name: "says only whether there is a knowledge base, nothing of Alice's notes",
+    async run(w) {
+      for (const query of ['', AS_ALICE]) {
+        const status = await bobRest(w, 'GET', `/v1/kb/status${query}`);
+        expect(status.status).toBe(200);
+        expect(json<{ available: boolean }>(status).available).toBe(true);
+        expectReplyNoLeak(w, status);
+      }
+    },
+  },
+  {
     route: 'DELETE /v1/kb/note',
     name: "cannot delete Alice's notes; 404 as for a path that does not exist",
     async run(w) {

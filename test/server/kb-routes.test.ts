@@ -79,6 +79,47 @@ describe('/v1/kb', () => {
     );
   }, 30_000);
 
+  it('edits a note in place for its owner only, and refuses an empty or invalid edit', async () => {
+    const created = (await (
+      await call(alice, 'POST', '/v1/kb/notes', { title: 'Car', body: 'Tyres changed in October.', category: 'car' })
+    ).json()) as { note: { path: string } };
+    const at = `/v1/kb/note?path=${encodeURIComponent(created.note.path)}`;
+
+    const edited = await call(alice, 'PATCH', at, { body: 'Tyres changed in November.', tags: ['winter'] });
+    expect(edited.status).toBe(200);
+    const written = (await edited.json()) as {
+      note: { path: string; title: string; tags: string[]; body: string };
+      commit: string;
+      memoryIds: string[];
+    };
+    expect(written.note).toMatchObject({ path: created.note.path, title: 'Car', tags: ['winter'] });
+    expect(written.note.body).toBe('Tyres changed in November.');
+    expect(written.commit).toMatch(/^[0-9a-f]{40}$/);
+    const read = (await (await call(alice, 'GET', at)).json()) as { body: string };
+    expect(read.body).toBe('Tyres changed in November.');
+    const found = (await (
+      await call(alice, 'POST', '/v1/kb/search', { query: 'when were the tyres changed' })
+    ).json()) as {
+      results: { text: string }[];
+    };
+    expect(found.results[0]?.text).toBe('Tyres changed in November.');
+
+    expect((await call(bob, 'PATCH', at, { body: 'Bob was here.' })).status).toBe(404);
+    for (const body of [{}, { body: '' }, { category: '../escape' }, { owner: 'bob' }]) {
+      const refused = await call(alice, 'PATCH', at, body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    }
+    expect((await call(alice, 'PATCH', '/v1/kb/note?path=..%2Fkeys.md', { body: 'x' })).status).toBe(400);
+    expect(((await (await call(alice, 'GET', at)).json()) as { body: string }).body).toBe('Tyres changed in November.');
+  }, 30_000);
+
+  it('says whether the knowledge base is there', async () => {
+    const status = await call(alice, 'GET', '/v1/kb/status');
+    expect(status.status).toBe(200);
+    expect(await status.json()).toEqual({ enabled: true, available: true, reason: null });
+  });
+
   it('rejects paths that could leave the repository with 400, and bad notes with a clear error', async () => {
     for (const path of ['../../keys.json', '/etc/passwd', 'topics/../../../keys.md', 'topics/a/b.txt']) {
       const response = await call(alice, 'GET', `/v1/kb/note?path=${encodeURIComponent(path)}`);
@@ -89,5 +130,28 @@ describe('/v1/kb', () => {
     expect(bad.status).toBe(400);
     const empty = await call(alice, 'POST', '/v1/kb/notes', { body: '   ' });
     expect(empty.status).toBe(400);
+  });
+});
+
+describe('/v1/kb with the knowledge base turned off', () => {
+  let off: TestServer;
+  beforeAll(async () => {
+    off = await startTestServer({ config: { kb: { enabled: false } } });
+  }, 60_000);
+  afterAll(async () => {
+    await off?.close();
+  });
+
+  it('says it is off and why, while the note routes answer 503', async () => {
+    const status = await fetch(new URL('/v1/kb/status', off.url));
+    expect(status.status).toBe(200);
+    expect(await status.json()).toEqual({
+      enabled: false,
+      available: false,
+      reason: 'the knowledge base is turned off (ENGRAM_KB_ENABLED=false)',
+    });
+    const notes = await fetch(new URL('/v1/kb/notes', off.url));
+    expect(notes.status).toBe(503);
+    expect(((await notes.json()) as { error: { code: string } }).error.code).toBe('unavailable');
   });
 });

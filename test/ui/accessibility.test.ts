@@ -99,11 +99,67 @@ import { CHROMIUM, HOW, launchChromium, newPage, signInTo } from './browser.js';
       },
     },
     {
+      name: 'knowledge base with search results',
+      key: () => aliceKey,
+      async open(page) {
+        await page.getByRole('link', { name: 'Knowledge base' }).click();
+        await page.getByRole('searchbox', { name: 'Search notes' }).fill('easy laps');
+        await page.getByRole('button', { name: 'Search', exact: true }).click();
+        await page.getByRole('list', { name: 'Matching notes' }).locator('li').first().waitFor();
+      },
+    },
+    {
+      name: 'a new note, refused',
+      key: () => aliceKey,
+      async open(page) {
+        await page.goto(`${server.url}/#/kb/new`);
+        const editor = page.getByRole('form', { name: 'New note' });
+        await editor.getByLabel('Category').fill('../nowhere');
+        await editor.getByLabel('Text (markdown)').fill('A note that is refused');
+        await editor.getByRole('button', { name: 'Save note' }).click();
+        await editor.getByRole('alert').waitFor();
+      },
+    },
+    {
+      name: 'editing a note',
+      key: () => aliceKey,
+      async open(page) {
+        await page.getByRole('link', { name: 'Knowledge base' }).click();
+        await page.getByRole('link', { name: 'Swim plan' }).click();
+        await page.getByRole('link', { name: 'Edit' }).click();
+        await page.getByRole('form', { name: 'Edit “Swim plan”' }).getByLabel('Text (markdown)').waitFor();
+      },
+    },
+    {
+      name: 'a memory added',
+      key: () => aliceKey,
+      async open(page) {
+        await page.getByRole('link', { name: 'Memories' }).click();
+        const form = page.getByRole('form', { name: 'Add a memory' });
+        await form.getByLabel('Content').fill(`Alice added this from the UI at ${Date.now()}`);
+        await form.getByRole('button', { name: 'Add memory' }).click();
+        await form.getByRole('status').waitFor();
+      },
+    },
+    {
       name: 'overview',
       key: () => aliceKey,
       async open(page) {
         await page.getByRole('link', { name: 'Overview' }).click();
         await page.getByRole('row', { name: /^hybrid/ }).waitFor();
+      },
+    },
+    {
+      name: 'an admin acting for another user, refused one',
+      key: () => adminKey,
+      async open(page) {
+        const form = page.getByRole('form', { name: 'Act for a user' });
+        await form.getByLabel('Act for').fill('alice');
+        await form.getByRole('button', { name: 'Switch' }).click();
+        await page.getByRole('button', { name: 'Stop acting for alice' }).waitFor();
+        await form.getByLabel('Act for').fill('not valid!');
+        await form.getByRole('button', { name: 'Switch' }).click();
+        await form.getByRole('alert').waitFor();
       },
     },
     {
@@ -191,3 +247,33 @@ import { CHROMIUM, HOW, launchChromium, newPage, signInTo } from './browser.js';
     }
   }
 });
+
+(CHROMIUM ? describe : describe.skip)(
+  `web UI accessibility without a knowledge base${CHROMIUM ? '' : ` (skipped: ${HOW})`}`,
+  () => {
+    let server: TestServer;
+    let browser: Browser;
+    beforeAll(async () => {
+      server = await startTestServer({ config: { kb: { enabled: false } } }); // local mode
+      browser = await launchChromium();
+    }, 60_000);
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+    });
+
+    for (const colorScheme of ['light', 'dark'] as const) {
+      it(`the page that says so (${colorScheme}): no WCAG 2.1 A/AA violations`, async () => {
+        const page = await signInTo(
+          () => browser,
+          () => server.url,
+        )('', { colorScheme });
+        await page.getByRole('link', { name: 'Knowledge base' }).click();
+        await page.getByRole('note').waitFor();
+        const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+        expect(result.violations.map((violation) => violation.id)).toEqual([]);
+        await page.close();
+      });
+    }
+  },
+);

@@ -24,22 +24,53 @@ export const newNoteSchema = z.strictObject({
     .transform((value) => new Date(value).toISOString())
     .optional(),
 });
+/** An edit: the fields to change, at least one; the rest keep their values. */
+export const noteChangeSchema = z
+  .strictObject({
+    body: newNoteSchema.shape.body.optional(),
+    /** Empty: the body's first line, as for a new note. */
+    title: z.string().max(120).optional(),
+    category: categorySchema.optional(),
+    tags: z.array(tagSchema).max(LIMITS.tags).optional(),
+  })
+  .refine((value) => Object.keys(value).length > 0, 'give at least one field to change');
 const pathQuery = z.object({ path: z.string().min(1).max(512) });
+const writtenSchema = z.object({ note: noteSchema, commit: z.string().nullable(), memoryIds: z.array(z.string()) });
+const statusSchema = z.object({
+  enabled: z.boolean().openapi({ description: 'ENGRAM_KB_ENABLED' }),
+  available: z.boolean().openapi({ description: 'the knowledge base is open: its routes answer' }),
+  reason: z.string().nullable().openapi({ description: 'why it is not available' }),
+});
+
+/** Why there is no knowledge base, or null when there is one. */
+function whyUnavailable(deps: ServerDeps): string | null {
+  if (deps.kb) return null;
+  return deps.config.kb.enabled
+    ? 'the knowledge base could not be opened (is `git` installed?); see the server log'
+    : 'the knowledge base is turned off (ENGRAM_KB_ENABLED=false)';
+}
 
 /** The knowledge base or a 503 saying why there is none. */
 export function requireKb(deps: ServerDeps): KnowledgeBase {
-  if (!deps.kb) {
-    throw new EngramError(
-      'unavailable',
-      deps.config.kb.enabled
-        ? 'the knowledge base could not be opened (is `git` installed?); see the server log'
-        : 'the knowledge base is turned off (ENGRAM_KB_ENABLED=false)',
-    );
-  }
+  if (!deps.kb) throw new EngramError('unavailable', whyUnavailable(deps) as string);
   return deps.kb;
 }
 
 export function kbRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/kb/status',
+      summary: 'Whether the server has a knowledge base, and why not (so a client can say so instead of failing)',
+      tags: ['knowledge base'],
+      responses: { 200: json(statusSchema, 'the status'), ...errorResponses },
+    }),
+    (c) => {
+      const reason = whyUnavailable(deps);
+      return c.json({ enabled: deps.config.kb.enabled, available: reason === null, reason }, 200);
+    },
+  );
+
   app.openapi(
     createRoute({
       method: 'get',
@@ -60,14 +91,8 @@ export function kbRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       tags: ['knowledge base'],
       request: { body: { required: true, ...json(newNoteSchema, 'the note') } },
       responses: {
-        201: json(
-          z.object({ note: noteSchema, commit: z.string().nullable(), memoryIds: z.array(z.string()) }),
-          'written',
-        ),
-        200: json(
-          z.object({ note: noteSchema, commit: z.string().nullable(), memoryIds: z.array(z.string()) }),
-          'a note with this sourceId existed; nothing written',
-        ),
+        201: json(writtenSchema, 'written'),
+        200: json(writtenSchema, 'a note with this sourceId existed; nothing written'),
         ...errorResponses,
       },
     }),
@@ -92,6 +117,21 @@ export function kbRoutes(app: OpenAPIHono<AppEnv>, deps: ServerDeps): void {
       responses: { 200: json(noteSchema, 'the note'), ...errorResponses },
     }),
     async (c) => c.json(await requireKb(deps).read(c.get('caller').userId, c.req.valid('query').path), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/kb/note',
+      summary: 'Edit one note in place (same path): committed and indexed afresh',
+      tags: ['knowledge base'],
+      request: { query: pathQuery, body: { required: true, ...json(noteChangeSchema, 'the fields to change') } },
+      responses: { 200: json(writtenSchema, 'written (commit null: nothing changed)'), ...errorResponses },
+    }),
+    async (c) => {
+      const { path } = c.req.valid('query');
+      return c.json(await requireKb(deps).update(c.get('caller').userId, path, c.req.valid('json')), 200);
+    },
   );
 
   app.openapi(

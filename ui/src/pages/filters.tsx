@@ -1,6 +1,7 @@
 import type { Filters } from '../api';
 
-const csv = (text: string) =>
+/** Tags as typed: comma-separated, trimmed, empty ones dropped. */
+export const tagList = (text: string): string[] =>
   text
     .split(',')
     .map((tag) => tag.trim())
@@ -14,7 +15,7 @@ export function FilterFields({ onChange }: { onChange: (filters: Filters) => voi
     const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
     return {
       ...(value('category') && { category: value('category') }),
-      ...(value('tags') && { tags: csv(value('tags')) }),
+      ...(value('tags') && { tags: tagList(value('tags')) }),
       ...(value('from') && { createdAfter: isoStart(value('from')) }),
       ...(value('to') && { createdBefore: isoEnd(value('to')) }),
     };

@@ -1,11 +1,70 @@
 import { useEffect, useState } from 'preact/hooks';
-import { errorMessage, kb, type Memory, type NoteSummary } from '../api';
+import { errorMessage, type KbHit, kb, type NoteSummary } from '../api';
+import { flash } from '../flash';
 import { ErrorNote } from './error-note';
+import { Highlight } from './highlight';
 
-/** The notes by topic (category), newest first within each. */
+const noteHref = (path: string) => `#/kb/${encodeURIComponent(path)}`;
+
+/** Searches the notes' sections (hybrid memory search over them), best match first. */
+function NoteSearch() {
+  const [text, setText] = useState('');
+  const [hits, setHits] = useState<KbHit[] | null>(null);
+  const [searched, setSearched] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      setHits((await kb.search(text, 10)).results);
+      setSearched(text);
+    } catch (caught) {
+      setError(errorMessage(caught));
+    }
+  };
+  return (
+    <>
+      <form aria-label="Search notes" onSubmit={submit} class="row">
+        <label class="grow">
+          Search notes{' '}
+          <input
+            name="query"
+            type="search"
+            required
+            value={text}
+            onInput={(event) => setText((event.target as HTMLInputElement).value)}
+          />
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      <ErrorNote error={error} />
+      {hits && (
+        <p class="help" aria-live="polite">
+          {hits.length === 0 ? 'No note matches.' : `${hits.length} sections, best match first`}
+        </p>
+      )}
+      {hits && hits.length > 0 && (
+        <ol class="results" aria-label="Matching notes">
+          {hits.map((hit) => (
+            <li key={hit.memoryId} class="card">
+              <a href={noteHref(hit.path)}>{hit.heading}</a>
+              <p class="content">
+                <Highlight text={hit.text} query={searched} />
+              </p>
+              <p class="meta">score {hit.score.toFixed(4)}</p>
+            </li>
+          ))}
+        </ol>
+      )}
+    </>
+  );
+}
+
+/** The notes by topic (category), newest first within each; a search over them; a new note. */
 export function KnowledgeBase() {
   const [notes, setNotes] = useState<NoteSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [status] = useState(flash.take);
   useEffect(() => {
     kb.notes().then(
       (page) => setNotes(page.items),
@@ -17,6 +76,13 @@ export function KnowledgeBase() {
   return (
     <section aria-labelledby="kb-title">
       <h1 id="kb-title">Knowledge base</h1>
+      {status && <p role="status">{status}</p>}
+      <p>
+        <a class="button" href="#/kb/new">
+          New note
+        </a>
+      </p>
+      <NoteSearch />
       <ErrorNote error={error} />
       {notes && notes.length === 0 && <p>No notes yet.</p>}
       {[...topics]
@@ -29,7 +95,7 @@ export function KnowledgeBase() {
                 .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
                 .map((note) => (
                   <li key={note.path} class="card">
-                    <a class="content" href={`#/kb/${encodeURIComponent(note.path)}`}>
+                    <a class="content" href={noteHref(note.path)}>
                       {note.title}
                     </a>
                     <p class="meta">
@@ -42,47 +108,5 @@ export function KnowledgeBase() {
           </section>
         ))}
     </section>
-  );
-}
-
-/** One note rendered from markdown (raw HTML in it is shown as text), and the memories indexed from it. */
-export function NotePage({ path }: { path: string }) {
-  const [note, setNote] = useState<(NoteSummary & { body: string }) | null>(null);
-  const [html, setHtml] = useState('');
-  const [memories, setMemories] = useState<Memory[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    // The markdown renderer is loaded with the first note page, not with the app.
-    Promise.all([kb.note(path), kb.memoriesOf(path), import('micromark')]).then(
-      ([found, indexed, { micromark }]) => {
-        setHtml(micromark(found.body));
-        setNote(found);
-        setMemories(indexed.items);
-      },
-      (caught: unknown) => setError(errorMessage(caught)),
-    );
-  }, [path]);
-  if (error) return <ErrorNote error={error} />;
-  if (!note) return <p aria-live="polite">Loading…</p>;
-  return (
-    <article aria-labelledby="note-title">
-      <p>
-        <a href="#/kb">Knowledge base</a> › {note.category}
-      </p>
-      <h1 id="note-title">{note.title}</h1>
-      <p class="meta">
-        {new Date(note.createdAt).toLocaleString()} · {note.source} · <code>{note.path}</code>
-      </p>
-      {/* micromark escapes raw HTML and drops dangerous link protocols by default. */}
-      <div class="card markdown" dangerouslySetInnerHTML={{ __html: html }} />
-      <h2>Memories indexed from this note</h2>
-      <ul class="memories">
-        {memories.map((memory) => (
-          <li key={memory.id}>
-            <a href={`#/memories/${encodeURIComponent(memory.id)}`}>{memory.content.slice(0, 120)}</a>
-          </li>
-        ))}
-      </ul>
-    </article>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorMessage, type Filters, type Memory } from '../api';
+import { AddMemory } from './add-memory';
 import { ErrorNote } from './error-note';
 import { FilterFields } from './filters';
 
@@ -21,8 +22,8 @@ function MemoryRow({ memory }: { memory: Memory }) {
 }
 
 /**
- * Newest first, filtered, fetched 50 at a time (cursor paging) as the list scrolls to its end,
- * and drawn as a virtual list so thousands of memories stay fast.
+ * A form to add one, then the memories newest first, filtered, fetched 50 at a time (cursor
+ * paging) as the list scrolls to its end, and drawn as a virtual list so thousands stay fast.
  */
 export function Memories() {
   const [filters, setFilters] = useState<Filters>({});
@@ -70,6 +71,7 @@ export function Memories() {
       <p class="help">
         <a href="#/deleted">Recently deleted</a>
       </p>
+      <AddMemory onAdded={() => void load()} />
       <form onSubmit={(event) => event.preventDefault()}>
         <FilterFields onChange={setFilters} />
       </form>

@@ -49,8 +49,17 @@ function ResultCard({ result, searched }: { result: SearchResult; searched: stri
   );
 }
 
+/** How many results a search may show; the choice is remembered in this browser. */
+const LIMITS = [10, 25, 50, 100] as const;
+const LIMIT_KEY = 'engram.searchLimit';
+const savedLimit = (): number => {
+  const saved = Number(localStorage.getItem(LIMIT_KEY));
+  return (LIMITS as readonly number[]).includes(saved) ? saved : 25;
+};
+
 export function Search() {
   const [text, setText] = useState('');
+  const [limit, setLimit] = useState(savedLimit);
   const [mode, setMode] = useState<Explanation['mode']>('hybrid');
   const [filters, setFilters] = useState<Filters>({});
   const [results, setResults] = useState<SearchResult[] | null>(null);
@@ -61,17 +70,26 @@ export function Search() {
   const relevant = results?.filter((result) => result.relevant) ?? [];
   const weak = results?.filter((result) => !result.relevant) ?? [];
 
-  const submit = async (event: Event) => {
-    event.preventDefault();
+  const run = async (query: string, count: number) => {
     setError(null);
     try {
-      const response = await api.search(text, mode, filters);
+      const response = await api.search(query, mode, filters, count);
       setResults(response.results);
-      setSearched(text);
+      setSearched(query);
       setTookMs(response.timings.totalMs);
     } catch (caught) {
       setError(errorMessage(caught));
     }
+  };
+  const submit = (event: Event) => {
+    event.preventDefault();
+    void run(text, limit);
+  };
+  /** A new limit applies at once to the search on the page. */
+  const changeLimit = (count: number) => {
+    setLimit(count);
+    localStorage.setItem(LIMIT_KEY, String(count));
+    if (results && searched) void run(searched, count);
   };
 
   return (
@@ -100,6 +118,20 @@ export function Search() {
               <option value="vector">vector</option>
             </select>
           </label>
+          <label>
+            Results{' '}
+            <select
+              name="limit"
+              value={limit}
+              onChange={(event) => changeLimit(Number((event.target as HTMLSelectElement).value))}
+            >
+              {LIMITS.map((count) => (
+                <option key={count} value={count}>
+                  {`up to ${count}`}
+                </option>
+              ))}
+            </select>
+          </label>
           <button type="submit">Search</button>
         </div>
         <FilterFields onChange={setFilters} />
@@ -109,6 +141,7 @@ export function Search() {
         <p class="help" aria-live="polite">
           {relevant.length === 0 ? 'No relevant results' : `${relevant.length} relevant results`}
           {weak.length > 0 && ` · ${weak.length} weak`} · in {tookMs.toFixed(1)} ms
+          {results.length === limit && ` · limited to ${limit}: raise Results for more`}
         </p>
       )}
       <ol class="results" aria-label="Relevant results">
