@@ -17,6 +17,7 @@ import type { ChatMessage, ChatModel } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import {
   answerText,
+  editPrompt,
   eraseText,
   escapeHtml,
   HELP,
@@ -57,6 +58,7 @@ const COMMANDS = [
   { command: 'delete', description: 'Delete one memory by id (undoable)' },
   { command: 'restore', description: 'Bring a deleted memory back' },
   { command: 'forget', description: 'Erase one memory for good' },
+  { command: 'editnote', description: 'Change the text of one of your notes' },
   { command: 'deletenote', description: 'Delete one of your notes' },
   { command: 'export', description: 'Download your memories (JSONL)' },
   { command: 'status', description: 'What is stored for you' },
@@ -188,6 +190,31 @@ export class TelegramBot {
         await ctx.reply(
           deleted
             ? `🗑 Deleted the note <code>${escapeHtml(path)}</code>: its file is removed from the knowledge base (a git commit) and it is no longer found.`
+            : 'You have no note at that path.',
+          { parse_mode: 'HTML' },
+        );
+      });
+    });
+    bot.command('editnote', async (ctx) => {
+      const [path = '', ...lines] = ctx.match.split('\n');
+      const body = lines.join('\n').trim();
+      if (path.trim() === '') {
+        return void (await ctx.reply(
+          'Usage: /editnote <note path>, then the note’s new text on the next lines (paths are shown by /search)',
+        ));
+      }
+      await this.#guard(ctx, async () => {
+        const user = this.#user(ctx);
+        if (body === '') {
+          // No new text yet: show the current one to copy and change.
+          const note = await this.#options.client.readNote(user, path.trim());
+          await ctx.reply(editPrompt(note.path, note.body), { parse_mode: 'HTML' });
+          return;
+        }
+        const edited = await this.#options.client.editNote(user, path.trim(), body);
+        await ctx.reply(
+          edited
+            ? `✏️ Edited <code>${escapeHtml(path.trim())}</code> (same path; committed and searchable in its new words).`
             : 'You have no note at that path.',
           { parse_mode: 'HTML' },
         );

@@ -28,6 +28,7 @@ export const HELP = [
   '/search &lt;words&gt; — find notes and memories, with their ids',
   '/delete &lt;id&gt; — delete one memory (/restore &lt;id&gt; brings it back)',
   '/forget &lt;id&gt; — erase one memory and its history for good',
+  '/editnote &lt;path&gt; — change a note: its new text on the next lines',
   '/deletenote &lt;path&gt; — delete one of your notes (from git too)',
   '/export — all your memories as a JSONL file',
   '/status — what is stored for you',
@@ -63,6 +64,14 @@ export function savedText(note: SavedNote): string {
   return note.created
     ? `📝 Saved <b>${escapeHtml(note.title)}</b>\n<code>${escapeHtml(note.path)}</code>\nIndexed as ${memories}.`
     : `📝 Already saved as <code>${escapeHtml(note.path)}</code>.`;
+}
+
+/** /editnote without new text: how to send it, and the current text to copy. */
+export function editPrompt(path: string, body: string): string {
+  return (
+    `Send <code>/editnote ${escapeHtml(path)}</code> followed, on the next lines, by the note’s new text. ` +
+    `Its current text:\n<pre>${escapeHtml(body.length > 3500 ? `${body.slice(0, 3499)}…` : body)}</pre>`
+  );
 }
 
 /** The reply to /delete or /forget: `done`, nothing with that id, or the note the memory is a section of. */

@@ -62,6 +62,8 @@ export interface EngramClient {
   forget(userId: string, memoryId: string): Promise<EraseOutcome>;
   /** Deletes one of the user's notes: the file (committed) and its memories; false when there is none. */
   deleteNote(userId: string, path: string): Promise<boolean>;
+  /** Replaces a note's text in place (same path; committed, indexed afresh); false when there is none. */
+  editNote(userId: string, path: string, body: string): Promise<boolean>;
   /** The user's memories as JSONL (the format of `engram export`). */
   exportJsonl(userId: string): Promise<string>;
   status(userId: string): Promise<UserStatus>;
@@ -174,6 +176,13 @@ export class LocalClient implements EngramClient {
   deleteNote(userId: string, path: string): Promise<boolean> {
     return notFoundAs(false, async () => {
       await this.#requireKb().delete(userId, path);
+      return true;
+    });
+  }
+
+  editNote(userId: string, path: string, body: string): Promise<boolean> {
+    return notFoundAs(false, async () => {
+      await this.#requireKb().update(userId, path, { body });
       return true;
     });
   }
@@ -303,6 +312,11 @@ export class HttpClient implements EngramClient {
 
   async deleteNote(userId: string, path: string): Promise<boolean> {
     const { status } = await this.#call(userId, 'DELETE', `v1/kb/note?path=${encodeURIComponent(path)}`);
+    return status !== 404;
+  }
+
+  async editNote(userId: string, path: string, body: string): Promise<boolean> {
+    const { status } = await this.#call(userId, 'PATCH', `v1/kb/note?path=${encodeURIComponent(path)}`, { body });
     return status !== 404;
   }
 

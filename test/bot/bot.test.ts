@@ -212,6 +212,17 @@ describe('telegram bot (no LLM)', () => {
       }
       expect((await server.deps.service.get(user, sectionId)).id).toBe(sectionId);
 
+      // Editing: without text it shows the current one; with text it replaces it in place.
+      let after = telegram.sent.length;
+      telegram.sendText(ALICE, `/editnote ${path}`);
+      await telegram.waitForSent((message) => message.text.includes('the shed code is 7391'), { after });
+      after = telegram.sent.length;
+      telegram.sendText(ALICE, `/editnote ${path}\nKayak rental ${kind}: the shed code changed to 8402.`);
+      await telegram.waitForSent((message) => message.text.includes(`Edited <code>${path}</code>`), { after });
+      expect(await readFile(join(kbDir(), path), 'utf8')).toContain('changed to 8402');
+      const edited = await server.deps.service.search(user, { query: `kayak shed code ${kind}`, limit: 1 });
+      expect(edited.results[0]?.memory.content).toContain('8402');
+
       telegram.sendText(ALICE, `/deletenote ${path}`);
       await telegram.waitForSent((message) => message.text.includes(`Deleted the note <code>${path}</code>`));
       expect((await notes()).some((file) => file.endsWith(path))).toBe(false);
