@@ -139,10 +139,15 @@ export class LocalClient implements EngramClient {
     return (await this.#service.add(userId, { content, ...fields }, BOT_ACTOR)).memory.id;
   }
 
+  /**
+   * Deletes or forgets unless the memory indexes a note's section. A memory with no current
+   * version (deleted) has no note to name: `erase` decides (forget erases it, delete finds nothing).
+   */
   async #erase(userId: string, memoryId: string, erase: () => Promise<unknown>): Promise<EraseOutcome> {
+    const current = await notFoundAs(null, () => this.#service.get(userId, memoryId));
+    const notePath = current ? kbPathOf(current) : null;
+    if (notePath !== null) return { done: false, notePath };
     return notFoundAs<EraseOutcome>({ done: false, notePath: null }, async () => {
-      const notePath = kbPathOf(await this.#service.get(userId, memoryId));
-      if (notePath !== null) return { done: false, notePath };
       await erase();
       return { done: true };
     });
@@ -153,17 +158,7 @@ export class LocalClient implements EngramClient {
   }
 
   forget(userId: string, memoryId: string): Promise<EraseOutcome> {
-    return notFoundAs<EraseOutcome>({ done: false, notePath: null }, async () => {
-      // A deleted memory has no current version to look at, and can be forgotten straight away.
-      const current = await this.#service.get(userId, memoryId).catch((error: unknown) => {
-        if (error instanceof EngramError && error.code === 'not_found') return null;
-        throw error;
-      });
-      const notePath = current ? kbPathOf(current) : null;
-      if (notePath !== null) return { done: false, notePath };
-      await this.#service.forget(userId, memoryId);
-      return { done: true };
-    });
+    return this.#erase(userId, memoryId, () => this.#service.forget(userId, memoryId));
   }
 
   restore(userId: string, memoryId: string): Promise<boolean> {
