@@ -67,8 +67,11 @@ export async function openCrashBench(
     minKillMs?: number;
     maxKillMs?: number;
     postgresUrl?: string;
-    /** Runs between the kill and the check, on the dead server's store (tests tamper with it). */
-    afterKill?: (where: { dataDir: string }) => Promise<void> | void;
+    /**
+     * Runs between the kill and the check, on the dead server's store (tests tamper with it).
+     * `live` lists the memories acknowledged as present and not touched by a request the kill cut, so a tamperer can pick one that must be there.
+     */
+    afterKill?: (where: { dataDir: string; live: { user: string; id: string }[] }) => Promise<void> | void;
   },
 ): Promise<CrashBench> {
   // Seeded, so a failing trial can be run again with its seed.
@@ -218,7 +221,13 @@ export async function openCrashBench(
       server = null;
       stop.now = true;
       const ends = await Promise.all(running);
-      await options.afterKill?.({ dataDir });
+      if (options.afterKill) {
+        const open = new Set(ends.flatMap((end) => (end.open && end.open.kind !== 'add' ? [end.open.id] : [])));
+        const live = [...expected].flatMap(([user, mine]) =>
+          [...mine].filter(([id, state]) => state !== 'deleted' && !open.has(id)).map(([id]) => ({ user, id })),
+        );
+        await options.afterKill({ dataDir, live });
+      }
       const inFlight = new Map(users.map((user, i) => [user, ends[i]?.open ?? null]));
       const { problems, applied } = await check(inFlight);
       problems.unshift(...ends.flatMap((end) => (end.error ? [end.error] : [])));
