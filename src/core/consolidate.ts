@@ -12,7 +12,8 @@
 import type { ChatModel } from '../llm/llm.js';
 import { type Actor, historyEntry } from './history.js';
 import { contentHash } from './ids.js';
-import { addedMemory, type InsertTarget, type ParsedAdd } from './insert.js';
+import type { InsertTarget, ParsedAdd } from './insert.js';
+import { addedMemory } from './new-memory.js';
 import type { HistoryEntry, Memory, MemoryRecord } from './types.js';
 
 export const CONSOLIDATION_ACTIONS = ['add', 'update', 'noop'] as const;

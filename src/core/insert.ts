@@ -1,23 +1,20 @@
-import { v7 as uuidv7 } from 'uuid';
+/**
+ * The shared write path of add and import: parse a batch, embed ahead of the user's write lock,
+ * find duplicates (exact here, near ones in merges.ts), and store the new memories (built by
+ * new-memory.ts) with their history in one atomic insert.
+ */
 import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
 import { isDuplicateContent, type MemoryStore } from '../stores/store.js';
 import type { Decision } from './consolidate.js';
 import { EngramError } from './errors.js';
-import { type Actor, historyEntry, importedEntry } from './history.js';
-import { contentHash, newId } from './ids.js';
-import {
-  type Comparable,
-  type Comparison,
-  compare,
-  mergedInto,
-  mergeReason,
-  type NearDuplicateOptions,
-  signature,
-} from './near-duplicates.js';
+import { type Actor, historyEntry } from './history.js';
+import { contentHash } from './ids.js';
+import { findMerges, type Merge } from './merges.js';
+import { mergedInto, mergeReason, type NearDuplicateOptions } from './near-duplicates.js';
+import { dedupeTags, type NewMemory } from './new-memory.js';
 import { type AddMemoryInput, addMemorySchema, InputError, parseInput } from './schemas.js';
-import { queryTerms } from './text.js';
-import type { HistoryEntry, Memory, MemoryRecord, MemorySource, StoreFilter } from './types.js';
+import type { HistoryEntry, Memory, MemoryRecord, StoreFilter } from './types.js';
 
 export interface AddResult {
   memory: Memory;
@@ -49,12 +46,6 @@ export interface ImportBatchResult {
 }
 
 export type ParsedAdd = z.output<typeof addMemorySchema>;
-
-/** What a batch write stores for one new memory: the memory and its history entries. */
-export interface NewMemory {
-  memory: Memory;
-  history: HistoryEntry[];
-}
 
 export interface InsertTarget {
   store: MemoryStore;
@@ -260,145 +251,4 @@ async function insertOnce(
     results[index] = { memory: original.memory, duplicate: true, merged: original.merged };
   }
   return { results, created: records.length };
-}
-
-type Merge =
-  | { into: 'stored'; memory: Memory; comparison: Comparison }
-  | { into: 'batch'; of: number; comparison: Comparison };
-
-/** Largest batch whose new items are also compared with each other (pairwise work grows with its square). */
-const PAIRWISE_LIMIT = 256;
-
-/**
- * For each new item that is a near-duplicate of a memory the user can see (same agent scope), or
- * of an earlier new item of the batch, what it folds into. Stored memories are looked up by keyword
- * search over the item's words and compared by their stored vectors.
- */
-async function findMerges(
-  target: InsertTarget,
-  options: NearDuplicateOptions,
-  fresh: { index: number; input: ParsedAdd }[],
-  vectorOf: (index: number) => Float32Array,
-): Promise<Map<number, Merge>> {
-  const { store, userId, visible } = target;
-  const merges = new Map<number, Merge>();
-  const kept: { index: number; agentId: string | null; item: Comparable }[] = [];
-  for (const { index, input } of fresh) {
-    // Already-expired items are stored as given (hidden): nothing folds into them, nor they into anything.
-    if (input.infer !== true || (input.expiresAt !== undefined && input.expiresAt <= visible.now)) continue;
-    const item: Comparable = { signature: signature(input.content), vector: vectorOf(index) };
-    const agentId = input.agentId ?? null;
-    const stored = await nearestStored(store, userId, visible, options, input.content, agentId, item);
-    if (stored) {
-      merges.set(index, { into: 'stored', ...stored });
-      continue;
-    }
-    if (fresh.length <= PAIRWISE_LIMIT) {
-      const earlier = kept.find((k) => k.agentId === agentId && compare(item, k.item, options).match);
-      if (earlier) {
-        merges.set(index, { into: 'batch', of: earlier.index, comparison: compare(item, earlier.item, options) });
-        continue;
-      }
-    }
-    kept.push({ index, agentId, item });
-  }
-  return merges;
-}
-
-async function nearestStored(
-  store: MemoryStore,
-  userId: string,
-  visible: StoreFilter,
-  options: NearDuplicateOptions,
-  content: string,
-  agentId: string | null,
-  item: Comparable,
-): Promise<{ memory: Memory; comparison: Comparison } | null> {
-  const terms = queryTerms(content);
-  if (terms.length === 0) return null;
-  const hits = await store.keywordSearch(userId, terms, visible, options.candidates);
-  if (hits.length === 0) return null;
-  const ids = hits.map((hit) => hit.id);
-  const [memories, vectors] = await Promise.all([store.getMany(userId, ids), store.vectorsOf(userId, ids)]);
-  let best: { memory: Memory; comparison: Comparison } | null = null;
-  for (const memory of memories) {
-    const vector = vectors.get(memory.id);
-    if (!vector || memory.agentId !== agentId) continue;
-    const comparison = compare(item, { signature: signature(memory.content), vector }, options);
-    if (comparison.match && (!best || comparison.similarity > best.comparison.similarity))
-      best = { memory, comparison };
-  }
-  return best;
-}
-
-export function addedMemory(userId: string, input: ParsedAdd, hash: string, actor: Actor, at: string): NewMemory {
-  const memory = buildMemory(userId, input, hash, { id: newId(), createdAt: at, updatedAt: at, source: actor.source });
-  return { memory, history: [historyEntry('add', null, memory, actor, at)] };
-}
-
-/** See `MemoryService.importBatch` for the rules; `carried` counts the history entries kept. */
-export function importedMemory(
-  userId: string,
-  item: ImportItem,
-  input: ParsedAdd,
-  hash: string,
-  actor: Actor,
-  at: string,
-): NewMemory & { carried: number } {
-  const createdAt = isoOrNull(item.createdAt) ?? at;
-  const memory = buildMemory(userId, input, hash, {
-    id: uuidv7({ msecs: Date.parse(createdAt) }),
-    createdAt,
-    updatedAt: isoOrNull(item.updatedAt) ?? createdAt,
-    source: 'import',
-  });
-  const carried = (item.history ?? []).map((entry) => importedEntry(entry, memory, actor));
-  const history =
-    carried.length > 0 ? carried : [{ ...historyEntry('add', null, memory, actor, at), reason: 'import' }];
-  return { memory, history, carried: carried.length };
-}
-
-/** The one builder of new memories, for add and import alike. */
-function buildMemory(
-  userId: string,
-  input: ParsedAdd,
-  hash: string,
-  origin: { id: string; createdAt: string; updatedAt: string; source: MemorySource },
-): Memory {
-  return {
-    id: origin.id,
-    userId,
-    agentId: input.agentId ?? null,
-    sessionId: input.sessionId ?? null,
-    content: input.content,
-    category: input.category ?? 'general',
-    tags: dedupeTags(input.tags ?? []),
-    metadata: input.metadata ?? {},
-    createdAt: origin.createdAt,
-    updatedAt: origin.updatedAt,
-    eventAt: input.eventAt ?? null,
-    expiresAt:
-      input.expiresAt ??
-      (input.ttlSeconds === undefined
-        ? null
-        : new Date(Date.parse(origin.createdAt) + input.ttlSeconds * 1000).toISOString()),
-    pinned: input.pinned ?? false,
-    source: origin.source,
-    hash,
-    supersededBy: null,
-    validTo: null,
-    accessCount: 0,
-    lastAccessedAt: null,
-  };
-}
-
-export function dedupeTags(tags: string[]): string[] {
-  return [...new Set(tags.map((tag) => tag.trim()).filter((tag) => tag.length > 0))];
-}
-
-/** An ISO-8601 instant in `toISOString` form, or null when `value` is not a date. */
-function isoOrNull(value: string | null | undefined): string | null {
-  if (typeof value !== 'string') return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }

@@ -9,18 +9,17 @@ import { type Actor, historyEntry } from './history.js';
 import { addInferred, type ExtractResult, extractFacts, type InferenceContext } from './inference.js';
 import {
   type AddResult,
-  addedMemory,
   embedAhead,
   type ImportBatchResult,
   type ImportItem,
   type InsertTarget,
-  importedMemory,
   insertNew,
   type ParsedAdd,
   parseBatch,
 } from './insert.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { NearDuplicateOptions } from './near-duplicates.js';
+import { addedMemory, importedMemory } from './new-memory.js';
 import { checkEmbeddingInfo } from './reindex.js';
 import { listDeleted, restoreDeleted } from './restore.js';
 import {

@@ -3,7 +3,7 @@ import type { MemoryStore } from '../stores/store.js';
 import { EngramError } from './errors.js';
 import { matchesFilter } from './filter.js';
 import { contentHash } from './ids.js';
-import { dedupeTags } from './insert.js';
+import { dedupeTags } from './new-memory.js';
 import type { updateMemorySchema } from './schemas.js';
 import type { Memory, StoreFilter } from './types.js';
 

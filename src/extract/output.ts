@@ -5,7 +5,8 @@
  * before anything reaches the store.
  */
 import { z } from 'zod';
-import { dedupeTags, type ParsedAdd } from '../core/insert.js';
+import type { ParsedAdd } from '../core/insert.js';
+import { dedupeTags } from '../core/new-memory.js';
 import { categorySchema, contentSchema, LIMITS, tagSchema } from '../core/schemas.js';
 
 /**
