@@ -2,8 +2,9 @@ import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
 import { AccessTracker } from './access.js';
-import type { Decision, Inferrer } from './consolidate.js';
+import type { Inferrer } from './consolidate.js';
 import { invalid, notFound } from './errors.js';
+import { sweepExpired } from './expiry.js';
 import { decodeCursor } from './filter.js';
 import { type Actor, historyEntry } from './history.js';
 import { addInferred, type ExtractResult, extractFacts, type InferenceContext } from './inference.js';
@@ -18,7 +19,6 @@ import {
   parseBatch,
 } from './insert.js';
 import { KeyedLock } from './keyed-lock.js';
-import type { NearDuplicateOptions } from './near-duplicates.js';
 import { addedMemory, importedMemory } from './new-memory.js';
 import { checkEmbeddingInfo } from './reindex.js';
 import { listDeleted, restoreDeleted } from './restore.js';
@@ -30,7 +30,6 @@ import {
   extractSchema,
   type FilterInput,
   filterSchema,
-  LIMITS,
   type ListInput,
   listSchema,
   parseInput,
@@ -39,11 +38,17 @@ import {
   statsDaysSchema,
   type UpdateMemoryInput,
   updateMemorySchema,
-  userIdSchema,
 } from './schemas.js';
-import { type SearchOptions, type SearchResponse, searchMemories } from './search.js';
+import { checkUserId, storeFilter } from './scope.js';
+import { nearestInScope, type SearchOptions, type SearchResponse, searchMemories } from './search.js';
+import {
+  DEFAULT_MAINTENANCE,
+  type MaintenanceOptions,
+  type MemoryServiceOptions,
+  type ServiceObserver,
+} from './service-options.js';
 import { type UserStats, userStats } from './stats.js';
-import type { CategoryCount, HistoryEntry, Memory, MemorySource, Page, SearchMode, StoreFilter } from './types.js';
+import type { CategoryCount, HistoryEntry, Memory, Page, StoreFilter } from './types.js';
 import { applyChanges, assertNoClash, changedFields, proposedFields, type UpdateResult } from './update.js';
 import { carriedVectors, suppliedVectors } from './vectors.js';
 
@@ -52,50 +57,8 @@ export type { Actor } from './history.js';
 export type { ExtractResult } from './inference.js';
 export type { AddResult, ImportBatchResult, ImportItem, ParsedAdd } from './insert.js';
 export type { SearchOptions, SearchResponse } from './search.js';
+export type { MaintenanceOptions, MemoryServiceOptions, ServiceObserver } from './service-options.js';
 export { UPDATABLE_FIELDS, type UpdatableField, type UpdateResult } from './update.js';
-
-/** Receives what the service did, e.g. to count it in metrics. Called synchronously; must not throw. */
-export interface ServiceObserver {
-  added?(source: MemorySource, created: number, duplicates: number): void;
-  searched?(mode: SearchMode, seconds: number): void;
-  /** Facts stored or matched through an LLM's decisions (extraction, or an add with an LLM). */
-  decided?(decisions: readonly Decision[]): void;
-}
-
-/** How the service maintains memories (config `memory.*`). */
-export interface MaintenanceOptions {
-  /** `infer` for adds that do not say. */
-  inferDefault: boolean;
-  /** Near-duplicate merge for adds with infer (null: exact duplicates only). */
-  nearDuplicates: NearDuplicateOptions | null;
-  /** Count reads in accessCount / lastAccessedAt, written at most every `accessFlushMs`. */
-  trackAccess: boolean;
-  accessFlushMs: number;
-  /** With an inferrer: adds with infer are extracted into facts and consolidated by the LLM. */
-  extractOnAdd: boolean;
-  /** Nearest current memories the LLM compares each fact with. */
-  extractCandidates: number;
-}
-
-export const DEFAULT_MAINTENANCE: MaintenanceOptions = {
-  inferDefault: false,
-  nearDuplicates: null,
-  trackAccess: false,
-  accessFlushMs: 5_000,
-  extractOnAdd: true,
-  extractCandidates: 5,
-};
-
-export interface MemoryServiceOptions {
-  store: MemoryStore;
-  embedder: Embedder;
-  search: SearchOptions;
-  /** Default: no inference, no access counting (what the config's defaults turn on, `runtime.ts` passes). */
-  maintenance?: MaintenanceOptions;
-  /** Extraction and consolidation with an LLM (src/extract); none: `extract` is refused, adds use the rules. */
-  inferrer?: Inferrer | null;
-  clock?: () => Date;
-}
 
 /** The one place where memory rules live; every front end is a thin adapter over this class. */
 export class MemoryService {
@@ -164,7 +127,7 @@ export class MemoryService {
     actor: Actor,
     options: { dedupeNamespace?: string } = {},
   ): Promise<AddResult[]> {
-    this.#user(userId);
+    checkUserId(userId);
     const parsed = parseBatch(inputs);
     for (const input of parsed) input.infer ??= this.#maintenance.inferDefault;
     const supplied = suppliedVectors(parsed, this.embedder.dimension);
@@ -201,7 +164,7 @@ export class MemoryService {
 
   /** Checks an extraction as `extract` would before calling the model (for one accepted as a job); returns it parsed. */
   validateExtract(userId: string, input: ExtractInput): z.output<typeof extractSchema> {
-    this.#user(userId);
+    checkUserId(userId);
     const parsed = parseInput(extractSchema, input);
     if (!this.inferrer) throw invalid('extraction needs an LLM: set ENGRAM_LLM_PROVIDER (see docs/llm.md)');
     return parsed;
@@ -215,7 +178,14 @@ export class MemoryService {
       now: () => this.now(),
       target: (userId) => this.#insertTarget(userId),
       locked: (userId, work) => this.#writes.run(userId, work),
-      nearest: (userId, agentId, text, limit) => this.#nearest(userId, agentId, text, limit),
+      nearest: (userId, agentId, text, limit) =>
+        nearestInScope(this.store, this.embedder, this.#search, {
+          userId,
+          agentId,
+          text,
+          limit,
+          filter: this.#visible(agentId === null ? undefined : { agentId }),
+        }),
       decided: (actor, decisions) => {
         const created = decisions.filter((d) => d.action !== 'noop').length;
         for (const observer of this.#observers) {
@@ -226,31 +196,13 @@ export class MemoryService {
     };
   }
 
-  /** The user's current memories nearest to a text, in exactly one agent scope, best first. */
-  async #nearest(userId: string, agentId: string | null, text: string, limit: number): Promise<Memory[]> {
-    const query = parseInput(searchSchema, {
-      query: text.slice(0, LIMITS.queryChars),
-      limit: Math.min(limit * 2, 100),
-    });
-    const { results } = await searchMemories(this.store, this.embedder, this.#search, {
-      userId,
-      query,
-      filter: this.#filter(agentId === null ? undefined : { agentId }),
-      startedAt: performance.now(),
-    });
-    return results
-      .map((result) => result.memory)
-      .filter((memory) => memory.agentId === agentId)
-      .slice(0, limit);
-  }
-
   /**
    * Checks a batch exactly as `addMany` would before storing anything (user id, each item, supplied
    * embeddings), throwing the same errors; returns the parsed items. For work accepted now and
    * added later (an asynchronous add), so that it is refused up front when a synchronous add would be.
    */
   validateAdd(userId: string, inputs: AddMemoryInput[]): ParsedAdd[] {
-    this.#user(userId);
+    checkUserId(userId);
     const parsed = parseBatch(inputs);
     suppliedVectors(parsed, this.embedder.dimension);
     return parsed;
@@ -265,7 +217,7 @@ export class MemoryService {
    * without history gets an `add` entry by the importing actor with reason "import".
    */
   async importBatch(userId: string, items: ImportItem[], actor: Actor): Promise<ImportBatchResult> {
-    this.#user(userId);
+    checkUserId(userId);
     if (items.length === 0) return { results: [], history: 0 };
     const parsed = parseBatch(items.map((item) => item.input));
     const usable = carriedVectors(items, this.embedder);
@@ -283,7 +235,7 @@ export class MemoryService {
   }
 
   async get(userId: string, id: string): Promise<Memory> {
-    this.#user(userId);
+    checkUserId(userId);
     const memory = await this.#existing(userId, id);
     this.#access?.record(userId, [memory.id]);
     return memory;
@@ -296,10 +248,10 @@ export class MemoryService {
   }
 
   async list(userId: string, input: ListInput = {}): Promise<Page<Memory>> {
-    this.#user(userId);
+    checkUserId(userId);
     const query = parseInput(listSchema, input);
     if (query.cursor !== undefined) decodeCursor(query.cursor);
-    return this.store.list(userId, { filter: this.#filter(query.filter), limit: query.limit, cursor: query.cursor });
+    return this.store.list(userId, { filter: this.#visible(query.filter), limit: query.limit, cursor: query.cursor });
   }
 
   /** Changes a memory; see `updateWithChanges`. */
@@ -312,7 +264,7 @@ export class MemoryService {
    * nothing is written, no history is added and `updatedAt` stays. New content is re-embedded.
    */
   async updateWithChanges(userId: string, id: string, input: UpdateMemoryInput, actor: Actor): Promise<UpdateResult> {
-    this.#user(userId);
+    checkUserId(userId);
     const patch = parseInput(updateMemorySchema, input);
     return this.#writes.run(userId, async () => {
       const before = await this.#existing(userId, id);
@@ -320,7 +272,7 @@ export class MemoryService {
       const changed = changedFields(before, proposed);
       if (changed.length === 0) return { memory: before, changed };
       const after = applyChanges(before, proposed, changed, this.now());
-      await assertNoClash(this.store, userId, before, after, this.#filter(undefined));
+      await assertNoClash(this.store, userId, before, after, this.#visible(undefined));
       let vector: Float32Array | null = null;
       if (after.hash !== before.hash)
         [vector] = (await this.embedder.embed([after.content], { scope: userId })) as [Float32Array];
@@ -330,7 +282,7 @@ export class MemoryService {
   }
 
   async delete(userId: string, id: string, actor: Actor): Promise<Memory> {
-    this.#user(userId);
+    checkUserId(userId);
     return this.#writes.run(userId, async () => {
       const before = await this.#existing(userId, id);
       await this.store.delete(userId, id, historyEntry('delete', before, null, actor, this.now()));
@@ -340,9 +292,9 @@ export class MemoryService {
 
   /** Brings a deleted memory back as it was before its deletion (restore.ts). */
   async restore(userId: string, id: string, actor: Actor): Promise<Memory> {
-    this.#user(userId);
+    checkUserId(userId);
     return this.#writes.run(userId, () =>
-      restoreDeleted(this, { userId, id, actor, now: this.now(), visible: this.#filter(undefined) }),
+      restoreDeleted(this, { userId, id, actor, now: this.now(), visible: this.#visible(undefined) }),
     );
   }
 
@@ -353,7 +305,7 @@ export class MemoryService {
    * of it is stored.
    */
   async forget(userId: string, id: string): Promise<void> {
-    this.#user(userId);
+    checkUserId(userId);
     await this.#writes.run(userId, async () => {
       if (!(await this.store.forget(userId, id))) throw notFound('memory', id);
     });
@@ -361,13 +313,13 @@ export class MemoryService {
 
   /** The deleted memories `restore` can bring back, most recently deleted first (restore.ts). */
   async deleted(userId: string, input: DeletedListInput = {}): Promise<Page<DeletedMemory>> {
-    this.#user(userId);
+    checkUserId(userId);
     return listDeleted(this.store, userId, input);
   }
 
   /** The change log of one memory, oldest first; still available after the memory is deleted. */
   async history(userId: string, id: string): Promise<HistoryEntry[]> {
-    this.#user(userId);
+    checkUserId(userId);
     const entries = await this.store.history(userId, id);
     if (entries.length === 0) throw notFound('memory', id);
     return entries;
@@ -375,21 +327,21 @@ export class MemoryService {
 
   /** Counts per category and added per UTC day over the last `days` days, today included (stats.ts). */
   async stats(userId: string, days: number): Promise<UserStats> {
-    this.#user(userId);
+    checkUserId(userId);
     const window = parseInput(statsDaysSchema, days);
-    return userStats(this.store, userId, this.#filter(undefined), window);
+    return userStats(this.store, userId, this.#visible(undefined), window);
   }
 
   async categories(userId: string, filter: FilterInput = {}): Promise<CategoryCount[]> {
-    this.#user(userId);
-    return this.store.categories(userId, this.#filter(parseInput(filterSchema, filter)));
+    checkUserId(userId);
+    return this.store.categories(userId, this.#visible(parseInput(filterSchema, filter)));
   }
 
   async search(userId: string, input: SearchInput): Promise<SearchResponse> {
-    this.#user(userId);
+    checkUserId(userId);
     const startedAt = performance.now();
     const query = parseInput(searchSchema, input);
-    const filter = this.#filter(query.filter);
+    const filter = this.#visible(query.filter);
     const response = await searchMemories(this.store, this.embedder, this.#search, {
       userId,
       query,
@@ -406,52 +358,27 @@ export class MemoryService {
 
   /**
    * Deletes memories whose `expiresAt` has passed (they are already hidden from every view), each
-   * with a `delete` history entry by the sweeper. Returns how many went.
+   * with a `delete` history entry by the sweeper. Returns how many went (expiry.ts).
    */
   async sweepExpired(batch = 500): Promise<number> {
-    const actor: Actor = { name: 'sweeper', source: 'api' };
-    let swept = 0;
-    for (;;) {
-      const now = this.now();
-      const due = await this.store.expired(now, batch);
-      let round = 0;
-      for (const { userId, id } of due) {
-        const gone = await this.#writes.run(userId, async () => {
-          const memory = await this.store.get(userId, id);
-          if (!memory || memory.expiresAt === null || memory.expiresAt > now) return false;
-          const entry = {
-            ...historyEntry('delete', memory, null, actor, now),
-            reason: `expired at ${memory.expiresAt}`,
-          };
-          return this.store.delete(userId, id, entry);
-        });
-        if (gone) round++;
-      }
-      swept += round;
-      if (due.length < batch || round === 0) return swept;
-    }
+    return sweepExpired(
+      { store: this.store, now: () => this.now(), locked: (userId, work) => this.#writes.run(userId, work) },
+      batch,
+    );
   }
 
   /** Right to erasure: removes the user's memories, vectors and history. */
   async purgeUser(userId: string): Promise<number> {
-    this.#user(userId);
+    checkUserId(userId);
     return this.#writes.run(userId, () => this.store.purgeUser(userId));
   }
 
+  /** What a call sees: `filter` as of now, or as of its `asOf` (scope.ts). */
+  #visible(filter: FilterInput | undefined): StoreFilter {
+    return storeFilter(filter, this.now());
+  }
+
   #insertTarget(userId: string): InsertTarget {
-    return { store: this.store, embedder: this.embedder, userId, visible: this.#filter(undefined) };
-  }
-
-  #user(userId: string): void {
-    const result = userIdSchema.safeParse(userId);
-    if (!result.success)
-      throw invalid(`user id ${JSON.stringify(userId)} is not valid: ${result.error.issues[0]?.message}`);
-  }
-
-  #filter(filter: FilterInput | undefined): StoreFilter {
-    if (filter?.asOf === undefined) return { ...filter, now: this.now() };
-    // A point in time: what was current then, with expiry judged at that instant.
-    const { asOf, ...rest } = filter;
-    return { ...rest, now: asOf, validAt: asOf, includeSuperseded: true };
+    return { store: this.store, embedder: this.embedder, userId, visible: this.#visible(undefined) };
   }
 }

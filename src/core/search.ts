@@ -4,9 +4,9 @@ import type { MemoryStore } from '../stores/store.js';
 import { type ContextOptions, spreadContext } from './context.js';
 import { type FusionOptions, fuseRanks, type RankedId, singleSignal } from './ranking.js';
 import { decayed, type RecencyOptions, recencyPool } from './recency.js';
-import type { searchSchema } from './schemas.js';
+import { LIMITS, parseInput, searchSchema } from './schemas.js';
 import { queryTerms } from './text.js';
-import type { KeywordHit, SearchMode, SearchResult, StoreFilter, VectorHit } from './types.js';
+import type { KeywordHit, Memory, SearchMode, SearchResult, StoreFilter, VectorHit } from './types.js';
 
 export interface SearchOptions extends FusionOptions {
   /** How many candidates each signal contributes before fusion (at least 2 × limit). */
@@ -40,6 +40,30 @@ export interface SearchRequest {
   filter: StoreFilter;
   /** `performance.now()` when the request arrived, so that `totalMs` includes its validation. */
   startedAt: number;
+}
+
+/**
+ * The user's current memories nearest to a text, in exactly one agent scope (null: the user's
+ * own), best first: what the LLM path compares a new fact with. `filter` is the scope's view.
+ */
+export async function nearestInScope(
+  store: MemoryStore,
+  embedder: Embedder,
+  options: SearchOptions,
+  request: { userId: string; agentId: string | null; text: string; limit: number; filter: StoreFilter },
+): Promise<Memory[]> {
+  const { userId, agentId, text, limit, filter } = request;
+  const query = parseInput(searchSchema, { query: text.slice(0, LIMITS.queryChars), limit: Math.min(limit * 2, 100) });
+  const { results } = await searchMemories(store, embedder, options, {
+    userId,
+    query,
+    filter,
+    startedAt: performance.now(),
+  });
+  return results
+    .map((result) => result.memory)
+    .filter((memory) => memory.agentId === agentId)
+    .slice(0, limit);
 }
 
 export async function searchMemories(
