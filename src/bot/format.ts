@@ -1,7 +1,9 @@
 /** Telegram HTML formatting for the bot's replies (Telegram's limit is 4,096 characters a message). */
 
+import type { Message } from 'grammy/types';
 import type { Source } from '../agent/agent.js';
 import type { EraseOutcome, FoundMemory, SavedNote, UserStatus } from '../client/engram-client.js';
+import { isEngramError, publicError } from '../core/errors.js';
 import type { PendingMessage } from './journal.js';
 
 export const MAX_MESSAGE = 4_096;
@@ -136,4 +138,27 @@ export function fitMessage(text: string): string {
   if (text.length <= MAX_MESSAGE) return text;
   const cut = text.lastIndexOf('\n', MAX_MESSAGE - 2);
   return `${text.slice(0, cut > 0 ? cut : MAX_MESSAGE - 2)}\n…`;
+}
+
+/** Who a forwarded message first came from, as a note's body names them; null when it was not forwarded. */
+export function forwardedFrom(message: Message): string | null {
+  const origin = message.forward_origin;
+  if (!origin) return null;
+  switch (origin.type) {
+    case 'user':
+      return [origin.sender_user.first_name, origin.sender_user.last_name].filter(Boolean).join(' ');
+    case 'hidden_user':
+      return origin.sender_user_name;
+    case 'chat':
+      return origin.sender_chat.title ?? 'a chat';
+    case 'channel':
+      return origin.chat.title ?? 'a channel';
+    default:
+      return 'someone';
+  }
+}
+
+/** A failure as the chat is told it: an Engram error's public message, anything else only that it failed. */
+export function errorText(error: unknown): string {
+  return isEngramError(error) ? publicError(error).message : 'something went wrong; the server log has the details';
 }
