@@ -20,6 +20,7 @@ import {
 } from './insert.js';
 import { KeyedLock } from './keyed-lock.js';
 import { addedMemory, importedMemory } from './new-memory.js';
+import { assertNotNoteSection } from './note-sections.js';
 import { checkEmbeddingInfo } from './reindex.js';
 import { listDeleted, restoreDeleted } from './restore.js';
 import {
@@ -43,6 +44,7 @@ import { checkUserId, storeFilter } from './scope.js';
 import { nearestInScope, type SearchOptions, type SearchResponse, searchMemories } from './search.js';
 import {
   DEFAULT_MAINTENANCE,
+  type EraseOptions,
   type MaintenanceOptions,
   type MemoryServiceOptions,
   type ServiceObserver,
@@ -57,7 +59,7 @@ export type { Actor } from './history.js';
 export type { ExtractResult } from './inference.js';
 export type { AddResult, ImportBatchResult, ImportItem, ParsedAdd } from './insert.js';
 export type { SearchOptions, SearchResponse } from './search.js';
-export type { MaintenanceOptions, MemoryServiceOptions, ServiceObserver } from './service-options.js';
+export type { EraseOptions, MaintenanceOptions, MemoryServiceOptions, ServiceObserver } from './service-options.js';
 export { UPDATABLE_FIELDS, type UpdatableField, type UpdateResult } from './update.js';
 
 /** The one place where memory rules live; every front end is a thin adapter over this class. */
@@ -281,10 +283,15 @@ export class MemoryService {
     });
   }
 
-  async delete(userId: string, id: string, actor: Actor): Promise<Memory> {
+  /**
+   * Deletes a memory (undoably: `restore`). A knowledge-base note's section is refused (`conflict`)
+   * unless the knowledge base drops its own index (`options.noteIndex`; note-sections.ts).
+   */
+  async delete(userId: string, id: string, actor: Actor, options: EraseOptions = {}): Promise<Memory> {
     checkUserId(userId);
     return this.#writes.run(userId, async () => {
       const before = await this.#existing(userId, id);
+      if (!options.noteIndex) assertNotNoteSection(before, 'deleted');
       await this.store.delete(userId, id, historyEntry('delete', before, null, actor, this.now()));
       return before;
     });
@@ -301,12 +308,14 @@ export class MemoryService {
   /**
    * Erases a memory for good, whether it is current or already deleted: the memory, its vector
    * and its whole history go, so it can be neither listed nor restored, and so do the finished
-   * jobs whose result quotes it. `not_found` when nothing
-   * of it is stored.
+   * jobs whose result quotes it. `not_found` when nothing of it is stored. A current
+   * knowledge-base note's section is refused like a delete (`conflict`), unless `options.noteIndex`.
    */
-  async forget(userId: string, id: string): Promise<void> {
+  async forget(userId: string, id: string, options: EraseOptions = {}): Promise<void> {
     checkUserId(userId);
     await this.#writes.run(userId, async () => {
+      const current = options.noteIndex ? null : await this.store.get(userId, id);
+      if (current) assertNotNoteSection(current, 'forgotten');
       if (!(await this.store.forget(userId, id))) throw notFound('memory', id);
     });
   }

@@ -48,3 +48,9 @@ export interface MemoryServiceOptions {
   inferrer?: Inferrer | null;
   clock?: () => Date;
 }
+
+/** How `delete` and `forget` treat a knowledge-base note's section. */
+export interface EraseOptions {
+  /** The knowledge base dropping its own index: a note's sections may go (note-sections.ts). */
+  noteIndex?: boolean;
+}

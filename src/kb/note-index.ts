@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngramError } from '../core/errors.js';
-import type { Actor, MemoryService } from '../core/memory-service.js';
+import type { Actor, EraseOptions, MemoryService } from '../core/memory-service.js';
 import type { AddMemoryInput } from '../core/schemas.js';
 import type { Memory } from '../core/types.js';
 import { chunkMarkdown } from './chunk.js';
@@ -35,6 +35,8 @@ export interface NoteIndexOptions {
 }
 
 const ACTOR: Actor = { name: 'kb', source: 'kb' };
+/** The index drops its own memories: a note's sections may go (the service refuses anyone else). */
+const OWN_INDEX: EraseOptions = { noteIndex: true };
 
 export class NoteIndex {
   readonly #service: MemoryService;
@@ -100,7 +102,7 @@ export class NoteIndex {
     if (previous && previous.owner !== note.owner) await this.deindex(path);
     const current = await this.#memoriesOf(note.owner, path);
     if (current.length === 0 || current.some((memory) => memory.metadata.kbHash !== hash)) {
-      for (const memory of current) await this.#service.delete(note.owner, memory.id, ACTOR);
+      for (const memory of current) await this.#service.delete(note.owner, memory.id, ACTOR, OWN_INDEX);
       // Each note's sections are its own: a section another note shares is indexed for both.
       await this.#service.addMany(note.owner, inputs, ACTOR, { dedupeNamespace: `kb:${path}` });
     }
@@ -150,8 +152,8 @@ export class NoteIndex {
     const previous = this.#notes.get(path);
     if (!previous) return;
     for (const memory of await this.#memoriesOf(previous.owner, path)) {
-      if (options.forget) await this.#service.forget(previous.owner, memory.id);
-      else await this.#service.delete(previous.owner, memory.id, ACTOR);
+      if (options.forget) await this.#service.forget(previous.owner, memory.id, OWN_INDEX);
+      else await this.#service.delete(previous.owner, memory.id, ACTOR, OWN_INDEX);
     }
     this.drop(path);
   }

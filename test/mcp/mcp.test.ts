@@ -338,6 +338,26 @@ describe('MCP over HTTP without keys', () => {
     expect(text(empty)).toBe('No deleted memories: nothing to restore.');
   });
 
+  it('refuses delete_memory and forget_memory on one section of a note (conflict naming the note)', async () => {
+    const client = await connect(server.url, 'mcp', { 'x-user-id': 'note-sections' });
+    const written = data<{ path: string; memoryIds: string[] }>(
+      await call(client, 'kb_add_note', {
+        body: '# Garden\n\n## Roses\nPrune the roses in March.',
+        category: 'garden',
+      }),
+    );
+    const [id] = written.memoryIds as [string];
+    for (const tool of ['delete_memory', 'forget_memory']) {
+      const refused = await call(client, tool, { id });
+      expectToolError(refused, 'conflict');
+      expect(text(refused)).toContain(written.path);
+    }
+    // The section is still there and found.
+    const found = data<{ memories: StoredMemory[] }>(await call(client, 'retrieve_memory', { query: 'prune roses' }));
+    expect(found.memories.map((memory) => memory.id)).toContain(id);
+    expect(data<{ items: unknown[] }>(await call(client, 'list_deleted_memories', {})).items).toEqual([]);
+  });
+
   it('pages through memories with a cursor', async () => {
     const client = await connect(server.url, 'mcp', { 'x-user-id': 'pager' });
     for (const n of [1, 2, 3])

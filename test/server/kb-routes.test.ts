@@ -79,6 +79,44 @@ describe('/v1/kb', () => {
     );
   }, 30_000);
 
+  it("refuses to delete or forget one section of a note (409 naming the note); the note's own delete still drops them", async () => {
+    const created = (await (
+      await call(alice, 'POST', '/v1/kb/notes', {
+        body: '# Boat\n\n## Mooring\nBerth 14 on the east pontoon.\n\n## Engine\nOil changed in April.',
+        category: 'boat',
+      })
+    ).json()) as { note: { path: string }; memoryIds: string[] };
+    const { path } = created.note;
+    const [section] = created.memoryIds as [string];
+    const encoded = encodeURIComponent(section);
+
+    for (const [method, route] of [
+      ['DELETE', `/v1/memories/${encoded}`],
+      ['POST', `/v1/memories/${encoded}/forget`],
+    ] as const) {
+      const refused = await call(alice, method, route);
+      expect(refused.status).toBe(409);
+      const { error } = (await refused.json()) as { error: { code: string; message: string; details: unknown } };
+      expect(error.code).toBe('conflict');
+      expect(error.details).toEqual({ notePath: path });
+      expect(error.message).toContain(path);
+    }
+    // Nothing went: the section is still there and found.
+    expect((await call(alice, 'GET', `/v1/memories/${encoded}`)).status).toBe(200);
+    const search = (await (await call(alice, 'POST', '/v1/kb/search', { query: 'which berth' })).json()) as {
+      results: { memoryId: string }[];
+    };
+    expect(search.results.map((hit) => hit.memoryId)).toContain(section);
+    // Another user's id stays not found, not a conflict that would reveal the note.
+    expect((await call(bob, 'DELETE', `/v1/memories/${encoded}`)).status).toBe(404);
+
+    // Deleting the note drops all its sections.
+    expect((await call(alice, 'DELETE', `/v1/kb/note?path=${encodeURIComponent(path)}`)).status).toBe(200);
+    for (const id of created.memoryIds) {
+      expect((await call(alice, 'GET', `/v1/memories/${encodeURIComponent(id)}`)).status).toBe(404);
+    }
+  }, 30_000);
+
   it('edits a note in place for its owner only, and refuses an empty or invalid edit', async () => {
     const created = (await (
       await call(alice, 'POST', '/v1/kb/notes', { title: 'Car', body: 'Tyres changed in October.', category: 'car' })
