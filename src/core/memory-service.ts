@@ -62,7 +62,11 @@ export type { SearchOptions, SearchResponse } from './search.js';
 export type { EraseOptions, MaintenanceOptions, MemoryServiceOptions, ServiceObserver } from './service-options.js';
 export { UPDATABLE_FIELDS, type UpdatableField, type UpdateResult } from './update.js';
 
-/** The one place where memory rules live; every front end is a thin adapter over this class. */
+/**
+ * The one place where memory rules live; every front end is a thin adapter over this class. Near
+ * 400 lines on purpose: it lists every operation (check the user, take the write lock, tell the
+ * observers) and leaves the rules to the module each names (insert.ts, inference.ts, update.ts, …).
+ */
 export class MemoryService {
   readonly store: MemoryStore;
   readonly embedder: Embedder;
