@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { EngramError } from '../core/errors.js';
 import { InputError, type IssueLike } from '../core/schemas.js';
 import { httpSpans, routeLabel } from '../telemetry/index.js';
+import { packageVersion } from '../util/paths.js';
 import { authMiddleware, localOriginGuard, mcpOriginGuard } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
@@ -89,7 +90,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
     openapi: '3.1.0',
     info: {
       title: 'Engram',
-      version: '0.1.0',
+      version: packageVersion(),
       description: 'Long-term memory for AI assistants. Authenticate with `Authorization: Bearer <key>`.',
     },
   });
