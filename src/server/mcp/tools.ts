@@ -5,7 +5,7 @@ import type { EngramJobs } from '../../jobs/index.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import type { Logger } from '../../logger.js';
 import { packageVersion } from '../../util/paths.js';
-import type { Caller } from '../context.js';
+import type { Caller } from '../request-context.js';
 import { ERASE_TOOL_NAMES, registerEraseTools } from './erase-tools.js';
 import { registerExtractTool } from './extract-tool.js';
 import { registerKbTools } from './kb-tools.js';
