@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
 import { isDuplicateContent, type MemoryStore } from '../stores/store.js';
-import type { Decision } from './consolidate.js';
+import type { Decision } from './decision.js';
 import { EngramError } from './errors.js';
 import { type Actor, historyEntry, importedEntry } from './history.js';
 import { contentHash, newId } from './ids.js';
