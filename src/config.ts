@@ -11,7 +11,8 @@ import { defaultDataDir } from './util/paths.js';
 /**
  * Every setting, in one zod schema: the source of the types, the defaults and the docs
  * (docs/configuration.md lists each `env` name below; a test keeps the two in step).
- * Precedence: defaults < config file (`ENGRAM_CONFIG`/`--config`, JSON) < environment < CLI flags.
+ * Precedence: defaults < config file (`ENGRAM_CONFIG`/`--config`, JSON) < environment (the CLI adds
+ * a `./.env` file under the variables already set) < CLI flags.
  */
 
 const TELEGRAM_IDS = 'expected Telegram user ids (whole numbers), comma-separated, e.g. 12345,67890';
@@ -67,7 +68,7 @@ export const configSchema = z
       .prefault({}),
     redis: z
       .strictObject({
-        /** redis://[user:password@]host:port[/db]: shared rate-limit counters across replicas (a secret). */
+        /** redis://[user:password@]host:port[/db]: what replicas share, rate-limit counters and an embedding cache (a secret). */
         url: z.string().min(1).optional(),
         /** Seconds a vector stays in the embedding cache replicas share; 0 turns that cache off. */
         embedCacheTtlSeconds: int(0, 365 * 86_400).default(7 * 86_400),

@@ -15,7 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/core/errors.js';
 import { exportUser } from '../../src/core/transfer.js';
-import type { ServerDeps } from '../../src/server/context.js';
+import type { ServerDeps } from '../../src/server/request-context.js';
 import {
   describeRequest,
   FUZZ_BODY_LIMIT,

@@ -31,6 +31,7 @@ import { createStore, STORE_NAMES } from '../stores/registry.js';
 import type { MemoryStore } from '../stores/store.js';
 import { startTracing } from '../telemetry/index.js';
 import { withoutCredentials } from '../util/credentials.js';
+import { packageVersion } from '../util/paths.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerEraseCommands } from './erase-commands.js';
 import { formatMemory, formatSearchResult, progressBar } from './format.js';
@@ -132,7 +133,7 @@ const userOption = () => new Option('-u, --user <id>', 'the user whose memories 
 export function buildCli(): Command {
   const program = new Command('engram')
     .description('Engram: self-hosted long-term memory for AI assistants')
-    .version('0.1.0')
+    .version(packageVersion())
     .option('-c, --config <file>', 'JSON config file (see docs/configuration.md)')
     .option(
       '-d, --data-dir <dir>',
@@ -157,7 +158,7 @@ export function buildCli(): Command {
       // A bot configured wrongly fails the start before anything is opened.
       if (options.bot) checkBotConfig(config);
       prepareDataDir(config);
-      const tracing = startTracing();
+      const tracing = await startTracing();
       if (tracing) logger.info({ endpoint: withoutCredentials(tracing.endpoint) }, 'exporting traces');
       const started = performance.now();
       // Redis first: the embedder's shared cache and the server's rate limits both use it.
@@ -249,7 +250,7 @@ export function buildCli(): Command {
     .action(async (options: { user: string }, command: Command) => {
       const config = configFrom(command);
       prepareDataDir(config);
-      const tracing = startTracing();
+      const tracing = await startTracing();
       const service = await openService(config);
       // The process runs jobs too: an async store_memory finishes while the client stays connected
       // (and a job left unfinished is resumed by the next process on the store).

@@ -10,36 +10,20 @@
  * Everything is written in one atomic insert, each decision with a history entry carrying its reason.
  */
 import type { ChatModel } from '../llm/llm.js';
+import type { ConsolidationAction, DecidedBy, Decision } from './decision.js';
 import { type Actor, historyEntry } from './history.js';
 import { contentHash } from './ids.js';
 import type { InsertTarget, ParsedAdd } from './insert.js';
 import { addedMemory } from './new-memory.js';
 import type { HistoryEntry, Memory, MemoryRecord } from './types.js';
 
-export const CONSOLIDATION_ACTIONS = ['add', 'update', 'noop'] as const;
-export type ConsolidationAction = (typeof CONSOLIDATION_ACTIONS)[number];
-
-/** Who made a decision: the model; a rule of Engram's (exact duplicate, downgrade); or a fallback after the model failed. */
-export type DecidedBy = 'model' | 'rule' | 'fallback';
+export { CONSOLIDATION_ACTIONS, type ConsolidationAction, type DecidedBy, type Decision } from './decision.js';
 
 /** One fact to store and what was proposed for it. `targetId` names a memory for update and noop. */
 export interface ProposedFact {
   input: ParsedAdd;
   action: ConsolidationAction;
   targetId: string | null;
-  reason: string | null;
-  by: DecidedBy;
-}
-
-/** What happened to one fact. */
-export interface Decision {
-  action: ConsolidationAction;
-  /** The fact as stored or matched. */
-  fact: string;
-  /** add/update: the new memory; noop: the memory that already says it. */
-  memory: Memory;
-  /** update: the memory it replaced, as it is now (with `supersededBy` and `validTo`). */
-  superseded: Memory | null;
   reason: string | null;
   by: DecidedBy;
 }

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { Embedder } from '../embed/embedder.js';
 import { isDuplicateContent, type MemoryStore } from '../stores/store.js';
-import type { Decision } from './consolidate.js';
+import type { Decision } from './decision.js';
 import { EngramError } from './errors.js';
 import { type Actor, historyEntry } from './history.js';
 import { contentHash } from './ids.js';

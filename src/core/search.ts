@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { cosine, type Embedder } from '../embed/embedder.js';
 import type { MemoryStore } from '../stores/store.js';
-import { type ContextOptions, spreadContext } from './context.js';
+import { type ContextOptions, spreadContext } from './conversation-context.js';
 import { type FusionOptions, fuseRanks, type RankedId, singleSignal } from './ranking.js';
 import { decayed, type RecencyOptions, recencyPool } from './recency.js';
 import { LIMITS, parseInput, searchSchema } from './schemas.js';
@@ -11,7 +11,7 @@ import type { KeywordHit, Memory, SearchMode, SearchResult, StoreFilter, VectorH
 export interface SearchOptions extends FusionOptions {
   /** How many candidates each signal contributes before fusion (at least 2 × limit). */
   candidates: number;
-  /** Conversation context in hybrid search (see context.ts); window 0 turns it off. */
+  /** Conversation context in hybrid search (see conversation-context.ts); window 0 turns it off. */
   context: ContextOptions;
   /** Recency decay (recency.ts); half-life 0 turns it off. */
   recency?: RecencyOptions | undefined;
@@ -182,7 +182,7 @@ function rank(
   return singleSignal('vector', vectorHits);
 }
 
-/** Lends the best-fused memories' scores to their neighbours in their sessions (context.ts). */
+/** Lends the best-fused memories' scores to their neighbours in their sessions (conversation-context.ts). */
 async function withContext(
   store: MemoryStore,
   { userId, query, filter }: SearchRequest,

@@ -3,11 +3,12 @@ import { bodyLimit } from 'hono/body-limit';
 import { EngramError } from '../core/errors.js';
 import { InputError, type IssueLike } from '../core/schemas.js';
 import { httpSpans, routeLabel } from '../telemetry/index.js';
+import { packageVersion } from '../util/paths.js';
 import { authMiddleware, localOriginGuard, mcpOriginGuard } from './auth.js';
-import type { AppEnv, ServerDeps } from './context.js';
 import { errorHandler } from './errors.js';
 import { mountMcp } from './mcp/http.js';
 import { rateLimit } from './rate-limit.js';
+import type { AppEnv, ServerDeps } from './request-context.js';
 import { adminRoutes } from './routes/admin.js';
 import { chatRoutes } from './routes/chat.js';
 import { extractRoutes } from './routes/extract.js';
@@ -89,7 +90,7 @@ export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
     openapi: '3.1.0',
     info: {
       title: 'Engram',
-      version: '0.1.0',
+      version: packageVersion(),
       description: 'Long-term memory for AI assistants. Authenticate with `Authorization: Bearer <key>`.',
     },
   });

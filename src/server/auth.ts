@@ -3,7 +3,7 @@ import { isLoopback } from '../config.js';
 import { EngramError } from '../core/errors.js';
 import { userIdSchema } from '../core/schemas.js';
 import type { MemorySource } from '../core/types.js';
-import type { AppEnv, Caller, ServerDeps } from './context.js';
+import type { AppEnv, Caller, ServerDeps } from './request-context.js';
 
 /** Whether requests must carry a key, per `auth.mode` (see docs/configuration.md): in `auto`, once any key was created. */
 export function keysRequired(deps: Pick<ServerDeps, 'config' | 'keys'>): boolean {

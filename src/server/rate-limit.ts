@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { MemoryStore, RedisStore, rateLimiter, type Store } from 'hono-rate-limiter';
 import { rateLimitClient } from '../shared/redis.js';
 import { bearerToken } from './auth.js';
-import type { AppEnv, ServerDeps } from './context.js';
+import type { AppEnv, ServerDeps } from './request-context.js';
 
 /**
  * The rate-limit bucket of a request: its API key's id when the key is valid (however the header

@@ -18,9 +18,9 @@ import { connectRedis } from '../shared/redis.js';
 import { announceServing } from '../shared/serving.js';
 import { createApp } from './app.js';
 import { keysRequired } from './auth.js';
-import type { AppEnv, ServerDeps } from './context.js';
 import { closeMcpSessions } from './mcp/http.js';
 import { createMetrics } from './metrics.js';
+import type { AppEnv, ServerDeps } from './request-context.js';
 
 export interface RunningServer {
   url: string;

@@ -1,6 +1,7 @@
 /**
- * Redis, when configured (`ENGRAM_REDIS_URL`), holds what several Engram replicas must share:
- * the rate-limit counters. Without it each process keeps its own.
+ * Redis, when configured (`ENGRAM_REDIS_URL`), holds what several Engram replicas must share: the
+ * rate-limit counters (server/rate-limit.ts) and an embedding cache, per user (embed/shared-cache.ts).
+ * Without it each process counts and caches on its own.
  */
 import { Redis } from 'ioredis';
 import { EngramError } from '../core/errors.js';

@@ -1,4 +1,4 @@
-import type { Neighbours } from '../core/context.js';
+import type { Neighbours } from '../core/conversation-context.js';
 import { EngramError } from '../core/errors.js';
 import { encodeCursor } from '../core/filter.js';
 import type {

@@ -4,28 +4,31 @@
  * `<part>.<method>`, a child of whatever span is active; `httpSpans` is the Hono middleware that
  * opens the request's server span.
  */
-import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type * as OtelApi from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import type { MiddlewareHandler } from 'hono';
-import { tracingEnabled } from './tracing.js';
+import { otelApi } from './tracing.js';
 
-const tracer = () => trace.getTracer('engram');
+type Otel = typeof OtelApi;
+
+const tracer = (otel: Otel) => otel.trace.getTracer('engram');
 
 /** The matched route pattern (`/v1/memories/:id`), or `unmatched`: the label metrics and spans share. */
 export const routeLabel = (routePath: string | undefined): string =>
   routePath && routePath !== '*' ? routePath : 'unmatched';
 
-function fail(span: Span, error: unknown): void {
+function fail(otel: Otel, span: Span, error: unknown): void {
   span.recordException(error instanceof Error ? error : String(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  span.setStatus({ code: otel.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }
 
-function inSpan(name: string, call: () => unknown): unknown {
-  return tracer().startActiveSpan(name, (span) => {
+function inSpan(otel: Otel, name: string, call: () => unknown): unknown {
+  return tracer(otel).startActiveSpan(name, (span) => {
     let result: unknown;
     try {
       result = call();
     } catch (error) {
-      fail(span, error);
+      fail(otel, span, error);
       span.end();
       throw error;
     }
@@ -36,7 +39,7 @@ function inSpan(name: string, call: () => unknown): unknown {
           return value;
         },
         (error: unknown) => {
-          fail(span, error);
+          fail(otel, span, error);
           span.end();
           throw error;
         },
@@ -53,7 +56,8 @@ function inSpan(name: string, call: () => unknown): unknown {
  * (cheap synchronous ones, or streams whose work happens after the call returns).
  */
 export function traced<T extends object>(target: T, part: string, skip: readonly string[] = []): T {
-  if (!tracingEnabled()) return target;
+  const otel = otelApi();
+  if (!otel) return target;
   const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(object, property) {
@@ -66,7 +70,7 @@ export function traced<T extends object>(target: T, part: string, skip: readonly
         // Every method runs on the target (`this` = the real object): private fields need it.
         method = skip.includes(name)
           ? fn.bind(object)
-          : (...args: unknown[]) => inSpan(`${part}.${name}`, () => fn.apply(object, args));
+          : (...args: unknown[]) => inSpan(otel, `${part}.${name}`, () => fn.apply(object, args));
         wrapped.set(property, method);
       }
       return method;
@@ -77,23 +81,24 @@ export function traced<T extends object>(target: T, part: string, skip: readonly
 /** The request's server span, continuing a caller's `traceparent`; named `<METHOD> <route>` once routed. */
 export function httpSpans(): MiddlewareHandler {
   return async (c, next) => {
-    if (!tracingEnabled()) return next();
+    const otel = otelApi();
+    if (!otel) return next();
     const carrier = Object.fromEntries(c.req.raw.headers.entries());
-    const parent = propagation.extract(context.active(), carrier);
-    const span = tracer().startSpan(
+    const parent = otel.propagation.extract(otel.context.active(), carrier);
+    const span = tracer(otel).startSpan(
       `${c.req.method} ${c.req.path}`,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': c.req.method, 'url.path': c.req.path } },
+      { kind: otel.SpanKind.SERVER, attributes: { 'http.request.method': c.req.method, 'url.path': c.req.path } },
       parent,
     );
     try {
-      await context.with(trace.setSpan(parent, span), next);
+      await otel.context.with(otel.trace.setSpan(parent, span), next);
       const route = routeLabel(c.req.routePath);
       span.updateName(`${c.req.method} ${route}`);
       span.setAttribute('http.route', route);
       span.setAttribute('http.response.status_code', c.res.status);
-      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (c.res.status >= 500) span.setStatus({ code: otel.SpanStatusCode.ERROR });
     } catch (error) {
-      fail(span, error);
+      fail(otel, span, error);
       throw error;
     } finally {
       span.end();

@@ -8,7 +8,7 @@
  * `%LOCALAPPDATA%\engram\Data` on Windows — so an MCP client that starts `engram mcp` from its
  * own working directory finds the same memories as the server started from a shell.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import envPaths from 'env-paths';
@@ -18,6 +18,14 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;
+}
+
+let version: string | undefined;
+
+/** Engram's version, from its package.json: the one place it is written. */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 /** Whether Engram runs from a git checkout (a clone or a worktree) rather than an installed package. */

@@ -81,7 +81,7 @@ afterEach(() => {
 });
 
 function embedder(config: Partial<OpenAiConfigInput> = {}): OpenAiEmbedder {
-  return new OpenAiEmbedder({ baseUrl: fake.baseUrl, apiKey: KEY, model: 'test-model', retryBaseMs: 1, ...config });
+  return new OpenAiEmbedder({ baseUrl: fake.baseUrl, apiKey: KEY, model: 'test-model', ...config });
 }
 
 async function failure(promise: Promise<unknown>): Promise<EngramError> {
@@ -199,7 +199,7 @@ describe('OpenAiEmbedder', () => {
     await once(closed, 'listening');
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
-    const e = new OpenAiEmbedder({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: KEY, model: 'm', retryBaseMs: 1 });
+    const e = new OpenAiEmbedder({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: KEY, model: 'm' });
 
     const error = await failure(e.init());
 

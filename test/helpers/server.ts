@@ -7,7 +7,7 @@ import { KeyStore } from '../../src/auth/key-store.js';
 import { type ConfigInput, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { openService } from '../../src/runtime.js';
-import type { AppEnv, ServerDeps } from '../../src/server/context.js';
+import type { AppEnv, ServerDeps } from '../../src/server/request-context.js';
 import { startServer } from '../../src/server/server.js';
 
 export interface TestServer {

@@ -14,11 +14,11 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MemoryService } from '../../src/core/memory-service.js';
-import type { AppEnv, ServerDeps } from '../../src/server/context.js';
 import { errorHandler } from '../../src/server/errors.js';
 import { type McpHandle, type McpHttpOptions, mountMcp } from '../../src/server/mcp/http.js';
 import { KB_TOOL_NAMES } from '../../src/server/mcp/kb-tools.js';
 import { createMcpServer, TOOL_NAMES } from '../../src/server/mcp/tools.js';
+import type { AppEnv, ServerDeps } from '../../src/server/request-context.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 type Kind = 'mcp' | 'sse';

@@ -6,7 +6,7 @@
 import { expect, it } from 'vitest';
 import type { Memory } from '../../src/core/types.js';
 import type { MemoryStore } from '../../src/stores/store.js';
-import { historyEntry, idAt, makeMemory, NOW, seed, timeAt, vec } from './conformance.js';
+import { historyEntry, idAt, makeMemory, NOW, seed, timeAt, vec } from './conformance-data.js';
 
 type Current = () => MemoryStore;
 

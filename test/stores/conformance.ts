@@ -4,21 +4,28 @@
  *
  *   runConformance('sqlite', async () => ({ store, reopen, cleanup }), { skip: { scan: 'reason' } });
  */
-import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EngramError } from '../../src/core/errors.js';
 import { contentHash } from '../../src/core/ids.js';
-import type {
-  HistoryEntry,
-  HistoryEvent,
-  Job,
-  JobLease,
-  Memory,
-  MemoryRecord,
-  StoreFilter,
-} from '../../src/core/types.js';
+import type { HistoryEntry, Job, JobLease, Memory, StoreFilter } from '../../src/core/types.js';
 import { isDuplicateContent, type MemoryStore } from '../../src/stores/store.js';
+import {
+  DIMENSION,
+  filter,
+  historyEntry,
+  idAt,
+  makeMemory,
+  minuteOf,
+  NOW,
+  seed,
+  timeAt,
+  vec,
+  vectorFor,
+} from './conformance-data.js';
 import { accessCases, expiryCases, supersedeCases } from './conformance-lifecycle.js';
+
+// The stores' own tests take their data from here too.
+export * from './conformance-data.js';
 
 export interface StoreHarness {
   /** A store over empty, private data. Not yet initialised: the suite calls `init()`. */
@@ -57,103 +64,6 @@ export interface ConformanceOptions {
   /** Skips every group, e.g. when the store's server is not available here; the reason says how to run it. */
   skipAll?: string;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Test data: deterministic, time-ordered ids and small 8-d vectors
-
-const BASE_MS = Date.UTC(2026, 0, 10);
-const MINUTE = 60_000;
-/** The instant against which expiry is judged in every filter of the suite. */
-export const NOW = '2026-06-01T00:00:00.000Z';
-export const DIMENSION = 8;
-
-/** The id of the n-th test memory: UUIDv7 at BASE + n minutes, so a larger n is a newer id. */
-export function idAt(n: number): string {
-  return uuidv7({
-    msecs: BASE_MS + n * MINUTE,
-    random: Uint8Array.from({ length: 16 }, (_, i) => (n * 31 + i) & 0xff),
-  });
-}
-
-export function timeAt(n: number): string {
-  return new Date(BASE_MS + n * MINUTE).toISOString();
-}
-
-/** The n of an id made by `idAt(n)` (its UUIDv7 timestamp). */
-export function minuteOf(id: string): number {
-  return (Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16) - BASE_MS) / MINUTE;
-}
-
-/** A memory of user alice created at minute n; `fields` override anything (hash follows content). */
-export function makeMemory(n: number, fields: Partial<Memory> = {}): Memory {
-  const content = fields.content ?? `memory number ${n}`;
-  return {
-    id: idAt(n),
-    userId: 'alice',
-    agentId: null,
-    sessionId: null,
-    content,
-    category: 'general',
-    tags: [],
-    metadata: {},
-    createdAt: timeAt(n),
-    updatedAt: timeAt(n),
-    eventAt: null,
-    expiresAt: null,
-    pinned: false,
-    source: 'api',
-    hash: contentHash(content),
-    supersededBy: null,
-    validTo: null,
-    accessCount: 0,
-    lastAccessedAt: null,
-    ...fields,
-  };
-}
-
-/** An 8-d vector from leading values (the rest are zero). */
-export function vec(...values: number[]): Float32Array {
-  const vector = new Float32Array(DIMENSION);
-  vector.set(values.slice(0, DIMENSION));
-  return vector;
-}
-
-/** A distinct, deterministic, non-zero vector per n. */
-export function vectorFor(n: number): Float32Array {
-  return Float32Array.from({ length: DIMENSION }, (_, i) => Math.sin(n * 1.7 + i * 0.9) + 0.01);
-}
-
-export function historyEntry(event: HistoryEvent, before: Memory | null, after: Memory | null): HistoryEntry {
-  const memory = (after ?? before) as Memory;
-  return {
-    id: uuidv7(),
-    memoryId: memory.id,
-    userId: memory.userId,
-    event,
-    before,
-    after,
-    actor: 'conformance',
-    at: after?.updatedAt ?? new Date().toISOString(),
-    reason: null,
-  };
-}
-
-/** Inserts memories (one insert call per user, in order) with their vectors and 'add' history. */
-export async function seed(store: MemoryStore, memories: Memory[], vectors?: Map<string, Float32Array>): Promise<void> {
-  const byUser = new Map<string, MemoryRecord[]>();
-  for (const memory of memories) {
-    const vector = vectors?.get(memory.id) ?? vectorFor(minuteOf(memory.id));
-    byUser.set(memory.userId, [...(byUser.get(memory.userId) ?? []), { memory, vector }]);
-  }
-  for (const records of byUser.values()) {
-    await store.insert(
-      records,
-      records.map(({ memory }) => historyEntry('add', null, memory)),
-    );
-  }
-}
-
-export const filter = (fields: Partial<StoreFilter> = {}): StoreFilter => ({ now: NOW, ...fields });
 
 const ids = (items: { id: string }[]): string[] => items.map((item) => item.id);
 const byIdAsc = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import OpenAI from 'openai';
 import { z } from 'zod';
 import { EngramError } from '../../core/errors.js';
 import type { Embedder } from '../embedder.js';
@@ -20,10 +20,8 @@ export const openAiConfigSchema = z.object({
   batchSize: z.number().int().min(1).max(2048).default(96),
   /** Per-attempt request timeout. */
   timeoutMs: z.number().int().positive().default(30_000),
-  /** Retries after a 429, a 5xx, a timeout or a network error. */
+  /** Retries after a 408, 409, 429, a 5xx, a timeout or a network error, with the SDK's back-off. */
   maxRetries: z.number().int().min(0).max(10).default(3),
-  /** First backoff delay; doubles on every retry (with jitter). */
-  retryBaseMs: z.number().int().min(0).default(250),
 });
 export type OpenAiConfig = z.output<typeof openAiConfigSchema>;
 export type OpenAiConfigInput = z.input<typeof openAiConfigSchema>;
@@ -35,31 +33,35 @@ const responseSchema = z.object({
   data: z.array(z.object({ index: z.number().int().nonnegative().optional(), embedding: z.array(z.number()) })),
 });
 
-/** A failed attempt, and whether trying again could help. */
-class AttemptError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'EmbeddingRequestError';
-  }
-}
-
-/** Any OpenAI-compatible `POST {baseUrl}/embeddings`: OpenAI, Ollama, vLLM, TEI, LM Studio. */
+/**
+ * Any OpenAI-compatible `POST {baseUrl}/embeddings` (OpenAI, Ollama, vLLM, TEI, LM Studio), through
+ * the official `openai` SDK: it times out each attempt and retries with back-off. Every failure
+ * leaves as EngramError('unavailable') with the API key cut out.
+ */
 export class OpenAiEmbedder implements Embedder {
   readonly model: string;
   readonly #config: OpenAiConfig;
-  readonly #url: string;
+  readonly #client: OpenAI;
   #dimension: number | undefined;
   #probing: Promise<void> | undefined;
 
   constructor(config: OpenAiConfigInput) {
     this.#config = openAiConfigSchema.parse(config);
     this.model = `openai:${this.#config.model}`;
-    this.#url = `${this.#config.baseUrl.replace(/\/+$/, '')}/embeddings`;
     this.#dimension = this.#config.dimension;
+    const { baseUrl, apiKey, timeoutMs, maxRetries } = this.#config;
+    this.#client = new OpenAI({
+      baseURL: baseUrl,
+      // Passed explicitly so the SDK never falls back to OPENAI_API_KEY and friends from the
+      // environment: they belong to another endpoint. Without a key no Authorization is sent.
+      apiKey: apiKey ?? 'none',
+      organization: null,
+      project: null,
+      ...(apiKey === undefined && { defaultHeaders: { authorization: null } }),
+      timeout: timeoutMs,
+      maxRetries,
+      fetch: cappedRetryAfter,
+    });
   }
 
   /** 0 until `init()` has probed the endpoint (unless the config gave it). */
@@ -92,66 +94,25 @@ export class OpenAiEmbedder implements Embedder {
 
   async close(): Promise<void> {}
 
-  /** One batch, with retries; every failure leaves as EngramError('unavailable'). */
+  /** One batch (the SDK retries it). */
   async #request(texts: string[]): Promise<Float32Array[]> {
-    const { maxRetries, retryBaseMs } = this.#config;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#attempt(texts);
-      } catch (error) {
-        if (!(error instanceof AttemptError)) throw error;
-        if (!error.retryable || attempt >= maxRetries) throw this.#unavailable(error, attempt + 1);
-        await sleep(error.retryAfterMs ?? backoff(retryBaseMs, attempt));
-      }
-    }
-  }
-
-  async #attempt(texts: string[]): Promise<Float32Array[]> {
-    let response: Response;
-    let body: string;
+    let body: unknown;
     try {
-      response = await fetch(this.#url, {
-        method: 'POST',
-        headers: this.#headers(),
-        body: JSON.stringify({ model: this.#config.model, input: texts.map(nonEmpty) }),
-        signal: AbortSignal.timeout(this.#config.timeoutMs),
+      // `float`: the SDK would ask for base64, which some compatible servers cannot send.
+      body = await this.#client.embeddings.create({
+        model: this.#config.model,
+        input: texts.map(nonEmpty),
+        encoding_format: 'float',
       });
-      body = await response.text();
     } catch (error) {
-      // The raw error is not kept as a cause: undici's header errors quote the header value.
-      throw new AttemptError(this.#redact(describeFetchError(error, this.#config.timeoutMs)), true);
+      throw this.#unavailable(describe(error, this.#config.timeoutMs), retryable(error));
     }
-    if (!response.ok) throw this.#httpError(response, body);
-    return this.#parse(body, texts.length);
-  }
-
-  #headers(): Record<string, string> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-    if (this.#config.apiKey) headers.authorization = `Bearer ${this.#config.apiKey}`;
-    return headers;
-  }
-
-  #httpError(response: Response, body: string): AttemptError {
-    const { status } = response;
-    const retryable = status === 408 || status === 429 || status >= 500;
-    const detail = this.#redact(errorDetail(body));
-    const message = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
-    return new AttemptError(message, retryable, retryAfter(response.headers.get('retry-after')));
-  }
-
-  #parse(body: string, expected: number): Float32Array[] {
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch {
-      throw new AttemptError('the response is not JSON', false);
-    }
-    const parsed = responseSchema.safeParse(json);
-    if (!parsed.success) throw new AttemptError('the response is not an embeddings list', false);
+    const parsed = responseSchema.safeParse(typeof body === 'string' ? parseJson(body) : body);
+    if (!parsed.success) throw this.#unavailable('the response is not an embeddings list', false);
     const rows = parsed.data.data.map((row, i) => ({ index: row.index ?? i, embedding: row.embedding }));
     rows.sort((a, b) => a.index - b.index);
-    if (rows.length !== expected || rows.some((row, i) => row.index !== i)) {
-      throw new AttemptError(`expected ${expected} embeddings, got ${rows.length}`, false);
+    if (rows.length !== texts.length || rows.some((row, i) => row.index !== i)) {
+      throw this.#unavailable(`expected ${texts.length} embeddings, got ${rows.length}`, false);
     }
     return rows.map((row) => this.#vector(row.embedding));
   }
@@ -159,15 +120,25 @@ export class OpenAiEmbedder implements Embedder {
   #vector(values: number[]): Float32Array {
     const expected = this.#dimension;
     if (values.length === 0 || (expected !== undefined && values.length !== expected)) {
-      throw new AttemptError(`got a ${values.length}-d embedding, expected ${expected ?? 'a non-empty one'}`, false);
+      const want = expected ?? 'a non-empty one';
+      throw this.#unavailable(`got a ${values.length}-d embedding, expected ${want}`, false);
     }
     return normalise(Float32Array.from(values));
   }
 
-  #unavailable(error: AttemptError, attempts: number): EngramError {
+  /**
+   * `retried`: the SDK retried this kind of failure, so it gave up after every attempt. The SDK's
+   * error is not kept as the cause: it carries response headers, and undici's errors can quote
+   * the Authorization header.
+   */
+  #unavailable(problem: string, retried: boolean): EngramError {
+    const attempts = retried ? this.#config.maxRetries + 1 : 1;
     const tries = attempts === 1 ? '' : ` after ${attempts} attempts`;
-    return new EngramError('unavailable', `embedding endpoint ${safeUrl(this.#url)} failed${tries}: ${error.message}`, {
-      cause: error,
+    const url = safeUrl(`${this.#config.baseUrl.replace(/\/+$/, '')}/embeddings`);
+    const cause = new Error(this.#redact(problem));
+    cause.name = 'EmbeddingRequestError';
+    return new EngramError('unavailable', `embedding endpoint ${url} failed${tries}: ${cause.message}`, {
+      cause,
       details: { model: this.model, attempts },
     });
   }
@@ -187,40 +158,59 @@ function nonEmpty(text: string): string {
   return text === '' ? ' ' : text;
 }
 
-function backoff(baseMs: number, attempt: number): number {
-  const ms = baseMs * 2 ** attempt;
-  return ms / 2 + Math.random() * (ms / 2);
+/** Whether the SDK retries this failure (its own rule: no response, 408, 409, 429, 5xx). */
+function retryable(error: unknown): boolean {
+  if (error instanceof OpenAI.APIConnectionError) return true;
+  if (!(error instanceof OpenAI.APIError) || error.status === undefined) return false;
+  const header = error.headers?.get('x-should-retry');
+  if (header === 'true' || header === 'false') return header === 'true';
+  return error.status === 408 || error.status === 409 || error.status === 429 || error.status >= 500;
 }
 
-/** `Retry-After` in seconds or as an HTTP date, capped. */
-function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
+/** A failure in a few words: the status and the server's own message, or what went wrong on the way. */
+function describe(error: unknown, timeoutMs: number): string {
+  if (error instanceof OpenAI.APIConnectionTimeoutError) return `no response within ${timeoutMs} ms`;
+  if (error instanceof OpenAI.APIConnectionError) return errorCode(error.cause) ?? 'network error';
+  if (error instanceof OpenAI.APIError && error.status !== undefined) {
+    // The SDK's message is "<status> <the server's error.message, or its text>".
+    const text = error.message.replace(/^\d+ /, '').replace('status code (no body)', '').replace(/\s+/g, ' ').trim();
+    const detail = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    return `HTTP ${error.status}${detail ? `: ${detail}` : ''}`;
+  }
+  if (error instanceof SyntaxError) return 'the response is not JSON';
+  return error instanceof Error ? error.message : 'the request failed';
+}
+
+/** The system error code (ECONNREFUSED, ENOTFOUND, …) under fetch's "fetch failed". */
+function errorCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth++) {
+    if ('code' in current && typeof current.code === 'string') return current.code;
+  }
+  return error instanceof Error ? error.message : undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The SDK waits as long as `Retry-After` asks; a confused server should not stall embedding for
+ * an hour. Longer waits are capped through `retry-after-ms`, which the SDK reads first.
+ */
+async function cappedRetryAfter(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  const header = response.ok ? null : response.headers.get('retry-after');
+  if (!header) return response;
   const seconds = Number(header);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : undefined;
-}
-
-/** The server's own error message (OpenAI shape `{error:{message}}` or plain text), shortened. */
-function errorDetail(body: string): string {
-  let text = body;
-  try {
-    const json: unknown = JSON.parse(body);
-    const message = z.object({ error: z.object({ message: z.string() }) }).safeParse(json);
-    if (message.success) text = message.data.error.message;
-  } catch {
-    // not JSON: keep the text
-  }
-  text = text.replace(/\s+/g, ' ').trim();
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
-
-function describeFetchError(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-    return `no response within ${timeoutMs} ms`;
-  }
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code = cause instanceof Error && 'code' in cause ? String(cause.code) : undefined;
-  return code ?? (error instanceof Error ? error.message : 'network error');
+  if (!(ms > MAX_RETRY_AFTER_MS)) return response;
+  const headers = new Headers(response.headers);
+  headers.set('retry-after-ms', String(MAX_RETRY_AFTER_MS));
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
 /** The URL without user:password. */

@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { MemoryService } from '../../core/memory-service.js';
 import { LIMITS } from '../../core/schemas.js';
-import type { Caller } from '../context.js';
+import type { Caller } from '../request-context.js';
 import { formatMemory, memories, preview } from './format.js';
 import { ok, READ_ONLY, type RunTool, writes } from './results.js';
 import { cursorArg, idArg, limitArg, outputs } from './tool-schemas.js';

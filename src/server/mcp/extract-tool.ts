@@ -4,7 +4,7 @@ import { EngramError } from '../../core/errors.js';
 import type { Decision, MemoryService } from '../../core/memory-service.js';
 import { type ExtractInput, LIMITS } from '../../core/schemas.js';
 import { type EngramJobs, jobViewSchema } from '../../jobs/index.js';
-import type { Caller } from '../context.js';
+import type { Caller } from '../request-context.js';
 import { ok, type RunTool } from './results.js';
 
 /** Registered when the server has an LLM (ENGRAM_LLM_PROVIDER). */

@@ -11,7 +11,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { EngramError, invalid } from '../../core/errors.js';
 import { keysRequired, resolveCaller } from '../auth.js';
-import type { AppEnv, Caller, ServerDeps } from '../context.js';
+import type { AppEnv, Caller, ServerDeps } from '../request-context.js';
 import { createMcpServer } from './tools.js';
 
 /**

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { categorySchema, LIMITS } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
-import type { Caller } from '../context.js';
+import type { Caller } from '../request-context.js';
 import { ok, READ_ONLY, type RunTool } from './results.js';
 import { tagsArg } from './tool-schemas.js';
 

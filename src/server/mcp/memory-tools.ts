@@ -4,7 +4,7 @@ import { EngramError } from '../../core/errors.js';
 import type { MemoryService } from '../../core/memory-service.js';
 import { LIMITS } from '../../core/schemas.js';
 import type { EngramJobs } from '../../jobs/index.js';
-import type { Caller } from '../context.js';
+import type { Caller } from '../request-context.js';
 import { describeJob, formatHistoryEntry, formatMemory, formatResult, memories, plural, preview } from './format.js';
 import { ok, READ_ONLY, type RunTool, writes } from './results.js';
 import {

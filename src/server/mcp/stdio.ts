@@ -5,7 +5,7 @@ import type { MemoryService } from '../../core/memory-service.js';
 import { userIdSchema } from '../../core/schemas.js';
 import type { EngramJobs } from '../../jobs/index.js';
 import type { Logger } from '../../logger.js';
-import type { Caller } from '../context.js';
+import type { Caller } from '../request-context.js';
 import { createMcpServer } from './tools.js';
 
 export interface StdioOptions {

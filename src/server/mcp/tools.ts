@@ -4,7 +4,8 @@ import type { MemoryService } from '../../core/memory-service.js';
 import type { EngramJobs } from '../../jobs/index.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import type { Logger } from '../../logger.js';
-import type { Caller } from '../context.js';
+import { packageVersion } from '../../util/paths.js';
+import type { Caller } from '../request-context.js';
 import { ERASE_TOOL_NAMES, registerEraseTools } from './erase-tools.js';
 import { registerExtractTool } from './extract-tool.js';
 import { registerKbTools } from './kb-tools.js';
@@ -20,7 +21,7 @@ import { memoryOutput } from './tool-schemas.js';
  * (`run` → `toolError`), never protocol errors or stack traces.
  */
 
-export const SERVER_INFO = { name: 'engram', version: '0.1.0' } as const;
+export const SERVER_INFO = { name: 'engram', version: packageVersion() } as const;
 
 /** The tools every server has (`get_job` only with background jobs; kb_* and extract_memories when configured). */
 export const TOOL_NAMES = [...MEMORY_TOOL_NAMES, ...ERASE_TOOL_NAMES] as const;

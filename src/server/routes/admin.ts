@@ -6,7 +6,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { KeyRecord } from '../../auth/key-store.js';
 import { EngramError } from '../../core/errors.js';
 import { isAdmin } from '../auth.js';
-import type { AppEnv, Caller, ServerDeps } from '../context.js';
+import type { AppEnv, Caller, ServerDeps } from '../request-context.js';
 import { errorResponses, json } from './shared.js';
 
 const keyViewSchema = z.object({

@@ -3,7 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import { type AgentEvent, runAgent } from '../../agent/agent.js';
 import { LocalClient } from '../../client/engram-client.js';
 import { EngramError, isEngramError, publicError } from '../../core/errors.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 import { errorResponses } from './shared.js';
 
 const chatSchema = z.strictObject({

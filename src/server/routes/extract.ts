@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { decisionSchema, extractSchema } from '../../core/schemas.js';
 import { jobViewSchema } from '../../jobs/index.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 import { asyncQuery, errorJson, errorResponses, json } from './shared.js';
 
 const extractResultSchema = z.object({

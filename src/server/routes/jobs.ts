@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { jobViewSchema } from '../../jobs/index.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 import { errorResponses } from './shared.js';
 
 const idParam = z.object({

@@ -3,7 +3,7 @@ import { EngramError } from '../../core/errors.js';
 import { categorySchema, LIMITS, tagSchema } from '../../core/schemas.js';
 import type { KnowledgeBase } from '../../kb/index.js';
 import { kbHitSchema, noteSchema, noteSummarySchema } from '../../kb/schemas.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 import { errorResponses, json } from './shared.js';
 
 export const newNoteSchema = z.strictObject({

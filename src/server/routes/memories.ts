@@ -11,7 +11,7 @@ import {
   updateMemorySchema,
 } from '../../core/schemas.js';
 import { jobViewSchema } from '../../jobs/index.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 import { asyncQuery, errorResponses, filterFromQuery, filterQuerySchema, json } from './shared.js';
 
 const addResultSchema = z.object({

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { memorySchema, searchSchema } from '../../core/schemas.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 import { errorResponses, filterFromQuery, filterQuerySchema, json } from './shared.js';
 
 const explanationSchema = z

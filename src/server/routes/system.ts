@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 
 const READY_CACHE_MS = 2_000;
 

@@ -9,7 +9,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { packageRoot } from '../../util/paths.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 
 export const UI_DIR = join(packageRoot(), 'dist', 'ui');
 

@@ -4,7 +4,7 @@ import { stream } from 'hono/streaming';
 import { EngramError } from '../../core/errors.js';
 import { exportUser, importUser } from '../../core/transfer.js';
 import { isAdmin } from '../auth.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AppEnv, ServerDeps } from '../request-context.js';
 import { errorResponses, json } from './shared.js';
 
 const meSchema = z.object({

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Neighbours, neighboursAmong } from '../../core/context.js';
+import { type Neighbours, neighboursAmong } from '../../core/conversation-context.js';
 import { EngramError, invalid, notFound } from '../../core/errors.js';
 import { decodeCursor, encodeCursor, matchesFilter } from '../../core/filter.js';
 import type {

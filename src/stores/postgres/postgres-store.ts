@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { vectorFromSql, vectorToSql } from 'pgvector/utils';
-import type { Neighbours } from '../../core/context.js';
+import type { Neighbours } from '../../core/conversation-context.js';
 import { EngramError } from '../../core/errors.js';
 import { decodeCursor, encodeCursor } from '../../core/filter.js';
 import { words } from '../../core/text.js';

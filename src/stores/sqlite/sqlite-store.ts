@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import type { Neighbours } from '../../core/context.js';
+import type { Neighbours } from '../../core/conversation-context.js';
 import { EngramError } from '../../core/errors.js';
 import { decodeCursor, encodeCursor } from '../../core/filter.js';
 import type {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Neighbours, neighboursAmong, spreadContext } from '../../src/core/context.js';
+import { type Neighbours, neighboursAmong, spreadContext } from '../../src/core/conversation-context.js';
 import type { RankedId } from '../../src/core/ranking.js';
 import type { Memory } from '../../src/core/types.js';
 

@@ -1,3 +1,8 @@
+/**
+ * What every route and MCP tool handler gets: the server's dependencies (`ServerDeps`, built once
+ * at start) and, per request, the `Caller` the auth middleware resolved (Hono's `AppEnv`).
+ * Not to be confused with conversation context in ranking (core/conversation-context.ts).
+ */
 import type { Redis } from 'ioredis';
 import type { KeyStore, Principal } from '../auth/key-store.js';
 import type { Config } from '../config.js';
