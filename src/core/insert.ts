@@ -1,20 +1,21 @@
 /**
  * The shared write path of add and import: parse a batch, embed ahead of the user's write lock,
  * find duplicates (exact here, near ones in merges.ts), and store the new memories (built by
- * new-memory.ts) with their history in one atomic insert.
+ * new-memory.ts) with their history in one atomic insert. Its inputs' types are in insert-input.ts.
  */
-import type { z } from 'zod';
-import type { Embedder } from '../embed/embedder.js';
-import { isDuplicateContent, type MemoryStore } from '../stores/store.js';
+import { isDuplicateContent } from '../stores/store.js';
 import type { Decision } from './decision.js';
 import { EngramError } from './errors.js';
-import { type Actor, historyEntry } from './history.js';
+import { historyEntry } from './history.js';
 import { contentHash } from './ids.js';
+import type { InsertTarget, ParsedAdd } from './insert-input.js';
 import { findMerges, type Merge } from './merges.js';
-import { mergedInto, mergeReason, type NearDuplicateOptions } from './near-duplicates.js';
+import { mergedInto, mergeReason } from './near-duplicates.js';
 import { dedupeTags, type NewMemory } from './new-memory.js';
 import { type AddMemoryInput, addMemorySchema, InputError, parseInput } from './schemas.js';
 import type { HistoryEntry, Memory, MemoryRecord, StoreFilter } from './types.js';
+
+export type { ImportItem, InsertTarget, ParsedAdd } from './insert-input.js';
 
 export interface AddResult {
   memory: Memory;
@@ -26,43 +27,11 @@ export interface AddResult {
   decisions?: Decision[];
 }
 
-/** One memory of an import (e.g. a line of an export file), already mapped to add-style fields. */
-export interface ImportItem {
-  input: Omit<AddMemoryInput, 'embedding'>;
-  /** When the memory was first stored; the new id is time-ordered at this instant. Now when missing or invalid. */
-  createdAt?: string | null | undefined;
-  updatedAt?: string | null | undefined;
-  /** A vector that came with the item; reused only when it is from this store's model and usable. */
-  embedding?: { model: string; vector: Float32Array } | null | undefined;
-  /** History the item carried. Kept, but re-homed onto the new memory and marked as imported. */
-  history?: HistoryEntry[] | undefined;
-}
-
 export interface ImportBatchResult {
   /** One per item, in order; duplicates point at the memory that was already there (or earlier in the batch). */
   results: AddResult[];
   /** How many carried history entries were kept. */
   history: number;
-}
-
-export type ParsedAdd = z.output<typeof addMemorySchema>;
-
-export interface InsertTarget {
-  store: MemoryStore;
-  embedder: Embedder;
-  userId: string;
-  /** What the user can see now: dedupe matches against it. */
-  visible: StoreFilter;
-  /** Fold near-duplicates into what is stored (near-duplicates.ts); exact duplicates are always caught. */
-  nearDuplicates?: NearDuplicateOptions | undefined;
-  /** Who folds them (for the `merge` history entries) and when. */
-  actor?: Actor | undefined;
-  /**
-   * Exact duplicates are looked for only among memories added with the same namespace (none by
-   * default). The knowledge base passes each note's path, so a section that two notes share is
-   * indexed for each note and stays findable when the other note goes.
-   */
-  dedupeNamespace?: string | undefined;
 }
 
 /** The dedupe hash of `content` for `target`: the content hash, within the target's namespace if it has one. */

@@ -4,7 +4,7 @@
  * The comparison itself is near-duplicates.ts; the write that applies the folds is insert.ts.
  */
 import type { MemoryStore } from '../stores/store.js';
-import type { InsertTarget, ParsedAdd } from './insert.js';
+import type { InsertTarget, ParsedAdd } from './insert-input.js';
 import { type Comparable, type Comparison, compare, type NearDuplicateOptions, signature } from './near-duplicates.js';
 import { queryTerms } from './text.js';
 import type { Memory, StoreFilter } from './types.js';

@@ -5,7 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { type Actor, historyEntry, importedEntry } from './history.js';
 import { newId } from './ids.js';
-import type { ImportItem, ParsedAdd } from './insert.js';
+import type { ImportItem, ParsedAdd } from './insert-input.js';
 import type { HistoryEntry, Memory, MemorySource } from './types.js';
 
 /** What a batch write stores for one new memory: the memory and its history entries. */
