@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { ConfigError } from './core/errors.js';
 import { DEFAULT_MIN_RELEVANCE } from './core/search.js';
 import { embedderNames } from './embed/registry.js';
 import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
 import { defaultDataDir } from './util/paths.js';
+
+/** Settings errors belong to the `EngramError` family (core/errors.ts); exported here, where they are raised. */
+export { ConfigError };
 
 /**
  * Every setting, in one zod schema: the source of the types, the defaults and the docs
@@ -533,10 +537,6 @@ function fromEnv(env: NodeJS.ProcessEnv): Tree {
     if (value !== undefined && value !== '') setPath(tree, path, value);
   }
   return tree;
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }
 
 /** The variable behind a setting, or behind the setting an issue's path is inside (`telegram.allowedIds.0`). */

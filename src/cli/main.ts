@@ -553,7 +553,7 @@ export async function main(argv: string[]): Promise<void> {
     for (const warning of unknownEnvWarnings()) process.stderr.write(`engram: warning: ${warning}\n`);
     await buildCli().parseAsync(argv);
   } catch (error) {
-    if (error instanceof EngramError || error instanceof ConfigError) {
+    if (error instanceof EngramError) {
       process.stderr.write(`engram: ${error.message}\n`);
     } else {
       process.stderr.write(`engram: ${(error as Error).stack ?? String(error)}\n`);

@@ -1,8 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { MemoryStore, RedisStore, rateLimiter, type Store } from 'hono-rate-limiter';
+import { EngramError } from '../core/errors.js';
 import { rateLimitClient } from '../shared/redis.js';
 import { bearerToken } from './auth.js';
 import type { AppEnv, ServerDeps } from './context.js';
+import { errorBody } from './errors.js';
 
 /**
  * The rate-limit bucket of a request: its API key's id when the key is valid (however the header
@@ -39,7 +41,7 @@ export function rateLimit(deps: ServerDeps): MiddlewareHandler<AppEnv> | null {
   const keyGenerator = clientKey(deps.keys);
   const refuse = (c: Context<AppEnv>, resetSeconds: string): Response => {
     c.header('Retry-After', resetSeconds);
-    return c.json({ error: { code: 'rate_limited', message: `more than ${perMinute} requests a minute` } }, 429);
+    return c.json(errorBody(new EngramError('rate_limited', `more than ${perMinute} requests a minute`)), 429);
   };
   // REST (and MCP GET/DELETE): the library's limiter, with standard RateLimit headers.
   const requests = rateLimiter<AppEnv>({
