@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { backendIssues } from './backends.js';
 import { ConfigError } from './core/errors.js';
 import { DEFAULT_MIN_RELEVANCE } from './core/search.js';
 import { embedderNames } from './embed/registry.js';
@@ -202,15 +203,6 @@ export const configSchema = z
         /** USD per million completion tokens. */
         priceCompletionPerMTok: z.coerce.number().min(0).max(1_000_000).default(0),
       })
-      .superRefine((llm, context) => {
-        if (llm.provider === 'anthropic' && llm.apiKey === undefined) {
-          context.addIssue({
-            code: 'custom',
-            path: ['apiKey'],
-            message: 'an API key is required when ENGRAM_LLM_PROVIDER=anthropic',
-          });
-        }
-      })
       .prefault({}),
     kb: z
       .strictObject({
@@ -353,20 +345,8 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((config, context) => {
-    if (config.embedder === 'onnx' && config.onnx.path === undefined) {
-      context.addIssue({
-        code: 'custom',
-        path: ['onnx', 'path'],
-        message: 'a model directory is required when ENGRAM_EMBEDDER=onnx',
-      });
-    }
-    if (config.store === 'postgres' && config.postgres.url === undefined) {
-      context.addIssue({
-        code: 'custom',
-        path: ['postgres', 'url'],
-        message: 'a database URL is required when ENGRAM_STORE=postgres',
-      });
-    }
+    // What the chosen store, embedder and chat provider need (their own schemas, in their registries).
+    for (const issue of backendIssues(config)) context.addIssue({ code: 'custom', ...issue });
   });
 
 export type Config = Readonly<z.output<typeof configSchema>>;

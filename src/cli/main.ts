@@ -3,6 +3,7 @@ import { accessSync, constants, createReadStream, createWriteStream, existsSync,
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { KeyStore } from '../auth/key-store.js';
+import { parseStoreSpec } from '../backends.js';
 import {
   checkBotConfig,
   createBot,
@@ -38,23 +39,10 @@ import { registerMcpConfigCommand } from './mcp-config.js';
 
 const CLI_ACTOR: Actor = { name: 'cli', source: 'cli' };
 
-/** `sqlite:<file>`, `json:<data dir>` or `postgres:<url>` → a store (not yet initialised). */
+/** A `--from`/`--to` store spec → a store (not yet initialised), through the same registry as the config's. */
 function storeFromSpec(spec: string, config: Config): MemoryStore {
-  const colon = spec.indexOf(':');
-  const kind = spec.slice(0, colon);
-  const where = spec.slice(colon + 1);
-  if (colon < 1 || where === '') throw new EngramError('invalid_request', `expected <store>:<location>, got ${spec}`);
-  if (kind === 'sqlite')
-    return createStore('sqlite', { dataDir: config.dataDir, sqlite: { ...config.sqlite, path: where } });
-  if (kind === 'json') return createStore('json', { dataDir: where, sqlite: config.sqlite });
-  if (kind === 'postgres' || kind === 'postgresql') {
-    return createStore('postgres', {
-      dataDir: config.dataDir,
-      sqlite: config.sqlite,
-      postgres: { ...config.postgres, url: `${kind}:${where}` },
-    });
-  }
-  throw new EngramError('invalid_request', `unknown store ${JSON.stringify(kind)}: use sqlite:, json: or postgres:`);
+  const { name, options } = parseStoreSpec(spec, config);
+  return createStore(name, options);
 }
 
 interface GlobalOptions {
