@@ -6,7 +6,7 @@
  * (stores/registry.ts, embed/registry.ts, llm/registry.ts) validate and create.
  */
 import type { z } from 'zod';
-import type { Config } from './config.js';
+import type { Config } from './config-schema.js';
 import { EngramError } from './core/errors.js';
 import { type EmbedderConfigInput, type EmbedderName, embedders } from './embed/registry.js';
 import { type ChatProviderName, chatProviders } from './llm/registry.js';
