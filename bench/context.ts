@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { storeOptions } from '../src/backends.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { type Actor, MemoryService } from '../src/core/memory-service.js';
 import type { Embedder } from '../src/embed/embedder.js';
@@ -176,7 +177,7 @@ function phaseConfig(store: StoreName, dataDir: string, postgres: Record<string,
 /** The postgres phase's store over `dataDir`'s schema with exact vector search (HNSW off): the recall reference. */
 export async function openExactPostgres(dataDir: string): Promise<MemoryStore> {
   const config = phaseConfig('postgres', dataDir, { hnsw: false });
-  const store = createStore('postgres', { dataDir, sqlite: config.sqlite, postgres: config.postgres });
+  const store = createStore('postgres', storeOptions(config, 'postgres'));
   await store.init();
   return store;
 }
@@ -184,9 +185,8 @@ export async function openExactPostgres(dataDir: string): Promise<MemoryStore> {
 /** A service over a fresh store in `dataDir`, sharing the one embedder (closing only the store). */
 export async function openPhase(store: StoreName, dataDir: string, embedder: Embedder): Promise<MemoryService> {
   const config = phaseConfig(store, dataDir);
-  const postgres = store === 'postgres' ? config.postgres : undefined;
   const service = new MemoryService({
-    store: createStore(store, { dataDir, sqlite: config.sqlite, ...(postgres && { postgres }) }),
+    store: createStore(store, storeOptions(config, store)),
     embedder,
     search: searchOptions(config),
   });

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import { embedderOptions, storeOptions } from './backends.js';
 import type { Config } from './config.js';
 import { type MaintenanceOptions, MemoryService } from './core/memory-service.js';
 import type { SearchOptions } from './core/search.js';
 import type { Embedder } from './embed/embedder.js';
-import { createEmbedder, type EmbedderConfigInput, type EmbedderName } from './embed/registry.js';
+import { createEmbedder, type EmbedderName } from './embed/registry.js';
 import { Extractor } from './extract/index.js';
 import { KnowledgeBase } from './kb/index.js';
 import { createChatModel } from './llm/index.js';
@@ -13,26 +14,6 @@ import { withUserLimits } from './stores/quota.js';
 import { createStore } from './stores/registry.js';
 import type { MemoryStore } from './stores/store.js';
 import { traced } from './telemetry/index.js';
-
-/** Each embedder's settings, taken from the one config. */
-function embedderSettings(config: Config): { [N in EmbedderName]: EmbedderConfigInput<N> } {
-  const { path, threads, maxBatchSize, prefix } = config.onnx;
-  return {
-    use: {
-      backend: config.embed.backend,
-      queryWorker: config.embed.queryWorker,
-      ...(config.embed.threads !== undefined && { threads: config.embed.threads }),
-    },
-    openai: config.openai,
-    onnx: {
-      path: path ?? '',
-      maxBatchSize,
-      prefix,
-      queryWorker: config.embed.queryWorker,
-      ...(threads !== undefined && { threads }),
-    },
-  };
-}
 
 /** What the parts may share with other processes (the server connects it; one-shot commands don't). */
 export interface SharedResources {
@@ -44,7 +25,7 @@ export interface SharedResources {
 
 function buildEmbedder<N extends EmbedderName>(name: N, config: Config, shared: SharedResources): Embedder {
   const ttlSeconds = config.redis.embedCacheTtlSeconds;
-  return createEmbedder(name, embedderSettings(config)[name], {
+  return createEmbedder(name, embedderOptions(config, name), {
     cacheSize: config.embed.cacheSize,
     ...(shared.redis && ttlSeconds > 0 && { shared: { redis: shared.redis, ttlSeconds } }),
     queue: {
@@ -59,14 +40,10 @@ function buildEmbedder<N extends EmbedderName>(name: N, config: Config, shared: 
 
 /** Builds the store and embedder a config names (not yet initialised). */
 export function buildParts(config: Config, shared: SharedResources = {}): { store: MemoryStore; embedder: Embedder } {
-  const store = withUserLimits(
-    createStore(config.store, {
-      dataDir: config.dataDir,
-      sqlite: config.sqlite,
-      postgres: config.postgres,
-    }),
-    { maxMemories: config.limits.userMaxMemories, maxBytes: config.limits.userMaxBytes },
-  );
+  const store = withUserLimits(createStore(config.store, storeOptions(config, config.store)), {
+    maxMemories: config.limits.userMaxMemories,
+    maxBytes: config.limits.userMaxBytes,
+  });
   // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), every store and embedder call is a span.
   return {
     store: traced(store, 'store'),

@@ -41,6 +41,18 @@ export class EngramError extends Error {
   }
 }
 
+/**
+ * A setting that is missing or wrong (a bad variable, an unreadable config file, a port taken):
+ * the CLI prints its message as it is; a server answers it like any internal error (its text may
+ * name files and hosts, so clients get the generic message and the log gets the detail).
+ */
+export class ConfigError extends EngramError {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super('internal', message, options);
+    this.name = 'ConfigError';
+  }
+}
+
 /** The code an HTTP status stands for when nothing more precise is known (the first code with that status). */
 export function codeForStatus(status: number): ErrorCode {
   const match = (Object.entries(ERROR_CODES) as [ErrorCode, number][]).find(([, value]) => value === status);
@@ -52,7 +64,8 @@ const isErrorCode = (value: unknown): value is ErrorCode =>
   typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 
 /**
- * The error an Engram server answered, rebuilt on the client's side: the body's own code, message
+ * The error an Engram server answered, rebuilt on the client's side (the HTTP client and the web
+ * UI: this module imports nothing, so the UI bundles it): the body's own code, message
  * and details (`{ "error": { code, message, details } }`), else a code for the status (a proxy's
  * HTML page, a body cut short). `Retry-After` becomes `details.retryAfterSeconds` when the body
  * named no delay, so a caller can wait as the server asked.

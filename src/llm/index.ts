@@ -1,3 +1,4 @@
+import { chatOptions } from '../backends.js';
 import type { Config } from '../config.js';
 import { traced } from '../telemetry/index.js';
 import type { ChatModel } from './llm.js';
@@ -23,17 +24,9 @@ export { generateObject, type StructuredError, type StructuredRequest, type Stru
 
 /** The chat model the config names, or null when generation is off (`ENGRAM_LLM_PROVIDER=none`). */
 export function createChatModel(config: Config): ChatModel | null {
-  const { provider, baseUrl, apiKey, model, timeoutMs, maxRetries, concurrency, temperature } = config.llm;
+  const { provider } = config.llm;
   if (provider === 'none') return null;
-  const chat = createChatProvider(provider, {
-    baseUrl,
-    apiKey,
-    model,
-    timeoutMs,
-    maxRetries,
-    concurrency,
-    temperature,
-  });
+  const chat = createChatProvider(provider, chatOptions(config, provider));
   // A stream's work happens while it is iterated, after the call returns: it is not a span.
   return traced(chat, 'llm', ['stream', 'recordStructured']);
 }

@@ -40,10 +40,9 @@ function validationHook(result: { success: boolean; error?: { issues: ZodIssueLi
 export function createApp(deps: ServerDeps): OpenAPIHono<AppEnv> {
   const { config, logger, metrics } = deps;
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.onError(errorHandler(logger));
-  app.notFound((c) =>
-    c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
-  );
+  const onError = errorHandler(logger);
+  app.onError(onError);
+  app.notFound((c) => onError(new EngramError('not_found', `no route for ${c.req.method} ${c.req.path}`), c));
 
   app.use('*', httpSpans());
   app.use('*', async (c, next) => {

@@ -15,22 +15,25 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
 
+/** The JSON body of an error, as every refusal is answered (a client rebuilds it with `errorFromResponse`). */
+export const errorBody = (error: EngramError): ErrorBody => ({ error: publicError(error) });
+
 /** The one place where errors become HTTP responses. Unknown errors never leak their text. */
 export function toErrorResponse(error: unknown, logger: Logger): { status: ContentfulStatusCode; body: ErrorBody } {
   if (error instanceof EngramError) {
     if (isPrivateError(error)) logger.error({ err: error }, 'request failed');
-    return { status: error.status as ContentfulStatusCode, body: { error: publicError(error) } };
+    return { status: error.status as ContentfulStatusCode, body: errorBody(error) };
   }
   if (error instanceof HTTPException) {
+    // Hono's own refusals: their message is public, whatever the status.
     const code = codeForStatus(error.status);
     return {
       status: ERROR_CODES[code] as ContentfulStatusCode,
       body: { error: { code, message: error.message || code } },
     };
   }
-  if (error instanceof SyntaxError) {
-    return { status: 400, body: { error: { code: 'invalid_request', message: 'the request body is not valid JSON' } } };
-  }
+  if (error instanceof SyntaxError)
+    return toErrorResponse(new EngramError('invalid_request', 'the request body is not valid JSON'), logger);
   logger.error({ err: error }, 'unhandled error');
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
 }

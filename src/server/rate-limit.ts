@@ -1,7 +1,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { MemoryStore, RedisStore, rateLimiter, type Store } from 'hono-rate-limiter';
+import { EngramError } from '../core/errors.js';
 import { rateLimitClient } from '../shared/redis.js';
 import { bearerToken } from './auth.js';
+import { errorBody } from './errors.js';
 import type { AppEnv, ServerDeps } from './request-context.js';
 
 /**
@@ -39,7 +41,7 @@ export function rateLimit(deps: ServerDeps): MiddlewareHandler<AppEnv> | null {
   const keyGenerator = clientKey(deps.keys);
   const refuse = (c: Context<AppEnv>, resetSeconds: string): Response => {
     c.header('Retry-After', resetSeconds);
-    return c.json({ error: { code: 'rate_limited', message: `more than ${perMinute} requests a minute` } }, 429);
+    return c.json(errorBody(new EngramError('rate_limited', `more than ${perMinute} requests a minute`)), 429);
   };
   // REST (and MCP GET/DELETE): the library's limiter, with standard RateLimit headers.
   const requests = rateLimiter<AppEnv>({

@@ -6,8 +6,8 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Redis } from 'ioredis';
 import { KeyStore } from '../auth/key-store.js';
 import { type BackupObserver, BackupScheduler, backupDir, sqliteFile } from '../backup/index.js';
-import { type Config, ConfigError, isLoopback } from '../config.js';
-import { EngramError } from '../core/errors.js';
+import { type Config, isLoopback } from '../config.js';
+import { ConfigError, EngramError } from '../core/errors.js';
 import type { MemoryService } from '../core/memory-service.js';
 import { Sweeper, type SweepTask } from '../core/sweeper.js';
 import { createJobs, type JobQueue } from '../jobs/index.js';
@@ -18,6 +18,7 @@ import { connectRedis } from '../shared/redis.js';
 import { announceServing } from '../shared/serving.js';
 import { createApp } from './app.js';
 import { keysRequired } from './auth.js';
+import { errorBody, toErrorResponse } from './errors.js';
 import { closeMcpSessions } from './mcp/http.js';
 import { createMetrics } from './metrics.js';
 import type { AppEnv, ServerDeps } from './request-context.js';
@@ -83,14 +84,13 @@ function listenError(error: NodeJS.ErrnoException, config: Config): Error {
  */
 function requestError(logger: Logger) {
   return (error: unknown): Response => {
-    if (error instanceof RequestError) {
-      return Response.json(
-        { error: { code: 'invalid_request', message: `the request cannot be read: ${error.message}` } },
-        { status: 400 },
-      );
-    }
-    logger.error({ err: error }, 'unhandled error');
-    return Response.json({ error: { code: 'internal', message: 'internal error' } }, { status: 500 });
+    const { status, body } = toErrorResponse(
+      error instanceof RequestError
+        ? new EngramError('invalid_request', `the request cannot be read: ${error.message}`)
+        : error,
+      logger,
+    );
+    return Response.json(body, { status });
   };
 }
 
@@ -109,11 +109,13 @@ export function answerClientErrors(server: ServerType): void {
       return;
     }
     const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify({
-      error: tooLarge
-        ? { code: 'headers_too_large', message: 'the request line and headers exceed 16 KiB' }
-        : { code: 'invalid_request', message: 'the request is not valid HTTP' },
-    });
+    const body = JSON.stringify(
+      errorBody(
+        tooLarge
+          ? new EngramError('headers_too_large', 'the request line and headers exceed 16 KiB')
+          : new EngramError('invalid_request', 'the request is not valid HTTP'),
+      ),
+    );
     const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(
       `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

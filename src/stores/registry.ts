@@ -1,29 +1,41 @@
-import { EngramError } from '../core/errors.js';
+import { z } from 'zod';
+import { backend, build, type OptionsInput } from '../util/registry.js';
 import { createJsonStore } from './json/index.js';
-import { createPostgresStore, type PostgresConfig } from './postgres/index.js';
+import { createPostgresStore, postgresConfigSchema } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import type { MemoryStore } from './store.js';
 
-export interface StoreOptions {
-  dataDir: string;
-  sqlite: { path?: string | undefined; synchronous: 'full' | 'normal'; readers?: number };
-  postgres?: Omit<PostgresConfig, 'url'> & { url?: string | undefined };
-}
+const dataDir = z.string().min(1, 'a data directory is required');
 
-/** Every store Engram can run on; the config enum is derived from these keys. */
+/**
+ * Every store Engram can run on, each with the options it takes (settings the config fills, see
+ * src/backends.ts) and how it is built; the config enum is derived from these keys.
+ */
 export const stores = {
-  sqlite: (options: StoreOptions): MemoryStore => createSqliteStore({ dataDir: options.dataDir, ...options.sqlite }),
-  json: (options: StoreOptions): MemoryStore => createJsonStore({ dataDir: options.dataDir }),
-  postgres: (options: StoreOptions): MemoryStore => {
-    const { url, ...rest } = options.postgres ?? {};
-    if (!url) throw new EngramError('invalid_request', 'the postgres store needs ENGRAM_POSTGRES_URL');
-    return createPostgresStore({ url, ...rest });
-  },
+  sqlite: backend(
+    z.strictObject({
+      dataDir,
+      /** Default: `<dataDir>/engram.db`. */
+      path: z.string().min(1).optional(),
+      synchronous: z.enum(['full', 'normal']).default('full'),
+      readers: z.number().int().min(0).max(64).default(2),
+    }),
+    (options): MemoryStore => createSqliteStore(options),
+  ),
+  json: backend(z.strictObject({ dataDir }), (options): MemoryStore => createJsonStore(options)),
+  postgres: backend(
+    postgresConfigSchema.extend({ url: z.string({ error: 'a database URL is required' }).min(1) }),
+    (options): MemoryStore => createPostgresStore(options),
+  ),
 } as const;
 
 export type StoreName = keyof typeof stores;
 export const STORE_NAMES = Object.keys(stores) as [StoreName, ...StoreName[]];
 
-export function createStore(name: StoreName, options: StoreOptions): MemoryStore {
-  return stores[name](options);
+/** What the named store takes (defaults optional). */
+export type StoreOptions<N extends StoreName> = OptionsInput<typeof stores, N>;
+
+/** Validates the options against the named store's schema and builds it (not yet initialised). */
+export function createStore<N extends StoreName>(name: N, options: StoreOptions<N>): MemoryStore {
+  return build<MemoryStore, typeof stores, N>(stores, 'store', name, options);
 }

@@ -51,6 +51,12 @@ describe('HttpClient errors', () => {
     expect(error.code).toBe('unauthorized');
   });
 
+  it('a key bound to another user comes back as forbidden, not invalid_request', async () => {
+    const client = new HttpClient(server.url, await server.createKey({ userId: 'alice' }));
+    const error = await failure(client.search('carol', 'fact', 5));
+    expect(error.code).toBe('forbidden');
+  });
+
   it('the rate limit comes back as rate_limited with the delay the server asked for', async () => {
     const client = new HttpClient(server.url, await server.createKey({ admin: true }));
     let error: EngramError | null = null;

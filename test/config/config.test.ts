@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV_VARS, loadConfig } from '../../src/config.js';
+import { EngramError, isPrivateError } from '../../src/core/errors.js';
 import { AnthropicChat, createChatModel, OpenAiChat } from '../../src/llm/index.js';
 
 describe('configuration', () => {
@@ -33,6 +34,19 @@ describe('configuration', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a settings error is an EngramError whose text stays on the server (it may name files and hosts)', () => {
+    const error = (() => {
+      try {
+        loadConfig({ env: { ENGRAM_PORT: 'eighty' } });
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(EngramError);
+    expect(isPrivateError(error)).toBe(true);
   });
 
   it('fails fast naming the variable', () => {

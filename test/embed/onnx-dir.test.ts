@@ -15,7 +15,7 @@ import {
   poolRow,
   runOnnxDirPipeline,
 } from '../../src/embed/onnx-dir/index.js';
-import { createEmbedder, embedderConfigSchemas } from '../../src/embed/registry.js';
+import { createEmbedder, embedders as embedderRegistry } from '../../src/embed/registry.js';
 import { watchEventLoop } from '../helpers/event-loop.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -524,7 +524,7 @@ describe('onnx embedder on a tiny model built by the test', () => {
   });
 
   it('is registered as `onnx` with the path, threads, maxBatchSize, prefix and queryWorker options', async () => {
-    expect(embedderConfigSchemas.onnx.parse({ path: '/m' })).toEqual({
+    expect(embedderRegistry.onnx.schema.parse({ path: '/m' })).toEqual({
       path: '/m',
       maxBatchSize: 32,
       prefix: '',

@@ -1,9 +1,10 @@
-/** The REST API as the UI uses it: the key from session storage as a Bearer token, errors as ApiError. */
+/** The REST API as the UI uses it: the key from session storage as a Bearer token, errors as EngramError. */
 
+import { EngramError, errorFromResponse } from '../../src/core/errors.js';
 import type { AddResult } from '../../src/core/insert.js';
 import type { DeletedMemory } from '../../src/core/schemas.js';
 import type { UserStats } from '../../src/core/stats.js';
-// The server's own types: what the REST API returns (type-only: nothing of the server is bundled).
+// The server's own types: what the REST API returns (type-only: erased from the bundle).
 import type { SearchExplanation as Explanation, HistoryEntry, Memory, SearchResult } from '../../src/core/types.js';
 import type { NoteMeta } from '../../src/kb/note.js';
 import type { UserSummary } from '../../src/stores/store.js';
@@ -17,18 +18,16 @@ export interface Filters {
   createdBefore?: string;
 }
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/**
+ * A failed call throws the server's own error rebuilt: an `EngramError` with the body's code,
+ * message and details, and `Retry-After` as `details.retryAfterSeconds`, as the HTTP client
+ * rebuilds it (src/core/errors.ts imports nothing, so bundling it brings nothing else along).
+ */
+export { EngramError };
 
 /** What to show for a failed call: the API's own message, else the error's text. */
-export const errorMessage = (caught: unknown): string => (caught instanceof ApiError ? caught.message : String(caught));
+export const errorMessage = (caught: unknown): string =>
+  caught instanceof EngramError ? caught.message : String(caught);
 
 const KEY = 'engram.key';
 const ACT_FOR = 'engram.actFor';
@@ -53,11 +52,13 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   if (actingFor) headers['x-user-id'] = actingFor;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
-  const data = (await response.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
-  if (!response.ok) {
-    throw new ApiError(response.status, data?.error?.code ?? 'error', data?.error?.message ?? response.statusText);
+  const text = await response.text();
+  if (!response.ok) throw errorFromResponse(response.status, text, response.headers.get('retry-after'));
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null as T;
   }
-  return data as T;
 }
 
 function query(params: Record<string, string | number | undefined>): string {

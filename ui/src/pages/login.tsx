@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, api, type Me, session } from '../api';
+import { api, EngramError, type Me, session } from '../api';
 import { ErrorNote } from './error-note';
 
 /** Sign in with an API key, kept in session storage (gone when the tab closes). */
@@ -14,7 +14,7 @@ export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
       onSignedIn(await api.me());
     } catch (caught) {
       session.signOut();
-      setError(caught instanceof ApiError ? caught.message : 'The server did not answer.');
+      setError(caught instanceof EngramError ? caught.message : 'The server did not answer.');
     }
   };
   return (

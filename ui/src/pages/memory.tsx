@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, errorMessage, type HistoryEntry, type Memory } from '../api';
+import { api, EngramError, errorMessage, type HistoryEntry, type Memory } from '../api';
 import { ErrorNote } from './error-note';
 import { restoreMemory } from './restore';
 import { Timeline, when } from './timeline';
@@ -25,7 +25,7 @@ export function MemoryPage({ id }: { id: string }) {
     }
     // A deleted memory has no current version, but its history is kept: show it, with Restore.
     const last = entries.status === 'fulfilled' ? entries.value.history.at(-1) : undefined;
-    if (current.status === 'rejected' && current.reason instanceof ApiError && current.reason.status === 404) {
+    if (current.status === 'rejected' && current.reason instanceof EngramError && current.reason.code === 'not_found') {
       if (entries.status === 'fulfilled' && last?.event === 'delete') {
         setMemory(null);
         setHistory(entries.value.history);
