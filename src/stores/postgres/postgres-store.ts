@@ -3,7 +3,6 @@ import { vectorFromSql, vectorToSql } from 'pgvector/utils';
 import type { Neighbours } from '../../core/context.js';
 import { EngramError } from '../../core/errors.js';
 import { decodeCursor, encodeCursor } from '../../core/filter.js';
-import { words } from '../../core/text.js';
 import type {
   CategoryCount,
   DayCount,
@@ -15,7 +14,6 @@ import type {
   KeywordHit,
   Memory,
   MemoryRecord,
-  Metadata,
   Page,
   StoreFilter,
   VectorHit,
@@ -38,6 +36,16 @@ import {
 import { type PostgresConfig, postgresConfigSchema } from './postgres-config.js';
 import { filterPg } from './postgres-filter.js';
 import { dropVectorIndexes, ensureVectorIndex, HNSW_MAX_DIMENSION, migrate } from './postgres-migrations.js';
+import {
+  fromRow,
+  INSERT_MEMORIES,
+  insertParams,
+  MEMORY_COLUMNS_SQL,
+  type MemoryRow,
+  REWRITE_MEMORY,
+  rewriteParams,
+  transpose,
+} from './postgres-rows.js';
 
 interface HistoryRow {
   id: string;
@@ -104,33 +112,6 @@ function jobFromRow(row: JobRow): Job {
 
 /** A JSON column's parameter: its text (pg would send a JS array as a PostgreSQL array), or null. */
 const jsonParam = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
-
-interface MemoryRow {
-  access_count: number;
-  last_accessed_at: string | null;
-  id: string;
-  user_id: string;
-  agent_id: string | null;
-  session_id: string | null;
-  content: string;
-  category: string;
-  tags: string[];
-  metadata: Metadata;
-  created_at: string;
-  updated_at: string;
-  event_at: string | null;
-  expires_at: string | null;
-  pinned: boolean;
-  source: string;
-  hash: string;
-  superseded_by: string | null;
-  valid_to: string | null;
-}
-
-const MEMORY_COLUMNS =
-  'm.id, m.user_id, m.agent_id, m.session_id, m.content, m.category, m.tags, m.metadata, m.created_at, ' +
-  'm.updated_at, m.event_at, m.expires_at, m.pinned, m.source, m.hash, m.superseded_by, m.valid_to, ' +
-  'm.access_count, m.last_accessed_at';
 
 /** Inserted rows after which the store refreshes the planner's statistics itself. */
 const ANALYZE_EVERY = 2_000;
@@ -327,32 +308,7 @@ export class PostgresStore implements MemoryStore {
         if (rows.length > 0) throw duplicateContent(rows.map((row) => row.hash));
       }
       for (const memory of changed) await replaceRow(db, memory, null);
-      if (records.length > 0) {
-        // One statement for the batch: each column as an array, unnested into rows in order.
-        const columns = transpose(
-          records.map(({ memory, vector }) => [
-            ...toParams(memory),
-            vectorToSql(Array.from(vector)),
-            memory.accessCount,
-            memory.lastAccessedAt,
-          ]),
-        );
-        await db.query(
-          `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at,
-             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding,
-             access_count, last_accessed_at)
-           SELECT id, user_id, agent_id, session_id, content, category, tags::jsonb, metadata::json, created_at,
-             updated_at, event_at, expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding::vector,
-             access_count, last_accessed_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-             $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::text[], $16::text[],
-             $17::text[], $18::text[], $19::text[], $20::integer[], $21::text[])
-             AS t(id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at, event_at,
-               expires_at, pinned, source, hash, superseded_by, valid_to, search_text, embedding, access_count,
-               last_accessed_at)`,
-          columns,
-        );
-      }
+      if (records.length > 0) await db.query(INSERT_MEMORIES, insertParams(records));
       await appendHistory(db, history);
     });
     this.#insertedSinceAnalyze += records.length;
@@ -367,7 +323,7 @@ export class PostgresStore implements MemoryStore {
   async get(userId: string, id: string): Promise<Memory | null> {
     return this.#tx({ user: userId }, async (db) => {
       const { rows } = await db.query<MemoryRow>(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = $1 AND m.id = $2`,
+        `SELECT ${MEMORY_COLUMNS_SQL} FROM memories m WHERE m.user_id = $1 AND m.id = $2`,
         [userId, id],
       );
       return rows[0] ? fromRow(rows[0]) : null;
@@ -378,7 +334,7 @@ export class PostgresStore implements MemoryStore {
     if (ids.length === 0) return [];
     return this.#tx({ user: userId }, async (db) => {
       const { rows } = await db.query<MemoryRow>(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.user_id = $1 AND m.id = ANY($2::text[])`,
+        `SELECT ${MEMORY_COLUMNS_SQL} FROM memories m WHERE m.user_id = $1 AND m.id = ANY($2::text[])`,
         [userId, ids],
       );
       const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
@@ -390,7 +346,7 @@ export class PostgresStore implements MemoryStore {
     return this.#tx({ user: userId }, async (db) => {
       const where = filterPg(userId, filter, 1);
       const { rows } = await db.query<MemoryRow>(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.hash = $1 AND ${where.sql} ORDER BY m.id LIMIT 1`,
+        `SELECT ${MEMORY_COLUMNS_SQL} FROM memories m WHERE m.hash = $1 AND ${where.sql} ORDER BY m.id LIMIT 1`,
         [hash, ...where.params],
       );
       return rows[0] ? fromRow(rows[0]) : null;
@@ -403,7 +359,7 @@ export class PostgresStore implements MemoryStore {
     return this.#tx({ user: userId }, async (db) => {
       const where = filterPg(userId, filter, 1);
       const { rows } = await db.query<MemoryRow>(
-        `SELECT DISTINCT ON (m.hash) ${MEMORY_COLUMNS} FROM memories m
+        `SELECT DISTINCT ON (m.hash) ${MEMORY_COLUMNS_SQL} FROM memories m
          WHERE m.hash = ANY($1::text[]) AND ${where.sql} ORDER BY m.hash, m.id`,
         [[...new Set(hashes)], ...where.params],
       );
@@ -424,7 +380,7 @@ export class PostgresStore implements MemoryStore {
       const limit = Math.max(0, Math.floor(options.limit));
       params.push(limit + 1);
       const { rows } = await db.query<MemoryRow>(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${sql} ORDER BY m.id DESC LIMIT $${params.length}`,
+        `SELECT ${MEMORY_COLUMNS_SQL} FROM memories m WHERE ${sql} ORDER BY m.id DESC LIMIT $${params.length}`,
         params,
       );
       const items = rows.slice(0, limit).map(fromRow);
@@ -705,7 +661,7 @@ export class PostgresStore implements MemoryStore {
     const scope: Scope = userId === undefined ? 'all' : { user: userId };
     for await (const rows of this.#cursor<MemoryRow & { embedding: string }>(
       scope,
-      `SELECT ${MEMORY_COLUMNS}, m.embedding::text AS embedding FROM memories m
+      `SELECT ${MEMORY_COLUMNS_SQL}, m.embedding::text AS embedding FROM memories m
        ${userId === undefined ? '' : 'WHERE m.user_id = $1'} ORDER BY m.id`,
       userId === undefined ? [] : [userId],
       500,
@@ -905,71 +861,8 @@ async function appendHistory(db: pg.PoolClient, entries: HistoryEntry[]): Promis
   );
 }
 
-/** Rows of equal length → one array per column. */
 /** Rewrites a memory's columns (not created_at, not its access statistics); a vector replaces the stored one when given. */
 async function replaceRow(db: pg.PoolClient, memory: Memory, vector: Float32Array | null): Promise<void> {
-  // Every column of the insert but created_at ($9), which never changes.
-  const row = toParams(memory).filter((_, i) => i !== 8);
-  const { rowCount } = await db.query(
-    `UPDATE memories SET agent_id = $3, session_id = $4, content = $5, category = $6, tags = $7, metadata = $8,
-       updated_at = $9, event_at = $10, expires_at = $11, pinned = $12, source = $13, hash = $14,
-       superseded_by = $15, valid_to = $16, search_text = $17,
-       embedding = COALESCE($18::vector, embedding)
-     WHERE id = $1 AND user_id = $2`,
-    [...row, vector ? vectorToSql(Array.from(vector)) : null],
-  );
+  const { rowCount } = await db.query(REWRITE_MEMORY, rewriteParams(memory, vector));
   if (!rowCount) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
-}
-
-function transpose(rows: unknown[][]): unknown[][] {
-  const width = rows[0]?.length ?? 0;
-  return Array.from({ length: width }, (_, column) => rows.map((row) => row[column]));
-}
-
-/** $1…$18 of an insert: every column but the vector, then the words keyword search indexes. */
-function toParams(memory: Memory): unknown[] {
-  return [
-    memory.id,
-    memory.userId,
-    memory.agentId,
-    memory.sessionId,
-    memory.content,
-    memory.category,
-    JSON.stringify(memory.tags),
-    JSON.stringify(memory.metadata),
-    memory.createdAt,
-    memory.updatedAt,
-    memory.eventAt,
-    memory.expiresAt,
-    memory.pinned,
-    memory.source,
-    memory.hash,
-    memory.supersededBy,
-    memory.validTo,
-    words(memory.content).join(' '),
-  ];
-}
-
-function fromRow(row: MemoryRow): Memory {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    agentId: row.agent_id,
-    sessionId: row.session_id,
-    content: row.content,
-    category: row.category,
-    tags: row.tags,
-    metadata: row.metadata,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    eventAt: row.event_at,
-    expiresAt: row.expires_at,
-    pinned: row.pinned,
-    source: row.source as Memory['source'],
-    hash: row.hash,
-    supersededBy: row.superseded_by,
-    validTo: row.valid_to,
-    accessCount: row.access_count,
-    lastAccessedAt: row.last_accessed_at,
-  };
 }
