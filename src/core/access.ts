@@ -4,10 +4,10 @@
  * `touch` per user at most every `flushMs` (and at close). A crash loses at most that window of
  * counts — statistics, not data.
  */
-import type { MemoryStore } from '../stores/store.js';
+import type { MemoryRecords } from '../stores/store.js';
 
 export class AccessTracker {
-  readonly #store: MemoryStore;
+  readonly #store: MemoryRecords;
   readonly #flushMs: number;
   readonly #clock: () => string;
   readonly #onError: (error: unknown) => void;
@@ -16,7 +16,7 @@ export class AccessTracker {
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(options: {
-    store: MemoryStore;
+    store: MemoryRecords;
     flushMs: number;
     clock: () => string;
     onError?: (error: unknown) => void;

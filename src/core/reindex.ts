@@ -1,5 +1,5 @@
 import type { Embedder } from '../embed/embedder.js';
-import type { MemoryStore } from '../stores/store.js';
+import type { MemoryRecords, SearchIndex, StoreAdmin } from '../stores/store.js';
 import { EngramError } from './errors.js';
 import type { EmbeddingInfo } from './types.js';
 
@@ -20,7 +20,7 @@ export function unfinishedReindex(info: EmbeddingInfo): string | null {
  * Records `embedder`'s model in a new store, or checks that a store's vectors come from it. Refuses
  * a store an unfinished reindex left with vectors from two models.
  */
-export async function checkEmbeddingInfo(store: MemoryStore, embedder: Embedder): Promise<void> {
+export async function checkEmbeddingInfo(store: SearchIndex, embedder: Embedder): Promise<void> {
   const info = await store.getEmbeddingInfo();
   const mine = { model: embedder.model, dimension: embedder.dimension };
   if (info === null) {
@@ -49,7 +49,7 @@ export async function checkEmbeddingInfo(store: MemoryStore, embedder: Embedder)
 
 /** Re-embeds every memory with `embedder`, then records its model in the store. Rerun it to finish an interrupted one. */
 export async function reindex(
-  store: MemoryStore,
+  store: SearchIndex & MemoryRecords & Pick<StoreAdmin, 'stats'>,
   embedder: Embedder,
   onProgress?: (done: number, total: number) => void,
 ): Promise<number> {

@@ -5,7 +5,7 @@
  * meanwhile (that memory is named, as for an update that would duplicate it).
  */
 import type { Embedder } from '../embed/embedder.js';
-import type { MemoryStore } from '../stores/store.js';
+import type { MemoryHistory, MemoryRecords } from '../stores/store.js';
 import { EngramError, notFound } from './errors.js';
 import { decodeCursor } from './filter.js';
 import { type Actor, historyEntry } from './history.js';
@@ -14,7 +14,7 @@ import type { Memory, Page, StoreFilter } from './types.js';
 import { assertNoClash } from './update.js';
 
 export async function restoreDeleted(
-  parts: { store: MemoryStore; embedder: Embedder },
+  parts: { store: MemoryRecords & MemoryHistory; embedder: Embedder },
   request: { userId: string; id: string; actor: Actor; now: string; visible: StoreFilter },
 ): Promise<Memory> {
   const { store, embedder } = parts;
@@ -35,7 +35,7 @@ export async function restoreDeleted(
  * each as it was just before its last deletion.
  */
 export async function listDeleted(
-  store: MemoryStore,
+  store: MemoryHistory,
   userId: string,
   input: DeletedListInput,
 ): Promise<Page<DeletedMemory>> {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { cosine, type Embedder } from '../embed/embedder.js';
-import type { MemoryStore } from '../stores/store.js';
+import type { MemoryRecords, SearchIndex } from '../stores/store.js';
 import { type ContextOptions, spreadContext } from './conversation-context.js';
 import { type FusionOptions, fuseRanks, type RankedId, singleSignal } from './ranking.js';
 import { decayed, type RecencyOptions, recencyPool } from './recency.js';
@@ -47,7 +47,7 @@ export interface SearchRequest {
  * own), best first: what the LLM path compares a new fact with. `filter` is the scope's view.
  */
 export async function nearestInScope(
-  store: MemoryStore,
+  store: MemoryRecords & SearchIndex,
   embedder: Embedder,
   options: SearchOptions,
   request: { userId: string; agentId: string | null; text: string; limit: number; filter: StoreFilter },
@@ -67,7 +67,7 @@ export async function nearestInScope(
 }
 
 export async function searchMemories(
-  store: MemoryStore,
+  store: MemoryRecords & SearchIndex,
   embedder: Embedder,
   options: SearchOptions,
   request: SearchRequest,
@@ -107,7 +107,7 @@ export async function searchMemories(
  * word may be one that says nothing about the question ("what *should* I avoid eating?").
  */
 async function judgeRelevance(
-  store: MemoryStore,
+  store: SearchIndex,
   userId: string,
   results: Omit<SearchResult, 'relevant'>[],
   queryVector: Float32Array | null,
@@ -137,7 +137,7 @@ async function judgeRelevance(
 
 /** Each signal's candidates, best first; an unused signal (by mode, or for lack of terms or text) finds none. */
 async function retrieve(
-  store: MemoryStore,
+  store: SearchIndex,
   embedder: Embedder,
   { userId, query, filter }: SearchRequest,
   candidates: number,
@@ -184,7 +184,7 @@ function rank(
 
 /** Lends the best-fused memories' scores to their neighbours in their sessions (conversation-context.ts). */
 async function withContext(
-  store: MemoryStore,
+  store: MemoryRecords,
   { userId, query, filter }: SearchRequest,
   ranked: RankedId[],
   options: SearchOptions,
@@ -203,7 +203,7 @@ async function withContext(
 
 /** The ranked memories in rank order; one deleted since it was ranked is left out. */
 async function assemble(
-  store: MemoryStore,
+  store: MemoryRecords,
   userId: string,
   top: RankedId[],
 ): Promise<Omit<SearchResult, 'relevant'>[]> {

@@ -2,7 +2,7 @@
  * A user's memories at a glance (`GET /v1/stats`, the web UI's overview): how many, per category,
  * and how many were added on each UTC day of a recent window — two store calls, not one per day.
  */
-import type { MemoryStore } from '../stores/store.js';
+import type { MemoryRecords } from '../stores/store.js';
 import type { CategoryCount, DayCount, StoreFilter } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -16,7 +16,7 @@ export interface UserStats {
 }
 
 export async function userStats(
-  store: MemoryStore,
+  store: MemoryRecords,
   userId: string,
   visible: StoreFilter,
   days: number,

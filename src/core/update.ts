@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { MemoryStore } from '../stores/store.js';
+import type { MemoryRecords } from '../stores/store.js';
 import { EngramError } from './errors.js';
 import { matchesFilter } from './filter.js';
 import { contentHash } from './ids.js';
@@ -53,7 +53,7 @@ export function applyChanges(
 
 /** Throws a conflict when the updated memory would duplicate another memory the user can see. */
 export async function assertNoClash(
-  store: MemoryStore,
+  store: MemoryRecords,
   userId: string,
   before: Memory,
   after: Memory,

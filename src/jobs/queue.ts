@@ -3,7 +3,7 @@ import type { Actor } from '../core/history.js';
 import { newId } from '../core/ids.js';
 import { parseInput, userIdSchema } from '../core/schemas.js';
 import type { Job, JobStatus } from '../core/types.js';
-import type { MemoryStore } from '../stores/store.js';
+import type { JobStore } from '../stores/store.js';
 import type { JobHandlers, JobInput, JobRegistry } from './handler.js';
 import { type JobView, jobView } from './view.js';
 
@@ -16,7 +16,7 @@ export interface JobObserver {
 }
 
 export interface JobQueueOptions<H extends JobHandlers> {
-  store: MemoryStore;
+  store: JobStore;
   registry: JobRegistry<H>;
   clock?: () => Date;
 }
@@ -26,7 +26,7 @@ export interface JobQueueOptions<H extends JobHandlers> {
  * `JobRunner` does the work. Jobs live in the store, so any process on it can run them.
  */
 export class JobQueue<H extends JobHandlers = JobHandlers> {
-  readonly store: MemoryStore;
+  readonly store: JobStore;
   readonly registry: JobRegistry<H>;
   readonly #clock: () => Date;
   readonly #observers = new Set<JobObserver>();

@@ -99,26 +99,10 @@ export interface UserSummary {
 }
 
 /**
- * The one swap point for persistence. Every method is scoped by `userId`: a store never returns or
- * changes a row of another user. Writes that carry a history entry apply both atomically.
- * Stores hold no business rules (dedupe, ranking, validation live in MemoryService).
+ * The memories themselves: writes (each with its history entries, atomically), reads, and the
+ * store-wide walks over them. Every method is scoped by `userId` unless it says it is store-wide.
  */
-export interface MemoryStore {
-  readonly name: string;
-
-  /** Runs migrations / opens files. Idempotent. */
-  init(): Promise<void>;
-  close(): Promise<void>;
-
-  /** Which embedding model produced the stored vectors (null until the first vector is stored). */
-  getEmbeddingInfo(): Promise<EmbeddingInfo | null>;
-  setEmbeddingInfo(info: EmbeddingInfo): Promise<void>;
-  /**
-   * Proves the store can take a write now (for `/ready`): writes one row or file of its own
-   * bookkeeping, touching no user's data, the way a real write would (a transaction, an fsync).
-   */
-  probeWrite(): Promise<void>;
-
+export interface MemoryRecords {
   /**
    * Inserts new memories with their vectors and history entries, all or nothing. `changed` are
    * existing memories of the same user rewritten in the same transaction (their vectors and access
@@ -150,6 +134,29 @@ export interface MemoryStore {
    * stored, another user's, forgotten already).
    */
   forget(userId: string, id: string): Promise<boolean>;
+  /**
+   * Records reads: adds each count to the memory's `accessCount` and moves `lastAccessedAt` to `at`
+   * (never backwards). Ids that are not (or no longer) the user's are ignored. No history entry.
+   */
+  touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void>;
+  /**
+   * For each of `ids` that `filter` lets through and that has a session: the ids of up to `window`
+   * memories just before and after it in that session (same user and `sessionId`, ordered by
+   * `createdAt` then id), nearest first, among those `filter` lets through. Other ids are left
+   * out. Same semantics as `neighboursAmong` in core over the visible memories.
+   */
+  neighbours(userId: string, ids: string[], window: number, filter: StoreFilter): Promise<Map<string, Neighbours>>;
+  categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]>;
+  /** Memories `filter` lets through, counted by the UTC day of `createdAt`, oldest first; days without any are left out. */
+  addedPerDay(userId: string, filter: StoreFilter): Promise<DayCount[]>;
+  /** Up to `limit` memories of any user whose `expiresAt` is at or before `now`, soonest expired first (for the sweeper). */
+  expired(now: string, limit: number): Promise<{ userId: string; id: string }[]>;
+  /** Every record (memory + vector) in id order, optionally for one user; for export and reindex. */
+  scan(userId?: string): AsyncIterable<MemoryRecord>;
+}
+
+/** The history entries every change of a memory appends (written by `MemoryRecords`, read here). */
+export interface MemoryHistory {
   history(userId: string, memoryId: string): Promise<HistoryEntry[]>;
   /** `history` of many memories in one call: an entry per id that has any history (another user's ids have none). */
   historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>>;
@@ -159,10 +166,15 @@ export interface MemoryStore {
    * nothing was written for that memory since. Most recently deleted first (by entry id), in pages.
    */
   deleted(userId: string, options: DeletedOptions): Promise<Page<HistoryEntry>>;
-  categories(userId: string, filter: StoreFilter): Promise<CategoryCount[]>;
-  /** Memories `filter` lets through, counted by the UTC day of `createdAt`, oldest first; days without any are left out. */
-  addedPerDay(userId: string, filter: StoreFilter): Promise<DayCount[]>;
+  /**
+   * Every history entry — of deleted memories too — grouped by user, then memory (both in id
+   * order), each memory's entries in the order they were written; for `migrate-store`.
+   */
+  scanHistory(): AsyncIterable<HistoryEntry>;
+}
 
+/** Keyword and vector search, the stored vectors, and the embedding model they came from. */
+export interface SearchIndex {
   /** Full-text candidates, best first. `terms` are already normalised words. */
   keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]>;
   /**
@@ -170,59 +182,20 @@ export interface MemoryStore {
    * direction and so no similarity: it is never returned, rather than ranked.
    */
   vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]>;
-
-  /**
-   * For each of `ids` that `filter` lets through and that has a session: the ids of up to `window`
-   * memories just before and after it in that session (same user and `sessionId`, ordered by
-   * `createdAt` then id), nearest first, among those `filter` lets through. Other ids are left
-   * out. Same semantics as `neighboursAmong` in core over the visible memories.
-   */
-  neighbours(userId: string, ids: string[], window: number, filter: StoreFilter): Promise<Map<string, Neighbours>>;
-
-  /**
-   * Records reads: adds each count to the memory's `accessCount` and moves `lastAccessedAt` to `at`
-   * (never backwards). Ids that are not (or no longer) the user's are ignored. No history entry.
-   */
-  touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void>;
-
-  /** Up to `limit` memories of any user whose `expiresAt` is at or before `now`, soonest expired first (for the sweeper). */
-  expired(now: string, limit: number): Promise<{ userId: string; id: string }[]>;
-
-  /** Removes every memory, vector, history entry and job of one user; returns how many memories went. */
-  purgeUser(userId: string): Promise<number>;
-
-  /** Every record (memory + vector) in id order, optionally for one user; for export and reindex. */
-  scan(userId?: string): AsyncIterable<MemoryRecord>;
-  /**
-   * Every history entry — of deleted memories too — grouped by user, then memory (both in id
-   * order), each memory's entries in the order they were written; for `migrate-store`.
-   */
-  scanHistory(): AsyncIterable<HistoryEntry>;
-  /**
-   * Optional, for bulk loads (`migrate-store`): drops indexes that cost less to build once at the
-   * end than to maintain row by row, and returns the function that rebuilds them. A load cut off
-   * before the rebuild is repaired by the next `init()`.
-   */
-  deferIndexes?(): Promise<() => Promise<void>>;
   /** The stored vectors of the user's memories among `ids` (others are left out). */
   vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>>;
   /** Replaces vectors (reindex). */
   setVectors(entries: { userId: string; id: string; vector: Float32Array }[]): Promise<void>;
-  stats(): Promise<StoreStats>;
-  /** What one user stores now (for per-user limits: stores/quota.ts). */
-  usage(userId: string): Promise<UserUsage>;
-  /**
-   * Rewrites the store's storage so that the space deleted rows took holds none of their content
-   * any more (after forgetting or purging). Slow and locking on a large store: an operator's task
-   * (`engram compact`), never run by the server. A no-op where every write rewrites its files.
-   */
-  compact(): Promise<void>;
-  /** Every user with at least one memory, ordered by id (store-wide: for admins only). */
-  users(): Promise<UserSummary[]>;
+  /** Which embedding model produced the stored vectors (null until the first vector is stored). */
+  getEmbeddingInfo(): Promise<EmbeddingInfo | null>;
+  setEmbeddingInfo(info: EmbeddingInfo): Promise<void>;
+}
 
-  // Background jobs (src/jobs/). Persisted beside the memories so that they survive restarts and
-  // any replica on the same store can run them.
-
+/**
+ * Background jobs (src/jobs/), persisted beside the memories so that they survive restarts and
+ * any replica on the same store can run them.
+ */
+export interface JobStore {
   /** Stores a new job (status `queued`, no lease). */
   enqueueJob(job: Job): Promise<void>;
   /** One of the user's jobs, or null (also for another user's job id). */
@@ -252,6 +225,46 @@ export interface MemoryStore {
    */
   pruneJobs(before: string, limit: number): Promise<number>;
 }
+
+/** The store as a whole: opening and closing it, health, sizes, users, erasure and upkeep. */
+export interface StoreAdmin {
+  readonly name: string;
+  /** Runs migrations / opens files. Idempotent. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * Proves the store can take a write now (for `/ready`): writes one row or file of its own
+   * bookkeeping, touching no user's data, the way a real write would (a transaction, an fsync).
+   */
+  probeWrite(): Promise<void>;
+  stats(): Promise<StoreStats>;
+  /** What one user stores now (for per-user limits: stores/quota.ts). */
+  usage(userId: string): Promise<UserUsage>;
+  /** Every user with at least one memory, ordered by id (store-wide: for admins only). */
+  users(): Promise<UserSummary[]>;
+  /** Removes every memory, vector, history entry and job of one user; returns how many memories went. */
+  purgeUser(userId: string): Promise<number>;
+  /**
+   * Rewrites the store's storage so that the space deleted rows took holds none of their content
+   * any more (after forgetting or purging). Slow and locking on a large store: an operator's task
+   * (`engram compact`), never run by the server. A no-op where every write rewrites its files.
+   */
+  compact(): Promise<void>;
+  /**
+   * Optional, for bulk loads (`migrate-store`): drops indexes that cost less to build once at the
+   * end than to maintain row by row, and returns the function that rebuilds them. A load cut off
+   * before the rebuild is repaired by the next `init()`.
+   */
+  deferIndexes?(): Promise<() => Promise<void>>;
+}
+
+/**
+ * The one swap point for persistence: every role above, which each backend implements (services
+ * take the narrowest role they use). Every method is scoped by `userId`: a store never returns or
+ * changes a row of another user. Writes that carry a history entry apply both atomically.
+ * Stores hold no business rules (dedupe, ranking, validation live in MemoryService).
+ */
+export interface MemoryStore extends StoreAdmin, MemoryRecords, MemoryHistory, SearchIndex, JobStore {}
 
 /** Entries (each memory's in order) grouped by memory id, for `historyMany`. */
 export function groupHistory(entries: HistoryEntry[]): Map<string, HistoryEntry[]> {

@@ -18,14 +18,16 @@ describe.each(stores)('crash safety under SIGKILL (%s store)', (store) => {
 
   it(`keeps every acknowledged add, update and delete over ${TRIALS} kills, nothing half-applied`, async () => {
     bench = await openCrashBench(store, { seed: 20261203, ...(postgresUrl && { postgresUrl }) });
-    let acknowledged = 0;
+    const acknowledged = { add: 0, update: 0, delete: 0 };
     for (let trial = 0; trial < TRIALS; trial++) {
       const result = await bench.trial();
       expect(result.problems, `trial ${trial}`).toEqual([]);
-      acknowledged += result.acknowledged.add + result.acknowledged.update + result.acknowledged.delete;
+      for (const kind of ['add', 'update', 'delete'] as const) acknowledged[kind] += result.acknowledged[kind];
     }
-    // The trials did real work: every kind of write was acknowledged before kills.
-    expect(acknowledged).toBeGreaterThan(TRIALS * 20);
+    // The trials did real work: every kind of write was acknowledged before kills (how many depends
+    // on how busy the machine is; `npm run crash` reports the counts of its 100 trials).
+    const fewest = Math.min(acknowledged.add, acknowledged.update, acknowledged.delete);
+    expect(fewest, `acknowledged: ${JSON.stringify(acknowledged)}`).toBeGreaterThan(0);
   }, 180_000);
 });
 

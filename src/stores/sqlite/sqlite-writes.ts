@@ -5,9 +5,17 @@
  */
 import { EngramError } from '../../core/errors.js';
 import type { HistoryEntry, Memory, MemoryRecord } from '../../core/types.js';
+import { MEMORY_COLUMNS, REWRITTEN_COLUMNS } from '../memory-columns.js';
 import { duplicateContent, uniqueCandidates } from '../store.js';
 import { toRow, vectorBytes } from './sqlite-rows.js';
 import type { Statements } from './sqlite-statements.js';
+
+const INSERT_MEMORY = `INSERT INTO memories (${MEMORY_COLUMNS.map(({ column }) => column).join(', ')})
+  VALUES (${MEMORY_COLUMNS.map(({ column }) => `@${column}`).join(', ')})`;
+
+/** The columns that change when a memory is rewritten (memory-columns.ts); returns the row's rowid. */
+const REWRITE_MEMORY = `UPDATE memories SET ${REWRITTEN_COLUMNS.map(({ column }) => `${column} = @${column}`).join(', ')}
+  WHERE user_id = @user_id AND id = @id RETURNING rowid`;
 
 /** One `MemoryStore.insert`: new memories with their vectors, history, memories changed with them. */
 export interface InsertTask {
@@ -30,12 +38,7 @@ export function insertRecords(statements: Statements, { records, history, change
   );
   if (copies.length > 0) throw duplicateContent(copies.map((memory) => memory.hash));
   for (const memory of changed) replaceMemory(statements, memory);
-  const insertMemory = statements.get(
-    `INSERT INTO memories (id, user_id, agent_id, session_id, content, category, tags, metadata, created_at, updated_at,
-       event_at, expires_at, pinned, source, hash, superseded_by, valid_to, access_count, last_accessed_at)
-     VALUES (@id, @user_id, @agent_id, @session_id, @content, @category, @tags, @metadata, @created_at, @updated_at,
-       @event_at, @expires_at, @pinned, @source, @hash, @superseded_by, @valid_to, @access_count, @last_accessed_at)`,
-  );
+  const insertMemory = statements.get(INSERT_MEMORY);
   const insertVector = statements.get('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
   for (const { memory, vector } of records) {
     const { lastInsertRowid } = insertMemory.run(toRow(memory));
@@ -46,14 +49,7 @@ export function insertRecords(statements: Statements, { records, history, change
 
 /** Rewrites a memory's fields (not its access statistics); returns its rowid. */
 export function replaceMemory(statements: Statements, memory: Memory): number {
-  const result = statements
-    .get(
-      `UPDATE memories SET agent_id = @agent_id, session_id = @session_id, content = @content, category = @category,
-         tags = @tags, metadata = @metadata, updated_at = @updated_at, event_at = @event_at, expires_at = @expires_at,
-         pinned = @pinned, source = @source, hash = @hash, superseded_by = @superseded_by, valid_to = @valid_to
-       WHERE user_id = @user_id AND id = @id RETURNING rowid`,
-    )
-    .get(toRow(memory)) as { rowid: number } | undefined;
+  const result = statements.get(REWRITE_MEMORY).get(toRow(memory)) as { rowid: number } | undefined;
   if (!result) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
   return result.rowid;
 }
