@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testConfig } from '../../src/config.js';
@@ -18,6 +16,7 @@ import {
 import { openService } from '../../src/runtime.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { MemoryStore } from '../../src/stores/store.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
 const fast: JobRunnerOptions = { concurrency: 2, maxAttempts: 3, pollMs: 20, leaseMs: 400, backoffMs: 10 };
@@ -34,15 +33,13 @@ function testJob<K extends string = 'test'>(
   };
 }
 
-const dirs: string[] = [];
 const stores: MemoryStore[] = [];
 const runners: JobRunner[] = [];
 
 async function sqliteStore(path?: string): Promise<{ store: MemoryStore; path: string }> {
   let file = path;
   if (!file) {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-jobs-'));
-    dirs.push(dir);
+    const dir = await tempDir('engram-jobs-');
     file = join(dir, 'engram.db');
   }
   const store = new SqliteStore({ path: file });
@@ -71,9 +68,6 @@ async function finished(queue: JobQueue, userId: string, id: string, timeoutMs =
 afterEach(async () => {
   await Promise.all(runners.splice(0).map((runner) => runner.stop(1_000)));
   await Promise.all(stores.splice(0).map((store) => store.close()));
-});
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
 describe('JobRunner', () => {
@@ -248,12 +242,11 @@ describe('add jobs', () => {
   let service: MemoryService;
   let dataDir: string;
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'engram-add-jobs-'));
+    dataDir = await tempDir('engram-add-jobs-');
     service = await openService(testConfig({ dataDir, logLevel: 'silent' }));
   });
   afterAll(async () => {
     await service.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('retried after its insert committed (the result was never recorded), stores no copies', async () => {

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { testConfig } from '../../src/config.js';
 import type { MemoryService } from '../../src/core/memory-service.js';
 import { KnowledgeBase } from '../../src/kb/index.js';
 import { openService } from '../../src/runtime.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** The knowledge base on a real git repository, indexed into a real SQLite store with the USE embedder. */
 const exec = promisify(execFile);
@@ -41,7 +41,7 @@ const openKb = () =>
   });
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'engram-kb-'));
+  dir = await tempDir('engram-kb-');
   remote = join(dir, 'remote.git');
   await exec('git', ['init', '--bare', '--initial-branch', 'main', remote]);
   service = await openService(testConfig({ dataDir: dir, logLevel: 'silent' }));
@@ -51,7 +51,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await kb?.close();
   await service?.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('knowledge base', () => {

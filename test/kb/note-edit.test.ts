@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { testConfig } from '../../src/config.js';
 import type { MemoryService } from '../../src/core/memory-service.js';
 import { KnowledgeBase } from '../../src/kb/index.js';
 import { openService } from '../../src/runtime.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** Editing a note in place, on a real git repository indexed into a real SQLite store. */
 const exec = promisify(execFile);
@@ -20,7 +20,7 @@ const kbTexts = async (userId: string) =>
   (await service.list(userId, { filter: { source: 'kb' } })).items.map((memory) => memory.content).sort();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'engram-kb-edit-'));
+  dir = await tempDir('engram-kb-edit-');
   service = await openService(testConfig({ dataDir: dir, logLevel: 'silent' }));
   kb = new KnowledgeBase(service, {
     dir: join(dir, 'kb'),
@@ -37,7 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await kb?.close();
   await service?.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('editing a note', () => {
