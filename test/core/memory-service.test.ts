@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testConfig } from '../../src/config.js';
+import { type ConfigInput, testConfig } from '../../src/config.js';
 import { EngramError } from '../../src/core/errors.js';
 import { type Actor, MemoryService } from '../../src/core/memory-service.js';
 import { reindex } from '../../src/core/reindex.js';
@@ -8,18 +8,30 @@ import { exportUser, importUser } from '../../src/core/transfer.js';
 import type { Embedder } from '../../src/embed/embedder.js';
 import { buildParts, openService, searchOptions } from '../../src/runtime.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
 let dataDir: string;
 let service: MemoryService;
+let fake: FakeEmbeddings;
+
+/** A config with the deterministic test embedder: nothing here depends on what the model finds similar. */
+const serviceConfig = (values: ConfigInput) =>
+  testConfig({
+    embedder: 'openai',
+    openai: { baseUrl: fake.baseUrl, model: 'test-embedder', dimension: 32 },
+    ...values,
+  });
 
 beforeAll(async () => {
+  fake = await startFakeEmbeddings();
   dataDir = await tempDir('engram-service-');
-  service = await openService(testConfig({ dataDir, logLevel: 'silent' }));
+  service = await openService(serviceConfig({ dataDir, logLevel: 'silent' }));
 });
 afterAll(async () => {
   await service?.close();
+  await fake?.close();
 });
 
 describe('MemoryService', () => {
@@ -66,7 +78,9 @@ describe('MemoryService', () => {
   });
 
   it('checks supplied embeddings against the model dimension', async () => {
-    await expect(service.add('u7', { content: 'x', embedding: [1, 2, 3] }, actor)).rejects.toThrow(/512/);
+    await expect(service.add('u7', { content: 'x', embedding: [1, 2, 3] }, actor)).rejects.toThrow(
+      new RegExp(`\\b${service.embedder.dimension}\\b`),
+    );
   });
 
   it('rejects a supplied embedding without a direction (all zeros, or too small for float32)', async () => {
@@ -151,7 +165,7 @@ describe('import goes through the service', () => {
 
   it("embeds one user's concurrent adds together, stores each once, and never embeds stored content", async () => {
     const dir = await tempDir('engram-ahead-');
-    const config = testConfig({ dataDir: dir, logLevel: 'silent' });
+    const config = serviceConfig({ dataDir: dir, logLevel: 'silent' });
     const { store, embedder } = buildParts(config);
     let inFlight = 0;
     let mostInFlight = 0;
@@ -344,7 +358,7 @@ describe('no-op updates', () => {
 describe('reindex', () => {
   it('an interrupted reindex leaves a marker that keeps the service closed until reindex is run again', async () => {
     const dir = await tempDir('engram-reindex-');
-    const config = testConfig({ dataDir: dir, logLevel: 'silent' });
+    const config = serviceConfig({ dataDir: dir, logLevel: 'silent' });
     const first = await openService(config);
     await first.add('r', { content: 'Carol keeps bees on the roof' }, actor);
     await first.close();
@@ -398,7 +412,7 @@ describe('embedding model guard', () => {
     await store.init();
     await store.setEmbeddingInfo({ model: 'openai:text-embedding-3-small', dimension: 1536 });
     await store.close();
-    const error = await openService(testConfig({ dataDir: dir })).catch((e: unknown) => e);
+    const error = await openService(serviceConfig({ dataDir: dir })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngramError);
     expect((error as EngramError).code).toBe('embedding_mismatch');
     expect((error as EngramError).message).toMatch(/engram reindex/);

@@ -16,6 +16,7 @@ import {
 import { openService } from '../../src/runtime.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { MemoryStore } from '../../src/stores/store.js';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
@@ -241,12 +242,17 @@ describe('JobRunner', () => {
 describe('add jobs', () => {
   let service: MemoryService;
   let dataDir: string;
+  let fake: FakeEmbeddings;
   beforeAll(async () => {
     dataDir = await tempDir('engram-add-jobs-');
-    service = await openService(testConfig({ dataDir, logLevel: 'silent' }));
+    // The deterministic test embedder: the subject is the job's retry, not what the model finds.
+    fake = await startFakeEmbeddings();
+    const openai = { baseUrl: fake.baseUrl, model: 'test-embedder', dimension: 32 };
+    service = await openService(testConfig({ dataDir, logLevel: 'silent', embedder: 'openai', openai }));
   });
   afterAll(async () => {
     await service.close();
+    await fake.close();
   });
 
   it('retried after its insert committed (the result was never recorded), stores no copies', async () => {
