@@ -7,12 +7,14 @@ import { testConfig } from '../../src/config.js';
 import type { MemoryService } from '../../src/core/memory-service.js';
 import { KnowledgeBase } from '../../src/kb/index.js';
 import { openService } from '../../src/runtime.js';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** Editing a note in place, on a real git repository indexed into a real SQLite store. */
 const exec = promisify(execFile);
 let dir: string;
 let service: MemoryService;
+let fake: FakeEmbeddings;
 let kb: KnowledgeBase;
 
 const git = async (...args: string[]) => (await exec('git', ['-C', join(dir, 'kb'), ...args])).stdout.trim();
@@ -21,7 +23,10 @@ const kbTexts = async (userId: string) =>
 
 beforeAll(async () => {
   dir = await tempDir('engram-kb-edit-');
-  service = await openService(testConfig({ dataDir: dir, logLevel: 'silent' }));
+  // The deterministic test embedder: the notes' searches share words with what they find.
+  fake = await startFakeEmbeddings();
+  const openai = { baseUrl: fake.baseUrl, model: 'test-embedder', dimension: 32 };
+  service = await openService(testConfig({ dataDir: dir, logLevel: 'silent', embedder: 'openai', openai }));
   kb = new KnowledgeBase(service, {
     dir: join(dir, 'kb'),
     branch: 'main',
@@ -37,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await kb?.close();
   await service?.close();
+  await fake?.close();
 });
 
 describe('editing a note', () => {
