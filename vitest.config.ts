@@ -3,9 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Test files only the full tier runs (`npm test`, what CI runs), each with the reason; every other
- * test file is in the fast tier too (`npm run test:fast`: no build, no real embedding model, no
- * spawned processes, no browser). A new test file is in the fast tier unless it is listed here —
- * list it when the real embedding model is its subject, when it runs the built CLI or server
+ * test file is in the fast tier too (`npm run test:fast`: no build, no spawned processes, no
+ * browser, the real embedding model only where a search needs it). A new test file is in the
+ * fast tier unless it is listed here — list it when the real embedding model is its subject, when it runs the built CLI or server
  * (`dist/`, and each process loads the model), drives a browser, kills processes, or otherwise
  * takes more than a few seconds on a busy machine. docs/testing.md says more.
  */
