@@ -16,10 +16,11 @@ const chat = (target: TestServer, body: unknown, user = 'alice') =>
 
 beforeAll(async () => {
   llm = await startFakeLlm();
+  // The real model: the agent's search for 'allergies' finds 'Alice is allergic to peanuts'.
   server = await startTestServer({
     config: { llm: { provider: 'openai', baseUrl: llm.baseUrl, model: 'scripted', maxRetries: 0, maxSteps: 3 } },
   });
-  plain = await startTestServer();
+  plain = await startTestServer({ embeddings: 'test' });
   await server.deps.service.add(
     'alice',
     { content: 'Alice is allergic to peanuts', category: 'health', infer: false },

@@ -1,23 +1,13 @@
 import { once } from 'node:events';
 import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BackupScheduler, checkSqliteFile } from '../../src/backup/index.js';
 import { runCli, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { startWriteBurst } from '../helpers/write-burst.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `engram-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
 const storedIds = (file: string): Set<string> => {
   const db = new Database(file, { readonly: true });
   try {
@@ -29,7 +19,7 @@ const storedIds = (file: string): Set<string> => {
 
 /** A data dir whose store holds `n` memories, written by `engram add`. */
 async function storeWith(n: number): Promise<string> {
-  const dataDir = await tempDir('store');
+  const dataDir = await tempDir('engram-store-');
   for (let i = 0; i < n; i++) {
     const added = await runCli(['add', `memory number ${i} about backups`, '--data-dir', dataDir]);
     expect(added.code, added.stderr).toBe(0);
@@ -39,7 +29,7 @@ async function storeWith(n: number): Promise<string> {
 
 describe('engram backup and restore (sqlite)', () => {
   it('a backup taken during concurrent writes restores to a sound store with every write acknowledged before it', async () => {
-    const dataDir = await tempDir('backup-live');
+    const dataDir = await tempDir('engram-backup-live-');
     const server = await spawnServer(['--data-dir', dataDir]);
     const burst = startWriteBurst(server.url, 4, (n, lane) => ({
       content: `backup burst memory ${n} from lane ${lane}`,
@@ -48,14 +38,14 @@ describe('engram backup and restore (sqlite)', () => {
     try {
       await burst.reached(150);
       const before = burst.ids();
-      const file = join(await tempDir('backup-out'), 'snapshot.db');
+      const file = join(await tempDir('engram-backup-out-'), 'snapshot.db');
       const backup = await runCli(['backup', '--out', file, '--data-dir', dataDir]);
       await burst.reached(burst.ids().length + 50);
       await burst.stop();
       expect(backup.code, backup.stderr).toBe(0);
       expect(backup.stdout).toMatch(/^backed up \d+ memories of 4 users to .*snapshot\.db .*integrity check passed/);
 
-      const restoredDir = await tempDir('restored');
+      const restoredDir = await tempDir('engram-restored-');
       const restore = await runCli(['restore-backup', file, '--data-dir', restoredDir]);
       expect(restore.code, restore.stderr).toBe(0);
       const check = await runCli(['check', '--data-dir', restoredDir]);
@@ -151,7 +141,7 @@ describe('engram backup and restore (sqlite)', () => {
 
   it('refuses a damaged backup and leaves the store as it was', async () => {
     const target = await storeWith(2);
-    const junk = join(await tempDir('junk'), 'junk.db');
+    const junk = join(await tempDir('engram-junk-'), 'junk.db');
     writeFileSync(junk, 'this is not a database'.repeat(100));
     const result = await runCli(['restore-backup', junk, '--force', '--data-dir', target]);
     expect(result.code).toBe(1);
@@ -176,7 +166,7 @@ describe('engram backup and restore (sqlite)', () => {
   });
 
   it('backup of a postgres or json store says what to use instead', async () => {
-    const result = await runCli(['backup', '--store', 'json', '--data-dir', await tempDir('json')]);
+    const result = await runCli(['backup', '--store', 'json', '--data-dir', await tempDir('engram-json-')]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/works on the sqlite store; this one is json: .*migrate-store/);
   });

@@ -70,7 +70,7 @@ async function gitLog(): Promise<string[]> {
 const frontmatter = (text: string) => parse(text.split('---')[1] as string) as Record<string, unknown>;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ embeddings: 'test' });
   telegram = await startFakeTelegram();
 }, 60_000);
 afterEach(async () => {

@@ -1,11 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeTelegram, startFakeTelegram } from '../helpers/fake-telegram.js';
 import { ENGRAM_BIN, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** The `engram bot` and `engram serve --bot` commands, as the compiled CLI runs them. */
 const exec = promisify(execFile);
@@ -13,12 +13,11 @@ let dir: string;
 let telegram: FakeTelegram;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'engram-bot-cli-'));
+  dir = await tempDir('engram-bot-cli-');
   telegram = await startFakeTelegram();
 });
 afterAll(async () => {
   await telegram?.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const botEnv = (extra: NodeJS.ProcessEnv = {}) => ({

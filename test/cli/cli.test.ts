@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGRAM_BIN } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const exec = promisify(execFile);
 let dataDir: string;
@@ -26,10 +26,7 @@ async function engram(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'engram-cli-'));
-});
-afterAll(async () => {
-  await rm(dataDir, { recursive: true, force: true });
+  dataDir = await tempDir('engram-cli-');
 });
 
 /** Each test runs a dozen CLI processes, each loading the model: minutes on a busy 2-core machine. */

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeTelegram, startFakeTelegram } from '../helpers/fake-telegram.js';
 import { ENGRAM_BIN, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The first things a new user meets on the command line: `.env`, typos, a port in use, a data
@@ -16,10 +16,7 @@ import { ENGRAM_BIN, spawnServer } from '../helpers/process.js';
 let root: string;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'engram-first-run-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  root = await tempDir('engram-first-run-');
 });
 
 interface Run {

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGRAM_BIN, type ServerProcess, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * `engram mcp-config <client>`: each printed snippet is launched exactly as it says, from another
@@ -17,13 +17,10 @@ let dataDir: string;
 let elsewhere: string;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'engram-mcp-config-'));
+  root = await tempDir('engram-mcp-config-');
   dataDir = join(root, 'data');
   elsewhere = join(root, 'somewhere', 'else');
   await mkdir(elsewhere, { recursive: true });
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
 });
 
 /** Runs `engram mcp-config …` from `cwd` and returns what it printed. */

@@ -1,17 +1,17 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry, Memory } from '../../src/core/types.js';
 import { createJsonStore } from '../../src/stores/json/index.js';
 import { createPostgresStore } from '../../src/stores/postgres/index.js';
 import { createSqliteStore } from '../../src/stores/sqlite/index.js';
 import type { MemoryStore } from '../../src/stores/store.js';
 import { ENGRAM_BIN } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const exec = promisify(execFile);
 const postgresUrl = process.env.ENGRAM_TEST_POSTGRES_URL;
@@ -39,7 +39,7 @@ async function exported(user: string, env: NodeJS.ProcessEnv): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'engram-migrate-'));
+  dir = await tempDir('engram-migrate-');
   const source = join(dir, 'source');
   // Two users, an update (history with two entries), a deletion (its memory gone).
   for (const [user, content] of [
@@ -92,9 +92,6 @@ async function allHistory(store: MemoryStore): Promise<HistoryEntry[]> {
     await store.close();
   }
 }
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('engram migrate-store', () => {
   it('copies sqlite → json → sqlite with identical exports, and a second run copies nothing', async () => {

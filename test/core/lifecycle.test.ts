@@ -3,25 +3,23 @@
  * statistics, point-in-time views and recency decay — through MemoryService on a real SQLite store
  * with the real offline embedder.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { type Actor, MemoryService } from '../../src/core/memory-service.js';
 import { buildParts, maintenanceOptions, openService, searchOptions } from '../../src/runtime.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
 let dataDir: string;
 let service: MemoryService;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'engram-lifecycle-'));
+  dataDir = await tempDir('engram-lifecycle-');
   service = await openService(testConfig({ dataDir, logLevel: 'silent' }));
 });
 afterAll(async () => {
   await service?.close();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('near-duplicates without an LLM', () => {

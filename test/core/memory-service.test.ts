@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testConfig } from '../../src/config.js';
+import { type ConfigInput, testConfig } from '../../src/config.js';
 import { EngramError } from '../../src/core/errors.js';
 import { type Actor, MemoryService } from '../../src/core/memory-service.js';
 import { reindex } from '../../src/core/reindex.js';
@@ -10,18 +8,30 @@ import { exportUser, importUser } from '../../src/core/transfer.js';
 import type { Embedder } from '../../src/embed/embedder.js';
 import { buildParts, openService, searchOptions } from '../../src/runtime.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
 let dataDir: string;
 let service: MemoryService;
+let fake: FakeEmbeddings;
+
+/** A config with the deterministic test embedder: nothing here depends on what the model finds similar. */
+const serviceConfig = (values: ConfigInput) =>
+  testConfig({
+    embedder: 'openai',
+    openai: { baseUrl: fake.baseUrl, model: 'test-embedder', dimension: 32 },
+    ...values,
+  });
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'engram-service-'));
-  service = await openService(testConfig({ dataDir, logLevel: 'silent' }));
+  fake = await startFakeEmbeddings();
+  dataDir = await tempDir('engram-service-');
+  service = await openService(serviceConfig({ dataDir, logLevel: 'silent' }));
 });
 afterAll(async () => {
   await service?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await fake?.close();
 });
 
 describe('MemoryService', () => {
@@ -68,7 +78,9 @@ describe('MemoryService', () => {
   });
 
   it('checks supplied embeddings against the model dimension', async () => {
-    await expect(service.add('u7', { content: 'x', embedding: [1, 2, 3] }, actor)).rejects.toThrow(/512/);
+    await expect(service.add('u7', { content: 'x', embedding: [1, 2, 3] }, actor)).rejects.toThrow(
+      new RegExp(`\\b${service.embedder.dimension}\\b`),
+    );
   });
 
   it('rejects a supplied embedding without a direction (all zeros, or too small for float32)', async () => {
@@ -152,8 +164,8 @@ describe('import goes through the service', () => {
   });
 
   it("embeds one user's concurrent adds together, stores each once, and never embeds stored content", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-ahead-'));
-    const config = testConfig({ dataDir: dir, logLevel: 'silent' });
+    const dir = await tempDir('engram-ahead-');
+    const config = serviceConfig({ dataDir: dir, logLevel: 'silent' });
     const { store, embedder } = buildParts(config);
     let inFlight = 0;
     let mostInFlight = 0;
@@ -197,7 +209,6 @@ describe('import goes through the service', () => {
       expect(embedded).toEqual([]); // known content is found by hash, not embedded again
     } finally {
       await own.close();
-      await rm(dir, { recursive: true, force: true });
     }
   });
 
@@ -346,72 +357,64 @@ describe('no-op updates', () => {
 
 describe('reindex', () => {
   it('an interrupted reindex leaves a marker that keeps the service closed until reindex is run again', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-reindex-'));
-    const config = testConfig({ dataDir: dir, logLevel: 'silent' });
+    const dir = await tempDir('engram-reindex-');
+    const config = serviceConfig({ dataDir: dir, logLevel: 'silent' });
+    const first = await openService(config);
+    await first.add('r', { content: 'Carol keeps bees on the roof' }, actor);
+    await first.close();
+
+    // A reindex onto another model that dies after it started (e.g. the endpoint went away).
+    const parts = buildParts(config);
+    await parts.store.init();
+    await parts.embedder.init();
+    const dying: Embedder = {
+      model: 'other-model',
+      dimension: parts.embedder.dimension,
+      init: async () => undefined,
+      close: async () => undefined,
+      embed: async () => {
+        throw new Error('connection reset');
+      },
+    };
+    await expect(reindex(parts.store, dying)).rejects.toThrow('connection reset');
+    await parts.embedder.close();
+    await parts.store.close();
+
+    const error = await openService(config).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngramError);
+    expect((error as EngramError).code).toBe('embedding_mismatch');
+    expect((error as EngramError).message).toMatch(/reindex onto other-model .*did not finish/);
+    expect((error as EngramError).message).toMatch(/engram reindex/);
+
+    const retry = buildParts(config);
+    await retry.store.init();
+    await retry.embedder.init();
     try {
-      const first = await openService(config);
-      await first.add('r', { content: 'Carol keeps bees on the roof' }, actor);
-      await first.close();
-
-      // A reindex onto another model that dies after it started (e.g. the endpoint went away).
-      const parts = buildParts(config);
-      await parts.store.init();
-      await parts.embedder.init();
-      const dying: Embedder = {
-        model: 'other-model',
-        dimension: parts.embedder.dimension,
-        init: async () => undefined,
-        close: async () => undefined,
-        embed: async () => {
-          throw new Error('connection reset');
-        },
-      };
-      await expect(reindex(parts.store, dying)).rejects.toThrow('connection reset');
-      await parts.embedder.close();
-      await parts.store.close();
-
-      const error = await openService(config).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(EngramError);
-      expect((error as EngramError).code).toBe('embedding_mismatch');
-      expect((error as EngramError).message).toMatch(/reindex onto other-model .*did not finish/);
-      expect((error as EngramError).message).toMatch(/engram reindex/);
-
-      const retry = buildParts(config);
-      await retry.store.init();
-      await retry.embedder.init();
-      try {
-        expect(await reindex(retry.store, retry.embedder)).toBe(1);
-      } finally {
-        await retry.embedder.close();
-        await retry.store.close();
-      }
-      const reopened = await openService(config);
-      try {
-        const hits = await reopened.search('r', { query: 'bees', mode: 'vector' });
-        expect(hits.results[0]?.memory.content).toBe('Carol keeps bees on the roof');
-      } finally {
-        await reopened.close();
-      }
+      expect(await reindex(retry.store, retry.embedder)).toBe(1);
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await retry.embedder.close();
+      await retry.store.close();
+    }
+    const reopened = await openService(config);
+    try {
+      const hits = await reopened.search('r', { query: 'bees', mode: 'vector' });
+      expect(hits.results[0]?.memory.content).toBe('Carol keeps bees on the roof');
+    } finally {
+      await reopened.close();
     }
   });
 });
 
 describe('embedding model guard', () => {
   it('refuses to open a store whose vectors came from another model', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-mismatch-'));
-    try {
-      const store = new SqliteStore({ path: join(dir, 'engram.db') });
-      await store.init();
-      await store.setEmbeddingInfo({ model: 'openai:text-embedding-3-small', dimension: 1536 });
-      await store.close();
-      const error = await openService(testConfig({ dataDir: dir })).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(EngramError);
-      expect((error as EngramError).code).toBe('embedding_mismatch');
-      expect((error as EngramError).message).toMatch(/engram reindex/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const dir = await tempDir('engram-mismatch-');
+    const store = new SqliteStore({ path: join(dir, 'engram.db') });
+    await store.init();
+    await store.setEmbeddingInfo({ model: 'openai:text-embedding-3-small', dimension: 1536 });
+    await store.close();
+    const error = await openService(serviceConfig({ dataDir: dir })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngramError);
+    expect((error as EngramError).code).toBe('embedding_mismatch');
+    expect((error as EngramError).message).toMatch(/engram reindex/);
   });
 });

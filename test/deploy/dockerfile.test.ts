@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirSync } from '../helpers/temp-dir.js';
 import { REPO_DIR } from './compose-model.js';
 
 const text = readFileSync(join(REPO_DIR, 'Dockerfile'), 'utf8');
@@ -84,8 +84,7 @@ describe('Dockerfile', () => {
     const runs = args(build, 'RUN');
     const prune = runs.findIndex((run) => run.includes('npm prune --omit=dev'));
     const removal = runs.findIndex((run) => run.includes('onnxruntime-node/bin/napi-v6'));
-    const root = mkdtempSync(join(tmpdir(), 'engram-ort-'));
-    afterAll(() => rmSync(root, { recursive: true, force: true }));
+    const root = tempDirSync('engram-ort-');
     const ort = (app: string) => join(app, 'node_modules/onnxruntime-node/bin/napi-v6');
     const runRemoval = (app: string) => execFileSync('sh', ['-ec', runs[removal] ?? 'false'], { cwd: app });
 

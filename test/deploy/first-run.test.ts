@@ -4,12 +4,12 @@
  * ENTRYPOINT (`node bin/engram.js`), its CMD when the line gives none, its ENV — with a scratch
  * directory standing for the `/data` volume. Needs the compiled CLI (`npm run build`).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerfileParser } from 'dockerfile-ast';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, spawnServer } from '../helpers/process.js';
+import { tempDirSync } from '../helpers/temp-dir.js';
 import { REPO_DIR } from './compose-model.js';
 
 const text = readFileSync(join(REPO_DIR, 'Dockerfile'), 'utf8');
@@ -54,8 +54,7 @@ function parseRun(line: string): { volumes: Map<string, string>; args: string[] 
 }
 
 describe("the image's documented first run (Dockerfile header, docs/deploy.md)", () => {
-  const volume = mkdtempSync(join(tmpdir(), 'engram-first-run-'));
-  afterAll(() => rmSync(volume, { recursive: true, force: true }));
+  const volume = tempDirSync('engram-first-run-');
   // The image's environment, with the scratch directory as /data and port 0 (any free port).
   const env = { ...imageEnv, ENGRAM_DATA_DIR: volume, HOME: volume, ENGRAM_PORT: '0', ENGRAM_LOG_LEVEL: 'silent' };
   const [createKey = '', serve = ''] = documented;

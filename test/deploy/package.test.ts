@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The package as a user gets it: `npm pack`, installed globally into an empty prefix as the
@@ -28,7 +28,7 @@ const installedEnv = () => ({
 });
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'engram-package-'));
+  root = await tempDir('engram-package-');
   prefix = join(root, 'prefix');
   home = join(root, 'home');
   elsewhere = join(root, 'elsewhere');
@@ -38,9 +38,6 @@ beforeAll(async () => {
   const [name] = (await readdir(root)).filter((file) => file.endsWith('.tgz'));
   tarball = join(root, name as string);
 }, 120_000);
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
 
 describe('the packed package', () => {
   it('holds the program, the web UI, the docs and the licence — not the benchmarks, images or sources', async () => {

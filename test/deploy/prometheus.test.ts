@@ -1,12 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { tempDirSync } from '../helpers/temp-dir.js';
 import { DEPLOY_DIR, DEPLOY_HOW, DEPLOY_TOOLS } from './compose-model.js';
 
 const run = promisify(execFile);
@@ -73,7 +73,7 @@ async function freePort(): Promise<number> {
       expect((await post('/v1/search', { query: 'how often does it scrape' })).status).toBe(200);
       expect((await post('/v1/memories?async=true', { content: 'Grafana shows the dashboard' })).status).toBe(202);
 
-      work = mkdtempSync(join(tmpdir(), 'engram-prometheus-'));
+      work = tempDirSync('engram-prometheus-');
       const { host } = new URL(engram.url);
       writeFileSync(
         join(work, 'prometheus.yml'),
@@ -111,7 +111,6 @@ async function freePort(): Promise<number> {
         await new Promise((resolve) => prometheus.once('exit', resolve));
       }
       await engram?.close();
-      if (work) rmSync(work, { recursive: true, force: true });
     });
 
     it('scrapes every metric the rules and the dashboard use', async () => {

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/embed/onnx/graph-builder.js';
@@ -17,6 +16,7 @@ import {
 } from '../../src/embed/onnx-dir/index.js';
 import { createEmbedder, embedders as embedderRegistry } from '../../src/embed/registry.js';
 import { watchEventLoop } from '../helpers/event-loop.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny BERT-shaped model, written by the test: WordPiece tokenizer.json, config files, and an
@@ -278,10 +278,7 @@ async function writeTinyModel(options: TinyModelOptions = {}, name = `tiny-${cou
 const CLS_POOLING = { word_embedding_dimension: HIDDEN, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false };
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'engram-onnx-dir-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  root = await tempDir('engram-onnx-dir-');
 });
 
 // Texts and the ids the tokenizer must give them ([CLS] … [SEP], lower-cased, WordPiece).

@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testConfig } from '../../src/config.js';
@@ -18,6 +16,8 @@ import {
 import { openService } from '../../src/runtime.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { MemoryStore } from '../../src/stores/store.js';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const actor: Actor = { name: 'test', source: 'api' };
 const fast: JobRunnerOptions = { concurrency: 2, maxAttempts: 3, pollMs: 20, leaseMs: 400, backoffMs: 10 };
@@ -34,15 +34,13 @@ function testJob<K extends string = 'test'>(
   };
 }
 
-const dirs: string[] = [];
 const stores: MemoryStore[] = [];
 const runners: JobRunner[] = [];
 
 async function sqliteStore(path?: string): Promise<{ store: MemoryStore; path: string }> {
   let file = path;
   if (!file) {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-jobs-'));
-    dirs.push(dir);
+    const dir = await tempDir('engram-jobs-');
     file = join(dir, 'engram.db');
   }
   const store = new SqliteStore({ path: file });
@@ -71,9 +69,6 @@ async function finished(queue: JobQueue, userId: string, id: string, timeoutMs =
 afterEach(async () => {
   await Promise.all(runners.splice(0).map((runner) => runner.stop(1_000)));
   await Promise.all(stores.splice(0).map((store) => store.close()));
-});
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
 describe('JobRunner', () => {
@@ -247,13 +242,17 @@ describe('JobRunner', () => {
 describe('add jobs', () => {
   let service: MemoryService;
   let dataDir: string;
+  let fake: FakeEmbeddings;
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'engram-add-jobs-'));
-    service = await openService(testConfig({ dataDir, logLevel: 'silent' }));
+    dataDir = await tempDir('engram-add-jobs-');
+    // The deterministic test embedder: the subject is the job's retry, not what the model finds.
+    fake = await startFakeEmbeddings();
+    const openai = { baseUrl: fake.baseUrl, model: 'test-embedder', dimension: 32 };
+    service = await openService(testConfig({ dataDir, logLevel: 'silent', embedder: 'openai', openai }));
   });
   afterAll(async () => {
     await service.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await fake.close();
   });
 
   it('retried after its insert committed (the result was never recorded), stores no copies', async () => {

@@ -1,20 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitCommandError, GitRunner } from '../../src/kb/git-runner.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('GitRunner', () => {
   let dir: string;
   let runner: GitRunner;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'engram-git-runner-'));
+    dir = await tempDir('engram-git-runner-');
     runner = new GitRunner();
   });
   afterEach(async () => {
     await runner.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('forks git from its helper process, never from the server', async () => {

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +7,14 @@ import { testConfig } from '../../src/config.js';
 import type { MemoryService } from '../../src/core/memory-service.js';
 import { KnowledgeBase } from '../../src/kb/index.js';
 import { openService } from '../../src/runtime.js';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-/** The knowledge base on a real git repository, indexed into a real SQLite store with the USE embedder. */
+/** The knowledge base on a real git repository, indexed into a real SQLite store with the deterministic test embedder. */
 const exec = promisify(execFile);
 let dir: string;
 let service: MemoryService;
+let fake: FakeEmbeddings;
 let kb: KnowledgeBase;
 let remote: string;
 
@@ -41,17 +43,20 @@ const openKb = () =>
   });
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'engram-kb-'));
+  dir = await tempDir('engram-kb-');
   remote = join(dir, 'remote.git');
   await exec('git', ['init', '--bare', '--initial-branch', 'main', remote]);
-  service = await openService(testConfig({ dataDir: dir, logLevel: 'silent' }));
+  // The deterministic test embedder: the notes' searches share words with what they find.
+  fake = await startFakeEmbeddings();
+  const openai = { baseUrl: fake.baseUrl, model: 'test-embedder', dimension: 32 };
+  service = await openService(testConfig({ dataDir: dir, logLevel: 'silent', embedder: 'openai', openai }));
   kb = openKb();
   await kb.init();
 }, 60_000);
 afterAll(async () => {
   await kb?.close();
   await service?.close();
-  await rm(dir, { recursive: true, force: true });
+  await fake?.close();
 });
 
 describe('knowledge base', () => {

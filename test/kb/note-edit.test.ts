@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +7,14 @@ import { testConfig } from '../../src/config.js';
 import type { MemoryService } from '../../src/core/memory-service.js';
 import { KnowledgeBase } from '../../src/kb/index.js';
 import { openService } from '../../src/runtime.js';
+import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** Editing a note in place, on a real git repository indexed into a real SQLite store. */
 const exec = promisify(execFile);
 let dir: string;
 let service: MemoryService;
+let fake: FakeEmbeddings;
 let kb: KnowledgeBase;
 
 const git = async (...args: string[]) => (await exec('git', ['-C', join(dir, 'kb'), ...args])).stdout.trim();
@@ -20,8 +22,11 @@ const kbTexts = async (userId: string) =>
   (await service.list(userId, { filter: { source: 'kb' } })).items.map((memory) => memory.content).sort();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'engram-kb-edit-'));
-  service = await openService(testConfig({ dataDir: dir, logLevel: 'silent' }));
+  dir = await tempDir('engram-kb-edit-');
+  // The deterministic test embedder: the notes' searches share words with what they find.
+  fake = await startFakeEmbeddings();
+  const openai = { baseUrl: fake.baseUrl, model: 'test-embedder', dimension: 32 };
+  service = await openService(testConfig({ dataDir: dir, logLevel: 'silent', embedder: 'openai', openai }));
   kb = new KnowledgeBase(service, {
     dir: join(dir, 'kb'),
     branch: 'main',
@@ -37,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await kb?.close();
   await service?.close();
-  await rm(dir, { recursive: true, force: true });
+  await fake?.close();
 });
 
 describe('editing a note', () => {

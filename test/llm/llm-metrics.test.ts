@@ -18,6 +18,7 @@ const value = (metrics: string, series: string): number => {
 beforeAll(async () => {
   api = await startFakeAnthropic();
   server = await startTestServer({
+    embeddings: 'test',
     config: {
       llm: {
         provider: 'anthropic',

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type FakeLlm, startFakeLlm } from '../helpers/fake-llm.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * docs/llm.md's Ollama recipe, as written, in a `.env` beside where the server starts: one
@@ -21,7 +21,7 @@ let server: ServerProcess;
 
 beforeAll(async () => {
   expect(recipe, 'docs/llm.md has the ollama-localhost recipe').toBeTruthy();
-  root = await mkdtemp(join(tmpdir(), 'engram-ollama-recipe-'));
+  root = await tempDir('engram-ollama-recipe-');
   ollama = await startFakeLlm({ embeddingDimension: 768 });
   await writeFile(join(root, '.env'), recipe.replace('http://localhost:11434/v1', ollama.baseUrl));
   server = await spawnServer(['--data-dir', join(root, 'data')], {}, { cwd: root });
@@ -29,7 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.child.kill('SIGTERM');
   await ollama?.close();
-  await rm(root, { recursive: true, force: true });
 });
 
 describe("docs/llm.md's Ollama recipe", () => {

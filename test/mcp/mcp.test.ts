@@ -1,17 +1,10 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MemoryService } from '../../src/core/memory-service.js';
 import { errorHandler } from '../../src/server/errors.js';
@@ -19,6 +12,7 @@ import { type McpHandle, type McpHttpOptions, mountMcp } from '../../src/server/
 import { KB_TOOL_NAMES } from '../../src/server/mcp/kb-tools.js';
 import { createMcpServer, TOOL_NAMES } from '../../src/server/mcp/tools.js';
 import type { AppEnv, ServerDeps } from '../../src/server/request-context.js';
+import { call, data, expectToolError, type StoredMemory, store, text } from '../helpers/mcp-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 type Kind = 'mcp' | 'sse';
@@ -36,42 +30,9 @@ async function connect(url: string, kind: Kind, headers: Record<string, string> 
   return client;
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
-
-function text(result: CallToolResult): string {
-  return result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
-}
-
-/** Structured content of a successful call (fails the test on a tool error). */
-function data<T>(result: CallToolResult): T {
-  expect(result.isError, text(result)).toBeFalsy();
-  return result.structuredContent as T;
-}
-
-interface StoredMemory {
-  id: string;
-  content: string;
-  category: string;
-  tags: string[];
-}
-
-async function store(client: Client, args: Record<string, unknown>): Promise<string> {
-  return data<{ memory_id: string }>(await call(client, 'store_memory', args)).memory_id;
-}
-
 afterEach(async () => {
   await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
 });
-
-/** Asserts a tool-level failure: an isError result with a readable message, no stack trace. */
-function expectToolError(result: CallToolResult, code: string): void {
-  expect(result.isError).toBe(true);
-  expect(text(result)).toContain(`(${code})`);
-  expect(text(result)).not.toMatch(/\n\s+at /);
-  expect(result.structuredContent).toBeUndefined();
-}
 
 const initialize = {
   jsonrpc: '2.0',
@@ -84,6 +45,7 @@ const mcpHeaders = { 'content-type': 'application/json', accept: 'application/js
 describe('MCP over HTTP without keys', () => {
   let server: TestServer;
   beforeAll(async () => {
+    // The real model: some searches here share no word with the memory they find ('where to park').
     server = await startTestServer();
   });
   afterAll(async () => {
@@ -461,7 +423,7 @@ describe('MCP with API keys', () => {
   const auth = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
 
   beforeAll(async () => {
-    server = await startTestServer({ auth: 'keys' });
+    server = await startTestServer({ embeddings: 'test', auth: 'keys' });
     alice = await server.createKey({ userId: 'alice' });
     bob = await server.createKey({ userId: 'bob' });
     admin = await server.createKey({ admin: true });
@@ -619,7 +581,7 @@ async function mountOn(
 describe('MCP session lifecycle', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ embeddings: 'test' });
   });
   afterAll(async () => {
     await server?.close();
@@ -706,6 +668,7 @@ describe('MCP without sessions (ENGRAM_MCP_STATELESS)', () => {
   let url: string;
 
   beforeAll(async () => {
+    // The real model: 'seat preference' finds 'Carol prefers window seats on flights.'
     server = await startTestServer({ auth: 'keys', config: { mcp: { stateless: true } } });
     url = server.url;
   });
@@ -731,54 +694,5 @@ describe('MCP without sessions (ENGRAM_MCP_STATELESS)', () => {
       headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
     });
     expect(get.status).toBe(405);
-  });
-});
-
-describe('MCP over stdio (engram mcp)', () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const cli = join(root, 'bin', 'engram.js');
-  let dataDir: string;
-
-  beforeAll(async () => {
-    if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
-      throw new Error('the compiled CLI is missing: run `npm run build` before this test');
-    }
-    dataDir = await mkdtemp(join(tmpdir(), 'engram-stdio-'));
-  });
-  afterAll(async () => {
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
-
-  it('stores and retrieves a memory through a spawned `engram mcp`', async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [cli, 'mcp', '--data-dir', dataDir, '--user', 'stdio-user'],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ENGRAM_LOG_LEVEL: 'warn' },
-      stderr: 'pipe',
-    });
-    let stderr = '';
-    transport.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const client = new Client({ name: 'engram-test', version: '0.0.0' });
-    let stdoutNoise: unknown;
-    client.onerror = (error) => {
-      stdoutNoise = error; // anything on stdout that is not a protocol message
-    };
-    try {
-      await client.connect(transport);
-      open.push(client);
-      const { tools } = await client.listTools();
-      expect(tools.map((tool) => tool.name).sort()).toEqual([...TOOL_NAMES].sort());
-      const id = await store(client, { content: 'The stdio user keeps their bike in the basement.', tags: ['bike'] });
-      const found = data<{ memories: (StoredMemory & { userId: string })[] }>(
-        await call(client, 'retrieve_memory', { query: 'where is the bike?' }),
-      );
-      expect(found.memories[0]).toMatchObject({ id, userId: 'stdio-user' });
-      expectToolError(await call(client, 'delete_memory', { id: 'missing' }), 'not_found');
-      expect(stdoutNoise).toBeUndefined();
-    } catch (error) {
-      throw new Error(`${String(error)}\n--- engram mcp stderr ---\n${stderr}`);
-    }
   });
 });

@@ -27,7 +27,7 @@ for (const store of ['sqlite', 'json'] as const) {
     let fuzzer: Fuzzer;
 
     beforeAll(async () => {
-      server = await startTestServer({ store, config: FUZZ_CONFIG });
+      server = await startTestServer({ embeddings: 'test', store, config: FUZZ_CONFIG });
       fuzzer = new Fuzzer(server.url, server.deps);
       await fuzzer.connect();
     });
@@ -87,7 +87,7 @@ for (const store of ['sqlite', 'json'] as const) {
 }
 
 it('keeps a mixed stream of requests within the oracle on one sqlite server (the npm run fuzz mix)', async () => {
-  const server = await startTestServer({ config: FUZZ_CONFIG });
+  const server = await startTestServer({ embeddings: 'test', config: FUZZ_CONFIG });
   const fuzzer = new Fuzzer(server.url, server.deps);
   try {
     await fuzzer.connect();

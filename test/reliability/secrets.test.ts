@@ -9,8 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../helpers/fake-llm.js';
 import { type FakeTelegram, startFakeTelegram } from '../helpers/fake-telegram.js';
 import { ENGRAM_BIN, runCli, type ServerProcess, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const exec = promisify(execFile);
 const postgresUrl = process.env.ENGRAM_TEST_POSTGRES_URL;
@@ -86,7 +86,7 @@ describe('secrets in logs, errors and metrics', () => {
   });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'engram-secrets-'));
+    dir = await tempDir('engram-secrets-');
     llm = await startFakeLlm();
     telegram = await startFakeTelegram(SECRETS.telegramToken);
     const created = await runCli(['keys', 'create', '--user', 'alice', '--data-dir', dir]);
@@ -129,7 +129,6 @@ describe('secrets in logs, errors and metrics', () => {
     server?.child.kill('SIGTERM');
     await llm?.close();
     await telegram?.close();
-    await rm(dir, { recursive: true, force: true });
     if (postgresUrl) {
       const client = new pg.Client({ connectionString: postgresUrl });
       await client.connect();

@@ -1,9 +1,8 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { startWriteBurst } from '../helpers/write-burst.js';
 
 /**
@@ -11,7 +10,6 @@ import { startWriteBurst } from '../helpers/write-burst.js';
  * memory layers drop each other's writes. Both take writes for the same users at once; then
  * each must list every write either of them acknowledged, and find the other's by search.
  */
-const dirs: string[] = [];
 const servers: ServerProcess[] = [];
 afterAll(async () => {
   for (const server of servers) {
@@ -20,7 +18,6 @@ afterAll(async () => {
       await once(server.child, 'exit');
     }
   }
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
 /** Two `engram serve` processes on one data directory (stopped after the file). */
@@ -52,8 +49,7 @@ async function listIds(url: string, user: string): Promise<string[]> {
 
 describe.each(['sqlite', 'json'] as const)('two servers on one %s data directory', (store) => {
   it('lose no write: each lists every memory either acknowledged, and searches the other’s', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), `engram-two-${store}-`));
-    dirs.push(dataDir);
+    const dataDir = await tempDir(`engram-two-${store}-`);
     const env = { ENGRAM_STORE: store, ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
     const [first, second] = await twoServers(dataDir, env);
 
@@ -92,8 +88,7 @@ describe.each(['sqlite', 'json'] as const)('two servers on one %s data directory
 
 describe.each(['sqlite', 'json'] as const)('two servers on one %s store, the same content', (store) => {
   it('store it once: the same content sent to both at the same moment is one memory, the other a duplicate', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), `engram-two-dedupe-${store}-`));
-    dirs.push(dataDir);
+    const dataDir = await tempDir(`engram-two-dedupe-${store}-`);
     const env = { ENGRAM_STORE: store, ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
     const [first, second] = await twoServers(dataDir, env);
     const add = async (url: string, content: string, seed: number) => {
@@ -117,8 +112,7 @@ describe.each(['sqlite', 'json'] as const)('two servers on one %s store, the sam
 
 describe('two servers on one knowledge base', () => {
   it('give notes with one title distinct paths and commit every note, over many rounds', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'engram-two-kb-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('engram-two-kb-');
     const env = { ENGRAM_RATE_LIMIT_PER_MINUTE: '0' };
     const [first, second] = await twoServers(dataDir, env);
     const note = async (url: string, user: string, title: string, body: string) => {

@@ -13,7 +13,7 @@ describe('/v1/admin/keys', () => {
     });
 
   beforeAll(async () => {
-    server = await startTestServer({ auth: 'keys' });
+    server = await startTestServer({ embeddings: 'test', auth: 'keys' });
     adminKey = await server.createKey({ admin: true });
     aliceKey = await server.createKey({ userId: 'alice' });
   });

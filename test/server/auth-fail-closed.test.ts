@@ -72,7 +72,7 @@ async function streamState(response: Response, ms: number): Promise<'closed' | '
 
 describe('a lost key file never turns authentication off', () => {
   it('refuses every request, and a restart, once keys.json is gone where keys existed; `keys reset` goes back on purpose', async () => {
-    server = await startTestServer({ auth: 'auto' });
+    server = await startTestServer({ embeddings: 'test', auth: 'auto' });
     const key = await server.createKey({ admin: true });
     expect((await get('/v1/memories')).status).toBe(401);
     expect((await get('/v1/memories', { authorization: `Bearer ${key}` })).status).toBe(200);
@@ -91,7 +91,13 @@ describe('a lost key file never turns authentication off', () => {
     expect(mcp.status).toBe(503);
 
     // A second server on this data directory refuses to start.
-    const config = testConfig({ port: 0, dataDir: server.dataDir, logLevel: 'silent', auth: { mode: 'auto' } });
+    const config = testConfig({
+      ...server.embedderConfig,
+      port: 0,
+      dataDir: server.dataDir,
+      logLevel: 'silent',
+      auth: { mode: 'auto' },
+    });
     const service = await openService(config);
     try {
       await expect(startServer(config, service, createLogger('silent'))).rejects.toMatchObject({
@@ -110,7 +116,7 @@ describe('a lost key file never turns authentication off', () => {
 
 describe('open MCP streams of a revoked key', () => {
   it('closes a revoked key’s GET /mcp stream and its legacy /sse stream within seconds', async () => {
-    server = await startTestServer({ auth: 'keys' });
+    server = await startTestServer({ embeddings: 'test', auth: 'keys' });
     const key = await server.createKey({ userId: 'alice' });
     const other = await server.createKey({ userId: 'bob' });
     const auth = (k: string) => ({ authorization: `Bearer ${k}` });
@@ -141,6 +147,7 @@ describe('open MCP streams of a revoked key', () => {
 describe('MCP over HTTP with keys validates Origin', () => {
   it('refuses a foreign web origin, admits the server’s own and a listed one, and clients without Origin', async () => {
     server = await startTestServer({
+      embeddings: 'test',
       auth: 'keys',
       config: { mcp: { allowedOrigins: 'https://app.example.org' } },
     });
@@ -165,7 +172,11 @@ describe('MCP over HTTP with keys validates Origin', () => {
 
 describe('MCP rate limits count calls, not HTTP requests', () => {
   it('counts each JSON-RPC request of a batch against the per-minute limit', async () => {
-    server = await startTestServer({ auth: 'keys', config: { limits: { rateLimitPerMinute: 10 } } });
+    server = await startTestServer({
+      embeddings: 'test',
+      auth: 'keys',
+      config: { limits: { rateLimitPerMinute: 10 } },
+    });
     const key = await server.createKey({ userId: 'alice' });
     const session = await openSession(key); // 2 posts
     const calls = Array.from({ length: 12 }, (_, i) => ({

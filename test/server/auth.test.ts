@@ -13,7 +13,7 @@ const get = (path: string, headers: Record<string, string> = {}) =>
 
 describe('auth mode auto on loopback', () => {
   it('requires keys once one was created, and stays locked after the last key is revoked', async () => {
-    server = await startTestServer({ auth: 'auto' });
+    server = await startTestServer({ embeddings: 'test', auth: 'auto' });
     expect((await get('/v1/memories')).status).toBe(200);
     const key = await server.createKey({ userId: 'alice' });
     expect((await get('/v1/memories')).status).toBe(401);
@@ -26,7 +26,7 @@ describe('auth mode auto on loopback', () => {
 
 describe('GET /v1/me', () => {
   it('says whom each kind of caller acts for, and whether it may administer', async () => {
-    server = await startTestServer({ auth: 'auto' });
+    server = await startTestServer({ embeddings: 'test', auth: 'auto' });
     const me = async (headers: Record<string, string> = {}) => {
       const response = await get('/v1/me', headers);
       return { status: response.status, body: await response.json() };
@@ -56,7 +56,7 @@ describe('GET /v1/me', () => {
 
 describe('rate limits', () => {
   it('counts one key as one client however the header is spelled, and unknown tokens by address', async () => {
-    server = await startTestServer({ auth: 'keys', config: { limits: { rateLimitPerMinute: 3 } } });
+    server = await startTestServer({ embeddings: 'test', auth: 'keys', config: { limits: { rateLimitPerMinute: 3 } } });
     const key = await server.createKey({ userId: 'alice' });
     const spellings = [`Bearer ${key}`, `bearer  ${key}`, `BEARER ${key} `, `Bearer\t${key}`];
     const statuses = [];
@@ -71,7 +71,7 @@ describe('rate limits', () => {
 
 describe('errors and readiness', () => {
   it('hides the text of internal errors (it may name paths) and keeps the stable code', async () => {
-    server = await startTestServer();
+    server = await startTestServer({ embeddings: 'test' });
     server.deps.service.store.list = async () => {
       throw new EngramError('internal', 'cannot parse /srv/secret/data/memory/user_bob/memories.json');
     };
@@ -84,7 +84,7 @@ describe('errors and readiness', () => {
   });
 
   it('reports not ready when the embedder fails, even with a warm cache', async () => {
-    server = await startTestServer();
+    server = await startTestServer({ embeddings: 'test' });
     await server.deps.service.search('alice', { query: 'readiness probe' });
     server.deps.service.embedder.embed = async () => {
       throw new EngramError('unavailable', 'model worker died');
@@ -95,7 +95,7 @@ describe('errors and readiness', () => {
   });
 
   it('aborts an export that fails mid-stream instead of ending a short file with 200', async () => {
-    server = await startTestServer();
+    server = await startTestServer({ embeddings: 'test' });
     const actor = { name: 'test', source: 'api' } as const;
     // Export reads history 200 memories at a time: the second read fails, after the first 200 went out.
     const contents = Array.from({ length: 250 }, (_, i) => ({ content: `memory number ${i}` }));

@@ -1,16 +1,10 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { startWriteBurst } from '../helpers/write-burst.js';
-
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
 
 function vector(seed: number): number[] {
   return Array.from({ length: 512 }, (_, i) => Math.sin(seed * 7919 + i));
@@ -18,8 +12,7 @@ function vector(seed: number): number[] {
 
 describe('crash safety (sqlite store)', () => {
   it('keeps every acknowledged add when the server is killed with SIGKILL mid-stream', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'engram-crash-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('engram-crash-');
     const server = await spawnServer(['--data-dir', dataDir]);
     const burst = startWriteBurst(server.url, 4, (n, lane) => ({
       content: `crash test memory ${n} from lane ${lane}`,

@@ -1,20 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KeyStore } from '../../src/auth/key-store.js';
 import { testConfig } from '../../src/config.js';
 import { checkExposure } from '../../src/server/server.js';
-
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('listening address safety', () => {
   it('refuses a non-loopback address without keys, and allows it once a key exists', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'engram-exposure-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('engram-exposure-');
     const keys = new KeyStore(dataDir);
     const config = testConfig({ host: '0.0.0.0', dataDir });
     expect(() => checkExposure(config, keys)).toThrow(/refusing to listen on 0\.0\.0\.0 without API keys/);
@@ -45,8 +38,7 @@ describe('listening address safety', () => {
   });
 
   it('stores keys hashed, never in clear text', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'engram-keys-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('engram-keys-');
     const keys = new KeyStore(dataDir);
     const { key } = await keys.create({ userId: 'alice' });
     const { readFile } = await import('node:fs/promises');

@@ -24,10 +24,11 @@ const facts = (...contents: string[]): ScriptedReply => ({
 beforeAll(async () => {
   llm = await startFakeLlm();
   server = await startTestServer({
+    embeddings: 'test',
     auth: 'keys',
     config: { llm: { provider: 'openai', baseUrl: llm.baseUrl, model: 'scripted', maxRetries: 0 } },
   });
-  plain = await startTestServer();
+  plain = await startTestServer({ embeddings: 'test' });
   alice = await server.createKey({ userId: 'alice' });
   bob = await server.createKey({ userId: 'bob' });
 });

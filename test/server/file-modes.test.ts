@@ -1,19 +1,14 @@
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Files hold users' data: what `engram serve` and `engram backup` create — the SQLite database,
  * its WAL and shared-memory files, knowledge-base notes and git objects, backups — is readable by
  * its owner only (files 0600, directories 0700), whatever the umask of the shell that started it.
  */
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
-
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 
 /** Every file and directory under `root`, with its permission bits. */
@@ -28,8 +23,7 @@ async function walk(root: string): Promise<{ path: string; dir: boolean; mode: n
 
 describe('files Engram creates are private to their owner', () => {
   it('creates the database, WAL, notes, git objects and backups 0600 and their directories 0700', async () => {
-    const parent = await mkdtemp(join(tmpdir(), 'engram-modes-'));
-    dirs.push(parent);
+    const parent = await tempDir('engram-modes-');
     const dataDir = join(parent, 'data');
     const previous = process.umask(0o022); // the usual shell umask, inherited by the server
     let server: Awaited<ReturnType<typeof spawnServer>> | undefined;

@@ -19,7 +19,7 @@ async function call(path: string, key: string | null, init: RequestInit & { user
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ auth: 'keys' });
+  server = await startTestServer({ embeddings: 'test', auth: 'keys' });
   aliceKey = await server.createKey({ userId: 'alice' });
   bobKey = await server.createKey({ userId: 'bob' });
   adminKey = await server.createKey({ admin: true });

@@ -1,16 +1,12 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../src/jobs/index.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const dirs: string[] = [];
 const children: ServerProcess[] = [];
 afterAll(async () => {
   for (const server of children) if (server.child.exitCode === null) server.child.kill('SIGKILL');
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
 const user = { 'x-user-id': 'crash-user', 'content-type': 'application/json' };
@@ -62,8 +58,7 @@ function batch(size: number): { content: string }[] {
 
 describe('background jobs across process death (sqlite store)', () => {
   it('resumes an add job whose server was SIGKILLed while running it; every memory is there exactly once', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'engram-job-crash-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('engram-job-crash-');
     const memories = batch(1_000);
     const first = await start(dataDir);
     const response = await fetch(`${first.url}/v1/memories?async=true`, {
@@ -96,8 +91,7 @@ describe('background jobs across process death (sqlite store)', () => {
   }, 120_000);
 
   it('runs jobs that were only queued when the server stopped, at the next start', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'engram-job-queued-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('engram-job-queued-');
     // Concurrency 0: this server accepts jobs but runs none (as a replica that only serves requests).
     const first = await start(dataDir, { ENGRAM_JOBS_CONCURRENCY: '0' });
     const response = await fetch(`${first.url}/v1/memories?async=true`, {

@@ -8,7 +8,7 @@ let bob: string;
 let admin: string;
 
 beforeAll(async () => {
-  server = await startTestServer({ auth: 'keys' });
+  server = await startTestServer({ embeddings: 'test', auth: 'keys' });
   alice = await server.createKey({ userId: 'alice' });
   bob = await server.createKey({ userId: 'bob' });
   admin = await server.createKey({ admin: true });
@@ -160,6 +160,7 @@ describe('job retention (ENGRAM_JOBS_RETENTION_HOURS)', () => {
   it('the sweeper deletes a finished job once its retention has passed; it is then 404', async () => {
     // 0.0005 h = 1.8 s, swept every second.
     const short = await startTestServer({
+      embeddings: 'test',
       auth: 'keys',
       config: { memory: { sweepIntervalSeconds: 1 }, jobs: { retentionHours: 0.0005 } },
     });

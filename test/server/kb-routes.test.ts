@@ -14,7 +14,7 @@ const call = (key: string, method: string, path: string, body?: unknown) =>
   });
 
 beforeAll(async () => {
-  server = await startTestServer({ auth: 'keys' });
+  server = await startTestServer({ embeddings: 'test', auth: 'keys' });
   alice = await server.createKey({ userId: 'alice' });
   bob = await server.createKey({ userId: 'bob' });
 }, 60_000);
@@ -174,7 +174,7 @@ describe('/v1/kb', () => {
 describe('/v1/kb with the knowledge base turned off', () => {
   let off: TestServer;
   beforeAll(async () => {
-    off = await startTestServer({ config: { kb: { enabled: false } } });
+    off = await startTestServer({ embeddings: 'test', config: { kb: { enabled: false } } });
   }, 60_000);
   afterAll(async () => {
     await off?.close();

@@ -5,7 +5,10 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ config: { limits: { maxBodyBytes: 4_096, rateLimitPerMinute: 8 } } });
+  server = await startTestServer({
+    embeddings: 'test',
+    config: { limits: { maxBodyBytes: 4_096, rateLimitPerMinute: 8 } },
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -61,7 +64,7 @@ describe('request limits', () => {
 
   it('answers 413 payload_too_large for a batch, a query or a content over its size limit, storing nothing', async () => {
     // The default body limit (1 MiB) lets these through to validation.
-    const roomy = await startTestServer();
+    const roomy = await startTestServer({ embeddings: 'test' });
     const post = (path: string, body: unknown) =>
       fetch(`${roomy.url}${path}`, {
         method: 'POST',
@@ -109,7 +112,10 @@ describe('embedding queue back-pressure', () => {
   let busy: TestServer;
   beforeAll(async () => {
     // Room for one 8-text batch at a time and no waiting: concurrent batches beyond it are refused.
-    busy = await startTestServer({ config: { embed: { queueSize: 8, queueWaitMs: 0, cacheSize: 0 } } });
+    busy = await startTestServer({
+      embeddings: 'test',
+      config: { embed: { queueSize: 8, queueWaitMs: 0, cacheSize: 0 } },
+    });
   });
   afterAll(async () => {
     await busy?.close();

@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGRAM_BIN, type ServerProcess, spawnServer } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Two `engram serve` processes on one PostgreSQL database with a shared Redis: what a deployment
@@ -32,7 +30,7 @@ const LIMIT = 12;
     let bob: string;
 
     beforeAll(async () => {
-      dataDir = await mkdtemp(join(tmpdir(), 'engram-replicas-'));
+      dataDir = await tempDir('engram-replicas-');
       const env = {
         ENGRAM_STORE: 'postgres',
         ENGRAM_POSTGRES_URL: postgresUrl,
@@ -53,7 +51,6 @@ const LIMIT = 12;
     }, 60_000);
     afterAll(async () => {
       for (const replica of replicas) replica.child.kill('SIGTERM');
-      await rm(dataDir, { recursive: true, force: true });
       if (postgresUrl) {
         const client = new pg.Client({ connectionString: postgresUrl });
         await client.connect();

@@ -23,7 +23,7 @@ const post = (path: string, body: unknown, user = 'alice') =>
   call(path, { method: 'POST', body: JSON.stringify(body), user });
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ embeddings: 'test' });
 });
 afterAll(async () => {
   await server?.close();

@@ -24,7 +24,7 @@ for (const store of ['sqlite', 'json'] as const) {
       ).id;
 
     beforeAll(async () => {
-      server = await startTestServer({ store, auth: 'keys' });
+      server = await startTestServer({ embeddings: 'test', store, auth: 'keys' });
       alice = await server.createKey({ userId: 'alice' });
       bob = await server.createKey({ userId: 'bob' });
     });

@@ -1,26 +1,19 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/server/app.js';
 import { spawnServer } from '../helpers/process.js';
 import { startTestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { startWriteBurst } from '../helpers/write-burst.js';
-
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
 
 const GRACE_MS = 5_000;
 
 describe('graceful shutdown', () => {
   it('SIGTERM during a write burst: drains within the grace period and keeps every acknowledged write', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'engram-sigterm-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('engram-sigterm-');
     const server = await spawnServer(['--data-dir', dataDir], { ENGRAM_SHUTDOWN_GRACE_MS: String(GRACE_MS) });
     const burst = startWriteBurst(server.url, 4, (n, lane) => ({
       content: `shutdown burst memory ${n} from lane ${lane}`,

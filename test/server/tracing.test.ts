@@ -54,7 +54,7 @@ describe('OpenTelemetry tracing', () => {
     it('exports HTTP → service → store and embedder spans, continuing the caller’s traceparent', async () => {
       const tracing = await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
       expect(tracing?.endpoint).toBe(`${collector.url}/v1/traces`);
-      const server = await startTestServer();
+      const server = await startTestServer({ embeddings: 'test' });
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const callerSpan = '00f067aa0ba902b7';
       try {

@@ -1,6 +1,5 @@
 import { fork } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -11,17 +10,14 @@ import { replaceFile } from '../../src/stores/json/json-files.js';
 import { FileLocks } from '../../src/stores/json/json-lock.js';
 import { migrateDocument } from '../../src/stores/json/migrations.js';
 import type { MemoryStore } from '../../src/stores/store.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { filter, historyEntry, idAt, makeMemory, runConformance, seed, vec } from './conformance.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
 
-async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'engram-json-'));
-}
-
 runConformance('json', async () => {
-  const dataDir = await tempDir();
+  const dataDir = await tempDir('engram-json-');
   let current = createJsonStore({ dataDir });
   return {
     store: current,
@@ -49,7 +45,7 @@ describe('json store files', () => {
   };
 
   beforeEach(async () => {
-    dataDir = await tempDir();
+    dataDir = await tempDir('engram-json-');
     store = await open();
   });
   afterEach(async () => {

@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -7,10 +6,11 @@ import { prng, unitVector } from '../../bench/gen.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { LATEST_VERSION } from '../../src/stores/sqlite/migrations.js';
 import { watchEventLoop } from '../helpers/event-loop.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { DIMENSION, filter, idAt, makeMemory, runConformance, vectorFor } from './conformance.js';
 
 runConformance('sqlite', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+  const dir = await tempDir('engram-sqlite-');
   const path = join(dir, 'engram.db');
   let store = new SqliteStore({ path });
   return {
@@ -29,7 +29,7 @@ runConformance('sqlite', async () => {
 
 describe('sqlite store specifics', () => {
   it('reports how much of the query each keyword hit covers, each word weighed by its rarity in the user’s memories', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+    const dir = await tempDir('engram-sqlite-');
     const store = new SqliteStore({ path: join(dir, 'engram.db') });
     await store.init();
     try {
@@ -56,7 +56,7 @@ describe('sqlite store specifics', () => {
   });
 
   it('runs in WAL mode with the schema at the latest version, and refuses a newer schema', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+    const dir = await tempDir('engram-sqlite-');
     const path = join(dir, 'engram.db');
     try {
       const store = new SqliteStore({ path });
@@ -74,7 +74,7 @@ describe('sqlite store specifics', () => {
   });
 
   it('scans a large user on reader threads: the event loop stays idle, and a write is seen by the next search', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+    const dir = await tempDir('engram-sqlite-');
     const path = join(dir, 'engram.db');
     const random = prng(5);
     const records = Array.from({ length: 20_000 }, (_, i) => ({
@@ -127,7 +127,7 @@ describe('sqlite store specifics', () => {
   }, 120_000);
 
   it('inserts on a writer thread: the event loop stays idle, errors keep their class, the next read sees the write', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engram-sqlite-'));
+    const dir = await tempDir('engram-sqlite-');
     const path = join(dir, 'engram.db');
     const random = prng(6);
     const batch = (from: number) =>
