@@ -18,6 +18,9 @@
  *              + dense(x) 256→512 (AdjustResidualInput);  LN(512) ─ FFN 512→1536 ReLU →512 ─ + residual
  *     Layer 1: LN(512) ─ qkv 512→1536 ─ 4 heads × 128, q·(1/√128) … ─ out 512→512 ─ + x;  FFN as above
  *   masked mean over positions (÷ max(len, 1)) ─ tanh(dense 512→512) ─ x / √max(Σx², 1e-12)
+ *
+ * One file on purpose (about 450 lines): it is one translation, read top to bottom beside the
+ * diagram above, and its helpers (topology lookups, weight checks) serve only it.
  */
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import type { TfjsGraphModel, TfjsNode, TfjsWeight } from './use-tfjs-weights.js';
