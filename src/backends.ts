@@ -34,7 +34,13 @@ const POSTGRES = {
 
 /** Each store's options, from the settings. The JSON store takes no SQLite settings. */
 export const STORE_SETTINGS: { [N in StoreName]: Settings<StoreOptions<N>> } = {
-  sqlite: { dataDir: 'dataDir', path: 'sqlite.path', synchronous: 'sqlite.synchronous', readers: 'sqlite.readers' },
+  sqlite: {
+    dataDir: 'dataDir',
+    path: 'sqlite.path',
+    synchronous: 'sqlite.synchronous',
+    readers: 'sqlite.readers',
+    busyTimeoutMs: 'sqlite.busyTimeoutMs',
+  },
   json: { dataDir: 'dataDir' },
   postgres: POSTGRES,
 };

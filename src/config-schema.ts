@@ -63,6 +63,8 @@ export const configSchema = z
         synchronous: z.enum(['full', 'normal']).default('full'),
         /** Reader threads for vector and full-text scans (the event loop never waits for one); 0 = on the main thread. */
         readers: int(0, 64).default(2),
+        /** How long a write waits for another process's lock on the database before failing with 503. */
+        busyTimeoutMs: int(0, 600_000).default(5_000),
       })
       .prefault({}),
     redis: z

@@ -77,9 +77,9 @@ export class GitRunner {
 
   #ensure(): ChildProcess {
     if (this.#child) return this.#child;
-    const { filename, execArgv = [] } = workerModule(import.meta.url, 'git-runner-child');
+    const filename = workerModule(import.meta.url, 'git-runner-child');
     // No stdout: under stdio MCP the server's stdout carries the protocol.
-    const child = fork(filename, [], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(filename, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const failAll = (reason: string) => {
       if (this.#child === child) this.#child = undefined;
       for (const pending of this.#pending.values()) pending.reject(new GitCommandError(reason));

@@ -19,6 +19,7 @@ export const stores = {
       path: z.string().min(1).optional(),
       synchronous: z.enum(['full', 'normal']).default('full'),
       readers: z.number().int().min(0).max(64).default(2),
+      busyTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
     }),
     (options): MemoryStore => createSqliteStore(options),
   ),

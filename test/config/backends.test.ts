@@ -48,9 +48,17 @@ describe('backend registries', () => {
   });
 
   it('gives the JSON store its data directory and nothing of SQLite’s settings', () => {
-    const config = testConfig({ dataDir: '/srv/engram', sqlite: { synchronous: 'normal', readers: 3 } });
+    const config = testConfig({
+      dataDir: '/srv/engram',
+      sqlite: { synchronous: 'normal', readers: 3, busyTimeoutMs: 750 },
+    });
     expect(storeOptions(config, 'json')).toEqual({ dataDir: '/srv/engram' });
-    expect(storeOptions(config, 'sqlite')).toEqual({ dataDir: '/srv/engram', synchronous: 'normal', readers: 3 });
+    expect(storeOptions(config, 'sqlite')).toEqual({
+      dataDir: '/srv/engram',
+      synchronous: 'normal',
+      readers: 3,
+      busyTimeoutMs: 750,
+    });
   });
 
   it('gives each embedder the settings of its own, with the shared ones', () => {
@@ -75,7 +83,7 @@ describe('store specs (engram migrate-store --from/--to)', () => {
   it('take the configured settings of that store, with the location in place of the one set', () => {
     expect(parseStoreSpec('sqlite:/tmp/a.db', config)).toEqual({
       name: 'sqlite',
-      options: { dataDir: '/srv/engram', path: '/tmp/a.db', synchronous: 'normal', readers: 2 },
+      options: { dataDir: '/srv/engram', path: '/tmp/a.db', synchronous: 'normal', readers: 2, busyTimeoutMs: 5_000 },
     });
     expect(parseStoreSpec('json:/tmp/json-data', config)).toEqual({
       name: 'json',

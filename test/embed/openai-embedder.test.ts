@@ -158,7 +158,8 @@ describe('OpenAiEmbedder', () => {
   it('gives up after maxRetries with an unavailable error that never contains the key', async () => {
     const e = embedder({ dimension: DIM, maxRetries: 3 });
     const echo = JSON.stringify({ error: { message: `upstream rejected key ${KEY}` } });
-    fake.faults = Array.from({ length: 10 }, () => ({ status: 500, body: echo }));
+    // retry-after-ms: the SDK's own backoff (0.5 s, 1 s, 2 s) would only slow the test down.
+    fake.faults = Array.from({ length: 10 }, () => ({ status: 500, body: echo, headers: { 'retry-after-ms': '1' } }));
 
     const error = await failure(e.embed(['doomed']));
 
@@ -199,7 +200,8 @@ describe('OpenAiEmbedder', () => {
     await once(closed, 'listening');
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
-    const e = new OpenAiEmbedder({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: KEY, model: 'm' });
+    // No retries: each would wait out the SDK's backoff, and the mapping is the same on the last attempt.
+    const e = new OpenAiEmbedder({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: KEY, model: 'm', maxRetries: 0 });
 
     const error = await failure(e.init());
 

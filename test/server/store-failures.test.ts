@@ -21,7 +21,12 @@ afterEach(async () => {
 async function start(): Promise<TestServer> {
   fake = await startFakeEmbeddings();
   server = await startTestServer({
-    config: { embedder: 'openai', openai: { baseUrl: fake.baseUrl, model: 'failures', dimension: 32 } },
+    // A short lock wait: the behaviour under test is the same at 1 s as at the default 5 s.
+    config: {
+      embedder: 'openai',
+      openai: { baseUrl: fake.baseUrl, model: 'failures', dimension: 32 },
+      sqlite: { busyTimeoutMs: 1_000 },
+    },
   });
   return server;
 }

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { EngramError } from '../../core/errors.js';
 import { normalise } from '../embedder.js';
 import type { Feeds, OnnxSession } from '../onnx/session.js';
-import { HostedEmbedder, hostedInit, laneThreads, serveWorker, WorkerHost, workerImport } from '../onnx/worker-host.js';
+import { HostedEmbedder, hostedInit, laneThreads, serveWorker, WorkerHost } from '../onnx/worker-host.js';
 import { loadModelDir, loadTokenizer, type ModelDir, modelDirName, type TextTokenizer } from './model-dir.js';
 import { poolRow } from './pooling.js';
 
@@ -246,7 +246,7 @@ export async function runOnnxDirPipeline(pipeline: OnnxDirPipeline, texts: reado
  * texts must not need the native runtime.
  */
 function loadSessionModule(): Promise<typeof import('../onnx/session.js')> {
-  return workerImport(import.meta.url, '../onnx/session.ts', () => import('../onnx/session.js'));
+  return import('../onnx/session.js');
 }
 
 function lengthOf(encodings: readonly { ids: number[] }[], i: number): number {

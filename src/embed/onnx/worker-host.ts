@@ -11,13 +11,9 @@
  * - `serveWorker` (worker side): builds the pipeline, answers requests one at a time in arrival
  *   order (each inference uses the whole intra-op thread pool), queries first.
  *
- * An embedder module is its own worker's entry: compiled (`.js`) it is started directly. Under
- * vitest/tsx it is a `.ts` file, which a worker cannot start from (tsx's `--import` hooks are not
- * active for a worker's entry module on Node 20), so a two-line CommonJS entry registers tsx's
- * require hook and requires the module through it; `workerImport` then loads the module's own
- * heavy dependencies through the same hook.
+ * An embedder module is its own worker's entry: compiled (`.js`) it is started directly; from the
+ * TypeScript sources it runs as a bundle (util/worker.ts).
  */
-import { createRequire } from 'node:module';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { EngramError } from '../../core/errors.js';
 import { lowerThreadPriority } from '../../util/thread-priority.js';
@@ -126,16 +122,6 @@ function hostedData(): HostedData | undefined {
 export function hostedInit<Init>(marker: string): Init | undefined {
   const data = hostedData();
   return data?.engramWorker === marker ? (data.init as Init) : undefined;
-}
-
-/**
- * Loads a module lazily from an embedder module: `import()` normally, tsx's require hook in a
- * worker running TypeScript sources (where `import()` would bypass tsx). `tsPath` is the module's
- * `.ts` path relative to `base` (the caller's `import.meta.url`).
- */
-export function workerImport<M>(base: string, tsPath: string, load: () => Promise<M>): Promise<M> {
-  if (hostedData()?.tsx === undefined) return load();
-  return Promise.resolve(createRequire(base)(tsPath) as M);
 }
 
 /** What the worker serves: a built pipeline's info and how to embed a batch (flat vectors). */

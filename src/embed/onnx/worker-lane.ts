@@ -29,8 +29,6 @@ export interface HostedData {
   engramWorker: string;
   init: unknown;
   lane: LaneName;
-  /** Set when the worker runs a `.ts` entry through tsx's CommonJS hook (tests). */
-  tsx?: string;
 }
 
 export type WorkerMessage<Info> =

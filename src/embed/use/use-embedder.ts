@@ -111,10 +111,10 @@ function warnWorkerError(error: unknown): void {
   process.emitWarning(`${USE_MODEL} worker failed: ${messageOf(error)}`, 'EngramEmbedderWarning');
 }
 
-/** The worker pool: `worker.js` compiled, `worker.ts` with tsx's loader under vitest (util/worker.ts). */
+/** The worker pool: `worker.js` compiled, a bundle of `worker.ts` from the sources (util/worker.ts). */
 function createPool(threads: number): Piscina<WorkerTask, unknown> {
   return new Piscina<WorkerTask, unknown>({
-    ...workerModule(import.meta.url, 'worker'),
+    filename: workerModule(import.meta.url, 'worker'),
     minThreads: threads,
     maxThreads: threads,
     concurrentTasksPerWorker: 1,

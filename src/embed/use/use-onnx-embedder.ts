@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { normalise } from '../embedder.js';
 import type { OnnxSession, SessionOptions } from '../onnx/session.js';
-import { HostedEmbedder, hostedInit, laneThreads, serveWorker, WorkerHost, workerImport } from '../onnx/worker-host.js';
+import { HostedEmbedder, hostedInit, laneThreads, serveWorker, WorkerHost } from '../onnx/worker-host.js';
 import type { UseArchitecture } from './use-onnx-graph.js';
 import { loadUseTfjsModel, useModelDir } from './use-tfjs-weights.js';
 import type { UseTokenizer } from './use-tokenize.js';
@@ -117,9 +117,9 @@ interface Runtime {
  */
 async function loadRuntime(): Promise<Runtime> {
   const [session, graph, tokenize] = await Promise.all([
-    workerImport(import.meta.url, '../onnx/session.ts', () => import('../onnx/session.js')),
-    workerImport(import.meta.url, './use-onnx-graph.ts', () => import('./use-onnx-graph.js')),
-    workerImport(import.meta.url, './use-tokenize.ts', () => import('./use-tokenize.js')),
+    import('../onnx/session.js'),
+    import('./use-onnx-graph.js'),
+    import('./use-tokenize.js'),
   ]);
   return { session, graph, tokenize };
 }

@@ -7,25 +7,26 @@ import type { MemoryStore } from '../store.js';
 import { withSqliteErrors } from './sqlite-errors.js';
 import { SqliteStore } from './sqlite-store.js';
 
-const BUSY_TIMEOUT_MS = 5_000;
-
 /**
  * The SQLite store as the server and CLI use it: waits for another process's write lock without
- * blocking the event loop (up to 5 s, in short synchronous slices), and answers a locked, full or
- * damaged database with `unavailable` (503 + Retry-After) like the other stores (sqlite-errors.ts).
+ * blocking the event loop (up to `busyTimeoutMs`, 5 s by default, in short synchronous slices), and
+ * answers a locked, full or damaged database with `unavailable` (503 + Retry-After) like the other
+ * stores (sqlite-errors.ts).
  */
 export function createSqliteStore(options: {
   dataDir: string;
   path?: string | undefined;
   synchronous?: 'full' | 'normal';
   readers?: number | undefined;
+  busyTimeoutMs?: number | undefined;
 }): MemoryStore {
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
   const store = new SqliteStore({
     path: options.path ?? join(options.dataDir, 'engram.db'),
     ...(options.synchronous && { synchronous: options.synchronous }),
     ...(options.readers !== undefined && { readers: options.readers }),
-    busyTimeoutMs: BUSY_TIMEOUT_MS,
-    blockingBusyMs: 10,
+    busyTimeoutMs,
+    blockingBusyMs: Math.min(10, busyTimeoutMs),
   });
-  return withSqliteErrors(store, BUSY_TIMEOUT_MS);
+  return withSqliteErrors(store, busyTimeoutMs);
 }

@@ -16,9 +16,8 @@ export class SqliteReaders {
   readonly #pool: Piscina<ReadTask, ReadResult>;
 
   constructor(path: string, threads: number, busyTimeoutMs: number) {
-    const worker = workerModule(import.meta.url, 'read-worker');
     this.#pool = new Piscina<ReadTask, ReadResult>({
-      ...worker,
+      filename: workerModule(import.meta.url, 'read-worker'),
       minThreads: 0,
       maxThreads: threads,
       concurrentTasksPerWorker: 1,

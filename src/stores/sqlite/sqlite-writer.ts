@@ -18,7 +18,7 @@ export class SqliteWriter {
 
   constructor(path: string, synchronous: 'full' | 'normal', busyTimeoutMs: number) {
     this.#pool = new Piscina<InsertTask, WriteResult>({
-      ...workerModule(import.meta.url, 'write-worker'),
+      filename: workerModule(import.meta.url, 'write-worker'),
       minThreads: 0,
       maxThreads: 1,
       concurrentTasksPerWorker: 1,
