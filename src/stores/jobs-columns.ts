@@ -1,5 +1,45 @@
-import type { JobCounts, JobError, JobStatus, JsonValue } from '../core/types.js';
+import type { Job, JobCounts, JobError, JobStatus, JsonValue } from '../core/types.js';
 import type { JobOutcome } from './store.js';
+
+/** The jobs table's columns, as both SQL stores write and read them. */
+export const JOB_COLUMNS =
+  'id, user_id, kind, status, payload, result, error, attempts, created_at, updated_at, run_after, lease, lease_until';
+
+/** A row of the jobs table; `J` is how a JSON column arrives: text from SQLite, parsed by pg. */
+export interface JobRow<J> {
+  id: string;
+  user_id: string;
+  kind: string;
+  status: string;
+  payload: J;
+  result: J | null;
+  error: J | null;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  run_after: string;
+  lease: string | null;
+  lease_until: string | null;
+}
+
+/** A job from its row; `json` reads one JSON column (`JSON.parse` for text, nothing when the driver parsed it). */
+export function jobFromRow<J>(row: JobRow<J>, json: (value: J) => unknown): Job {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    kind: row.kind,
+    status: row.status as Job['status'],
+    payload: json(row.payload) as Job['payload'],
+    result: row.result === null ? null : (json(row.result) as Job['result']),
+    error: row.error === null ? null : (json(row.error) as Job['error']),
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    runAfter: row.run_after,
+    lease: row.lease,
+    leaseUntil: row.lease_until,
+  };
+}
 
 /**
  * The columns a `settleJob` writes, the same for every store: what the outcome does not set is

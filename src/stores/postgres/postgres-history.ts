@@ -1,35 +1,13 @@
 import type pg from 'pg';
 import { decodeCursor, encodeCursor } from '../../core/filter.js';
 import type { HistoryEntry, Memory, Page } from '../../core/types.js';
+import { HISTORY_COLUMNS, historyFromRow, historyValues, type HistoryRow as Row } from '../history-columns.js';
 import { type DeletedOptions, groupHistory, type MemoryHistory } from '../store.js';
 import type { PostgresDb } from './postgres-db.js';
 import { transpose } from './postgres-rows.js';
 
-interface HistoryRow {
-  id: string;
-  memory_id: string;
-  user_id: string;
-  event: HistoryEntry['event'];
-  before: Memory | null;
-  after: Memory | null;
-  actor: string;
-  at: string;
-  reason: string | null;
-}
-
-function historyFromRow(row: HistoryRow): HistoryEntry {
-  return {
-    id: row.id,
-    memoryId: row.memory_id,
-    userId: row.user_id,
-    event: row.event,
-    before: row.before,
-    after: row.after,
-    actor: row.actor,
-    at: row.at,
-    reason: row.reason,
-  };
-}
+type HistoryRow = Row<Memory>;
+const fromRow = (row: HistoryRow): HistoryEntry => historyFromRow(row, (value) => value);
 
 /**
  * The PostgreSQL store's history (`MemoryHistory`); `appendHistory` writes entries in the
@@ -48,7 +26,7 @@ export class PostgresHistory implements MemoryHistory {
         'SELECT * FROM history WHERE user_id = $1 AND memory_id = $2 ORDER BY seq',
         [userId, memoryId],
       );
-      return rows.map(historyFromRow);
+      return rows.map(fromRow);
     });
   }
 
@@ -59,7 +37,7 @@ export class PostgresHistory implements MemoryHistory {
         'SELECT * FROM history WHERE user_id = $1 AND memory_id = ANY($2::text[]) ORDER BY memory_id, seq',
         [userId, memoryIds],
       );
-      return groupHistory(rows.map(historyFromRow));
+      return groupHistory(rows.map(fromRow));
     });
   }
 
@@ -81,7 +59,7 @@ export class PostgresHistory implements MemoryHistory {
          ORDER BY h.id DESC LIMIT $2`,
         params,
       );
-      const items = rows.slice(0, options.limit).map(historyFromRow);
+      const items = rows.slice(0, options.limit).map(fromRow);
       const last = items.at(-1);
       return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last.id) : null };
     });
@@ -94,7 +72,7 @@ export class PostgresHistory implements MemoryHistory {
       [],
       1_000,
     )) {
-      for (const row of rows) yield historyFromRow(row);
+      for (const row of rows) yield fromRow(row);
     }
   }
 }
@@ -102,21 +80,9 @@ export class PostgresHistory implements MemoryHistory {
 /** Appends history entries in order, in one statement. */
 export async function appendHistory(db: pg.PoolClient, entries: HistoryEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const columns = transpose(
-    entries.map((entry) => [
-      entry.id,
-      entry.memoryId,
-      entry.userId,
-      entry.event,
-      entry.before === null ? null : JSON.stringify(entry.before),
-      entry.after === null ? null : JSON.stringify(entry.after),
-      entry.actor,
-      entry.at,
-      entry.reason,
-    ]),
-  );
+  const columns = transpose(entries.map(historyValues));
   await db.query(
-    `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
+    `INSERT INTO history (${HISTORY_COLUMNS.join(', ')})
      SELECT id, memory_id, user_id, event, before::json, after::json, actor, at, reason
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
        WITH ORDINALITY AS t(id, memory_id, user_id, event, before, after, actor, at, reason, ord)

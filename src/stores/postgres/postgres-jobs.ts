@@ -1,44 +1,10 @@
 import type { Job, JobCounts, JobLease } from '../../core/types.js';
-import { countsOf, settledColumns } from '../jobs-columns.js';
+import { countsOf, JOB_COLUMNS, jobFromRow, type JobRow as PgJobRow, settledColumns } from '../jobs-columns.js';
 import type { JobClaim, JobOutcome, JobStore } from '../store.js';
 import type { PostgresDb } from './postgres-db.js';
 
-interface JobRow {
-  id: string;
-  user_id: string;
-  kind: string;
-  status: Job['status'];
-  payload: Job['payload'];
-  result: Job['result'];
-  error: Job['error'];
-  attempts: number;
-  created_at: string;
-  updated_at: string;
-  run_after: string;
-  lease: string | null;
-  lease_until: string | null;
-}
-
-const JOB_COLUMNS =
-  'id, user_id, kind, status, payload, result, error, attempts, created_at, updated_at, run_after, lease, lease_until';
-
-function jobFromRow(row: JobRow): Job {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    kind: row.kind,
-    status: row.status,
-    payload: row.payload,
-    result: row.result,
-    error: row.error,
-    attempts: row.attempts,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    runAfter: row.run_after,
-    lease: row.lease,
-    leaseUntil: row.lease_until,
-  };
-}
+type JobRow = PgJobRow<Job['payload']>;
+const fromRow = (row: JobRow): Job => jobFromRow(row, (value) => value);
 
 /** A JSON column's parameter: its text (pg would send a JS array as a PostgreSQL array), or null. */
 const jsonParam = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
@@ -82,7 +48,7 @@ export class PostgresJobs implements JobStore {
         userId,
         id,
       ]);
-      return rows[0] ? jobFromRow(rows[0]) : null;
+      return rows[0] ? fromRow(rows[0]) : null;
     });
   }
 
@@ -99,7 +65,7 @@ export class PostgresJobs implements JobStore {
          RETURNING ${JOB_COLUMNS}`,
         [claim.now, claim.lease, claim.leaseUntil],
       );
-      return rows[0] ? jobFromRow(rows[0]) : null;
+      return rows[0] ? fromRow(rows[0]) : null;
     });
   }
 

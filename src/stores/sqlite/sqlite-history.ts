@@ -3,21 +3,13 @@
  * record (sqlite-writes.ts).
  */
 import { decodeCursor, encodeCursor } from '../../core/filter.js';
-import type { HistoryEntry, Memory, Page } from '../../core/types.js';
+import type { HistoryEntry, Page } from '../../core/types.js';
+import { historyFromRow, type HistoryRow as Row } from '../history-columns.js';
 import { type DeletedOptions, groupHistory, type MemoryHistory } from '../store.js';
 import type { SqliteDb } from './sqlite-db.js';
 
-interface HistoryRow {
-  id: string;
-  memory_id: string;
-  user_id: string;
-  event: string;
-  before: string | null;
-  after: string | null;
-  actor: string;
-  at: string;
-  reason: string | null;
-}
+type HistoryRow = Row<string>;
+const fromRow = (row: HistoryRow): HistoryEntry => historyFromRow(row, (text) => JSON.parse(text));
 
 export class SqliteHistory implements MemoryHistory {
   readonly #db: SqliteDb;
@@ -30,7 +22,7 @@ export class SqliteHistory implements MemoryHistory {
     const rows = this.#db
       .prepare('SELECT * FROM history WHERE user_id = ? AND memory_id = ? ORDER BY rowid')
       .all(userId, memoryId) as HistoryRow[];
-    return rows.map(historyFromRow);
+    return rows.map(fromRow);
   }
 
   async historyMany(userId: string, memoryIds: string[]): Promise<Map<string, HistoryEntry[]>> {
@@ -40,7 +32,7 @@ export class SqliteHistory implements MemoryHistory {
         `SELECT * FROM history WHERE user_id = ? AND memory_id IN (SELECT value FROM json_each(?)) ORDER BY memory_id, rowid`,
       )
       .all(userId, JSON.stringify(memoryIds)) as HistoryRow[];
-    return groupHistory(rows.map(historyFromRow));
+    return groupHistory(rows.map(fromRow));
   }
 
   async deleted(userId: string, options: DeletedOptions): Promise<Page<HistoryEntry>> {
@@ -61,7 +53,7 @@ export class SqliteHistory implements MemoryHistory {
          ORDER BY h.id DESC LIMIT ?`,
       )
       .all(...params, options.limit + 1) as HistoryRow[];
-    const items = rows.slice(0, options.limit).map(historyFromRow);
+    const items = rows.slice(0, options.limit).map(fromRow);
     const last = items.at(-1);
     return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last.id) : null };
   }
@@ -75,24 +67,10 @@ export class SqliteHistory implements MemoryHistory {
     );
     for (;;) {
       const rows = page.all(...after) as (HistoryRow & { seq: number })[];
-      for (const row of rows) yield historyFromRow(row);
+      for (const row of rows) yield fromRow(row);
       const last = rows.at(-1);
       if (!last || rows.length < 1000) return;
       after = [last.user_id, last.memory_id, last.seq];
     }
   }
-}
-
-function historyFromRow(row: HistoryRow): HistoryEntry {
-  return {
-    id: row.id,
-    memoryId: row.memory_id,
-    userId: row.user_id,
-    event: row.event as HistoryEntry['event'],
-    before: row.before === null ? null : (JSON.parse(row.before) as Memory),
-    after: row.after === null ? null : (JSON.parse(row.after) as Memory),
-    actor: row.actor,
-    at: row.at,
-    reason: row.reason,
-  };
 }

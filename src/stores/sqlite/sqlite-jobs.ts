@@ -2,28 +2,12 @@
  * The SQLite store's background jobs (`JobStore`), in the `jobs` table beside the memories.
  */
 import type { Job, JobCounts, JobLease } from '../../core/types.js';
-import { countsOf, settledColumns } from '../jobs-columns.js';
+import { countsOf, JOB_COLUMNS, jobFromRow, settledColumns, type JobRow as TextJobRow } from '../jobs-columns.js';
 import type { JobClaim, JobOutcome, JobStore } from '../store.js';
 import type { SqliteDb } from './sqlite-db.js';
 
-interface JobRow {
-  id: string;
-  user_id: string;
-  kind: string;
-  status: string;
-  payload: string;
-  result: string | null;
-  error: string | null;
-  attempts: number;
-  created_at: string;
-  updated_at: string;
-  run_after: string;
-  lease: string | null;
-  lease_until: string | null;
-}
-
-const JOB_COLUMNS =
-  'id, user_id, kind, status, payload, result, error, attempts, created_at, updated_at, run_after, lease, lease_until';
+type JobRow = TextJobRow<string>;
+const fromRow = (row: JobRow): Job => jobFromRow(row, (text) => JSON.parse(text));
 
 export class SqliteJobs implements JobStore {
   readonly #db: SqliteDb;
@@ -45,7 +29,7 @@ export class SqliteJobs implements JobStore {
     const row = this.#db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE user_id = ? AND id = ?`).get(userId, id) as
       | JobRow
       | undefined;
-    return row ? jobFromRow(row) : null;
+    return row ? fromRow(row) : null;
   }
 
   async claimJob(claim: JobClaim): Promise<Job | null> {
@@ -62,7 +46,7 @@ export class SqliteJobs implements JobStore {
          RETURNING ${JOB_COLUMNS}`,
       )
       .get(claim) as JobRow | undefined;
-    return row ? jobFromRow(row) : null;
+    return row ? fromRow(row) : null;
   }
 
   async renewJobLease(lease: JobLease, leaseUntil: string): Promise<boolean> {
@@ -127,23 +111,5 @@ function jobToRow(job: Job): JobRow {
     run_after: job.runAfter,
     lease: job.lease,
     lease_until: job.leaseUntil,
-  };
-}
-
-function jobFromRow(row: JobRow): Job {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    kind: row.kind,
-    status: row.status as Job['status'],
-    payload: JSON.parse(row.payload) as Job['payload'],
-    result: row.result === null ? null : (JSON.parse(row.result) as Job['result']),
-    error: row.error === null ? null : (JSON.parse(row.error) as Job['error']),
-    attempts: row.attempts,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    runAfter: row.run_after,
-    lease: row.lease,
-    leaseUntil: row.lease_until,
   };
 }

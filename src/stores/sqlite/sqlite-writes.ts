@@ -5,6 +5,7 @@
  */
 import { EngramError } from '../../core/errors.js';
 import type { HistoryEntry, Memory, MemoryRecord } from '../../core/types.js';
+import { HISTORY_COLUMNS, historyValues } from '../history-columns.js';
 import { MEMORY_COLUMNS, REWRITTEN_COLUMNS } from '../memory-columns.js';
 import { duplicateContent, uniqueCandidates } from '../store.js';
 import { toRow, vectorBytes } from './sqlite-rows.js';
@@ -56,20 +57,7 @@ export function replaceMemory(statements: Statements, memory: Memory): number {
 
 export function appendHistory(statements: Statements, entries: HistoryEntry[]): void {
   const statement = statements.get(
-    `INSERT INTO history (id, memory_id, user_id, event, before, after, actor, at, reason)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO history (${HISTORY_COLUMNS.join(', ')}) VALUES (${HISTORY_COLUMNS.map(() => '?').join(', ')})`,
   );
-  for (const entry of entries) {
-    statement.run(
-      entry.id,
-      entry.memoryId,
-      entry.userId,
-      entry.event,
-      entry.before === null ? null : JSON.stringify(entry.before),
-      entry.after === null ? null : JSON.stringify(entry.after),
-      entry.actor,
-      entry.at,
-      entry.reason,
-    );
-  }
+  for (const entry of entries) statement.run(...historyValues(entry));
 }
