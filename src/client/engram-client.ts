@@ -31,8 +31,22 @@ export interface SavedNote {
 /** What `delete` or `forget` did: done, nothing of this user's with that id, or a note's section (left alone). */
 export type EraseOutcome = { done: true } | { done: false; notePath: string | null };
 
-const kbPathOf = (memory: { source: string; metadata: Record<string, unknown> }): string | null =>
-  memory.source === 'kb' && typeof memory.metadata.kbPath === 'string' ? memory.metadata.kbPath : null;
+/**
+ * Runs a delete or forget (`erase` answers false when there is nothing of this user's with that id)
+ * and says what it did. The service refuses a note's section with `conflict` naming the note
+ * (`details.notePath`): the outcome passes the name on, for the caller to offer the note instead.
+ */
+async function eraseOutcome(erase: () => Promise<boolean>): Promise<EraseOutcome> {
+  try {
+    return (await erase()) ? { done: true } : { done: false, notePath: null };
+  } catch (error) {
+    if (!(error instanceof EngramError)) throw error;
+    if (error.code === 'not_found') return { done: false, notePath: null };
+    const notePath = error.code === 'conflict' ? error.details?.notePath : undefined;
+    if (typeof notePath === 'string') return { done: false, notePath };
+    throw error;
+  }
+}
 
 export interface UserStatus {
   memories: number;
@@ -139,26 +153,18 @@ export class LocalClient implements EngramClient {
     return (await this.#service.add(userId, { content, ...fields }, BOT_ACTOR)).memory.id;
   }
 
-  /**
-   * Deletes or forgets unless the memory indexes a note's section. A memory with no current
-   * version (deleted) has no note to name: `erase` decides (forget erases it, delete finds nothing).
-   */
-  async #erase(userId: string, memoryId: string, erase: () => Promise<unknown>): Promise<EraseOutcome> {
-    const current = await notFoundAs(null, () => this.#service.get(userId, memoryId));
-    const notePath = current ? kbPathOf(current) : null;
-    if (notePath !== null) return { done: false, notePath };
-    return notFoundAs<EraseOutcome>({ done: false, notePath: null }, async () => {
-      await erase();
-      return { done: true };
+  delete(userId: string, memoryId: string): Promise<EraseOutcome> {
+    return eraseOutcome(async () => {
+      await this.#service.delete(userId, memoryId, BOT_ACTOR);
+      return true;
     });
   }
 
-  delete(userId: string, memoryId: string): Promise<EraseOutcome> {
-    return this.#erase(userId, memoryId, () => this.#service.delete(userId, memoryId, BOT_ACTOR));
-  }
-
   forget(userId: string, memoryId: string): Promise<EraseOutcome> {
-    return this.#erase(userId, memoryId, () => this.#service.forget(userId, memoryId));
+    return eraseOutcome(async () => {
+      await this.#service.forget(userId, memoryId);
+      return true;
+    });
   }
 
   restore(userId: string, memoryId: string): Promise<boolean> {
@@ -277,27 +283,14 @@ export class HttpClient implements EngramClient {
     return data.memory.id;
   }
 
-  async #notePathOf(userId: string, memoryId: string): Promise<string | null | 'missing'> {
-    const { status, data } = await this.#call<SearchedMemory>(
-      userId,
-      'GET',
-      `v1/memories/${encodeURIComponent(memoryId)}`,
-    );
-    return status === 404 ? 'missing' : kbPathOf(data);
+  delete(userId: string, memoryId: string): Promise<EraseOutcome> {
+    const path = `v1/memories/${encodeURIComponent(memoryId)}`;
+    return eraseOutcome(async () => (await this.#call(userId, 'DELETE', path)).status !== 404);
   }
 
-  async delete(userId: string, memoryId: string): Promise<EraseOutcome> {
-    const notePath = await this.#notePathOf(userId, memoryId);
-    if (notePath !== null) return { done: false, notePath: notePath === 'missing' ? null : notePath };
-    const { status } = await this.#call(userId, 'DELETE', `v1/memories/${encodeURIComponent(memoryId)}`);
-    return status === 404 ? { done: false, notePath: null } : { done: true };
-  }
-
-  async forget(userId: string, memoryId: string): Promise<EraseOutcome> {
-    const notePath = await this.#notePathOf(userId, memoryId);
-    if (notePath !== null && notePath !== 'missing') return { done: false, notePath };
-    const { status } = await this.#call(userId, 'POST', `v1/memories/${encodeURIComponent(memoryId)}/forget`);
-    return status === 404 ? { done: false, notePath: null } : { done: true };
+  forget(userId: string, memoryId: string): Promise<EraseOutcome> {
+    const path = `v1/memories/${encodeURIComponent(memoryId)}/forget`;
+    return eraseOutcome(async () => (await this.#call(userId, 'POST', path)).status !== 404);
   }
 
   async restore(userId: string, memoryId: string): Promise<boolean> {

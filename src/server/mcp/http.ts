@@ -278,12 +278,7 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
   app.get('/sse', async (c) => {
     const caller = admit(c);
     const outgoing = nodeResponse(c);
-    if (!outgoing) {
-      return c.json(
-        { error: { code: 'unavailable', message: 'legacy SSE needs the Node HTTP server; use /mcp' } },
-        503,
-      );
-    }
+    if (!outgoing) throw new EngramError('unavailable', 'legacy SSE needs the Node HTTP server; use /mcp');
     checkCapacity(caller);
     const server = newServer(caller);
     const transport = new SSEServerTransport('/messages', outgoing);
