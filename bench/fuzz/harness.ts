@@ -7,6 +7,9 @@
  *   envelope or a JSON-RPC error; MCP tool failures are `isError` results naming a code;
  * - a rejected request leaves the store as it was: every watched user's export (memories, vectors,
  *   history), the API keys and the knowledge-base notes hash the same before and after it.
+ *
+ * Past 400 lines on purpose: most of it is `Fuzzer`, the sender and the oracle together, since
+ * each check reads how its request was sent (REST bytes, the SDK client, a raw JSON-RPC POST).
  */
 import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
