@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { prng, unitVector } from '../../bench/gen.js';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { LATEST_VERSION } from '../../src/stores/sqlite/migrations.js';
+import { filterSql } from '../../src/stores/sqlite/sqlite-filter.js';
+import { hashLookupSql } from '../../src/stores/sqlite/sqlite-memories.js';
 import { watchEventLoop } from '../helpers/event-loop.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { DIMENSION, filter, idAt, makeMemory, runConformance, vectorFor } from './conformance.js';
@@ -69,6 +71,40 @@ describe('sqlite store specifics', () => {
       db.close();
       await expect(new SqliteStore({ path }).init()).rejects.toThrow(/newer than this Engram understands/);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('looks a batch’s hashes up by index even before the database has planner statistics', async () => {
+    // A database has no statistics until its first clean close: the plan must not depend on them,
+    // or every batch add walks all of the user's rows and ingest slows as the user grows.
+    const dir = await tempDir('engram-sqlite-');
+    const path = join(dir, 'engram.db');
+    const store = new SqliteStore({ path, readers: 0 });
+    await store.init();
+    const db = new Database(path, { readonly: true });
+    try {
+      await store.insert(
+        Array.from({ length: 50 }, (_, i) => ({ memory: makeMemory(i + 1), vector: vectorFor(i + 1) })),
+        [],
+      );
+      const stats = db.prepare("SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = 'memories'").get();
+      expect(stats).toEqual({ n: 0 });
+      const where = filterSql('alice', filter());
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN ${hashLookupSql(where.sql)}`)
+        .all(...where.params, '[]')
+        .map((row) => (row as { detail: string }).detail)
+        .join('; ');
+      expect(plan).toContain('USING INDEX memories_user_hash (user_id=? AND hash=?)');
+      // And it still answers the oldest visible memory per hash.
+      const copy = { ...makeMemory(60), hash: makeMemory(7).hash };
+      await store.insert([{ memory: copy, vector: vectorFor(60) }], []);
+      const found = await store.findByHashes('alice', [makeMemory(7).hash], filter());
+      expect(found.get(makeMemory(7).hash)?.id).toBe(idAt(7));
+    } finally {
+      db.close();
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -20,6 +20,16 @@ import { filterSql } from './sqlite-filter.js';
 import { bytesVector, fromRow, MEMORY_COLUMNS, type MemoryRow, vectorBytes } from './sqlite-rows.js';
 import { appendHistory, type InsertTask, insertRecords, replaceMemory } from './sqlite-writes.js';
 
+/**
+ * The duplicate lookup of a batch add: the memories matching `where` whose hash is one of a JSON
+ * array's. No ORDER BY (the caller keeps the oldest per hash): with one, a database without planner
+ * statistics (every database until its first clean close) walks all the user's rows in id order
+ * through memories_user_id instead of looking each hash up in memories_user_hash, and each batch
+ * add cost more as the user grew.
+ */
+export const hashLookupSql = (where: string): string =>
+  `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where} AND m.hash IN (SELECT value FROM json_each(?))`;
+
 export class SqliteMemories implements MemoryRecords {
   readonly #db: SqliteDb;
 
@@ -73,11 +83,14 @@ export class SqliteMemories implements MemoryRecords {
     if (hashes.length === 0) return found;
     const where = filterSql(userId, filter);
     const rows = this.#db
-      .prepare(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE ${where.sql} AND m.hash IN (SELECT value FROM json_each(?)) ORDER BY m.id`,
-      )
+      .prepare(hashLookupSql(where.sql))
       .all(...where.params, JSON.stringify([...new Set(hashes)])) as MemoryRow[];
-    for (const row of rows) if (!found.has(row.hash)) found.set(row.hash, fromRow(row));
+    const oldest = new Map<string, MemoryRow>();
+    for (const row of rows) {
+      const kept = oldest.get(row.hash);
+      if (!kept || row.id < kept.id) oldest.set(row.hash, row);
+    }
+    for (const [hash, row] of oldest) found.set(hash, fromRow(row));
     return found;
   }
 

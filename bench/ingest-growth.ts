@@ -1,0 +1,104 @@
+/**
+ * `npm run bench:growth`: does ingest stay flat as one user's store grows? Loads GROWTH_TOTAL
+ * memories (default 1,000,000) into ONE user of a store that is never restarted (so SQLite's
+ * planner has no statistics, as on every database between its creation and its first clean
+ * close), in batches of 100 through `addMany` with 512-d vectors supplied, and reports the rate of
+ * each slice (GROWTH_SLICES, default 10) against the first. Markdown on stdout, progress on stderr.
+ *
+ *   GROWTH_TOTAL=200000 GROWTH_STORE=postgres npm run bench:growth
+ */
+import { tmpdir } from 'node:os';
+import { createEmbedder } from '../src/embed/registry.js';
+import type { StoreName } from '../src/stores/registry.js';
+import { ACTOR, BATCH, Bench, configFor, DIM, dropPhase, openPhase } from './context.js';
+import { clusteredVectors, memoryTexts } from './gen.js';
+import { fmt, log, machineTable, markdownTable, progressBar } from './report.js';
+import { summarize } from './stats.js';
+
+const TOTAL = Number(process.env.GROWTH_TOTAL ?? 1_000_000);
+const SLICES = Number(process.env.GROWTH_SLICES ?? 10);
+const STORE = (process.env.GROWTH_STORE ?? 'sqlite') as StoreName;
+const USER = 'one-large-user';
+const SEED = 707;
+
+interface SliceRow {
+  from: number;
+  to: number;
+  seconds: number;
+  batchMs: number[];
+}
+
+async function main(): Promise<void> {
+  if (!(Number.isInteger(TOTAL) && TOTAL >= BATCH * SLICES)) throw new Error(`GROWTH_TOTAL must be ≥ ${BATCH * SLICES}`);
+  const began = performance.now();
+  const bench = new Bench();
+  const base = configFor(tmpdir());
+  const embedder = createEmbedder('use', base.embed, { cacheSize: 0 });
+  await embedder.init();
+  const dataDir = await bench.tempDir(`growth-${STORE}`);
+  const service = await openPhase(STORE, dataDir, embedder);
+  const nextVector = clusteredVectors(SEED, DIM);
+  const slice = Math.floor(TOTAL / SLICES / BATCH) * BATCH;
+  const rows: SliceRow[] = [];
+  const bar = progressBar(`${STORE}: 0→${fmt(TOTAL)} in one user`, slice * SLICES);
+  try {
+    for (let s = 0; s < SLICES; s++) {
+      // Texts per slice (distinct across slices: the seed differs), so a million never sit in memory at once.
+      const texts = memoryTexts(slice, SEED + s);
+      const row: SliceRow = { from: s * slice, to: (s + 1) * slice, seconds: 0, batchMs: [] };
+      for (let i = 0; i < texts.length; i += BATCH) {
+        const batch = texts.slice(i, i + BATCH).map((content, j) => ({
+          content: `${content} [${s}.${i + j}]`,
+          embedding: nextVector(),
+          sessionId: `conversation-${s}-${Math.floor((i + j) / 20)}`,
+        }));
+        const started = performance.now();
+        await service.addMany(USER, batch, ACTOR);
+        const ms = performance.now() - started;
+        row.seconds += ms / 1000;
+        row.batchMs.push(ms);
+        bar.increment(batch.length);
+      }
+      rows.push(row);
+    }
+  } finally {
+    bar.stop();
+    await service.store.close();
+    await embedder.close();
+    await dropPhase(STORE, dataDir);
+    await bench.removeTempDirs();
+  }
+
+  const first = rows[0] as SliceRow;
+  const rate = (row: SliceRow) => (row.to - row.from) / row.seconds;
+  const table = markdownTable(
+    ['memories in the user', 'memories/s', 'against the first slice', 'batch of 100 p50 ms', 'p99 ms'],
+    rows.map((row) => {
+      const batch = summarize(row.batchMs);
+      return [
+        `${fmt(row.from)}→${fmt(row.to)}`,
+        rate(row).toFixed(0),
+        `${(rate(first) / rate(row)).toFixed(2)}× slower`,
+        batch.p50.toFixed(1),
+        batch.p99.toFixed(1),
+      ];
+    }),
+  );
+  const seconds = rows.reduce((sum, row) => sum + row.seconds, 0);
+  const worst = Math.max(...rows.map((row) => rate(first) / rate(row)));
+  const out = [
+    `# Ingest growth: ${fmt(slice * SLICES)} memories into one ${STORE} user, never restarted`,
+    '',
+    machineTable(),
+    '',
+    table,
+    '',
+    `Overall ${(slice * SLICES / seconds).toFixed(0)} memories/s; the slowest slice is ${worst.toFixed(2)}× the first's time per memory. Batches of ${BATCH} through addMany, ${DIM}-d vectors supplied, ${((performance.now() - began) / 60_000).toFixed(1)} min in all.`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  log(String((error as Error)?.stack ?? error));
+  process.exitCode = 1;
+});
