@@ -75,6 +75,48 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('upgrades a database indexed by trigger (before version 7): old and new memories searchable, each indexed once', async () => {
+    const dir = await tempDir('engram-sqlite-');
+    const path = join(dir, 'engram.db');
+    try {
+      let store = new SqliteStore({ path, readers: 0 });
+      await store.init();
+      await store.insert(
+        [{ memory: makeMemory(1, { content: 'the kayak is in the shed' }), vector: vectorFor(1) }],
+        [],
+      );
+      await store.close();
+      // Back to version 6 as it was: the trigger indexed each inserted memory.
+      const old = new Database(path);
+      old.exec(`CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+          INSERT INTO memories_fts (rowid, owner, content) VALUES (new.rowid, new.owner, new.content);
+        END;`);
+      old.pragma('user_version = 6');
+      old.close();
+
+      store = new SqliteStore({ path, readers: 0 });
+      await store.init();
+      await store.insert(
+        [{ memory: makeMemory(2, { content: 'the kayak paddles hang above the door' }), vector: vectorFor(2) }],
+        [],
+      );
+      const hits = await store.keywordSearch('alice', ['kayak'], filter(), 10);
+      expect(hits.map((hit) => hit.id).sort()).toEqual([idAt(1), idAt(2)]);
+      await store.close();
+      const check = new Database(path);
+      // FTS5 compares its index with the memories table: a memory indexed twice fails here.
+      expect(() => check.exec(`INSERT INTO memories_fts (memories_fts) VALUES ('integrity-check')`)).not.toThrow();
+      expect(
+        check
+          .prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name = 'memories_fts_insert'")
+          .get(),
+      ).toEqual({ n: 0 });
+      check.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('looks a batch’s hashes up by index even before the database has planner statistics', async () => {
     // A database has no statistics until its first clean close: the plan must not depend on them,
     // or every batch add walks all of the user's rows and ingest slows as the user grows.

@@ -138,6 +138,17 @@ export const migrations: { version: number; description: string; up: (db: Databa
       db.exec(`CREATE INDEX jobs_finished ON jobs (updated_at) WHERE status IN ('succeeded', 'failed');`);
     },
   },
+  {
+    version: 7,
+    description: 'index new memories for full-text search in the insert itself, not by trigger',
+    up(db) {
+      // A trigger's full-text insert runs inside the INSERT's statement savepoint, where FTS5
+      // flushes its pending terms: one index segment per memory, and merge work that grew with the
+      // index (a batch add into a user of 200k memories cost ten times one into an empty one).
+      // Inserted by the writer (sqlite-writes.ts), the rows of a batch make one segment.
+      db.exec('DROP TRIGGER memories_fts_insert;');
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

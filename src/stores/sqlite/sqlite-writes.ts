@@ -41,9 +41,12 @@ export function insertRecords(statements: Statements, { records, history, change
   for (const memory of changed) replaceMemory(statements, memory);
   const insertMemory = statements.get(INSERT_MEMORY);
   const insertVector = statements.get('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
+  // The full-text row, as the memories table's `owner` column derives it (migrations.ts, version 7).
+  const insertText = statements.get(`INSERT INTO memories_fts (rowid, owner, content) VALUES (?, 'u' || hex(?), ?)`);
   for (const { memory, vector } of records) {
     const { lastInsertRowid } = insertMemory.run(toRow(memory));
     insertVector.run(lastInsertRowid, memory.userId, vectorBytes(vector));
+    insertText.run(lastInsertRowid, memory.userId, memory.content);
   }
   appendHistory(statements, history);
 }
