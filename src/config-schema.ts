@@ -4,6 +4,7 @@ import { DEFAULT_MIN_RELEVANCE } from './core/search.js';
 import { embedderNames } from './embed/registry.js';
 import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
+import { SQLITE_BUSY_TIMEOUT_MS } from './stores/sqlite/sqlite-config.js';
 import { defaultDataDir } from './util/paths.js';
 
 /**
@@ -64,7 +65,7 @@ export const configSchema = z
         /** Reader threads for vector and full-text scans (the event loop never waits for one); 0 = on the main thread. */
         readers: int(0, 64).default(2),
         /** How long a write waits for another process's lock on the database before failing with 503. */
-        busyTimeoutMs: int(0, 600_000).default(5_000),
+        busyTimeoutMs: int(0, 600_000).default(SQLITE_BUSY_TIMEOUT_MS),
       })
       .prefault({}),
     redis: z

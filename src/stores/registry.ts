@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { backend, build, type OptionsInput } from '../util/registry.js';
 import { createJsonStore } from './json/index.js';
 import { createPostgresStore, postgresConfigSchema } from './postgres/index.js';
-import { createSqliteStore } from './sqlite/index.js';
+import { createSqliteStore, SQLITE_BUSY_TIMEOUT_MS } from './sqlite/index.js';
 import type { MemoryStore } from './store.js';
 
 const dataDir = z.string().min(1, 'a data directory is required');
@@ -19,7 +19,7 @@ export const stores = {
       path: z.string().min(1).optional(),
       synchronous: z.enum(['full', 'normal']).default('full'),
       readers: z.number().int().min(0).max(64).default(2),
-      busyTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
+      busyTimeoutMs: z.number().int().min(0).max(600_000).default(SQLITE_BUSY_TIMEOUT_MS),
     }),
     (options): MemoryStore => createSqliteStore(options),
   ),

@@ -1,9 +1,10 @@
 export { LATEST_VERSION, migrate } from './migrations.js';
-export { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
+export { SQLITE_BUSY_TIMEOUT_MS, type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
 export { SqliteStore } from './sqlite-store.js';
 
 import { join } from 'node:path';
 import type { MemoryStore } from '../store.js';
+import { SQLITE_BUSY_TIMEOUT_MS } from './sqlite-config.js';
 import { withSqliteErrors } from './sqlite-errors.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -20,7 +21,7 @@ export function createSqliteStore(options: {
   readers?: number | undefined;
   busyTimeoutMs?: number | undefined;
 }): MemoryStore {
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  const busyTimeoutMs = options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS;
   const store = new SqliteStore({
     path: options.path ?? join(options.dataDir, 'engram.db'),
     ...(options.synchronous && { synchronous: options.synchronous }),

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** How long a write waits for another process's lock by default (`ENGRAM_SQLITE_BUSY_TIMEOUT_MS`). */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
 export const sqliteConfigSchema = z.object({
   /** Database file; defaults to `<dataDir>/engram.db`. */
   path: z.string().min(1),
@@ -9,7 +12,7 @@ export const sqliteConfigSchema = z.object({
    */
   synchronous: z.enum(['full', 'normal']).default('full'),
   /** How long a writer waits for another process's write lock before failing. */
-  busyTimeoutMs: z.number().int().min(0).default(5_000),
+  busyTimeoutMs: z.number().int().min(0).default(SQLITE_BUSY_TIMEOUT_MS),
   /**
    * How long one statement may wait for the lock synchronously (blocking the event loop); by
    * default the whole busy timeout. `createSqliteStore` sets it to a few ms and waits out the rest
