@@ -93,10 +93,19 @@ export async function searchMemories(
         ).slice(0, query.limit)
       : await assemble(store, userId, ranked.slice(0, query.limit));
   const minRelevance = query.minRelevance ?? options.minRelevance ?? DEFAULT_MIN_RELEVANCE;
-  let results = await judgeRelevance(store, userId, assembled, queryVector, minRelevance);
+  let results = relevantFirst(await judgeRelevance(store, userId, assembled, queryVector, minRelevance));
   if (query.relevantOnly) results = results.filter((result) => result.relevant);
   timings.totalMs = performance.now() - request.startedAt;
   return { results, timings };
+}
+
+/**
+ * The relevant results in their ranked order, then the others in theirs: a result whose meaning is
+ * unlike the query's (a word match on a word that says little, a conversation neighbour) never
+ * comes before one that answers it, whatever the fusion made of its ranks.
+ */
+function relevantFirst(results: SearchResult[]): SearchResult[] {
+  return [...results.filter((result) => result.relevant), ...results.filter((result) => !result.relevant)];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
+import { bagOfWords, type FakeEmbeddings, startFakeEmbeddings } from '../helpers/fake-embeddings.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -63,6 +63,36 @@ describe('relevance of search results', () => {
     // Keyword mode has no query vector: a word match is the evidence.
     const keyword = await post('/v1/search', { query: 'peanuts', mode: 'keyword' });
     expect(keyword.results.map((r: any) => [r.relevant, r.explanation.relevance.similarity])).toEqual([[true, null]]);
+  });
+
+  it('puts a relevant result before one whose meaning is unlike the query, whatever their fused ranks', async () => {
+    // Bob's store: a memory that shares the query's words but, by its (supplied) vector, nothing of
+    // its meaning, and one that shares no word but all of its meaning. Fusion ranks the word match
+    // first (keyword rank 1 and vector rank 2, against vector rank 1 alone).
+    const query = 'regatta schedule';
+    const meaning = bagOfWords(query, 256);
+    const j = meaning.indexOf(0);
+    const unlike = meaning.map((_, i) => (i === j ? 1 : 0));
+    const bob = await server.createKey({ userId: 'bob' });
+    const as = (body: unknown) => ({
+      method: 'POST',
+      headers: { authorization: `Bearer ${bob}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    for (const memory of [
+      { content: 'The regatta schedule is pinned in the office kitchen', embedding: unlike },
+      { content: 'Boat races on the lake every Saturday in June', embedding: meaning },
+    ]) {
+      expect((await fetch(new URL('/v1/memories', server.url), as(memory))).status).toBe(201);
+    }
+    const found: any = await (await fetch(new URL('/v1/search', server.url), as({ query, limit: 2 }))).json();
+    expect(found.results.map((r: any) => [r.memory.content.split(' ')[0], r.relevant])).toEqual([
+      ['Boat', true],
+      ['The', false],
+    ]);
+    // The word match kept its higher fused score; what moved it down is its relevance, explained.
+    expect(found.results[1].score).toBeGreaterThan(found.results[0].score);
+    expect(found.results[1].explanation.relevance.similarity).toBeCloseTo(0, 6);
   });
 
   it('MCP retrieve_memory and search_memory answer "no relevant memory" instead of noise', async () => {
