@@ -3,11 +3,17 @@
  * memories (default 1,000,000) into ONE user of a store that is never restarted (so SQLite's
  * planner has no statistics, as on every database between its creation and its first clean
  * close), in batches of 100 through `addMany` with 512-d vectors supplied, and reports the rate of
- * each slice (GROWTH_SLICES, default 10) against the first. Markdown on stdout, progress on stderr.
+ * each slice (GROWTH_SLICES, default 10) against the first. Before the first slice and after the
+ * last, it also adds GROWTH_EMBED_SAMPLE (default 500) new texts without vectors, so the default
+ * embedder's model runs, and compares that ingest rate with the embedder's own rate on texts of
+ * the same kind: does the store's cost stay small beside the model's at any size? Markdown on
+ * stdout, progress on stderr.
  *
  *   GROWTH_TOTAL=200000 GROWTH_STORE=postgres npm run bench:growth
  */
 import { tmpdir } from 'node:os';
+import type { MemoryService } from '../src/core/memory-service.js';
+import type { Embedder } from '../src/embed/embedder.js';
 import { createEmbedder } from '../src/embed/registry.js';
 import type { StoreName } from '../src/stores/registry.js';
 import { ACTOR, BATCH, Bench, configFor, DIM, dropPhase, openPhase } from './context.js';
@@ -18,8 +24,57 @@ import { summarize } from './stats.js';
 const TOTAL = Number(process.env.GROWTH_TOTAL ?? 1_000_000);
 const SLICES = Number(process.env.GROWTH_SLICES ?? 10);
 const STORE = (process.env.GROWTH_STORE ?? 'sqlite') as StoreName;
+const EMBED_SAMPLE = Number(process.env.GROWTH_EMBED_SAMPLE ?? 500);
+const IN_FLIGHT = Number(process.env.GROWTH_IN_FLIGHT ?? 4);
 const USER = 'one-large-user';
 const SEED = 707;
+
+/** The embedder's own rate against ingest with it, at one size of the user. */
+interface EmbedRow {
+  size: number;
+  embedderPerSecond: number;
+  ingestPerSecond: number;
+}
+
+/**
+ * Embeds `EMBED_SAMPLE` texts on their own, then adds as many other texts (same generator, unseen
+ * seeds: nothing is cached, the bench's embedder has no cache) through `addMany` without vectors.
+ */
+async function embedderBound(
+  service: MemoryService,
+  embedder: Embedder,
+  size: number,
+  seed: number,
+): Promise<EmbedRow> {
+  const own = memoryTexts(EMBED_SAMPLE, seed).map((text) => `${text} (own ${seed})`);
+  const added = memoryTexts(EMBED_SAMPLE, seed + 1).map((text) => `${text} (added ${seed})`);
+  // Warm both paths (model worker threads, the store's writer) before timing.
+  await embedder.embed(memoryTexts(BATCH, seed + 2).map((text) => `${text} (warm ${seed})`));
+  // IN_FLIGHT batches at a time, as an importer keeps a server busy: while one batch is written,
+  // the model embeds the next. The embedder alone is driven the same way.
+  const timed = async (texts: string[], run: (batch: string[]) => Promise<unknown>): Promise<number> => {
+    const batches = Array.from({ length: Math.ceil(texts.length / BATCH) }, (_, i) =>
+      texts.slice(i * BATCH, (i + 1) * BATCH),
+    );
+    const started = performance.now();
+    const lane = async () => {
+      for (let batch = batches.shift(); batch; batch = batches.shift()) await run(batch);
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+    return performance.now() - started;
+  };
+  const embedMs = await timed(own, (batch) => embedder.embed(batch));
+  const ingestMs = await timed(added, (batch) =>
+    service.addMany(
+      USER,
+      batch.map((content) => ({ content })),
+      ACTOR,
+    ),
+  );
+  const embedderPerSecond = own.length / (embedMs / 1000);
+  const ingestPerSecond = added.length / (ingestMs / 1000);
+  return { size, embedderPerSecond, ingestPerSecond };
+}
 
 interface SliceRow {
   from: number;
@@ -41,6 +96,8 @@ async function main(): Promise<void> {
   const nextVector = clusteredVectors(SEED, DIM);
   const slice = Math.floor(TOTAL / SLICES / BATCH) * BATCH;
   const rows: SliceRow[] = [];
+  const embedRows: EmbedRow[] = [];
+  if (EMBED_SAMPLE > 0) embedRows.push(await embedderBound(service, embedder, 0, SEED + 10_000));
   const bar = progressBar(`${STORE}: 0→${fmt(TOTAL)} in one user`, slice * SLICES);
   try {
     for (let s = 0; s < SLICES; s++) {
@@ -62,6 +119,8 @@ async function main(): Promise<void> {
       }
       rows.push(row);
     }
+    bar.stop();
+    if (EMBED_SAMPLE > 0) embedRows.push(await embedderBound(service, embedder, slice * SLICES, SEED + 20_000));
   } finally {
     bar.stop();
     await service.store.close();
@@ -96,6 +155,27 @@ async function main(): Promise<void> {
     '',
     `Overall ${((slice * SLICES) / seconds).toFixed(0)} memories/s; the slowest slice is ${worst.toFixed(2)}× the first's time per memory. Batches of ${BATCH} through addMany, ${DIM}-d vectors supplied, ${((performance.now() - began) / 60_000).toFixed(1)} min in all.`,
   ];
+  if (embedRows.length > 0) {
+    out.push(
+      '',
+      markdownTable(
+        [
+          'memories in the user',
+          'embedder alone, texts/s',
+          'addMany with it, memories/s',
+          'ingest against the embedder',
+        ],
+        embedRows.map((row) => [
+          fmt(row.size),
+          row.embedderPerSecond.toFixed(0),
+          row.ingestPerSecond.toFixed(0),
+          `${((100 * row.ingestPerSecond) / row.embedderPerSecond).toFixed(0)} %`,
+        ]),
+      ),
+      '',
+      `${EMBED_SAMPLE} texts each, batches of ${BATCH}, ${IN_FLIGHT} in flight, the default embedder (${embedder.model}) with no cache.`,
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

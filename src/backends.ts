@@ -40,6 +40,7 @@ export const STORE_SETTINGS: { [N in StoreName]: Settings<StoreOptions<N>> } = {
     synchronous: 'sqlite.synchronous',
     readers: 'sqlite.readers',
     busyTimeoutMs: 'sqlite.busyTimeoutMs',
+    cacheMb: 'sqlite.cacheMb',
   },
   json: { dataDir: 'dataDir' },
   postgres: POSTGRES,

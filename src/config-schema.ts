@@ -4,7 +4,7 @@ import { DEFAULT_MIN_RELEVANCE } from './core/search.js';
 import { embedderNames } from './embed/registry.js';
 import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
-import { SQLITE_BUSY_TIMEOUT_MS } from './stores/sqlite/sqlite-config.js';
+import { SQLITE_BUSY_TIMEOUT_MS, SQLITE_CACHE_MB, SQLITE_READERS } from './stores/sqlite/sqlite-config.js';
 import { defaultDataDir } from './util/paths.js';
 
 /**
@@ -63,9 +63,11 @@ export const configSchema = z
         path: z.string().min(1).optional(),
         synchronous: z.enum(['full', 'normal']).default('full'),
         /** Reader threads for vector and full-text scans (the event loop never waits for one); 0 = on the main thread. */
-        readers: int(0, 64).default(2),
+        readers: int(0, 64).default(SQLITE_READERS),
         /** How long a write waits for another process's lock on the database before failing with 503. */
         busyTimeoutMs: int(0, 600_000).default(SQLITE_BUSY_TIMEOUT_MS),
+        /** Page cache of each SQLite connection, in MiB. */
+        cacheMb: int(1, 65_536).default(SQLITE_CACHE_MB),
       })
       .prefault({}),
     redis: z

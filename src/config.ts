@@ -29,6 +29,7 @@ export const ENV_VARS = {
   ENGRAM_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
   ENGRAM_SQLITE_READERS: 'sqlite.readers',
   ENGRAM_SQLITE_BUSY_TIMEOUT_MS: 'sqlite.busyTimeoutMs',
+  ENGRAM_SQLITE_CACHE_MB: 'sqlite.cacheMb',
   ENGRAM_REDIS_URL: 'redis.url',
   ENGRAM_POSTGRES_URL: 'postgres.url',
   ENGRAM_POSTGRES_SCHEMA: 'postgres.schema',

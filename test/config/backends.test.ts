@@ -50,7 +50,7 @@ describe('backend registries', () => {
   it('gives the JSON store its data directory and nothing of SQLite’s settings', () => {
     const config = testConfig({
       dataDir: '/srv/engram',
-      sqlite: { synchronous: 'normal', readers: 3, busyTimeoutMs: 750 },
+      sqlite: { synchronous: 'normal', readers: 3, busyTimeoutMs: 750, cacheMb: 256 },
     });
     expect(storeOptions(config, 'json')).toEqual({ dataDir: '/srv/engram' });
     expect(storeOptions(config, 'sqlite')).toEqual({
@@ -58,6 +58,7 @@ describe('backend registries', () => {
       synchronous: 'normal',
       readers: 3,
       busyTimeoutMs: 750,
+      cacheMb: 256,
     });
   });
 
@@ -83,7 +84,14 @@ describe('store specs (engram migrate-store --from/--to)', () => {
   it('take the configured settings of that store, with the location in place of the one set', () => {
     expect(parseStoreSpec('sqlite:/tmp/a.db', config)).toEqual({
       name: 'sqlite',
-      options: { dataDir: '/srv/engram', path: '/tmp/a.db', synchronous: 'normal', readers: 2, busyTimeoutMs: 5_000 },
+      options: {
+        dataDir: '/srv/engram',
+        path: '/tmp/a.db',
+        synchronous: 'normal',
+        readers: 2,
+        busyTimeoutMs: 5_000,
+        cacheMb: 64,
+      },
     });
     expect(parseStoreSpec('json:/tmp/json-data', config)).toEqual({
       name: 'json',

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ENV_VARS, SECRET_VARS } from '../../src/config.js';
+import { ENV_VARS, loadConfig, SECRET_VARS } from '../../src/config.js';
 import { DEPLOY_DIR, REPO_DIR } from './compose-model.js';
 
 const example = readFileSync(join(DEPLOY_DIR, '.env.example'), 'utf8');
@@ -63,5 +63,28 @@ describe('deploy/.env.example', () => {
     known.add('COMPOSE_PROJECT_NAME');
     const stale = [...documented].filter((name) => !known.has(name) && !compose.includes(name));
     expect(stale).toEqual([]);
+  });
+});
+
+describe('deploy/.env.example’s values', () => {
+  /** `# NAME=value` lines of configuration settings with a value shown. */
+  const shown = [...example.matchAll(/^# (ENGRAM_[A-Z0-9_]+)=(.+)$/gm)]
+    .map((m) => ({ name: m[1] as string, value: m[2] as string }))
+    .filter(({ name }) => name in ENV_VARS);
+
+  it('are each the default: uncommenting one changes nothing', () => {
+    expect(shown.length).toBeGreaterThan(50);
+    const defaults = loadConfig({ env: {} });
+    const at = (config: unknown, path: string) =>
+      path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], config);
+    const differing = shown.filter(({ name, value }) => {
+      const path = ENV_VARS[name as keyof typeof ENV_VARS];
+      try {
+        return JSON.stringify(at(loadConfig({ env: { [name]: value } }), path)) !== JSON.stringify(at(defaults, path));
+      } catch {
+        return true; // refused: not a value Engram takes at all
+      }
+    });
+    expect(differing).toEqual([]);
   });
 });

@@ -1,5 +1,11 @@
 export { LATEST_VERSION, migrate } from './migrations.js';
-export { SQLITE_BUSY_TIMEOUT_MS, type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
+export {
+  SQLITE_BUSY_TIMEOUT_MS,
+  SQLITE_CACHE_MB,
+  SQLITE_READERS,
+  type SqliteConfig,
+  sqliteConfigSchema,
+} from './sqlite-config.js';
 export { SqliteStore } from './sqlite-store.js';
 
 import { join } from 'node:path';
@@ -20,12 +26,14 @@ export function createSqliteStore(options: {
   synchronous?: 'full' | 'normal';
   readers?: number | undefined;
   busyTimeoutMs?: number | undefined;
+  cacheMb?: number | undefined;
 }): MemoryStore {
   const busyTimeoutMs = options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS;
   const store = new SqliteStore({
     path: options.path ?? join(options.dataDir, 'engram.db'),
     ...(options.synchronous && { synchronous: options.synchronous }),
     ...(options.readers !== undefined && { readers: options.readers }),
+    ...(options.cacheMb !== undefined && { cacheMb: options.cacheMb }),
     busyTimeoutMs,
     blockingBusyMs: Math.min(10, busyTimeoutMs),
   });

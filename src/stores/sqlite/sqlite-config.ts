@@ -3,6 +3,19 @@ import { z } from 'zod';
 /** How long a write waits for another process's lock by default (`ENGRAM_SQLITE_BUSY_TIMEOUT_MS`). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
+/** Reader threads by default (`ENGRAM_SQLITE_READERS`). */
+export const SQLITE_READERS = 2;
+
+/**
+ * Page cache of each connection by default, in MiB (`ENGRAM_SQLITE_CACHE_MB`). SQLite's own default
+ * is 2 MiB: past a few hundred thousand memories in one user, the full-text index's merges and the
+ * content-hash index no longer fit, and every commit reread their pages (bench:growth, BENCHMARKS.md).
+ */
+export const SQLITE_CACHE_MB = 64;
+
+/** The pragma that sizes a connection's page cache (negative: KiB, not pages). */
+export const cacheSizePragma = (cacheMb: number): string => `cache_size = ${-Math.round(cacheMb * 1024)}`;
+
 export const sqliteConfigSchema = z.object({
   /** Database file; defaults to `<dataDir>/engram.db`. */
   path: z.string().min(1),
@@ -23,7 +36,9 @@ export const sqliteConfigSchema = z.object({
    * Reader threads for vector and full-text scans, so that a large user's search never stops the
    * event loop (sqlite-readers.ts); 0 runs them on the main thread.
    */
-  readers: z.number().int().min(0).max(64).default(2),
+  readers: z.number().int().min(0).max(64).default(SQLITE_READERS),
+  /** Page cache of each connection (main, writer, readers), in MiB; allocated as it fills. */
+  cacheMb: z.number().int().min(1).max(65_536).default(SQLITE_CACHE_MB),
   /**
    * Inserts (the bulk writes: batch adds, notes, imports) run on a writer thread with its own
    * connection, so their SQLite work and commits never stop the event loop (sqlite-writer.ts);

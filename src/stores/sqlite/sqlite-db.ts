@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { EngramError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
-import type { sqliteConfigSchema } from './sqlite-config.js';
+import { cacheSizePragma, type sqliteConfigSchema } from './sqlite-config.js';
 import { SqliteReaders } from './sqlite-readers.js';
 import { Statements } from './sqlite-statements.js';
 import { SqliteWriter } from './sqlite-writer.js';
@@ -57,6 +57,7 @@ export class SqliteDb {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.config.synchronous.toUpperCase()}`);
       db.pragma('foreign_keys = ON');
+      db.pragma(cacheSizePragma(this.config.cacheMb));
       sqliteVec.load(db);
       migrate(db, this.config.path);
     } catch (error) {
@@ -108,13 +109,21 @@ export class SqliteDb {
   readerThreads(): SqliteReaders | null {
     void this.conn; // `unavailable` once the store is closed, as on the main connection
     if (this.config.readers === 0) return null;
-    this.#readers ??= new SqliteReaders(this.config.path, this.config.readers, this.config.busyTimeoutMs);
+    this.#readers ??= new SqliteReaders(this.config.path, this.config.readers, {
+      busyTimeoutMs: this.config.busyTimeoutMs,
+      cacheMb: this.config.cacheMb,
+    });
     return this.#readers;
   }
 
   /** The writer thread (inserts), started on first use. */
   writer(): SqliteWriter {
-    this.#writer ??= new SqliteWriter(this.config.path, this.config.synchronous, this.config.busyTimeoutMs);
+    this.#writer ??= new SqliteWriter({
+      path: this.config.path,
+      synchronous: this.config.synchronous,
+      busyTimeoutMs: this.config.busyTimeoutMs,
+      cacheMb: this.config.cacheMb,
+    });
     return this.#writer;
   }
 }

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
 import { EngramError } from '../../core/errors.js';
 import { workerModule } from '../../util/worker.js';
-import type { ReadResult, ReadTask } from './read-worker.js';
+import type { ReaderData, ReadResult, ReadTask } from './read-worker.js';
 import type { KeywordQuery } from './sqlite-keyword.js';
 
 /**
@@ -15,14 +15,14 @@ import type { KeywordQuery } from './sqlite-keyword.js';
 export class SqliteReaders {
   readonly #pool: Piscina<ReadTask, ReadResult>;
 
-  constructor(path: string, threads: number, busyTimeoutMs: number) {
+  constructor(path: string, threads: number, options: Omit<ReaderData, 'path'>) {
     this.#pool = new Piscina<ReadTask, ReadResult>({
       filename: workerModule(import.meta.url, 'read-worker'),
       minThreads: 0,
       maxThreads: threads,
       concurrentTasksPerWorker: 1,
       idleTimeout: 60_000,
-      workerData: { path, busyTimeoutMs },
+      workerData: { path, ...options } satisfies ReaderData,
     });
   }
 

@@ -16,7 +16,7 @@ import type { WriteResult, WriterData } from './write-worker.js';
 export class SqliteWriter {
   readonly #pool: Piscina<InsertTask, WriteResult>;
 
-  constructor(path: string, synchronous: 'full' | 'normal', busyTimeoutMs: number) {
+  constructor(data: WriterData) {
     this.#pool = new Piscina<InsertTask, WriteResult>({
       filename: workerModule(import.meta.url, 'write-worker'),
       minThreads: 0,
@@ -25,7 +25,7 @@ export class SqliteWriter {
       // Inserts queue here when they arrive faster than the thread commits them.
       maxQueue: Number.POSITIVE_INFINITY,
       idleTimeout: 60_000,
-      workerData: { path, synchronous, busyTimeoutMs } satisfies WriterData,
+      workerData: data,
     });
   }
 

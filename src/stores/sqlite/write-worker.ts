@@ -8,6 +8,7 @@ import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { EngramError } from '../../core/errors.js';
+import { cacheSizePragma } from './sqlite-config.js';
 import { Statements } from './sqlite-statements.js';
 import { type InsertTask, insertRecords } from './sqlite-writes.js';
 
@@ -15,6 +16,7 @@ export interface WriterData {
   path: string;
   synchronous: 'full' | 'normal';
   busyTimeoutMs: number;
+  cacheMb: number;
 }
 
 /** Done, or the error as data (an Error crossing the thread boundary loses its class and code). */
@@ -23,7 +25,7 @@ export type WriteResult =
   | { sqlite: { code: string; message: string } }
   | { engram: { code: EngramError['code']; message: string; details: Record<string, unknown> | undefined } };
 
-const { path, synchronous, busyTimeoutMs } = workerData as WriterData;
+const { path, synchronous, busyTimeoutMs, cacheMb } = workerData as WriterData;
 let db: Database.Database | null = null;
 const statements = new Statements(connection);
 
@@ -32,6 +34,7 @@ function connection(): Database.Database {
   const opened = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
   opened.pragma(`synchronous = ${synchronous.toUpperCase()}`);
   opened.pragma('foreign_keys = ON');
+  opened.pragma(cacheSizePragma(cacheMb));
   sqliteVec.load(opened);
   db = opened;
   return opened;
