@@ -23,7 +23,7 @@ export function restoreSqlite(backup: string, target: string, options: { force?:
   if (existsSync(target) && !options.force) {
     throw new EngramError(
       'conflict',
-      `${target} exists: stop the server, then run restore with --force (the current store is kept beside it)`,
+      `${target} exists: stop the server, then run engram restore-backup again with --force (the current store is kept beside it)`,
     );
   }
   mkdirSync(dirname(target), { recursive: true });

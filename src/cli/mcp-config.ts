@@ -154,7 +154,16 @@ export function registerMcpConfigCommand(
         command: Command,
       ) => {
         const config = configOf(command);
-        const url = options.url === true ? `http://${config.host}:${config.port}/mcp` : options.url;
+        // `http` is the Streamable-HTTP entry: this config's /mcp unless --url names another.
+        const url =
+          options.url === true || (options.url === undefined && client === 'http')
+            ? `http://${config.host}:${config.port}/mcp`
+            : options.url;
+        if (client === 'stdio' && url !== undefined) {
+          throw new ConfigError(
+            '`stdio` prints how a client starts Engram itself: leave out --url, or use `engram mcp-config http --url <url>`',
+          );
+        }
         const entry = serverEntry(config, { ...options, url });
         const snippet = clientConfig(client, entry, options.name);
         if (!options.write) {

@@ -85,7 +85,7 @@ describe('engram backup and restore (sqlite)', () => {
     const target = await storeWith(1);
     const refused = await runCli(['restore-backup', file, '--data-dir', target]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/exists: stop the server, then run restore with --force/);
+    expect(refused.stderr).toContain('exists: stop the server, then run engram restore-backup again with --force');
     expect(storedIds(join(target, 'engram.db')).size).toBe(1);
 
     const forced = await runCli(['restore-backup', file, '--force', '--data-dir', target]);

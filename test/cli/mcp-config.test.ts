@@ -24,9 +24,14 @@ beforeAll(async () => {
 });
 
 /** Runs `engram mcp-config …` from `cwd` and returns what it printed. */
-function mcpConfig(args: string[], cwd = elsewhere): Promise<{ code: number; stdout: string; stderr: string }> {
+function mcpConfig(
+  args: string[],
+  cwd = elsewhere,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [ENGRAM_BIN, 'mcp-config', ...args], { cwd }, (error, stdout, stderr) =>
+    const options = { cwd, env: { ...process.env, ...env } };
+    execFile(process.execPath, [ENGRAM_BIN, 'mcp-config', ...args], options, (error, stdout, stderr) =>
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -129,6 +134,15 @@ describe('engram mcp-config', () => {
         }
       }
     }, 120_000);
+  });
+
+  it('prints the `http` entry for this configuration’s /mcp when no URL is given, and refuses a URL for `stdio`', async () => {
+    const printed = await mcpConfig(['http'], elsewhere, { ENGRAM_PORT: '9911' });
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(JSON.parse(printed.stdout)).toEqual({ url: 'http://127.0.0.1:9911/mcp' });
+    const refused = await mcpConfig(['stdio', '--url', 'http://127.0.0.1:9911/mcp']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('engram mcp-config http --url');
   });
 
   it('refuses an HTTP setup for Claude Desktop, saying what to do instead', async () => {
