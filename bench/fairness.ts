@@ -10,13 +10,11 @@
  *
  * Sizes: FAIRNESS_QUERIES (default 200), FAIRNESS_HEAVY (memories of the large user, default 50,000;
  * 0 runs part 1 only).
- * FAIRNESS_SERVER_NODE_ARGS passes options to the server's node (e.g. `--cpu-prof`).
+ * BENCH_SERVER_NODE_ARGS passes options to the server's node (e.g. `--cpu-prof`).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { KeyStore } from '../src/auth/key-store.js';
 import type { FloodCounts } from './flood-worker.js';
@@ -24,41 +22,11 @@ import { memoryTexts, prng, queryTexts, unitVector } from './gen.js';
 import type { ProbeResult } from './health-probe.js';
 import { postJson as post } from './http-client.js';
 import { fmt, log, machineTable, markdownTable } from './report.js';
+import { startServerProcess } from './server-process.js';
 import { type Summary, summarize } from './stats.js';
 
 const QUERIES = Number(process.env.FAIRNESS_QUERIES ?? 200);
 const HEAVY = Number(process.env.FAIRNESS_HEAVY ?? 50_000);
-const BIN = fileURLToPath(new URL('../../bin/engram.js', import.meta.url));
-
-interface Server {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(dataDir: string): Promise<Server> {
-  // FAIRNESS_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
-  const nodeArgs = process.env.FAIRNESS_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--port', '0'], {
-    env: { ...process.env, ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: 'info', ENGRAM_RATE_LIMIT_PER_MINUTE: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const match = /"url":"(http:[^"]+)"/.exec(err);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${err}`)));
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
-}
 
 interface SearchRun {
   /** Client-side latency per request. */
@@ -160,7 +128,7 @@ async function main(): Promise<void> {
   const bob = (await keys.create({ userId: 'bob' })).key;
   const heavy = (await keys.create({ userId: 'heavy' })).key;
   log('starting engram serve (default store and embedder) …');
-  const server = await startServer(dataDir);
+  const server = await startServerProcess(dataDir);
   try {
     await post(server.url, bob, '/v1/memories', {
       memories: memoryTexts(300, 5).map((content) => ({ content })),
