@@ -1108,6 +1108,17 @@ function statsCases(store: Current): void {
     await store().delete('alice', idAt(2), historyEntry('delete', deleted, null));
     expect(await store().usage('alice')).toEqual({ memories: 1, bytes: 6 });
     expect(await store().usage('bob')).toEqual({ memories: 1, bytes: 10 });
+    // Every other write path keeps the figures: content rewritten, erased for good, a user purged.
+    const kept = (await store().get('alice', idAt(1))) as Memory;
+    const longer = { ...kept, content: 'héllo there', hash: contentHash('héllo there'), updatedAt: timeAt(9) };
+    await store().update(longer, null, historyEntry('update', kept, longer));
+    expect(await store().usage('alice')).toEqual({ memories: 1, bytes: 12 });
+    await store().forget('alice', idAt(1));
+    expect(await store().usage('alice')).toEqual({ memories: 0, bytes: 0 });
+    await store().purgeUser('bob');
+    expect(await store().usage('bob')).toEqual({ memories: 0, bytes: 0 });
+    await seed(store(), [makeMemory(4, { userId: 'bob', content: 'back again' })]);
+    expect(await store().usage('bob')).toEqual({ memories: 1, bytes: 10 });
   });
 
   it('lists every user with a memory, by id, with their count and newest add', async () => {

@@ -87,8 +87,9 @@ describe('sqlite store specifics', () => {
         [],
       );
       await store.close();
-      // Back to version 6 as it was: the trigger indexed each inserted memory.
+      // Back to version 6 as it was: the trigger indexed each inserted memory, and no usage counts (version 9).
       const old = new Database(path);
+      old.exec(`DROP TRIGGER memories_usage_delete; DROP TRIGGER memories_usage_update; DROP TABLE user_usage;`);
       old.exec(`CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
           INSERT INTO memories_fts (rowid, owner, content) VALUES (new.rowid, new.owner, new.content);
         END;`);
@@ -113,6 +114,38 @@ describe('sqlite store specifics', () => {
           .get(),
       ).toEqual({ n: 0 });
       check.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a user’s usage at write time, from the memories already there when it upgrades (version 9)', async () => {
+    const dir = await tempDir('engram-sqlite-');
+    const path = join(dir, 'engram.db');
+    try {
+      let store = new SqliteStore({ path, readers: 0 });
+      await store.init();
+      await store.insert(
+        ['one', 'twö', 'three'].map((content, i) => ({
+          memory: makeMemory(i + 1, { content }),
+          vector: vectorFor(i + 1),
+        })),
+        [],
+      );
+      await store.close();
+      // Back to version 8: no counters yet.
+      const old = new Database(path);
+      old.exec(`DROP TRIGGER memories_usage_delete;
+        DROP TRIGGER memories_usage_update; DROP TABLE user_usage;`);
+      old.pragma('user_version = 8');
+      old.close();
+
+      store = new SqliteStore({ path, readers: 0 });
+      await store.init();
+      expect(await store.usage('alice')).toEqual({ memories: 3, bytes: 12 });
+      await store.insert([{ memory: makeMemory(4, { content: 'four' }), vector: vectorFor(4) }], []);
+      expect(await store.usage('alice')).toEqual({ memories: 4, bytes: 16 });
+      await store.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

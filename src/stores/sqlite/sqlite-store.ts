@@ -92,11 +92,11 @@ export class SqliteStore extends ComposedStore implements MemoryStore {
   }
 
   async usage(userId: string): Promise<UserUsage> {
-    return this.#db
-      .prepare(
-        'SELECT count(*) AS memories, coalesce(sum(length(CAST(content AS BLOB))), 0) AS bytes FROM memories WHERE user_id = ?',
-      )
-      .get(userId) as UserUsage;
+    // Kept at write time by triggers (migrations.ts, version 9): one row, whatever the user's size.
+    const row = this.#db.prepare('SELECT memories, bytes FROM user_usage WHERE user_id = ?').get(userId) as
+      | UserUsage
+      | undefined;
+    return row ?? { memories: 0, bytes: 0 };
   }
 
   async users(): Promise<UserSummary[]> {

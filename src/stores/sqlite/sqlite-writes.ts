@@ -43,11 +43,20 @@ export function insertRecords(statements: Statements, { records, history, change
   const insertVector = statements.get('INSERT INTO vectors (rowid, user_id, embedding) VALUES (?, ?, ?)');
   // The full-text row, as the memories table's `owner` column derives it (migrations.ts, version 7).
   const insertText = statements.get(`INSERT INTO memories_fts (rowid, owner, content) VALUES (?, 'u' || hex(?), ?)`);
+  const added = new Map<string, { memories: number; bytes: number }>();
   for (const { memory, vector } of records) {
     const { lastInsertRowid } = insertMemory.run(toRow(memory));
     insertVector.run(lastInsertRowid, memory.userId, vectorBytes(vector));
     insertText.run(lastInsertRowid, memory.userId, memory.content);
+    const usage = added.get(memory.userId) ?? { memories: 0, bytes: 0 };
+    usage.memories += 1;
+    usage.bytes += Buffer.byteLength(memory.content);
+    added.set(memory.userId, usage);
   }
+  // Each user's usage, counted here for inserts and by trigger for deletes and rewrites (migrations.ts, version 9).
+  const count = statements.get(`INSERT INTO user_usage (user_id, memories, bytes) VALUES (?, ?, ?)
+    ON CONFLICT (user_id) DO UPDATE SET memories = memories + excluded.memories, bytes = bytes + excluded.bytes`);
+  for (const [userId, usage] of added) count.run(userId, usage.memories, usage.bytes);
   appendHistory(statements, history);
 }
 
