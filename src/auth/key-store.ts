@@ -113,6 +113,11 @@ export class KeyStore {
     }
   }
 
+  /** True while the key with this id exists and has not been revoked (open sessions check it). */
+  isActive(id: string): boolean {
+    return this.list().some((key) => key.id === id && key.revokedAt === null);
+  }
+
   /** True when at least one key that has not been revoked exists. */
   hasActiveKeys(): boolean {
     return this.list().some((key) => key.revokedAt === null);

@@ -135,7 +135,7 @@ export function mountMcp(app: OpenAPIHono<AppEnv>, deps: ServerDeps, options: Mc
   const stillAllowed = ({ principal }: Caller): boolean => {
     try {
       if (principal === null) return !keysRequired(deps);
-      return deps.keys.list().some((key) => key.id === principal.keyId && key.revokedAt === null);
+      return deps.keys.isActive(principal.keyId);
     } catch {
       return false;
     }
