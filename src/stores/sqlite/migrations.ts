@@ -156,8 +156,9 @@ export const migrations: { version: number; description: string; up: (db: Databa
       // Every memory of a user carries its owner token, so that term's doclist holds the whole user
       // and grows with it. With FTS5's default 4,000-byte pages, its merges, spread over the commits
       // of batch adds, cost more as the user grew: 0 → 1M memories into one user slowed 3.5× by the
-      // end (bench:growth). 16,000-byte pages kept it within 1.7×. Applies to segments written from
-      // now on; the merges rewrite the old ones over time.
+      // end (bench:growth). With 16,000-byte pages and a larger page cache (ENGRAM_SQLITE_CACHE_MB),
+      // the slowest 100k took 1.15× the first's time (BENCHMARKS.md). Applies to segments written
+      // from now on; the merges rewrite the old ones over time.
       db.exec(`INSERT INTO memories_fts (memories_fts, rank) VALUES ('pgsz', 16000);`);
     },
   },
