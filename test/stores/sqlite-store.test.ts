@@ -30,6 +30,31 @@ runConformance('sqlite', async () => {
   };
 });
 
+/** Without version 9's usage counts (what every version before it had). */
+const WITHOUT_USAGE = 'DROP TRIGGER memories_usage_delete; DROP TRIGGER memories_usage_update; DROP TABLE user_usage;';
+
+/**
+ * A store in `dir` holding alice's memories of `contents`, taken back to schema `version` by the
+ * SQL `downgrade` (as an older Engram left it), then opened again: the migrations since run.
+ */
+async function upgradedFrom(dir: string, contents: string[], version: number, downgrade: string): Promise<SqliteStore> {
+  const path = join(dir, 'engram.db');
+  const store = new SqliteStore({ path, readers: 0 });
+  await store.init();
+  await store.insert(
+    contents.map((content, i) => ({ memory: makeMemory(i + 1, { content }), vector: vectorFor(i + 1) })),
+    [],
+  );
+  await store.close();
+  const old = new Database(path);
+  old.exec(downgrade);
+  old.pragma(`user_version = ${version}`);
+  old.close();
+  const upgraded = new SqliteStore({ path, readers: 0 });
+  await upgraded.init();
+  return upgraded;
+}
+
 describe('sqlite store specifics', () => {
   it('reports how much of the query each keyword hit covers, each word weighed by its rarity in the user’s memories', async () => {
     const dir = await tempDir('engram-sqlite-');
@@ -80,24 +105,15 @@ describe('sqlite store specifics', () => {
     const dir = await tempDir('engram-sqlite-');
     const path = join(dir, 'engram.db');
     try {
-      let store = new SqliteStore({ path, readers: 0 });
-      await store.init();
-      await store.insert(
-        [{ memory: makeMemory(1, { content: 'the kayak is in the shed' }), vector: vectorFor(1) }],
-        [],
-      );
-      await store.close();
-      // Back to version 6 as it was: the trigger indexed each inserted memory, and no usage counts (version 9).
-      const old = new Database(path);
-      old.exec(`DROP TRIGGER memories_usage_delete; DROP TRIGGER memories_usage_update; DROP TABLE user_usage;`);
-      old.exec(`CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+      // Back to version 6 as it was: the trigger indexed each inserted memory.
+      const store = await upgradedFrom(
+        dir,
+        ['the kayak is in the shed'],
+        6,
+        `${WITHOUT_USAGE} CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
           INSERT INTO memories_fts (rowid, owner, content) VALUES (new.rowid, new.owner, new.content);
-        END;`);
-      old.pragma('user_version = 6');
-      old.close();
-
-      store = new SqliteStore({ path, readers: 0 });
-      await store.init();
+        END;`,
+      );
       await store.insert(
         [{ memory: makeMemory(2, { content: 'the kayak paddles hang above the door' }), vector: vectorFor(2) }],
         [],
@@ -121,27 +137,8 @@ describe('sqlite store specifics', () => {
 
   it('counts a user’s usage at write time, from the memories already there when it upgrades (version 9)', async () => {
     const dir = await tempDir('engram-sqlite-');
-    const path = join(dir, 'engram.db');
     try {
-      let store = new SqliteStore({ path, readers: 0 });
-      await store.init();
-      await store.insert(
-        ['one', 'twö', 'three'].map((content, i) => ({
-          memory: makeMemory(i + 1, { content }),
-          vector: vectorFor(i + 1),
-        })),
-        [],
-      );
-      await store.close();
-      // Back to version 8: no counters yet.
-      const old = new Database(path);
-      old.exec(`DROP TRIGGER memories_usage_delete;
-        DROP TRIGGER memories_usage_update; DROP TABLE user_usage;`);
-      old.pragma('user_version = 8');
-      old.close();
-
-      store = new SqliteStore({ path, readers: 0 });
-      await store.init();
+      const store = await upgradedFrom(dir, ['one', 'twö', 'three'], 8, WITHOUT_USAGE);
       expect(await store.usage('alice')).toEqual({ memories: 3, bytes: 12 });
       await store.insert([{ memory: makeMemory(4, { content: 'four' }), vector: vectorFor(4) }], []);
       expect(await store.usage('alice')).toEqual({ memories: 4, bytes: 16 });
