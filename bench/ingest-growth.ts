@@ -48,7 +48,8 @@ async function embedderBound(
 ): Promise<EmbedRow> {
   const own = memoryTexts(EMBED_SAMPLE, seed).map((text) => `${text} (own ${seed})`);
   const added = memoryTexts(EMBED_SAMPLE, seed + 1).map((text) => `${text} (added ${seed})`);
-  // Warm both paths (model worker threads, the store's writer) before timing.
+  // Warm the model's worker threads before timing (the store's writer is started by then, except
+  // at size 0, where its start falls in the first timed add).
   await embedder.embed(memoryTexts(BATCH, seed + 2).map((text) => `${text} (warm ${seed})`));
   // IN_FLIGHT batches at a time, as an importer keeps a server busy: while one batch is written,
   // the model embeds the next. The embedder alone is driven the same way.

@@ -1,6 +1,6 @@
 /**
  * A real `engram serve` process for the benchmarks that drive Engram over HTTP (fairness, http):
- * started on a free port with the given data directory and settings, stopped with SIGTERM.
+ * started on a free port with the given data directory (rate limit off), stopped with SIGTERM.
  * BENCH_SERVER_NODE_ARGS passes options to the server's node, e.g.
  * "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
  */
@@ -11,11 +11,10 @@ const BIN = fileURLToPath(new URL('../../bin/engram.js', import.meta.url));
 
 export interface ServerProcess {
   url: string;
-  pid: number;
   stop(): Promise<void>;
 }
 
-export async function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(dataDir: string): Promise<ServerProcess> {
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--port', '0'], {
     env: {
@@ -23,7 +22,6 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
       ENGRAM_DATA_DIR: dataDir,
       ENGRAM_LOG_LEVEL: 'info',
       ENGRAM_RATE_LIMIT_PER_MINUTE: '0',
-      ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -38,7 +36,6 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
   });
   return {
     url,
-    pid: child.pid as number,
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
