@@ -1,56 +1,105 @@
 /**
- * `npm run bench:keyword`: keyword and hybrid search latency (MemoryService timings.totalMs) on
- * SQLite at 10,000 memories over 100 users and at 20,000 memories in one user (vectors supplied),
- * 400 new queries each (the first 50 are warm-up). Keyword ranking computes BM25 over the user's
- * own memories (stores/sqlite/sqlite-keyword.ts); this is what that costs.
+ * `npm run bench:keyword`: keyword and hybrid search latency (MemoryService timings) at N
+ * memories over 100 users and N memories in one user (vectors supplied; default N = 10,000).
+ *
+ *   npm run bench:keyword                                         # sqlite, N = 10,000
+ *   npm run bench:keyword -- --store postgres --memories 100000   # sqlite, then PostgreSQL, same data
+ *
+ * 350 new queries per row (the first 50 are warm-up), each to a random user of the scenario; the
+ * store is restarted after loading. PostgreSQL loads without its HNSW index and builds it once
+ * before searching (as `migrate-store` does), so hybrid search runs through the index. Both stores
+ * rank keywords with BM25 over the user's own memories (stores/sqlite/sqlite-keyword.ts,
+ * stores/postgres/postgres-search.ts); this is what that costs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../src/config.js';
-import { openService } from '../src/runtime.js';
-import { memoryTexts, prng, queryTexts, unitVector } from './gen.js';
-import { log, machineTable, markdownTable } from './report.js';
+import { parseArgs } from 'node:util';
+import { createEmbedder } from '../src/embed/registry.js';
+import type { StoreName } from '../src/stores/registry.js';
+import { ACTOR, BATCH, BENCH_STORES, Bench, configFor, DIM, dropPhase, openPhase, restart } from './context.js';
+import { clusteredVectors, memoryTexts, prng, queryTexts } from './gen.js';
+import { fmt, log, machineTable, markdownTable, progressBar } from './report.js';
 import { summarize } from './stats.js';
 
-const dataDir = await mkdtemp(join(tmpdir(), 'engram-keyword-latency-'));
-const config = loadConfig({
-  overrides: { dataDir, store: 'sqlite', logLevel: 'silent', sqlite: { path: join(dataDir, 'engram.db') } },
-});
-const service = await openService(config);
-const actor = { name: 'bench', source: 'import' } as const;
-try {
-  const texts = memoryTexts(30_000, 3);
-  const random = prng(4);
-  const load = async (userId: string, batch: string[]) =>
-    service.addMany(
-      userId,
-      batch.map((content) => ({ content, embedding: Array.from(unitVector(random, 512)), infer: false })),
-      actor,
-    );
-  log('loading 10,000 memories over 100 users and 20,000 in one user …');
-  for (let u = 0; u < 100; u++) await load(`user-${u}`, texts.slice(u * 100, u * 100 + 100));
-  for (let i = 0; i < 20_000; i += 500) await load('large', texts.slice(10_000 + i, 10_500 + i));
+const { values } = parseArgs({ options: { memories: { type: 'string' } }, strict: false });
+const memories = Number(values.memories ?? 10_000);
+if (!Number.isInteger(memories) || memories < BATCH) throw new Error(`--memories must be an integer ≥ ${BATCH}`);
+const QUERIES = 350;
+const WARM_UP = 50;
 
-  const queries = queryTexts(400, 5);
-  const rows: (string | number)[][] = [];
-  const scenarios = [
-    ['10,000 memories, 100 users', (i: number) => `user-${i % 100}`],
-    ['20,000 memories in one user', () => 'large'],
-  ] as const;
-  for (const [label, user] of scenarios) {
+const bench = new Bench();
+const embedder = createEmbedder('use', configFor(tmpdir()).embed);
+log('loading the USE embedder …');
+await embedder.init();
+
+const scenarios = [
+  { label: `${fmt(memories)} memories, 100 users`, users: Array.from({ length: 100 }, (_, i) => `user-${i}`) },
+  { label: `${fmt(memories)} memories in one user`, users: ['solo'] },
+];
+const rows: (string | number)[][] = [];
+try {
+  for (const scenario of scenarios) {
+    for (const store of BENCH_STORES) await measure(store, scenario);
+  }
+} finally {
+  await embedder.close();
+}
+process.stdout.write(
+  `# Keyword search latency (\`npm run bench:keyword\`)\n\n${machineTable()}\n\n${markdownTable(
+    ['memories / users', 'store', 'mode', 'p50 ms', 'p95 ms', 'p99 ms', 'excl. embed p50', 'excl. embed p95'],
+    rows,
+  )}\n\n_${QUERIES - WARM_UP} queries per row after ${WARM_UP} warm-up, each to a random user; query embeddings are cached after their first use; vectors are synthetic 512-d (gen.ts); load rates are not measured here (\`npm run bench\`)._\n`,
+);
+
+async function measure(store: StoreName, scenario: (typeof scenarios)[number]): Promise<void> {
+  const dataDir = await bench.tempDir(`keyword-${store}`);
+  let service = await openPhase(store, dataDir, embedder);
+  try {
+    const rebuild = store === 'postgres' ? await service.store.deferIndexes?.() : undefined;
+    const texts = memoryTexts(memories, 3);
+    const vector = clusteredVectors(4, DIM);
+    const bar = progressBar(`${store} load ${scenario.label}`, memories);
+    for (let i = 0; i < memories; i += BATCH) {
+      const user = scenario.users[(i / BATCH) % scenario.users.length] as string;
+      const batch = texts.slice(i, i + BATCH).map((content) => ({ content, embedding: vector(), infer: false }));
+      await service.addMany(user, batch, ACTOR);
+      bar.increment(batch.length);
+    }
+    bar.stop();
+    if (rebuild) {
+      log('building the HNSW index …');
+      await rebuild();
+    }
+    service = await restart(service, dataDir, embedder);
+    const random = prng(5);
+    const queries = queryTexts(QUERIES, 5);
     for (const mode of ['keyword', 'hybrid'] as const) {
       const totals: number[] = [];
-      for (const [i, query] of queries.entries())
-        totals.push((await service.search(user(i), { query, mode, limit: 10 })).timings.totalMs);
-      const summary = summarize(totals.slice(50));
-      rows.push([label, mode, summary.p50.toFixed(2), summary.p95.toFixed(2), summary.p99.toFixed(2)]);
+      const excluded: number[] = [];
+      for (const [i, query] of queries.entries()) {
+        const user = scenario.users[Math.floor(random() * scenario.users.length)] as string;
+        const { timings } = await service.search(user, { query, mode, limit: 10 });
+        if (i < WARM_UP) continue;
+        totals.push(timings.totalMs);
+        excluded.push(timings.totalMs - timings.embedMs);
+      }
+      const total = summarize(totals);
+      const store_ = summarize(excluded);
+      const ms = (value: number) => value.toFixed(2);
+      rows.push([
+        scenario.label,
+        store,
+        mode,
+        ms(total.p50),
+        ms(total.p95),
+        ms(total.p99),
+        ms(store_.p50),
+        ms(store_.p95),
+      ]);
     }
+  } finally {
+    await service.store.close();
+    await rm(dataDir, { recursive: true, force: true });
+    await dropPhase(store, dataDir);
   }
-  process.stdout.write(
-    `# Keyword search latency (\`npm run bench:keyword\`)\n\n${machineTable()}\n\n${markdownTable(['store', 'mode', 'p50 ms', 'p95 ms', 'p99 ms'], rows)}\n`,
-  );
-} finally {
-  await service.close();
-  await rm(dataDir, { recursive: true, force: true });
 }

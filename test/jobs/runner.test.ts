@@ -272,7 +272,9 @@ describe('add jobs', () => {
       },
     });
     const queue = new JobQueue({ store, registry: new JobRegistry().register(addJob(service)) });
-    run(queue, { leaseMs: 300 });
+    // The retry waits for the lost lease to expire; a lease long enough that a busy machine's pauses
+    // (renewals come every third of it) do not lose the retry's lease too.
+    run(queue, { leaseMs: 1_500 });
     const contents = Array.from({ length: 20 }, (_, i) => `Retry-safe memory number ${i} about topic ${i * 7}.`);
     const job = await queue.enqueue(
       'add',

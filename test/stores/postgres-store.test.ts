@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresStore } from '../../src/stores/postgres/index.js';
-import { LATEST_VERSION } from '../../src/stores/postgres/postgres-migrations.js';
-import { makeMemory, runConformance } from './conformance.js';
+import { LATEST_VERSION, migrate } from '../../src/stores/postgres/postgres-migrations.js';
+import { filter, historyEntry, idAt, makeMemory, runConformance, seed } from './conformance.js';
 import { dropSchema, HOW, schemaHarness, url } from './pg-harness.js';
 
 if (!url) console.warn(`postgres store tests skipped: ${HOW}`);
@@ -66,6 +66,20 @@ runConformance(
     expect(await as('bob')).toEqual(['bob secret']);
     expect(await as('mallory')).toEqual([]);
     expect(await as(null)).toEqual([]); // no setting, no rows
+    // The keyword postings are the user's too: "secret" is in both memories, each user sees their own.
+    const postings = async (userId: string) => {
+      await raw.query('BEGIN');
+      try {
+        await raw.query(`SELECT set_config('engram.user_id', $1, true)`, [userId]);
+        return (
+          await raw.query<{ user_id: string }>(`SELECT DISTINCT user_id FROM memory_terms WHERE lexeme = 'secret'`)
+        ).rows;
+      } finally {
+        await raw.query('ROLLBACK');
+      }
+    };
+    expect(await postings('alice')).toEqual([{ user_id: 'alice' }]);
+    expect(await postings('mallory')).toEqual([]);
     // Writing another user's row under one's own setting is refused by the policy.
     await raw.query('BEGIN');
     await raw.query(`SELECT set_config('engram.user_id', 'alice', true)`);
@@ -92,7 +106,7 @@ runConformance(
       expect((await guest.get('alice', makeMemory(1).id))?.content).toBe('alice secret');
       await expect(guest.compact()).rejects.toMatchObject({
         code: 'forbidden',
-        message: expect.stringMatching(/owns neither memories, history, jobs nor the database/),
+        message: expect.stringMatching(/owns neither memories, memory_terms, history, jobs nor the database/),
       });
     } finally {
       await guest.close();
@@ -114,6 +128,124 @@ runConformance(
       await expect(make().init()).rejects.toThrow(/newer than this Engram understands/);
     } finally {
       await raw.query('DELETE FROM schema_migrations WHERE version = $1', [LATEST_VERSION + 1]);
+    }
+  });
+
+  /** What `memory_terms` holds, and what it should hold: the postings of every memory's words now. */
+  const postingsNowAndDue = async () => {
+    await raw.query('BEGIN');
+    try {
+      await raw.query(`SELECT set_config('engram.scope', 'all', true)`);
+      const order = 'ORDER BY user_id, lexeme, memory_id';
+      const held = await raw.query(`SELECT user_id, lexeme, memory_id, tf, len FROM memory_terms ${order}`);
+      const due = await raw.query(
+        `SELECT user_id, lexeme, memory_id, tf, len FROM (
+           SELECT m.user_id, p.lexeme, m.id AS memory_id, p.tf, p.len FROM memories m, memory_postings(m.search_text) p
+         ) d ${order}`,
+      );
+      return { held: held.rows, due: due.rows };
+    } finally {
+      await raw.query('ROLLBACK');
+    }
+  };
+
+  /** A user's memories and words as the keyword statistics hold them. */
+  const wordTotals = async (userId: string) => {
+    await raw.query('BEGIN');
+    try {
+      await raw.query(`SELECT set_config('engram.user_id', $1, true)`, [userId]);
+      const { rows } = await raw.query('SELECT memories, words FROM memory_terms_users WHERE user_id = $1', [userId]);
+      return rows[0] ?? null;
+    } finally {
+      await raw.query('ROLLBACK');
+    }
+  };
+
+  it('keeps the keyword postings in step with the memories through adds, rewrites, supersessions, deletes and purges', async () => {
+    const carol = (n: number, content: string) => makeMemory(n, { userId: 'carol', content });
+    const first = carol(30, 'The garden gate squeaks when it rains');
+    const second = carol(31, 'Gardening on Sundays, rain or shine, rain again');
+    await seed(store, [first, second, carol(32, ''), makeMemory(33, { userId: 'dave', content: 'garden party' })]);
+    let { held, due } = await postingsNowAndDue();
+    expect(held).toEqual(due);
+    // "rain" twice in the second memory (stemmed from "rains" in the first); every memory has its length posting.
+    expect(held.filter((row) => row.user_id === 'carol' && row.lexeme === 'rain')).toEqual([
+      { user_id: 'carol', lexeme: 'rain', memory_id: first.id, tf: 1, len: 7 },
+      { user_id: 'carol', lexeme: 'rain', memory_id: second.id, tf: 2, len: 8 },
+    ]);
+    expect(await wordTotals('carol')).toEqual({ memories: '3', words: String(7 + 8 + 0) });
+
+    const rewritten = { ...first, content: 'The shed door squeaks', updatedAt: idAt(40) };
+    await store.update(rewritten, null, historyEntry('update', first, rewritten));
+    const superseded = { ...second, supersededBy: first.id, validTo: rewritten.updatedAt };
+    await store.update(superseded, null, historyEntry('supersede', second, superseded));
+    await store.touch('carol', new Map([[first.id, 2]]), rewritten.updatedAt);
+    ({ held, due } = await postingsNowAndDue());
+    expect(held).toEqual(due);
+    expect(await wordTotals('carol')).toEqual({ memories: '3', words: String(4 + 8 + 0) });
+    expect(held.some((row) => row.memory_id === first.id && row.lexeme === 'garden')).toBe(false);
+    expect(held.some((row) => row.memory_id === first.id && row.lexeme === 'shed')).toBe(true);
+
+    await store.delete('carol', second.id, historyEntry('delete', superseded, null));
+    ({ held, due } = await postingsNowAndDue());
+    expect(held).toEqual(due);
+    expect(held.some((row) => row.memory_id === second.id)).toBe(false);
+    expect(await wordTotals('carol')).toEqual({ memories: '2', words: '4' });
+
+    await store.purgeUser('carol');
+    ({ held, due } = await postingsNowAndDue());
+    expect(held).toEqual(due);
+    expect(held.some((row) => row.user_id === 'carol')).toBe(false);
+    expect(held.some((row) => row.user_id === 'dave')).toBe(true);
+    expect(await wordTotals('carol')).toEqual({ memories: '0', words: '0' });
+    expect(await wordTotals('dave')).toEqual({ memories: '1', words: '2' });
+    // A memory keeps its user: moving one would leave its postings behind, so the database refuses it.
+    await raw.query('BEGIN');
+    await raw.query(`SELECT set_config('engram.scope', 'all', true)`);
+    await expect(raw.query(`UPDATE memories SET user_id = 'carol' WHERE user_id = 'dave'`)).rejects.toThrow(
+      /keeps its id and user_id/,
+    );
+    await raw.query('ROLLBACK');
+  });
+
+  it('upgrades a database from before the postings: its memories are found by keyword, ranked as in a new one', async () => {
+    const old = schemaHarness();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const contents = ['brown cat on a brown mat', 'a brown dog', 'the zebra runs in the savanna', 'nothing here'];
+    const memories = contents.map((content, i) => makeMemory(50 + i, { userId: 'erin', content }));
+    try {
+      await migrate(client, old.schema, 5);
+      // Rows as version 5 held them (the columns every version has), written the way its store wrote them.
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('engram.scope', 'all', true)`);
+      for (const m of memories) {
+        await client.query(
+          `INSERT INTO ${old.schema}.memories (id, user_id, content, category, tags, metadata, created_at, updated_at,
+             pinned, source, hash, search_text, embedding)
+           VALUES ($1, $2, $3, 'general', '[]', '{}', $4, $4, false, 'api', $5, $3, '[1,0,0]')`,
+          [m.id, m.userId, m.content, m.createdAt, m.hash],
+        );
+      }
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    const upgraded = old.make();
+    const fresh = schemaHarness();
+    const reference = fresh.make();
+    try {
+      await upgraded.init();
+      await reference.init();
+      await seed(reference, memories);
+      const hits = await upgraded.keywordSearch('erin', ['brown', 'zebra'], filter(), 10);
+      expect(hits.map((hit) => hit.id)).toEqual([memories[2]?.id, memories[0]?.id, memories[1]?.id]);
+      expect(hits).toEqual(await reference.keywordSearch('erin', ['brown', 'zebra'], filter(), 10));
+    } finally {
+      await upgraded.close();
+      await reference.close();
+      await dropSchema(old.schema);
+      await dropSchema(fresh.schema);
     }
   });
 });

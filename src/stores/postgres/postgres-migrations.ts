@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { PoolClient } from 'pg';
 
 /**
@@ -9,6 +10,114 @@ import type { PoolClient } from 'pg';
  * the transaction's `engram.user_id` setting — or when the transaction declared `engram.scope =
  * all` (store-wide maintenance: stats, export of every user).
  */
+/**
+ * Keyword search's own inverted index (v6). Under row-level security PostgreSQL cannot use a GIN
+ * index for `@@` (`ts_match_vq` is not LEAKPROOF, and only a superuser could mark it so), so the
+ * GIN index was never used: every keyword search read all of the user's rows. `memory_terms`
+ * holds one posting per memory and word (lexeme of the `english` configuration) with the word's
+ * count in the memory and the memory's length in words, under a B-tree whose equality operators
+ * are leakproof, so a search reads only the postings of its words. `memory_terms_users` keeps
+ * each user's memories and their total length in words (BM25's N and average length) so no
+ * search counts them. Triggers keep both in step with `memories` in the same transaction, for
+ * every writer (the store, `migrate-store`, SQL by hand): statement-level for inserts and
+ * deletes (a batch is one INSERT … SELECT), row-level for the rare rewrite of a memory's words.
+ * A user's totals row is locked by their writes until commit (users in order, so two writers
+ * never wait on each other in a circle); one user's writes were already serialised by the add lock.
+ */
+const KEYWORD_POSTINGS_SQL = `
+  SELECT set_config('engram.scope', 'all', true);
+
+  CREATE FUNCTION memory_length(words text) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_length(string_to_array(words, ' '), 1), 0)
+  $$;
+  -- A memory's postings: each lexeme with its count, and the memory's length in words.
+  CREATE FUNCTION memory_postings(words text) RETURNS TABLE (lexeme text, tf integer, len integer)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT t.lexeme, coalesce(cardinality(t.positions), 1), memory_length(words)
+      FROM unnest(to_tsvector('english', words)) AS t
+    $$;
+
+  CREATE TABLE memory_terms (
+    user_id   text COLLATE "C" NOT NULL,
+    lexeme    text COLLATE "C" NOT NULL,
+    memory_id text COLLATE "C" NOT NULL,
+    tf        integer NOT NULL,
+    len       integer NOT NULL
+  );
+  INSERT INTO memory_terms
+    SELECT m.user_id, p.lexeme, m.id, p.tf, p.len FROM memories m, memory_postings(m.search_text) p
+    ORDER BY 1, 2, 3;
+  ALTER TABLE memory_terms ADD PRIMARY KEY (user_id, lexeme, memory_id) INCLUDE (tf, len);
+
+  CREATE TABLE memory_terms_users (
+    user_id  text COLLATE "C" PRIMARY KEY,
+    memories bigint NOT NULL,
+    words    bigint NOT NULL
+  );
+  INSERT INTO memory_terms_users
+    SELECT user_id, count(*), sum(memory_length(search_text)) FROM memories GROUP BY user_id;
+
+  ALTER TABLE memory_terms ENABLE ROW LEVEL SECURITY;
+  ALTER TABLE memory_terms FORCE ROW LEVEL SECURITY;
+  CREATE POLICY memory_terms_by_user ON memory_terms
+    USING (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all')
+    WITH CHECK (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all');
+  ALTER TABLE memory_terms_users ENABLE ROW LEVEL SECURITY;
+  ALTER TABLE memory_terms_users FORCE ROW LEVEL SECURITY;
+  CREATE POLICY memory_terms_users_by_user ON memory_terms_users
+    USING (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all')
+    WITH CHECK (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all');
+
+  CREATE FUNCTION memory_terms_inserted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      INSERT INTO memory_terms_users AS u (user_id, memories, words)
+        SELECT user_id, count(*), sum(memory_length(search_text)) FROM new_rows GROUP BY user_id ORDER BY user_id
+        ON CONFLICT (user_id) DO UPDATE SET memories = u.memories + excluded.memories, words = u.words + excluded.words;
+      INSERT INTO memory_terms (user_id, lexeme, memory_id, tf, len)
+        SELECT n.user_id, p.lexeme, n.id, p.tf, p.len FROM new_rows n, memory_postings(n.search_text) p;
+      RETURN NULL;
+    END $$;
+  CREATE FUNCTION memory_terms_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      PERFORM 1 FROM memory_terms_users WHERE user_id IN (SELECT user_id FROM old_rows) ORDER BY user_id FOR UPDATE;
+      UPDATE memory_terms_users u SET memories = u.memories - d.memories, words = u.words - d.words
+        FROM (SELECT user_id, count(*) AS memories, sum(memory_length(search_text)) AS words FROM old_rows GROUP BY user_id) d
+        WHERE u.user_id = d.user_id;
+      DELETE FROM memory_terms t
+        USING (SELECT o.user_id, o.id, p.lexeme FROM old_rows o, memory_postings(o.search_text) p) d
+        WHERE t.user_id = d.user_id AND t.lexeme = d.lexeme AND t.memory_id = d.id;
+      RETURN NULL;
+    END $$;
+  CREATE FUNCTION memory_terms_rewritten() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      UPDATE memory_terms_users SET words = words - memory_length(OLD.search_text) + memory_length(NEW.search_text)
+        WHERE user_id = NEW.user_id;
+      DELETE FROM memory_terms t USING memory_postings(OLD.search_text) p
+        WHERE t.user_id = OLD.user_id AND t.lexeme = p.lexeme AND t.memory_id = OLD.id;
+      INSERT INTO memory_terms (user_id, lexeme, memory_id, tf, len)
+        SELECT NEW.user_id, p.lexeme, NEW.id, p.tf, p.len FROM memory_postings(NEW.search_text) p;
+      RETURN NULL;
+    END $$;
+  CREATE TRIGGER memory_terms_insert AFTER INSERT ON memories
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION memory_terms_inserted();
+  CREATE TRIGGER memory_terms_delete AFTER DELETE ON memories
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION memory_terms_deleted();
+  CREATE TRIGGER memory_terms_rewrite AFTER UPDATE OF search_text ON memories FOR EACH ROW
+    WHEN (OLD.search_text IS DISTINCT FROM NEW.search_text) EXECUTE FUNCTION memory_terms_rewritten();
+  -- A memory keeps its user and id (the store never changes them; the postings would not follow).
+  CREATE FUNCTION memory_identity_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION 'a memory keeps its id and user_id' USING ERRCODE = 'check_violation';
+    END $$;
+  CREATE TRIGGER memory_identity BEFORE UPDATE OF id, user_id ON memories FOR EACH ROW
+    WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.user_id IS DISTINCT FROM NEW.user_id)
+    EXECUTE FUNCTION memory_identity_kept();
+
+  -- The GIN index and the column it indexed: unused (see above), and costly at every insert.
+  DROP INDEX memories_search;
+  ALTER TABLE memories DROP COLUMN search;
+`;
+
 export const migrations: { version: number; description: string; sql: string }[] = [
   {
     version: 1,
@@ -122,6 +231,12 @@ export const migrations: { version: number; description: string; sql: string }[]
     description: 'index finished jobs by age (job retention)',
     sql: `CREATE INDEX jobs_finished ON jobs (updated_at) WHERE status IN ('succeeded', 'failed');`,
   },
+  {
+    version: 6,
+    description:
+      'keyword postings per user, kept at write time (replaces the GIN index row-level security could not use)',
+    sql: KEYWORD_POSTINGS_SQL,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
@@ -129,7 +244,12 @@ export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
 /** Arbitrary but fixed: the advisory lock every Engram process takes while migrating. */
 const MIGRATION_LOCK = 0x656e6772616d;
 
-export async function migrate(client: PoolClient, schema: string): Promise<{ from: number; to: number }> {
+/** Brings `schema` to `to` (the latest version unless a test asks for an older one). */
+export async function migrate(
+  client: PoolClient | pg.Client,
+  schema: string,
+  to = LATEST_VERSION,
+): Promise<{ from: number; to: number }> {
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -146,7 +266,7 @@ export async function migrate(client: PoolClient, schema: string): Promise<{ fro
       );
     }
     for (const step of migrations) {
-      if (step.version <= from) continue;
+      if (step.version <= from || step.version > to) continue;
       await client.query('BEGIN');
       try {
         await client.query(`SET LOCAL search_path TO ${schema}, public`);
@@ -161,7 +281,7 @@ export async function migrate(client: PoolClient, schema: string): Promise<{ fro
         throw error;
       }
     }
-    return { from, to: LATEST_VERSION };
+    return { from, to: Math.max(from, to) };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
   }

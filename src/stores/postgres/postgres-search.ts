@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { vectorFromSql, vectorToSql } from 'pgvector/utils';
 import type { EmbeddingInfo, KeywordHit, StoreFilter, VectorHit } from '../../core/types.js';
 import type { SearchIndex } from '../store.js';
@@ -5,11 +6,28 @@ import type { PostgresDb } from './postgres-db.js';
 import { filterPg } from './postgres-filter.js';
 import { ensureVectorIndex, HNSW_MAX_DIMENSION } from './postgres-migrations.js';
 
+/** BM25's term-frequency saturation and length normalisation, as in the SQLite store (sqlite-keyword.ts). */
+const K1 = 1.2;
+const B = 0.75;
+/** Postings read per query word: a word in more of a user's memories contributes through the newest this many. */
+const POOL = 2_000;
+
+/** A prepared statement's name for `sql`: each connection parses it once and may reuse its plan. */
+const preparedName = (sql: string): string => `engram_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+
 /**
- * The PostgreSQL store's search (`SearchIndex`): keyword search over a `tsvector` (GIN), ranked
- * BM25-like — each query term weighted by its inverse document frequency among the user's
- * memories, times `ts_rank` of the term (term frequency, saturating); vector search with pgvector
- * (cosine distance), through the HNSW index when there is one.
+ * The PostgreSQL store's search (`SearchIndex`).
+ *
+ * Keyword search reads the postings of the query's words in `memory_terms` (kept by triggers at
+ * write time, see migration 6) and scores with BM25 over the user's own memories:
+ * idf(t) = ln(1 + (N − n(t) + 0.5) / (n(t) + 0.5)) times tf·(k1+1) / (tf + k1·(1 − b +
+ * b·len/avglen)), with N the user's memories, n(t) those containing t and avglen their mean length
+ * in words (all whatever the search's filter, so a filter does not reweigh words). Only then are
+ * the best-scored memories checked against the filter, in score order until `limit` pass. A
+ * search costs what its words occur in, not what the user has; a word in more than POOL of the
+ * user's memories contributes through the newest POOL.
+ *
+ * Vector search uses pgvector (cosine distance), through the HNSW index when there is one.
  */
 export class PostgresSearch implements SearchIndex {
   readonly #db: PostgresDb;
@@ -21,30 +39,42 @@ export class PostgresSearch implements SearchIndex {
   async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {
     if (terms.length === 0) return [];
     return this.#db.tx({ user: userId }, async (db) => {
-      // One tsquery per term (plainto_tsquery stems it and never parses user text as syntax).
-      const termList = terms.slice(0, 64);
-      const where = filterPg(userId, filter, 1);
-      const { rows } = await db.query<{ id: string; score: number }>(
-        `WITH q AS (
-           SELECT t.ord, plainto_tsquery('english', t.term) AS query
-           FROM unnest($1::text[]) WITH ORDINALITY AS t(term, ord)
+      // $1 is the user (the filter's first parameter), then the filter's, the limit and the words.
+      const where = filterPg(userId, filter);
+      const n = where.params.length + 1;
+      const sql = `WITH q AS (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('english', $${n + 1})) AS t),
+         totals AS (
+           SELECT u.memories::float8 AS n, coalesce(u.words::float8 / nullif(u.memories, 0), 1) AS avglen
+           FROM memory_terms_users u WHERE u.user_id = $1
          ),
-         visible AS MATERIALIZED (SELECT m.id, m.search FROM memories m WHERE ${where.sql}),
-         stats AS (SELECT count(*)::float8 AS n FROM visible),
-         weights AS (
-           SELECT q.query,
-             ln(1 + ((SELECT n FROM stats) - df.count + 0.5) / (df.count + 0.5)) AS idf
-           FROM q CROSS JOIN LATERAL (SELECT count(*)::float8 AS count FROM visible v WHERE v.search @@ q.query) df
-           WHERE numnode(q.query) > 0 AND df.count > 0
+         weights AS MATERIALIZED (
+           SELECT q.lexeme, d.df, ln(1 + (totals.n - d.df + 0.5) / (d.df + 0.5)) AS idf
+           FROM q CROSS JOIN totals
+           CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM memory_terms t WHERE t.user_id = $1 AND t.lexeme = q.lexeme) d
+         ),
+         scored AS (
+           SELECT p.memory_id,
+             sum(w.idf * p.tf * ${K1 + 1} / (p.tf + ${K1} * (${1 - B} + ${B} * p.len / totals.avglen))) AS score,
+             sum(w.idf) / (SELECT nullif(sum(idf), 0) FROM weights) AS coverage
+           FROM weights w CROSS JOIN totals
+           CROSS JOIN LATERAL (
+             SELECT t.memory_id, t.tf, t.len FROM memory_terms t WHERE t.user_id = $1 AND t.lexeme = w.lexeme
+             ORDER BY t.memory_id DESC LIMIT ${POOL}
+           ) p
+           WHERE w.df > 0
+           GROUP BY p.memory_id
+           ORDER BY score DESC, p.memory_id
          )
-         SELECT v.id, sum(w.idf * ts_rank(v.search, w.query, 1)) AS score
-         FROM visible v JOIN weights w ON v.search @@ w.query
-         GROUP BY v.id
-         ORDER BY score DESC, v.id
-         LIMIT $${where.params.length + 2}`,
-        [termList, ...where.params, limit],
-      );
-      return rows.map((row) => ({ id: row.id, score: Number(row.score) }));
+         SELECT s.memory_id AS id, s.score, s.coverage FROM scored s
+         WHERE EXISTS (SELECT 1 FROM memories m WHERE m.id = s.memory_id AND ${where.sql})
+         ORDER BY s.score DESC, s.memory_id
+         LIMIT $${n}`;
+      const { rows } = await db.query<{ id: string; score: number; coverage: number }>({
+        name: preparedName(sql),
+        text: sql,
+        values: [...where.params, limit, terms.slice(0, 64).join(' ')],
+      });
+      return rows.map((row) => ({ id: row.id, score: Number(row.score), coverage: Number(row.coverage ?? 0) }));
     });
   }
 
