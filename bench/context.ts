@@ -174,12 +174,17 @@ function phaseConfig(store: StoreName, dataDir: string, postgres: Record<string,
   });
 }
 
-/** The postgres phase's store over `dataDir`'s schema with exact vector search (HNSW off): the recall reference. */
-export async function openExactPostgres(dataDir: string): Promise<MemoryStore> {
-  const config = phaseConfig('postgres', dataDir, { hnsw: false });
+/** Another postgres store over `dataDir`'s schema, with `postgres` settings of its own (e.g. `efSearch`). */
+export async function openPostgresStore(dataDir: string, postgres: Record<string, unknown>): Promise<MemoryStore> {
+  const config = phaseConfig('postgres', dataDir, postgres);
   const store = createStore('postgres', storeOptions(config, 'postgres'));
   await store.init();
   return store;
+}
+
+/** The postgres phase's store over `dataDir`'s schema with exact vector search (HNSW off): the recall reference. */
+export function openExactPostgres(dataDir: string): Promise<MemoryStore> {
+  return openPostgresStore(dataDir, { hnsw: false });
 }
 
 /** A service over a fresh store in `dataDir`, sharing the one embedder (closing only the store). */

@@ -248,4 +248,39 @@ runConformance(
       await dropSchema(fresh.schema);
     }
   });
+
+  it('keeps vectors in the row (an exact scan reads no TOAST), and still stores one too large for a page', async () => {
+    const toastBytes = async () => {
+      const { rows } = await raw.query<{ bytes: string }>(
+        `SELECT pg_relation_size(reltoastrelid) AS bytes FROM pg_class WHERE oid = 'memories'::regclass`,
+      );
+      return Number(rows[0]?.bytes);
+    };
+    // Nothing of the row moves out either (storage MAIN on the vector made the small columns go instead).
+    const stored = async (id: string) => {
+      await raw.query('BEGIN');
+      try {
+        await raw.query(`SELECT set_config('engram.user_id', 'frank', true)`);
+        const { rows } = await raw.query(
+          'SELECT pg_column_size(embedding) AS vector, pg_column_size(m.*) AS row FROM memories m WHERE id = $1',
+          [id],
+        );
+        return rows[0];
+      } finally {
+        await raw.query('ROLLBACK');
+      }
+    };
+    const unit = (dimension: number) => Float32Array.from({ length: dimension }, (_, i) => Math.sin(i + 1));
+    const before = await toastBytes();
+    const usual = makeMemory(60, { userId: 'frank', content: 'a 1536-d vector, 6 KB' });
+    await store.insert([{ memory: usual, vector: unit(1536) }], []);
+    expect(await toastBytes()).toBe(before);
+    expect(await stored(usual.id)).toMatchObject({ vector: 4 * 1536 + 8 });
+    const huge = makeMemory(61, { userId: 'frank', content: 'a 4096-d vector, 16 KB: more than a page' });
+    await store.insert([{ memory: huge, vector: unit(4096) }], []);
+    expect(await toastBytes()).toBeGreaterThan(before);
+    const vectors = await store.vectorsOf('frank', [usual.id, huge.id]);
+    expect(vectors.get(usual.id)).toEqual(unit(1536));
+    expect(vectors.get(huge.id)).toEqual(unit(4096));
+  });
 });

@@ -1,7 +1,9 @@
 /**
  * The PostgreSQL store's connection pool, shared by its role modules: every statement runs in a
- * transaction (`tx`, or a `cursor` for long scans) that tells row-level security whom it acts for.
+ * transaction (`tx`; `read` for reads; a `cursor` for long scans) that tells row-level security whom
+ * it acts for.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { EngramError } from '../../core/errors.js';
 import type { EmbeddingInfo } from '../../core/types.js';
@@ -9,6 +11,14 @@ import type { postgresConfigSchema } from './postgres-config.js';
 import { ensureVectorIndex, migrate } from './postgres-migrations.js';
 
 export type ParsedPostgresConfig = ReturnType<typeof postgresConfigSchema.parse>;
+
+/**
+ * A statement to run prepared: each connection parses and plans it once under a name derived from
+ * its text (so statements that differ only by their filter get their own), and may reuse the plan.
+ */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  return { name: `engram_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text, values };
+}
 
 /** Who a transaction acts for: one user (row-level security admits only their rows), or every user. */
 export type Scope = { user: string } | 'all';
@@ -83,6 +93,38 @@ export class PostgresDb {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Runs read-only `work` in one transaction acting for `scope`, with `settings` (transaction-local
+   * configuration parameters) set in the same round trip as `BEGIN`. The caller has its answer as
+   * soon as `work` does: the `COMMIT` of a transaction that wrote nothing completes on its own,
+   * and the connection returns to the pool after it (on an error, the connection is discarded).
+   */
+  async read<T>(
+    scope: Scope,
+    work: (client: pg.PoolClient) => Promise<T>,
+    settings: Record<string, string> = {},
+  ): Promise<T> {
+    if (!this.#pool) throw new EngramError('unavailable', 'the PostgreSQL store is not open');
+    const client = await this.#pool.connect();
+    let result: T;
+    try {
+      const extra = Object.entries(settings).map(
+        ([name, value]) => `, set_config(${client.escapeLiteral(name)}, ${client.escapeLiteral(value)}, true)`,
+      );
+      await client.query(`BEGIN READ ONLY; SELECT ${this.#setting(client, scope)}${extra.join('')}`);
+      result = await work(client);
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      throw error;
+    }
+    client.query('COMMIT').then(
+      () => client.release(),
+      (error: Error) => client.release(error),
+    );
+    return result;
   }
 
   /**

@@ -20,7 +20,7 @@ import {
   type MemoryRecords,
   uniqueCandidates,
 } from '../store.js';
-import type { PostgresDb, Scope } from './postgres-db.js';
+import { type PostgresDb, prepared, type Scope } from './postgres-db.js';
 import { filterPg } from './postgres-filter.js';
 import { appendHistory } from './postgres-history.js';
 import {
@@ -101,10 +101,12 @@ export class PostgresMemories implements MemoryRecords {
 
   async getMany(userId: string, ids: string[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
-    return this.#db.tx({ user: userId }, async (db) => {
+    return this.#db.read({ user: userId }, async (db) => {
       const { rows } = await db.query<MemoryRow>(
-        `SELECT ${MEMORY_COLUMNS_SQL} FROM memories m WHERE m.user_id = $1 AND m.id = ANY($2::text[])`,
-        [userId, ids],
+        prepared(`SELECT ${MEMORY_COLUMNS_SQL} FROM memories m WHERE m.user_id = $1 AND m.id = ANY($2::text[])`, [
+          userId,
+          ids,
+        ]),
       );
       const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
       return [...new Set(ids)].flatMap((id) => byId.get(id) ?? []);
@@ -208,7 +210,7 @@ export class PostgresMemories implements MemoryRecords {
   ): Promise<Map<string, Neighbours>> {
     const result = new Map<string, Neighbours>();
     if (ids.length === 0 || window < 1) return result;
-    return this.#db.tx({ user: userId }, async (db) => {
+    return this.#db.read({ user: userId }, async (db) => {
       // One round trip: for each visible anchor with a session, two index walks (LATERAL) over
       // (user_id, session_id, created_at, id), each ranked nearest first.
       const anchorWhere = filterPg(userId, filter, 2, 'a').sql;
@@ -223,13 +225,18 @@ export class PostgresMemories implements MemoryRecords {
         ) n
         WHERE a.id = ANY($1::text[]) AND a.session_id IS NOT NULL AND ${anchorWhere}`;
       const { rows: anchors } = await db.query<{ id: string }>(
-        `SELECT a.id FROM memories a WHERE a.id = ANY($1::text[]) AND a.session_id IS NOT NULL AND $2::int > 0 AND ${anchorWhere}`,
-        [[...new Set(ids)], window, ...where.params],
+        prepared(
+          `SELECT a.id FROM memories a WHERE a.id = ANY($1::text[]) AND a.session_id IS NOT NULL AND $2::int > 0 AND ${anchorWhere}`,
+          [[...new Set(ids)], window, ...where.params],
+        ),
       );
       for (const anchor of anchors) result.set(anchor.id, { before: [], after: [] });
       const { rows } = await db.query<{ anchor: string; side: 'before' | 'after'; id: string; k: string }>(
-        `${side(true)} UNION ALL ${side(false)} ORDER BY 1, 2, 4`,
-        [[...new Set(ids)], window, ...where.params],
+        prepared(`${side(true)} UNION ALL ${side(false)} ORDER BY 1, 2, 4`, [
+          [...new Set(ids)],
+          window,
+          ...where.params,
+        ]),
       );
       for (const row of rows) result.get(row.anchor)?.[row.side].push(row.id);
       return result;

@@ -237,6 +237,17 @@ export const migrations: { version: number; description: string; sql: string }[]
       'keyword postings per user, kept at write time (replaces the GIN index row-level security could not use)',
     sql: KEYWORD_POSTINGS_SQL,
   },
+  {
+    version: 7,
+    description: 'rows up to a page stay whole: vectors no longer go to the TOAST table',
+    // PostgreSQL moves values out of a row into the TOAST table once the row passes ~2 KB, biggest
+    // first, and a 512-d vector alone is 2 KB: every vector went there, so an exact scan fetched
+    // each through the TOAST index (12× the buffers of the rows themselves). Storage MAIN on the
+    // vector is no answer: the small columns (id, hash, times) would go instead. With the target
+    // at a page, a row is only split when it cannot fit one (e.g. a long content moves out first).
+    // New rows only: `engram compact` (VACUUM FULL) rewrites the existing ones.
+    sql: 'ALTER TABLE memories SET (toast_tuple_target = 8160);',
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { vectorFromSql, vectorToSql } from 'pgvector/utils';
 import type { EmbeddingInfo, KeywordHit, StoreFilter, VectorHit } from '../../core/types.js';
 import type { SearchIndex } from '../store.js';
-import type { PostgresDb } from './postgres-db.js';
+import { type PostgresDb, prepared } from './postgres-db.js';
 import { filterPg } from './postgres-filter.js';
 import { ensureVectorIndex, HNSW_MAX_DIMENSION } from './postgres-migrations.js';
 
@@ -11,9 +10,6 @@ const K1 = 1.2;
 const B = 0.75;
 /** Postings read per query word: a word in more of a user's memories contributes through the newest this many. */
 const POOL = 2_000;
-
-/** A prepared statement's name for `sql`: each connection parses it once and may reuse its plan. */
-const preparedName = (sql: string): string => `engram_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
 
 /**
  * The PostgreSQL store's search (`SearchIndex`).
@@ -38,7 +34,7 @@ export class PostgresSearch implements SearchIndex {
 
   async keywordSearch(userId: string, terms: string[], filter: StoreFilter, limit: number): Promise<KeywordHit[]> {
     if (terms.length === 0) return [];
-    return this.#db.tx({ user: userId }, async (db) => {
+    return this.#db.read({ user: userId }, async (db) => {
       // $1 is the user (the filter's first parameter), then the filter's, the limit and the words.
       const where = filterPg(userId, filter);
       const n = where.params.length + 1;
@@ -69,11 +65,9 @@ export class PostgresSearch implements SearchIndex {
          WHERE EXISTS (SELECT 1 FROM memories m WHERE m.id = s.memory_id AND ${where.sql})
          ORDER BY s.score DESC, s.memory_id
          LIMIT $${n}`;
-      const { rows } = await db.query<{ id: string; score: number; coverage: number }>({
-        name: preparedName(sql),
-        text: sql,
-        values: [...where.params, limit, terms.slice(0, 64).join(' ')],
-      });
+      const { rows } = await db.query<{ id: string; score: number; coverage: number }>(
+        prepared(sql, [...where.params, limit, terms.slice(0, 64).join(' ')]),
+      );
       return rows.map((row) => ({ id: row.id, score: Number(row.score), coverage: Number(row.coverage ?? 0) }));
     });
   }
@@ -84,36 +78,40 @@ export class PostgresSearch implements SearchIndex {
     // The HNSW index is on `embedding::vector(d)`; the same expression lets the planner use it
     // (it still scans exactly when that is cheaper, e.g. for a user with few memories).
     const cast = hnsw && vector.length <= HNSW_MAX_DIMENSION ? `::vector(${vector.length})` : '::vector';
-    return this.#db.tx({ user: userId }, async (db) => {
-      if (hnsw) {
-        // Iterative scans keep walking the graph until `limit` rows pass the user's filter.
-        await db.query(
-          `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
-          [String(Math.max(efSearch, limit))],
-        );
-      }
-      const where = filterPg(userId, filter, 1);
-      // Relaxed order may return rows slightly out of order: the outer query sorts them. A zero
-      // stored vector has no direction: cosine distance is NaN there (the index skips it).
-      const { rows } = await db.query<{ id: string; distance: number }>(
-        `WITH nearest AS MATERIALIZED (
+    // Iterative scans keep walking the graph until `limit` rows pass the user's filter.
+    const settings: Record<string, string> = hnsw
+      ? { 'hnsw.ef_search': String(Math.max(efSearch, limit)), 'hnsw.iterative_scan': 'relaxed_order' }
+      : {};
+    return this.#db.read(
+      { user: userId },
+      async (db) => {
+        const where = filterPg(userId, filter, 1);
+        // Relaxed order may return rows slightly out of order: the outer query sorts them. A zero
+        // stored vector has no direction: cosine distance is NaN there (the index skips it). Not
+        // prepared: the plan (the index, or an exact scan of the user's rows) depends on the user.
+        const { rows } = await db.query<{ id: string; distance: number }>(
+          `WITH nearest AS MATERIALIZED (
            SELECT m.id, m.embedding${cast} <=> $1${cast} AS distance FROM memories m
            WHERE ${where.sql} ORDER BY distance LIMIT $${where.params.length + 2}
          ) SELECT id, distance FROM nearest ORDER BY distance, id`,
-        [vectorToSql(Array.from(vector)), ...where.params, limit],
-      );
-      return rows.flatMap((row) =>
-        Number.isNaN(Number(row.distance)) ? [] : [{ id: row.id, similarity: 1 - Number(row.distance) }],
-      );
-    });
+          [vectorToSql(Array.from(vector)), ...where.params, limit],
+        );
+        return rows.flatMap((row) =>
+          Number.isNaN(Number(row.distance)) ? [] : [{ id: row.id, similarity: 1 - Number(row.distance) }],
+        );
+      },
+      settings,
+    );
   }
 
   async vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>> {
     if (ids.length === 0) return new Map();
-    return this.#db.tx({ user: userId }, async (db) => {
+    return this.#db.read({ user: userId }, async (db) => {
       const { rows } = await db.query<{ id: string; embedding: string }>(
-        'SELECT id, embedding::text AS embedding FROM memories WHERE user_id = $1 AND id = ANY($2::text[])',
-        [userId, ids],
+        prepared('SELECT id, embedding::text AS embedding FROM memories WHERE user_id = $1 AND id = ANY($2::text[])', [
+          userId,
+          ids,
+        ]),
       );
       return new Map(rows.map((row) => [row.id, Float32Array.from(vectorFromSql(row.embedding) as number[])]));
     });

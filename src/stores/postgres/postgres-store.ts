@@ -84,10 +84,11 @@ export class PostgresStore extends ComposedStore implements MemoryStore {
           `cannot compact: this role owns neither ${rows.map((row) => row.relname).join(', ')} nor the database; run it as their owner`,
         );
       }
-      await client.query('SET statement_timeout = 0');
+      // VACUUM FULL rebuilds the HNSW index too: with the default 64 MB it spills from 25k vectors on.
+      await client.query(`SET statement_timeout = 0; SET maintenance_work_mem = '256MB'`);
       await client.query('VACUUM (FULL, ANALYZE) memories, memory_terms, history, jobs');
     } finally {
-      await client.query('RESET statement_timeout').catch(() => undefined);
+      await client.query('RESET statement_timeout; RESET maintenance_work_mem').catch(() => undefined);
       client.release();
     }
   }
