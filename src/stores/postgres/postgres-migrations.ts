@@ -83,6 +83,8 @@ const KEYWORD_POSTINGS_SQL = `
       UPDATE memory_terms_users u SET memories = u.memories - d.memories, words = u.words - d.words
         FROM (SELECT user_id, count(*) AS memories, sum(memory_length(search_text)) AS words FROM old_rows GROUP BY user_id) d
         WHERE u.user_id = d.user_id;
+      -- A user with no memory left leaves no row behind (a purge erases the user from here too).
+      DELETE FROM memory_terms_users WHERE user_id IN (SELECT user_id FROM old_rows) AND memories = 0;
       DELETE FROM memory_terms t
         USING (SELECT o.user_id, o.id, p.lexeme FROM old_rows o, memory_postings(o.search_text) p) d
         WHERE t.user_id = d.user_id AND t.lexeme = d.lexeme AND t.memory_id = d.id;
