@@ -11,6 +11,18 @@ import type { PoolClient } from 'pg';
  * all` (store-wide maintenance: stats, export of every user).
  */
 /**
+ * Forced row-level security admitting a row of `table` only to its user's transactions (or to
+ * store-wide ones), as migration 1 set it on the first tables. Its output is part of migrations
+ * already applied: change it only by a new migration.
+ */
+const ownedByUser = (table: string): string => `
+  ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+  ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+  CREATE POLICY ${table}_by_user ON ${table}
+    USING (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all')
+    WITH CHECK (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all');`;
+
+/**
  * Keyword search's own inverted index (v6). Under row-level security PostgreSQL cannot use a GIN
  * index for `@@` (`ts_match_vq` is not LEAKPROOF, and only a superuser could mark it so), so the
  * GIN index was never used: every keyword search read all of the user's rows. `memory_terms`
@@ -57,16 +69,8 @@ const KEYWORD_POSTINGS_SQL = `
   INSERT INTO memory_terms_users
     SELECT user_id, count(*), sum(memory_length(search_text)) FROM memories GROUP BY user_id;
 
-  ALTER TABLE memory_terms ENABLE ROW LEVEL SECURITY;
-  ALTER TABLE memory_terms FORCE ROW LEVEL SECURITY;
-  CREATE POLICY memory_terms_by_user ON memory_terms
-    USING (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all')
-    WITH CHECK (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all');
-  ALTER TABLE memory_terms_users ENABLE ROW LEVEL SECURITY;
-  ALTER TABLE memory_terms_users FORCE ROW LEVEL SECURITY;
-  CREATE POLICY memory_terms_users_by_user ON memory_terms_users
-    USING (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all')
-    WITH CHECK (user_id = current_setting('engram.user_id', true) OR current_setting('engram.scope', true) = 'all');
+${ownedByUser('memory_terms')}
+${ownedByUser('memory_terms_users')}
 
   CREATE FUNCTION memory_terms_inserted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
