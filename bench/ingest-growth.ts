@@ -6,26 +6,32 @@
  * each slice (GROWTH_SLICES, default 10) against the first. Before the first slice and after the
  * last, it also adds GROWTH_EMBED_SAMPLE (default 500) new texts without vectors, so the default
  * embedder's model runs, and compares that ingest rate with the embedder's own rate on texts of
- * the same kind: does the store's cost stay small beside the model's at any size? Markdown on
- * stdout, progress on stderr.
+ * the same kind: does the store's cost stay small beside the model's at any size? After each
+ * slice it times GROWTH_SEARCH_QUERIES (default 10) searches per mode in the user, excluding the
+ * query's embedding. Markdown on stdout, progress on stderr; GROWTH_JSON=<file> also writes the
+ * figures as JSON (what `npm run plots` draws docs/figures from).
  *
  *   GROWTH_TOTAL=200000 GROWTH_STORE=postgres npm run bench:growth
  */
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { MemoryService } from '../src/core/memory-service.js';
 import type { Embedder } from '../src/embed/embedder.js';
 import { createEmbedder } from '../src/embed/registry.js';
 import type { StoreName } from '../src/stores/registry.js';
 import { ACTOR, BATCH, Bench, configFor, DIM, dropPhase, openPhase } from './context.js';
-import { clusteredVectors, memoryTexts } from './gen.js';
-import { fmt, log, machineTable, markdownTable, progressBar } from './report.js';
-import { summarize } from './stats.js';
+import { clusteredVectors, memoryTexts, queryTexts } from './gen.js';
+import { fmt, log, machineInfo, machineTable, markdownTable, progressBar } from './report.js';
+import { type Summary, summarize } from './stats.js';
 
 const TOTAL = Number(process.env.GROWTH_TOTAL ?? 1_000_000);
 const SLICES = Number(process.env.GROWTH_SLICES ?? 10);
 const STORE = (process.env.GROWTH_STORE ?? 'sqlite') as StoreName;
 const EMBED_SAMPLE = Number(process.env.GROWTH_EMBED_SAMPLE ?? 500);
 const IN_FLIGHT = Number(process.env.GROWTH_IN_FLIGHT ?? 4);
+const SEARCH_QUERIES = Number(process.env.GROWTH_SEARCH_QUERIES ?? 10);
+const JSON_OUT = process.env.GROWTH_JSON;
+const MODES = ['keyword', 'vector', 'hybrid'] as const;
 const USER = 'one-large-user';
 const SEED = 707;
 
@@ -82,6 +88,23 @@ interface SliceRow {
   to: number;
   seconds: number;
   batchMs: number[];
+  /** Search latency excluding the query embedding, per mode, with the user at `to` memories. */
+  search: Partial<Record<(typeof MODES)[number], Summary>>;
+}
+
+/** `SEARCH_QUERIES` searches per mode (2 more first, not counted), ms excluding the query's embedding. */
+async function searchLatency(service: MemoryService, seed: number): Promise<SliceRow['search']> {
+  const out: SliceRow['search'] = {};
+  if (SEARCH_QUERIES <= 0) return out;
+  for (const mode of MODES) {
+    const ms: number[] = [];
+    for (const [i, query] of queryTexts(SEARCH_QUERIES + 2, seed + mode.length).entries()) {
+      const { timings } = await service.search(USER, { query, mode, limit: 10 });
+      if (i >= 2) ms.push(timings.totalMs - timings.embedMs);
+    }
+    out[mode] = summarize(ms);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -104,7 +127,7 @@ async function main(): Promise<void> {
     for (let s = 0; s < SLICES; s++) {
       // Texts per slice (distinct across slices: the seed differs), so a million never sit in memory at once.
       const texts = memoryTexts(slice, SEED + s);
-      const row: SliceRow = { from: s * slice, to: (s + 1) * slice, seconds: 0, batchMs: [] };
+      const row: SliceRow = { from: s * slice, to: (s + 1) * slice, seconds: 0, batchMs: [], search: {} };
       for (let i = 0; i < texts.length; i += BATCH) {
         const batch = texts.slice(i, i + BATCH).map((content, j) => ({
           content: `${content} [${s}.${i + j}]`,
@@ -118,6 +141,7 @@ async function main(): Promise<void> {
         row.batchMs.push(ms);
         bar.increment(batch.length);
       }
+      row.search = await searchLatency(service, SEED + 50_000 + s);
       rows.push(row);
     }
     bar.stop();
@@ -156,6 +180,39 @@ async function main(): Promise<void> {
     '',
     `Overall ${((slice * SLICES) / seconds).toFixed(0)} memories/s; the slowest slice is ${worst.toFixed(2)}× the first's time per memory. Batches of ${BATCH} through addMany, ${DIM}-d vectors supplied, ${((performance.now() - began) / 60_000).toFixed(1)} min in all.`,
   ];
+  if (SEARCH_QUERIES > 0) {
+    const ms = (summary: Summary | undefined) => summary?.p50.toFixed(1) ?? '–';
+    const p95 = (summary: Summary | undefined) => summary?.p95.toFixed(1) ?? '–';
+    out.push(
+      '',
+      markdownTable(
+        ['memories in the user', ...MODES.flatMap((mode) => [`${mode} p50 ms`, `${mode} p95 ms`])],
+        rows.map((row) => [fmt(row.to), ...MODES.flatMap((mode) => [ms(row.search[mode]), p95(row.search[mode])])]),
+      ),
+      '',
+      `Search after each slice: ${SEARCH_QUERIES} questions per mode (2 more first, not counted), limit 10, time excluding the query's embedding (timings.totalMs − embedMs).`,
+    );
+  }
+  if (JSON_OUT) {
+    const figures = {
+      store: STORE,
+      machine: machineInfo(),
+      batch: BATCH,
+      dimension: DIM,
+      slices: rows.map((row) => ({
+        from: row.from,
+        to: row.to,
+        perSecond: rate(row),
+        batchP50Ms: summarize(row.batchMs).p50,
+        batchP99Ms: summarize(row.batchMs).p99,
+        search: Object.fromEntries(
+          Object.entries(row.search).map(([mode, summary]) => [mode, { p50: summary.p50, p95: summary.p95 }]),
+        ),
+      })),
+      embedder: embedRows,
+    };
+    await writeFile(JSON_OUT, `${JSON.stringify(figures, null, 2)}\n`);
+  }
   if (embedRows.length > 0) {
     out.push(
       '',
