@@ -41,6 +41,7 @@ export const STORE_SETTINGS: { [N in StoreName]: Settings<StoreOptions<N>> } = {
     readers: 'sqlite.readers',
     busyTimeoutMs: 'sqlite.busyTimeoutMs',
     cacheMb: 'sqlite.cacheMb',
+    mmapMb: 'sqlite.mmapMb',
   },
   json: { dataDir: 'dataDir' },
   postgres: POSTGRES,

@@ -4,7 +4,12 @@ import { DEFAULT_MIN_RELEVANCE } from './core/search.js';
 import { embedderNames } from './embed/registry.js';
 import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
-import { SQLITE_BUSY_TIMEOUT_MS, SQLITE_CACHE_MB, SQLITE_READERS } from './stores/sqlite/sqlite-config.js';
+import {
+  SQLITE_BUSY_TIMEOUT_MS,
+  SQLITE_CACHE_MB,
+  SQLITE_MMAP_MB,
+  SQLITE_READERS,
+} from './stores/sqlite/sqlite-config.js';
 import { defaultDataDir } from './util/paths.js';
 
 /**
@@ -68,6 +73,8 @@ export const configSchema = z
         busyTimeoutMs: int(0, 600_000).default(SQLITE_BUSY_TIMEOUT_MS),
         /** Page cache of each SQLite connection, in MiB. */
         cacheMb: int(1, 65_536).default(SQLITE_CACHE_MB),
+        /** How much of the database file each reader thread reads memory-mapped, in MiB; 0 = none. */
+        mmapMb: int(0, SQLITE_MMAP_MB).default(SQLITE_MMAP_MB),
       })
       .prefault({}),
     redis: z

@@ -30,6 +30,7 @@ export const ENV_VARS = {
   ENGRAM_SQLITE_READERS: 'sqlite.readers',
   ENGRAM_SQLITE_BUSY_TIMEOUT_MS: 'sqlite.busyTimeoutMs',
   ENGRAM_SQLITE_CACHE_MB: 'sqlite.cacheMb',
+  ENGRAM_SQLITE_MMAP_MB: 'sqlite.mmapMb',
   ENGRAM_REDIS_URL: 'redis.url',
   ENGRAM_POSTGRES_URL: 'postgres.url',
   ENGRAM_POSTGRES_SCHEMA: 'postgres.schema',

@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { backend, build, type OptionsInput } from '../util/registry.js';
 import { createJsonStore } from './json/index.js';
 import { createPostgresStore, postgresConfigSchema } from './postgres/index.js';
-import { createSqliteStore, SQLITE_BUSY_TIMEOUT_MS, SQLITE_CACHE_MB, SQLITE_READERS } from './sqlite/index.js';
+import {
+  createSqliteStore,
+  SQLITE_BUSY_TIMEOUT_MS,
+  SQLITE_CACHE_MB,
+  SQLITE_MMAP_MB,
+  SQLITE_READERS,
+} from './sqlite/index.js';
 import type { MemoryStore } from './store.js';
 
 const dataDir = z.string().min(1, 'a data directory is required');
@@ -21,6 +27,7 @@ export const stores = {
       readers: z.number().int().min(0).max(64).default(SQLITE_READERS),
       busyTimeoutMs: z.number().int().min(0).max(600_000).default(SQLITE_BUSY_TIMEOUT_MS),
       cacheMb: z.number().int().min(1).max(65_536).default(SQLITE_CACHE_MB),
+      mmapMb: z.number().int().min(0).max(SQLITE_MMAP_MB).default(SQLITE_MMAP_MB),
     }),
     (options): MemoryStore => createSqliteStore(options),
   ),

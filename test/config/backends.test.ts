@@ -50,7 +50,7 @@ describe('backend registries', () => {
   it('gives the JSON store its data directory and nothing of SQLite’s settings', () => {
     const config = testConfig({
       dataDir: '/srv/engram',
-      sqlite: { synchronous: 'normal', readers: 3, busyTimeoutMs: 750, cacheMb: 256 },
+      sqlite: { synchronous: 'normal', readers: 3, busyTimeoutMs: 750, cacheMb: 256, mmapMb: 512 },
     });
     expect(storeOptions(config, 'json')).toEqual({ dataDir: '/srv/engram' });
     expect(storeOptions(config, 'sqlite')).toEqual({
@@ -59,6 +59,7 @@ describe('backend registries', () => {
       readers: 3,
       busyTimeoutMs: 750,
       cacheMb: 256,
+      mmapMb: 512,
     });
   });
 
@@ -91,6 +92,7 @@ describe('store specs (engram migrate-store --from/--to)', () => {
         readers: 2,
         busyTimeoutMs: 5_000,
         cacheMb: 64,
+        mmapMb: 2_047,
       },
     });
     expect(parseStoreSpec('json:/tmp/json-data', config)).toEqual({

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { prng, unitVector } from '../../bench/gen.js';
-import { SQLITE_CACHE_MB, SqliteStore, sqliteConfigSchema } from '../../src/stores/sqlite/index.js';
+import { SQLITE_CACHE_MB, SQLITE_MMAP_MB, SqliteStore, sqliteConfigSchema } from '../../src/stores/sqlite/index.js';
 import { LATEST_VERSION } from '../../src/stores/sqlite/migrations.js';
 import { SqliteDb } from '../../src/stores/sqlite/sqlite-db.js';
 import { filterSql } from '../../src/stores/sqlite/sqlite-filter.js';
@@ -148,21 +148,33 @@ describe('sqlite store specifics', () => {
     }
   });
 
-  it('gives every connection the configured page cache, and writes full-text pages of 16,000 bytes', async () => {
-    // Both keep a large user's ingest flat (bench:growth): with SQLite's 2 MiB cache and FTS5's
-    // 4,000-byte pages, the commits of 0 → 1M memories into one user slowed 3.5×.
+  it('gives every connection the configured page cache and the reader threads the memory mapping, and writes full-text pages of 16,000 bytes', async () => {
+    // The cache and the pages keep a large user's ingest flat (bench:growth): with SQLite's 2 MiB
+    // cache and FTS5's 4,000-byte pages, the commits of 0 → 1M memories into one user slowed 3.5×.
+    // The mapping keeps a scan of a user larger than the cache from reading page by page; on the
+    // connections that write, a file growing with every commit is remapped, which slowed ingest.
     const dir = await tempDir('engram-sqlite-');
-    const db = new SqliteDb(sqliteConfigSchema.parse({ path: join(dir, 'engram.db'), cacheMb: 24 }));
+    const db = new SqliteDb(sqliteConfigSchema.parse({ path: join(dir, 'engram.db'), cacheMb: 24, mmapMb: 100 }));
+    const unmapped = new SqliteDb(sqliteConfigSchema.parse({ path: join(dir, 'other.db'), mmapMb: 0 }));
     db.open();
+    unmapped.open();
     try {
       expect(db.conn.pragma('cache_size', { simple: true })).toBe(-24 * 1024);
       expect(await db.read('PRAGMA cache_size', [])).toEqual([{ cache_size: -24 * 1024 }]);
+      expect(await db.read('PRAGMA mmap_size', [])).toEqual([{ mmap_size: 100 * 2 ** 20 }]);
+      expect(db.conn.pragma('mmap_size', { simple: true })).toBe(0);
+      expect(await unmapped.read('PRAGMA mmap_size', [])).toEqual([{ mmap_size: 0 }]);
       expect(db.conn.prepare("SELECT v FROM memories_fts_config WHERE k = 'pgsz'").get()).toEqual({ v: 16_000 });
-      expect(new SqliteDb(sqliteConfigSchema.parse({ path: join(dir, 'other.db') })).config.cacheMb).toBe(
-        SQLITE_CACHE_MB,
-      );
+      expect(unmapped.config).toMatchObject({ cacheMb: SQLITE_CACHE_MB, mmapMb: 0 });
+      // By default, as much as SQLite's build allows (2 GiB less 64 KiB): asking for it is not capped lower.
+      const defaults = new SqliteDb(sqliteConfigSchema.parse({ path: join(dir, 'third.db') }));
+      defaults.open();
+      expect(defaults.config.mmapMb).toBe(SQLITE_MMAP_MB);
+      expect(await defaults.read('PRAGMA mmap_size', [])).toEqual([{ mmap_size: SQLITE_MMAP_MB * 2 ** 20 }]);
+      await defaults.close();
     } finally {
       await db.close();
+      await unmapped.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -2,6 +2,7 @@ export { LATEST_VERSION, migrate } from './migrations.js';
 export {
   SQLITE_BUSY_TIMEOUT_MS,
   SQLITE_CACHE_MB,
+  SQLITE_MMAP_MB,
   SQLITE_READERS,
   type SqliteConfig,
   sqliteConfigSchema,
@@ -27,6 +28,7 @@ export function createSqliteStore(options: {
   readers?: number | undefined;
   busyTimeoutMs?: number | undefined;
   cacheMb?: number | undefined;
+  mmapMb?: number | undefined;
 }): MemoryStore {
   const busyTimeoutMs = options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS;
   const store = new SqliteStore({
@@ -34,6 +36,7 @@ export function createSqliteStore(options: {
     ...(options.synchronous && { synchronous: options.synchronous }),
     ...(options.readers !== undefined && { readers: options.readers }),
     ...(options.cacheMb !== undefined && { cacheMb: options.cacheMb }),
+    ...(options.mmapMb !== undefined && { mmapMb: options.mmapMb }),
     busyTimeoutMs,
     blockingBusyMs: Math.min(10, busyTimeoutMs),
   });

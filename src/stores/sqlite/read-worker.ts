@@ -7,27 +7,26 @@
 import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import { cacheSizePragma } from './sqlite-config.js';
+import { type ConnectionTuning, tuneConnection } from './sqlite-config.js';
 import { type KeywordQuery, rankKeyword } from './sqlite-keyword.js';
 import { Statements } from './sqlite-statements.js';
 
 /** A `SELECT` to run, or a keyword search to rank with the user's own statistics (sqlite-keyword.ts). */
-export interface ReaderData {
+export interface ReaderData extends ConnectionTuning {
   path: string;
   busyTimeoutMs: number;
-  cacheMb: number;
 }
 
 export type ReadTask = { sql: string; params: unknown[] } | { keyword: KeywordQuery };
 
-const { path, busyTimeoutMs, cacheMb } = workerData as ReaderData;
+const { path, busyTimeoutMs, ...tuning } = workerData as ReaderData;
 let db: Database.Database | null = null;
 const statements = new Statements(connection);
 
 function connection(): Database.Database {
   if (db) return db;
   const opened = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
-  opened.pragma(cacheSizePragma(cacheMb));
+  tuneConnection(opened, tuning);
   sqliteVec.load(opened);
   db = opened;
   return opened;

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { z } from 'zod';
 
 /** How long a write waits for another process's lock by default (`ENGRAM_SQLITE_BUSY_TIMEOUT_MS`). */
@@ -13,8 +14,28 @@ export const SQLITE_READERS = 2;
  */
 export const SQLITE_CACHE_MB = 64;
 
-/** The pragma that sizes a connection's page cache (negative: KiB, not pages). */
-export const cacheSizePragma = (cacheMb: number): string => `cache_size = ${-Math.round(cacheMb * 1024)}`;
+/**
+ * How much of the database file each reader thread reads through memory mapping by default, in
+ * MiB (`ENGRAM_SQLITE_MMAP_MB`): SQLite's build limit (SQLITE_MAX_MMAP_SIZE, 0x7fff0000 bytes), so
+ * a store of up to 2 GiB is scanned straight from the operating system's page cache, shared by
+ * the readers, with no system call and copy per page. Without it, a scan of a user larger than a
+ * connection's page cache (tens of thousands of memories) reads page by page, about four times
+ * slower per memory (BENCHMARKS.md). Only the readers map: on the writer, the file grows with
+ * every commit and SQLite remaps it, which cost ingest about 30 % (measured).
+ */
+export const SQLITE_MMAP_MB = 2_047;
+
+/** What a connection of a store is tuned with; `mmapMb` is 0 except on the reader threads. */
+export interface ConnectionTuning {
+  cacheMb: number;
+  mmapMb: number;
+}
+
+/** Sizes a connection's page cache (negative: KiB, not pages) and its memory-mapped window. */
+export function tuneConnection(db: Database.Database, tuning: ConnectionTuning): void {
+  db.pragma(`cache_size = ${-Math.round(tuning.cacheMb * 1024)}`);
+  db.pragma(`mmap_size = ${tuning.mmapMb * 2 ** 20}`);
+}
 
 export const sqliteConfigSchema = z.object({
   /** Database file; defaults to `<dataDir>/engram.db`. */
@@ -39,6 +60,8 @@ export const sqliteConfigSchema = z.object({
   readers: z.number().int().min(0).max(64).default(SQLITE_READERS),
   /** Page cache of each connection (main, writer, readers), in MiB; allocated as it fills. */
   cacheMb: z.number().int().min(1).max(65_536).default(SQLITE_CACHE_MB),
+  /** How much of the file each reader thread reads memory-mapped, in MiB; 0 reads every page with a system call. */
+  mmapMb: z.number().int().min(0).max(SQLITE_MMAP_MB).default(SQLITE_MMAP_MB),
   /**
    * Inserts (the bulk writes: batch adds, notes, imports) run on a writer thread with its own
    * connection, so their SQLite work and commits never stop the event loop (sqlite-writer.ts);

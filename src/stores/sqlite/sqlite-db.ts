@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { EngramError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
-import { cacheSizePragma, type sqliteConfigSchema } from './sqlite-config.js';
+import { type sqliteConfigSchema, tuneConnection } from './sqlite-config.js';
 import { SqliteReaders } from './sqlite-readers.js';
 import { Statements } from './sqlite-statements.js';
 import { SqliteWriter } from './sqlite-writer.js';
@@ -57,7 +57,7 @@ export class SqliteDb {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.config.synchronous.toUpperCase()}`);
       db.pragma('foreign_keys = ON');
-      db.pragma(cacheSizePragma(this.config.cacheMb));
+      tuneConnection(db, { cacheMb: this.config.cacheMb, mmapMb: 0 });
       sqliteVec.load(db);
       migrate(db, this.config.path);
     } catch (error) {
@@ -112,6 +112,7 @@ export class SqliteDb {
     this.#readers ??= new SqliteReaders(this.config.path, this.config.readers, {
       busyTimeoutMs: this.config.busyTimeoutMs,
       cacheMb: this.config.cacheMb,
+      mmapMb: this.config.mmapMb,
     });
     return this.#readers;
   }
@@ -123,6 +124,7 @@ export class SqliteDb {
       synchronous: this.config.synchronous,
       busyTimeoutMs: this.config.busyTimeoutMs,
       cacheMb: this.config.cacheMb,
+      mmapMb: 0,
     });
     return this.#writer;
   }

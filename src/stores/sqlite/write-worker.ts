@@ -8,15 +8,14 @@ import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { EngramError } from '../../core/errors.js';
-import { cacheSizePragma } from './sqlite-config.js';
+import { type ConnectionTuning, tuneConnection } from './sqlite-config.js';
 import { Statements } from './sqlite-statements.js';
 import { type InsertTask, insertRecords } from './sqlite-writes.js';
 
-export interface WriterData {
+export interface WriterData extends ConnectionTuning {
   path: string;
   synchronous: 'full' | 'normal';
   busyTimeoutMs: number;
-  cacheMb: number;
 }
 
 /** Done, or the error as data (an Error crossing the thread boundary loses its class and code). */
@@ -25,7 +24,7 @@ export type WriteResult =
   | { sqlite: { code: string; message: string } }
   | { engram: { code: EngramError['code']; message: string; details: Record<string, unknown> | undefined } };
 
-const { path, synchronous, busyTimeoutMs, cacheMb } = workerData as WriterData;
+const { path, synchronous, busyTimeoutMs, ...tuning } = workerData as WriterData;
 let db: Database.Database | null = null;
 const statements = new Statements(connection);
 
@@ -34,7 +33,7 @@ function connection(): Database.Database {
   const opened = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
   opened.pragma(`synchronous = ${synchronous.toUpperCase()}`);
   opened.pragma('foreign_keys = ON');
-  opened.pragma(cacheSizePragma(cacheMb));
+  tuneConnection(opened, tuning);
   sqliteVec.load(opened);
   db = opened;
   return opened;
