@@ -180,6 +180,7 @@ export class KnowledgeBase {
         sourceId: input.sourceId ?? null,
       };
       // Everything is checked before anything is written: a refused note leaves no file, commit or memory.
+      // The text carries its title and category, so the parse does not depend on the path it gets.
       const text = renderNote(meta, body);
       const checked = parseNote('topics/general/note.md', text, this.#options.defaultOwner, meta.createdAt);
       this.#service.validateAdd(userId, this.#index.inputs(checked, 'topics/general/note.md', ''));
@@ -198,8 +199,12 @@ export class KnowledgeBase {
           await this.#git.unstageNew([path]).catch(() => undefined);
           throw error;
         }
-        const note = parseNote(path, text, this.#options.defaultOwner, meta.createdAt);
-        return { note, created: true, commit, memoryIds: await this.#index.memoryIds(userId, path) };
+        return {
+          note: { ...checked, path },
+          created: true,
+          commit,
+          memoryIds: await this.#index.memoryIds(userId, path),
+        };
       } finally {
         await this.#paths.release(path);
       }

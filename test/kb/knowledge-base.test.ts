@@ -69,6 +69,8 @@ describe('knowledge base', () => {
     });
     expect(created.created).toBe(true);
     expect(created.note.path).toMatch(/^topics\/travel\/\d{4}-\d{2}-\d{2}-trip\.md$/);
+    // The answer is the note as it is read back from its file.
+    expect(created.note).toEqual(await kb.read('alice', created.note.path));
     expect(created.memoryIds).toHaveLength(2);
     expect(await git('log', '--format=%s|%an')).toBe('note: Trip (travel)|Engram Test');
     expect(await git('status', '--porcelain')).toBe('');
