@@ -41,13 +41,11 @@ async function readGrowth(dir: string): Promise<GrowthFigures[]> {
 }
 
 /** Where and when the figures were measured, for a chart's subtitle. */
-const measured = (runs: readonly GrowthFigures[]): string =>
-  runs
-    .map(
-      (run) =>
-        `${run.store}: ${run.machine.cores}-core ${run.machine.cpu}, Node.js ${run.machine.node}, ${run.machine.date.slice(0, 10)}`,
-    )
-    .join('; ');
+const measured = (runs: readonly GrowthFigures[]): string[] =>
+  runs.map(
+    (run) =>
+      `${run.store}: ${run.machine.cores}-core ${run.machine.cpu}, Node.js ${run.machine.node}, ${run.machine.date.slice(0, 10)}`,
+  );
 
 /** One layer of a layered chart. */
 type Layer = Extract<TopLevelSpec, { layer: unknown }>['layer'][number];
@@ -86,7 +84,7 @@ function ingestChart(runs: readonly GrowthFigures[]): TopLevelSpec {
   const floors = runs.map((run) => ({ store: run.store, floor: (run.slices[0]?.perSecond ?? 0) / 1.5 }));
   return growthChart({
     title: 'Ingest as one user grows (batches of 100, vectors supplied, never restarted)',
-    subtitle: ["dashed: the target floor, the first slice's rate / 1.5", measured(runs)],
+    subtitle: ["dashed: the target floor, the first slice's rate / 1.5", ...measured(runs)],
     points: runs.flatMap((run) =>
       run.slices.map((slice) => ({ store: run.store, memories: slice.to, perSecond: Math.round(slice.perSecond) })),
     ),
@@ -103,7 +101,7 @@ function ingestChart(runs: readonly GrowthFigures[]): TopLevelSpec {
 function searchChart(runs: readonly GrowthFigures[]): TopLevelSpec {
   return growthChart({
     title: 'Search p95 as one user grows (limit 10, excluding the query embedding)',
-    subtitle: ['dashed: the 20 ms target at 1M memories', measured(runs)],
+    subtitle: ['dashed: the 20 ms target at 1M memories', ...measured(runs)],
     points: runs.flatMap((run) =>
       run.slices.flatMap((slice) =>
         Object.entries(slice.search).map(([mode, summary]) => ({
