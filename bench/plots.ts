@@ -1,12 +1,12 @@
 /**
  * `npm run plots`: draws the figures in docs/images from the JSON the benchmarks write
- * (`GROWTH_JSON=docs/images/data/growth-sqlite.json npm run bench:growth`, one file per store),
+ * (`GROWTH_JSON=docs/images/measured/growth-sqlite.json npm run bench:growth`, one file per store),
  * as SVG with Vega-Lite, so the pictures always come from a recorded run:
  *
  *   bench-ingest-growth.svg   memories/s of each slice as one user grows, per store
  *   bench-search-growth.svg   search p95 (excluding the query embedding) per mode as one user grows
  *
- * Options: --data <dir> (default docs/images/data), --out <dir> (default docs/images).
+ * Options: --data <dir> (default docs/images/measured), --out <dir> (default docs/images).
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ interface GrowthFigures {
 
 const { values } = parseArgs({
   options: {
-    data: { type: 'string', default: join('docs', 'images', 'data') },
+    data: { type: 'string', default: join('docs', 'images', 'measured') },
     out: { type: 'string', default: join('docs', 'images') },
   },
 });
