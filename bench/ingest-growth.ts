@@ -199,16 +199,19 @@ async function main(): Promise<void> {
       machine: machineInfo(),
       batch: BATCH,
       dimension: DIM,
-      slices: rows.map((row) => ({
-        from: row.from,
-        to: row.to,
-        perSecond: rate(row),
-        batchP50Ms: summarize(row.batchMs).p50,
-        batchP99Ms: summarize(row.batchMs).p99,
-        search: Object.fromEntries(
-          Object.entries(row.search).map(([mode, summary]) => [mode, { p50: summary.p50, p95: summary.p95 }]),
-        ),
-      })),
+      slices: rows.map((row) => {
+        const batch = summarize(row.batchMs);
+        return {
+          from: row.from,
+          to: row.to,
+          perSecond: rate(row),
+          batchP50Ms: batch.p50,
+          batchP99Ms: batch.p99,
+          search: Object.fromEntries(
+            Object.entries(row.search).map(([mode, summary]) => [mode, { p50: summary.p50, p95: summary.p95 }]),
+          ),
+        };
+      }),
       embedder: embedRows,
     };
     await writeFile(JSON_OUT, `${JSON.stringify(figures, null, 2)}\n`);

@@ -34,6 +34,8 @@ export async function engramLibrary(
     name: `Engram ${version} (library)`,
     how: 'MemoryService on SQLite in this process with the default settings; add() of one memory, search() hybrid (the default), limit 10',
     users,
+    via: 'library',
+    baseline: true,
     dataDir,
     add: async (user, content) => {
       await service.add(user, { content }, ACTOR);
@@ -75,6 +77,8 @@ export async function mem0Library(
     name: `mem0 ${await scratch.version('mem0ai')} (library)`,
     how: "mem0ai/oss Memory, vector store 'memory' (SQLite file), history off; add() with infer: false, search() topK 10",
     users,
+    via: 'library',
+    baseline: false,
     dataDir,
     add: async (userId, text) => {
       await memory.add(text, { userId, infer: false });

@@ -75,6 +75,8 @@ export async function engramMcp(dataDir: string, lookup: VectorLookup, version: 
     name: `Engram ${version} (MCP stdio)`,
     how: '`engram mcp` (SQLite, embeddings over the OpenAI wire format from the workload); store_memory, retrieve_memory with the question, limit 10',
     users: 1,
+    via: 'mcp',
+    baseline: true,
     dataDir,
     add: async (_user, content) => {
       await call(client, 'store_memory', { content });
@@ -94,6 +96,8 @@ export async function referenceMcp(scratch: Scratch, dataDir: string): Promise<P
     name: `server-memory ${await scratch.version('@modelcontextprotocol/server-memory')} (MCP stdio)`,
     how: 'the reference MCP memory server (a JSONL file); create_entities of one entity per memory, search_nodes with the question’s longest word (it matches one substring)',
     users: 1,
+    via: 'mcp',
+    baseline: false,
     dataDir,
     add: async (_user, text, index) => {
       await call(client, 'create_entities', {

@@ -65,13 +65,9 @@ function open(name: SystemName, scratch: Scratch, dataDir: string, lookup: Vecto
   }
 }
 
-/** The Engram row each row is compared with: the library row for libraries, the MCP row for servers. */
-function baselineOf(row: PeerRow, rows: readonly PeerRow[]): PeerRow | undefined {
-  const mcp = row.system.includes('(MCP');
-  return rows.find(
-    (r) => r.memories === row.memories && r.system.startsWith('Engram') && r.system.includes('(MCP') === mcp,
-  );
-}
+/** The Engram row each row is compared with: the one of the same size reached the same way. */
+const baselineOf = (row: PeerRow, rows: readonly PeerRow[]): PeerRow | undefined =>
+  rows.find((r) => r.baseline && r.via === row.via && r.memories === row.memories);
 
 function report(rows: readonly PeerRow[], notes: string[], scratch: Scratch, versions: string[]): string {
   const ms = (value: number) => value.toFixed(2);

@@ -15,6 +15,10 @@ export interface PeerSystem {
   readonly how: string;
   /** Users it keeps apart: all of the workload's, or 1 (the MCP servers are one user each). */
   readonly users: number;
+  /** How it is reached: rows are compared with Engram's row reached the same way. */
+  readonly via: 'library' | 'mcp';
+  /** Engram itself: the row the others reached the same way are compared with. */
+  readonly baseline: boolean;
   add(user: string, text: string, index: number): Promise<void>;
   /** Returns how many results came back. */
   search(user: string, question: string): Promise<number>;
@@ -25,6 +29,8 @@ export interface PeerSystem {
 
 export interface PeerRow {
   system: string;
+  via: PeerSystem['via'];
+  baseline: boolean;
   memories: number;
   users: number;
   addsPerSecond: number;
@@ -65,6 +71,8 @@ export async function measure(system: PeerSystem, work: Workload): Promise<PeerR
   searches.stop();
   return {
     system: system.name,
+    via: system.via,
+    baseline: system.baseline,
     memories: work.memories.length,
     users: system.users,
     addsPerSecond: work.memories.length / (addMs / 1000),
