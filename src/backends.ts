@@ -42,6 +42,8 @@ export const STORE_SETTINGS: { [N in StoreName]: Settings<StoreOptions<N>> } = {
     busyTimeoutMs: 'sqlite.busyTimeoutMs',
     cacheMb: 'sqlite.cacheMb',
     mmapMb: 'sqlite.mmapMb',
+    annMinMemories: 'sqlite.annMinMemories',
+    annThreads: 'sqlite.annThreads',
   },
   json: { dataDir: 'dataDir' },
   postgres: POSTGRES,

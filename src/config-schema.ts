@@ -5,6 +5,7 @@ import { embedderNames } from './embed/registry.js';
 import { LLM_PROVIDER_NAMES } from './llm/registry.js';
 import { STORE_NAMES } from './stores/registry.js';
 import {
+  SQLITE_ANN_MIN_MEMORIES,
   SQLITE_BUSY_TIMEOUT_MS,
   SQLITE_CACHE_MB,
   SQLITE_MMAP_MB,
@@ -75,6 +76,10 @@ export const configSchema = z
         cacheMb: int(1, 65_536).default(SQLITE_CACHE_MB),
         /** How much of the database file each reader thread reads memory-mapped, in MiB; 0 = none. */
         mmapMb: int(0, SQLITE_MMAP_MB).default(SQLITE_MMAP_MB),
+        /** From how many memories a user's vector search uses an approximate index; 0 = always exact. */
+        annMinMemories: int(0, 1_000_000_000).default(SQLITE_ANN_MIN_MEMORIES),
+        /** Threads an approximate index build inserts with. */
+        annThreads: int(1, 64).default(1),
       })
       .prefault({}),
     redis: z

@@ -5,10 +5,11 @@
  * written beside its target, checked, fsynced and renamed into place, so a backup file is never
  * half-written.
  */
-import { chmodSync, closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EngramError } from '../core/errors.js';
+import { fsyncPath } from '../util/files.js';
 import { checkSqliteFile, type StoreCheck } from './check.js';
 
 export interface BackupReport extends StoreCheck {
@@ -23,15 +24,6 @@ const SUFFIX = '.db';
 /** A backup file name that sorts by time: engram-20261203T120000123Z.db. */
 export function backupFileName(now = new Date()): string {
   return `${PREFIX}${now.toISOString().replaceAll(/[-:]/g, '').replace('.', '')}${SUFFIX}`;
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export function snapshotSqlite(source: string, target: string): BackupReport {

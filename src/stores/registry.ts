@@ -4,6 +4,7 @@ import { createJsonStore } from './json/index.js';
 import { createPostgresStore, postgresConfigSchema } from './postgres/index.js';
 import {
   createSqliteStore,
+  SQLITE_ANN_MIN_MEMORIES,
   SQLITE_BUSY_TIMEOUT_MS,
   SQLITE_CACHE_MB,
   SQLITE_MMAP_MB,
@@ -28,6 +29,8 @@ export const stores = {
       busyTimeoutMs: z.number().int().min(0).max(600_000).default(SQLITE_BUSY_TIMEOUT_MS),
       cacheMb: z.number().int().min(1).max(65_536).default(SQLITE_CACHE_MB),
       mmapMb: z.number().int().min(0).max(SQLITE_MMAP_MB).default(SQLITE_MMAP_MB),
+      annMinMemories: z.number().int().min(0).default(SQLITE_ANN_MIN_MEMORIES),
+      annThreads: z.number().int().min(1).max(64).default(1),
     }),
     (options): MemoryStore => createSqliteStore(options),
   ),

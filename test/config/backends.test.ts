@@ -50,7 +50,15 @@ describe('backend registries', () => {
   it('gives the JSON store its data directory and nothing of SQLite’s settings', () => {
     const config = testConfig({
       dataDir: '/srv/engram',
-      sqlite: { synchronous: 'normal', readers: 3, busyTimeoutMs: 750, cacheMb: 256, mmapMb: 512 },
+      sqlite: {
+        synchronous: 'normal',
+        readers: 3,
+        busyTimeoutMs: 750,
+        cacheMb: 256,
+        mmapMb: 512,
+        annMinMemories: 5_000,
+        annThreads: 2,
+      },
     });
     expect(storeOptions(config, 'json')).toEqual({ dataDir: '/srv/engram' });
     expect(storeOptions(config, 'sqlite')).toEqual({
@@ -60,6 +68,8 @@ describe('backend registries', () => {
       busyTimeoutMs: 750,
       cacheMb: 256,
       mmapMb: 512,
+      annMinMemories: 5_000,
+      annThreads: 2,
     });
   });
 
@@ -93,6 +103,8 @@ describe('store specs (engram migrate-store --from/--to)', () => {
         busyTimeoutMs: 5_000,
         cacheMb: 64,
         mmapMb: 2_047,
+        annMinMemories: 20_000,
+        annThreads: 1,
       },
     });
     expect(parseStoreSpec('json:/tmp/json-data', config)).toEqual({

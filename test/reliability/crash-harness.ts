@@ -4,6 +4,11 @@
  * directly and checked against what the server acknowledged. Trials run back to back on one
  * store, so each also restarts the server on the data the last kill left behind.
  *
+ * On SQLite every user has an approximate vector index (ENGRAM_SQLITE_ANN_MIN_MEMORIES=1) and the
+ * lanes also search, so kills land during index builds too; the check then searches each user's
+ * memories by their own vectors through what the kill left (index record and files): every live
+ * memory is found first, and nothing deleted or never acknowledged is ever returned.
+ *
  * Used by test/reliability/crash.test.ts (a few trials per store) and by `npm run crash`
  * (test/reliability/crash-trials.ts: 100 per store, figures for docs/reliability.md).
  */
@@ -11,6 +16,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { prng } from '../../bench/gen.js';
 import { checkSqliteFile } from '../../src/backup/check.js';
@@ -45,6 +51,8 @@ export interface TrialResult {
   startMs: number;
   /** Every broken guarantee, in words; empty when the trial passed. */
   problems: string[];
+  /** On sqlite, how many users had an approximate index recorded when the check searched. */
+  indexes: number;
 }
 
 /** A vector for an add: sent precomputed, so adds stay fast and the embedder is not the bottleneck. */
@@ -86,11 +94,13 @@ export async function openCrashBench(
     ENGRAM_STORE: store,
     ENGRAM_RATE_LIMIT_PER_MINUTE: '0',
     ENGRAM_LOG_LEVEL: 'info',
+    ...(store === 'sqlite' && { ENGRAM_SQLITE_ANN_MIN_MEMORIES: '1' }),
     ...(store === 'postgres' && { ENGRAM_POSTGRES_URL: options.postgresUrl, ENGRAM_POSTGRES_SCHEMA: schema }),
   };
   const config = testConfig({
     dataDir,
     store,
+    ...(store === 'sqlite' && { sqlite: { annMinMemories: 1 } }),
     ...(store === 'postgres' && { postgres: { url: options.postgresUrl, schema } }),
   });
 
@@ -108,6 +118,22 @@ export async function openCrashBench(
       const ids = live();
       const target = ids[Math.floor(random() * ids.length)];
       const n = counter++;
+      if (store === 'sqlite' && roll > 0.9 && ids.length > 0) {
+        // A vector search: on SQLite it starts and extends the user's index build, which kills interrupt.
+        try {
+          const response = await fetch(`${url}/v1/search`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ query: `memory ${n}`, mode: 'vector', limit: 5 }),
+          });
+          if (response.status !== 200) throw new Error(`search answered ${response.status}: ${await response.text()}`);
+        } catch (error) {
+          if (error instanceof TypeError) return { open: null, error: null };
+          stop.now = true;
+          return { open: null, error: `${user}: ${(error as Error).message}` };
+        }
+        continue;
+      }
       let op: InFlight;
       if (roll < 0.55 || target === undefined) op = { kind: 'add', content: `${user} memory ${n}` };
       else if (roll < 0.8) op = { kind: 'update', id: target, content: `${user} memory ${n}, revised` };
@@ -157,12 +183,21 @@ export async function openCrashBench(
   }
 
   /** Compares the store with the model, resolving each in-flight operation to what the store shows. */
-  async function check(inFlight: Map<string, InFlight | null>): Promise<{ problems: string[]; applied: number }> {
+  async function check(
+    inFlight: Map<string, InFlight | null>,
+  ): Promise<{ problems: string[]; applied: number; indexes: number }> {
     const problems: string[] = [];
     let applied = 0;
+    let indexes = 0;
     if (store === 'sqlite') {
       const sqlite = checkSqliteFile(join(dataDir, 'engram.db'));
       problems.push(...sqlite.problems.map((problem) => `integrity: ${problem}`));
+      const db = new Database(join(dataDir, 'engram.db'), { readonly: true });
+      try {
+        indexes = (db.prepare('SELECT count(*) AS n FROM ann_indexes WHERE file IS NOT NULL').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
     }
     const opened = await openStore();
     try {
@@ -196,11 +231,12 @@ export async function openCrashBench(
         for (const [id, state] of mine) {
           problems.push(...halfApplied(`${user}/${id}`, state, observed.get(id), histories.get(id) ?? []));
         }
+        problems.push(...(await searchProblems(opened, user, observed)));
       }
     } finally {
       await opened.close();
     }
-    return { problems, applied };
+    return { problems, applied, indexes };
   }
 
   let server: ServerProcess | null = null;
@@ -229,7 +265,7 @@ export async function openCrashBench(
         await options.afterKill({ dataDir, live });
       }
       const inFlight = new Map(users.map((user, i) => [user, ends[i]?.open ?? null]));
-      const { problems, applied } = await check(inFlight);
+      const { problems, applied, indexes } = await check(inFlight);
       problems.unshift(...ends.flatMap((end) => (end.error ? [end.error] : [])));
       return {
         acknowledged: counts,
@@ -238,6 +274,7 @@ export async function openCrashBench(
         killedAfterMs,
         startMs,
         problems,
+        indexes,
       };
     },
     async close() {
@@ -274,6 +311,29 @@ function halfApplied(
     problems.push(
       `${name}: history ends in ${JSON.stringify(last?.after?.content)}, memory is ${JSON.stringify(record.memory.content)}`,
     );
+  }
+  return problems;
+}
+
+/**
+ * Vector search over what the kill left, up to 12 memories a user: each is found first by its own
+ * vector, and every result is a memory the scan sees (none deleted, none from another user).
+ */
+async function searchProblems(
+  store: MemoryStore,
+  user: string,
+  observed: Map<string, { memory: Memory; vector: Float32Array }>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const filter = { now: new Date().toISOString() };
+  for (const [id, record] of [...observed].slice(-12)) {
+    const hits = await store.vectorSearch(user, record.vector, filter, 5);
+    if (hits[0]?.id !== id && !(hits[0] && hits[0].similarity >= 1 - 1e-6)) {
+      problems.push(`${user}/${id}: not found first by its own vector (found ${JSON.stringify(hits[0]?.id)})`);
+    }
+    for (const hit of hits) {
+      if (!observed.has(hit.id)) problems.push(`${user}: vector search returned ${hit.id}, which is not stored`);
+    }
   }
   return problems;
 }

@@ -30,8 +30,52 @@ runConformance('sqlite', async () => {
   };
 });
 
+/**
+ * The same suite answered through the approximate index (src/stores/sqlite/ann/): every user has one
+ * from their first memory, and every other vector search first builds or extends it, so the suite's
+ * searches run both right after a build and with writes since (rows past the index, rewritten
+ * vectors, deletes) — each must answer exactly as the exact scan does.
+ */
+runConformance('sqlite (approximate index)', async () => {
+  const dir = await tempDir('engram-sqlite-ann-');
+  const path = join(dir, 'engram.db');
+  const open = (): SqliteStore => {
+    const sqlite = new SqliteStore({ path, annMinMemories: 1 });
+    let searches = 0;
+    return new Proxy(sqlite, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (property !== 'vectorSearch' || typeof value !== 'function') {
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return async (userId: string, ...rest: unknown[]) => {
+          if (searches++ % 2 === 0) await target.ann.build(userId);
+          return (value as (...args: unknown[]) => unknown).call(target, userId, ...rest);
+        };
+      },
+    });
+  };
+  let store = open();
+  return {
+    store,
+    async reopen() {
+      await store.close();
+      store = open();
+      return store;
+    },
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 /** Without version 9's usage counts (what every version before it had). */
-const WITHOUT_USAGE = 'DROP TRIGGER memories_usage_delete; DROP TRIGGER memories_usage_update; DROP TABLE user_usage;';
+/** Without version 10's approximate-index state (what every version before it had). */
+const WITHOUT_ANN =
+  "DROP TRIGGER vectors_ann_change; DROP TABLE ann_changes; DROP TABLE ann_indexes; DELETE FROM store_meta WHERE key = 'rowid_high';";
+
+const WITHOUT_USAGE = `${WITHOUT_ANN} DROP TRIGGER memories_usage_delete; DROP TRIGGER memories_usage_update; DROP TABLE user_usage;`;
 
 /**
  * A store in `dir` holding alice's memories of `contents`, taken back to schema `version` by the
@@ -77,6 +121,35 @@ describe('sqlite store specifics', () => {
       expect(coverage.get(idAt(4))).toBeCloseTo(1, 6);
       for (const id of [idAt(1), idAt(2), idAt(3)]) expect(coverage.get(id)).toBeLessThan(0.2);
       expect(hits[0]?.id).toBe(idAt(4));
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('past 2,000 matching memories, ranks a pool led by the rarest words: the rare match still comes first', async () => {
+    const dir = await tempDir('engram-sqlite-');
+    const store = new SqliteStore({ path: join(dir, 'engram.db') });
+    await store.init();
+    try {
+      // 2,400 memories with "weather" (older and newer), then in the middle three with "glacier" too.
+      const content = (n: number) =>
+        n >= 1_200 && n < 1_203 ? `glacier hike, the weather held (${n})` : `the weather today, entry ${n}`;
+      await store.insert(
+        Array.from({ length: 2_400 }, (_, i) => ({
+          memory: makeMemory(i + 1, { content: content(i) }),
+          vector: vectorFor(i + 1),
+        })),
+        [],
+      );
+      const hits = await store.keywordSearch('alice', ['weather', 'glacier'], filter(), 10);
+      expect(hits.slice(0, 3).map((hit) => hit.id)).toEqual(
+        expect.arrayContaining([idAt(1_201), idAt(1_202), idAt(1_203)]),
+      );
+      expect(hits).toHaveLength(10);
+      // The statistics are the user's own: "glacier" is in 3 of 2,400 memories, "weather" in all.
+      expect(hits[0]?.coverage).toBeCloseTo(1, 6);
+      expect(hits[3]?.coverage).toBeLessThan(0.05);
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 export { LATEST_VERSION, migrate } from './migrations.js';
 export {
+  SQLITE_ANN_MIN_MEMORIES,
   SQLITE_BUSY_TIMEOUT_MS,
   SQLITE_CACHE_MB,
   SQLITE_MMAP_MB,
@@ -29,6 +30,8 @@ export function createSqliteStore(options: {
   busyTimeoutMs?: number | undefined;
   cacheMb?: number | undefined;
   mmapMb?: number | undefined;
+  annMinMemories?: number | undefined;
+  annThreads?: number | undefined;
 }): MemoryStore {
   const busyTimeoutMs = options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS;
   const store = new SqliteStore({
@@ -37,6 +40,8 @@ export function createSqliteStore(options: {
     ...(options.readers !== undefined && { readers: options.readers }),
     ...(options.cacheMb !== undefined && { cacheMb: options.cacheMb }),
     ...(options.mmapMb !== undefined && { mmapMb: options.mmapMb }),
+    ...(options.annMinMemories !== undefined && { annMinMemories: options.annMinMemories }),
+    ...(options.annThreads !== undefined && { annThreads: options.annThreads }),
     busyTimeoutMs,
     blockingBusyMs: Math.min(10, busyTimeoutMs),
   });

@@ -192,6 +192,42 @@ export const migrations: { version: number; description: string; up: (db: Databa
       `);
     },
   },
+  {
+    version: 10,
+    description:
+      'approximate vector indexes of large users: their state, the vectors changed since, rowids never reused',
+    up(db) {
+      // An index file (ann/) covers a user's vectors up to `watermark`, the largest rowid it read;
+      // search scans the rows past it exactly. That needs rowids that are never reused: SQLite
+      // reuses the largest after it is deleted, so inserts (sqlite-writes.ts) number their rows
+      // from `rowid_high`, the largest ever given. Vectors rewritten under an index (a re-embed,
+      // an update) are listed in ann_changes until the next build reads them; AUTOINCREMENT keeps
+      // their sequence increasing, so a build clears exactly the changes it saw.
+      db.exec(`
+        CREATE TABLE ann_indexes (
+          user_id    TEXT PRIMARY KEY,
+          file       TEXT,
+          bytes      INTEGER NOT NULL DEFAULT 0,
+          dimension  INTEGER NOT NULL DEFAULT 0,
+          watermark  INTEGER NOT NULL DEFAULT 0,
+          vectors    INTEGER NOT NULL DEFAULT 0,
+          built_at   TEXT
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE ann_changes (
+          seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+          user_id TEXT NOT NULL,
+          row     INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX ann_changes_user ON ann_changes (user_id, seq);
+        CREATE TRIGGER vectors_ann_change AFTER UPDATE OF embedding ON vectors
+          WHEN EXISTS (SELECT 1 FROM ann_indexes WHERE user_id = new.user_id)
+        BEGIN
+          INSERT INTO ann_changes (user_id, row) VALUES (new.user_id, new.rowid);
+        END;
+        INSERT INTO store_meta (key, value) SELECT 'rowid_high', CAST(coalesce(max(rowid), 0) AS TEXT) FROM memories;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

@@ -7,6 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
+import { searchVectors, type VectorQuery } from './ann/ann-search.js';
 import { type ConnectionTuning, tuneConnection } from './sqlite-config.js';
 import { type KeywordQuery, rankKeyword } from './sqlite-keyword.js';
 import { Statements } from './sqlite-statements.js';
@@ -17,7 +18,7 @@ export interface ReaderData extends ConnectionTuning {
   busyTimeoutMs: number;
 }
 
-export type ReadTask = { sql: string; params: unknown[] } | { keyword: KeywordQuery };
+export type ReadTask = { sql: string; params: unknown[] } | { keyword: KeywordQuery } | { vector: VectorQuery };
 
 const { path, busyTimeoutMs, ...tuning } = workerData as ReaderData;
 let db: Database.Database | null = null;
@@ -44,6 +45,7 @@ export type ReadResult = { rows: unknown[] } | { error: { code: string; message:
 export default function read(task: ReadTask): ReadResult {
   try {
     if ('keyword' in task) return { rows: rankKeyword(statements, task.keyword) };
+    if ('vector' in task) return { rows: [searchVectors(connection(), statements, task.vector)] };
     return { rows: statements.get(task.sql).all(...task.params.map(bindable)) };
   } catch (error) {
     if (error instanceof Database.SqliteError) return { error: { code: error.code, message: error.message } };

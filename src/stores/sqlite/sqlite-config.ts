@@ -25,6 +25,13 @@ export const SQLITE_CACHE_MB = 64;
  */
 export const SQLITE_MMAP_MB = 2_047;
 
+/**
+ * From how many memories a user's vector search uses an approximate index (ann/) by default
+ * (`ENGRAM_SQLITE_ANN_MIN_MEMORIES`; 0 = never). Below it, the exact scan takes a few tens of ms
+ * at most (BENCHMARKS.md, "Approximate index"); above it, its cost grows with the user.
+ */
+export const SQLITE_ANN_MIN_MEMORIES = 20_000;
+
 /** What a connection of a store is tuned with; `mmapMb` is 0 except on the reader threads. */
 export interface ConnectionTuning {
   cacheMb: number;
@@ -68,6 +75,10 @@ export const sqliteConfigSchema = z.object({
    * false runs them on the main connection.
    */
   writer: z.boolean().default(true),
+  /** Users with at least this many memories search through an approximate index (ann/); 0 = never. */
+  annMinMemories: z.number().int().min(0).default(SQLITE_ANN_MIN_MEMORIES),
+  /** Threads an index build inserts with (the builder thread's own, beside the readers). */
+  annThreads: z.number().int().min(1).max(64).default(1),
 });
 
 export type SqliteConfig = z.input<typeof sqliteConfigSchema>;

@@ -1,13 +1,14 @@
 /**
  * The SQLite store's connections, shared by its role modules: the main connection (opened by
  * `open`, with its statement cache), the reader threads that run its scans, and the writer thread
- * that runs its inserts — each started on first use.
+ * that runs its inserts — each started on first use — and the large users' approximate indexes.
  */
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { EngramError } from '../../core/errors.js';
+import { SqliteAnn } from './ann/sqlite-ann.js';
 import { migrate } from './migrations.js';
 import { type sqliteConfigSchema, tuneConnection } from './sqlite-config.js';
 import { SqliteReaders } from './sqlite-readers.js';
@@ -36,6 +37,8 @@ export class SqliteDb {
   #readers: SqliteReaders | null = null;
   readonly statements = new Statements(() => this.conn);
   #writer: SqliteWriter | null = null;
+  /** Large users' approximate vector indexes (ann/). */
+  readonly ann: SqliteAnn = new SqliteAnn(this);
 
   constructor(config: ParsedSqliteConfig) {
     this.config = config;
@@ -75,6 +78,7 @@ export class SqliteDb {
 
   async close(): Promise<void> {
     if (!this.#db) return;
+    await this.ann.close().catch(() => undefined);
     await this.#readers?.close().catch(() => undefined);
     this.#readers = null;
     await this.#writer?.close().catch(() => undefined);

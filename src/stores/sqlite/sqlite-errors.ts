@@ -40,20 +40,8 @@ export function storeError(error: unknown): unknown {
  * changing anything. Other driver errors are mapped by `storeError`.
  */
 export function withSqliteErrors<T extends object>(store: T, busyTimeoutMs: number): T {
-  const call = async (method: (...args: unknown[]) => unknown, args: unknown[]): Promise<unknown> => {
-    const deadline = Date.now() + busyTimeoutMs;
-    for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
-      try {
-        return await method.apply(store, args);
-      } catch (error) {
-        if (isBusy(error) && Date.now() + pause < deadline) {
-          await sleep(pause);
-          continue;
-        }
-        throw storeError(error);
-      }
-    }
-  };
+  const call = (method: (...args: unknown[]) => unknown, args: unknown[]): Promise<unknown> =>
+    whileBusy(() => method.apply(store, args), busyTimeoutMs);
   return new Proxy(store, {
     get(target, property) {
       const value = Reflect.get(target, property, target) as unknown;
@@ -70,4 +58,23 @@ export function withSqliteErrors<T extends object>(store: T, busyTimeoutMs: numb
       };
     },
   });
+}
+
+/**
+ * Runs `attempt` until it does not find the database locked, pausing asynchronously with backoff
+ * between tries, for up to `busyTimeoutMs`; then fails as `storeError` says.
+ */
+export async function whileBusy<T>(attempt: () => T | Promise<T>, busyTimeoutMs: number): Promise<T> {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (isBusy(error) && Date.now() + pause < deadline) {
+        await sleep(pause);
+        continue;
+      }
+      throw storeError(error);
+    }
+  }
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
 import { EngramError } from '../../core/errors.js';
 import { workerModule } from '../../util/worker.js';
+import type { VectorQuery, VectorRows } from './ann/ann-search.js';
 import type { ReaderData, ReadResult, ReadTask } from './read-worker.js';
 import type { KeywordQuery } from './sqlite-keyword.js';
 
@@ -34,6 +35,12 @@ export class SqliteReaders {
   /** A keyword search ranked with the user's own statistics (sqlite-keyword.ts). */
   keyword(query: KeywordQuery): Promise<{ id: string; score: number; coverage: number }[]> {
     return this.#run({ keyword: query });
+  }
+
+  /** A user's vector search, exact or through the user's approximate index (ann/ann-search.ts). */
+  async vector(query: VectorQuery): Promise<VectorRows> {
+    const [result] = await this.#run<VectorRows>({ vector: query });
+    return result as VectorRows;
   }
 
   async #run<T>(task: ReadTask): Promise<T[]> {

@@ -1,11 +1,13 @@
 /**
  * The SQLite store's search (`SearchIndex`): keyword search is FTS5 (BM25 over the user's own
  * memories, sqlite-keyword.ts); vector search is an exact cosine scan of the user's vectors with
- * sqlite-vec's C distance function. Both scans run on reader threads (sqlite-readers.ts) when the
- * store has them, so a large user's search never stops the event loop.
+ * sqlite-vec's C distance function, or for a user past `annMinMemories` an approximate index's
+ * candidates re-ranked exactly (ann/ann-search.ts). Both run on reader threads (sqlite-readers.ts)
+ * when the store has them, so a large user's search never stops the event loop.
  */
 import type { EmbeddingInfo, KeywordHit, StoreFilter, VectorHit } from '../../core/types.js';
 import type { SearchIndex } from '../store.js';
+import { searchVectors, type VectorQuery } from './ann/ann-search.js';
 import type { SqliteDb } from './sqlite-db.js';
 import { filterSql } from './sqlite-filter.js';
 import { type KeywordQuery, rankKeyword } from './sqlite-keyword.js';
@@ -22,6 +24,7 @@ export class SqliteSearch implements SearchIndex {
     if (terms.length === 0) return [];
     const where = filterSql(userId, filter);
     const query: KeywordQuery = {
+      userId,
       owner: `u${Buffer.from(userId, 'utf8').toString('hex')}`,
       terms,
       where: where.sql,
@@ -35,17 +38,22 @@ export class SqliteSearch implements SearchIndex {
 
   async vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]> {
     const where = filterSql(userId, filter);
-    // vec_distance_cosine is NULL when either vector is zero. NULLS LAST puts those rows after every
-    // real distance, so dropping them from the page keeps exactly the best non-NULL ones (and the
-    // distance is computed once per row, unlike a `WHERE distance IS NOT NULL`).
-    const rows = await this.#db.read<{ id: string; distance: number | null }>(
-      `SELECT m.id AS id, vec_distance_cosine(v.embedding, ?) AS distance
-         FROM vectors v JOIN memories m ON m.rowid = v.rowid
-         WHERE v.user_id = ? AND ${where.sql}
-         ORDER BY distance NULLS LAST LIMIT ?`,
-      [vectorBytes(vector), userId, ...where.params, limit],
-    );
-    return rows.flatMap((row) => (row.distance === null ? [] : [{ id: row.id, similarity: 1 - row.distance }]));
+    const query: VectorQuery = {
+      userId,
+      vector: vectorBytes(vector),
+      dimension: vector.length,
+      where: where.sql,
+      params: where.params,
+      narrowing: narrows(filter),
+      limit,
+      approximate: this.#db.ann.enabled,
+      dir: this.#db.ann.dir,
+    };
+    const readers = this.#db.readerThreads();
+    const found = readers ? await readers.vector(query) : searchVectors(this.#db.conn, this.#db.statements, query);
+    if (found.via === 'unusable') this.#db.ann.forget(userId);
+    this.#db.ann.maybeBuild(userId);
+    return found.rows.map((row) => ({ id: row.id, similarity: 1 - row.distance }));
   }
 
   async vectorsOf(userId: string, ids: string[]): Promise<Map<string, Float32Array>> {
@@ -83,4 +91,10 @@ export class SqliteSearch implements SearchIndex {
       )
       .run(JSON.stringify(info));
   }
+}
+
+/** Whether a filter keeps only some of a user's current memories (the approximate index then fetches more candidates). */
+function narrows(filter: StoreFilter): boolean {
+  const { now: _now, includeSuperseded: _superseded, includeExpired: _expired, ...rest } = filter;
+  return Object.values(rest).some((value) => value !== undefined && !(Array.isArray(value) && value.length === 0));
 }

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { ComposedStore } from '../composed-store.js';
 import type { MemoryStore, StoreStats, UserSummary, UserUsage } from '../store.js';
+import type { SqliteAnn } from './ann/sqlite-ann.js';
 import { type SqliteConfig, sqliteConfigSchema } from './sqlite-config.js';
 import { SqliteDb } from './sqlite-db.js';
 import { SqliteHistory } from './sqlite-history.js';
@@ -51,17 +52,28 @@ export class SqliteStore extends ComposedStore implements MemoryStore {
     ).immediate();
   }
 
+  /** Large users' approximate vector indexes (benchmarks and tests wait for their builds). */
+  get ann(): SqliteAnn {
+    return this.#db.ann;
+  }
+
   async purgeUser(userId: string): Promise<number> {
     const db = this.#db.conn;
-    return db
+    const file = this.#db.ann.state(userId)?.file;
+    const purged = db
       .transaction(() => {
         const { changes } = this.#db.prepare('DELETE FROM memories WHERE user_id = ?').run(userId);
         this.#db.prepare('DELETE FROM history WHERE user_id = ?').run(userId);
         this.#db.prepare('DELETE FROM vectors WHERE user_id = ?').run(userId);
         this.#db.prepare('DELETE FROM jobs WHERE user_id = ?').run(userId);
+        // The user's index file is nobody's now; the next sweep removes it (ann/sqlite-ann.ts).
+        this.#db.prepare('DELETE FROM ann_indexes WHERE user_id = ?').run(userId);
+        this.#db.prepare('DELETE FROM ann_changes WHERE user_id = ?').run(userId);
         return changes;
       })
       .immediate();
+    if (file) this.#db.ann.retire(file);
+    return purged;
   }
 
   async compact(): Promise<void> {

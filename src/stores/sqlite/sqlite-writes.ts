@@ -11,8 +11,8 @@ import { duplicateContent, uniqueCandidates } from '../store.js';
 import { toRow, vectorBytes } from './sqlite-rows.js';
 import type { Statements } from './sqlite-statements.js';
 
-const INSERT_MEMORY = `INSERT INTO memories (${MEMORY_COLUMNS.map(({ column }) => column).join(', ')})
-  VALUES (${MEMORY_COLUMNS.map(({ column }) => `@${column}`).join(', ')})`;
+const INSERT_MEMORY = `INSERT INTO memories (rowid, ${MEMORY_COLUMNS.map(({ column }) => column).join(', ')})
+  VALUES (@rowid, ${MEMORY_COLUMNS.map(({ column }) => `@${column}`).join(', ')})`;
 
 /** The columns that change when a memory is rewritten (memory-columns.ts); returns the row's rowid. */
 const REWRITE_MEMORY = `UPDATE memories SET ${REWRITTEN_COLUMNS.map(({ column }) => `${column} = @${column}`).join(', ')}
@@ -44,10 +44,12 @@ export function insertRecords(statements: Statements, { records, history, change
   // The full-text row, as the memories table's `owner` column derives it (migrations.ts, version 7).
   const insertText = statements.get(`INSERT INTO memories_fts (rowid, owner, content) VALUES (?, 'u' || hex(?), ?)`);
   const added = new Map<string, { memories: number; bytes: number }>();
+  let rowid = highestRowid(statements);
   for (const { memory, vector } of records) {
-    const { lastInsertRowid } = insertMemory.run(toRow(memory));
-    insertVector.run(lastInsertRowid, memory.userId, vectorBytes(vector));
-    insertText.run(lastInsertRowid, memory.userId, memory.content);
+    rowid += 1;
+    insertMemory.run({ ...toRow(memory), rowid });
+    insertVector.run(rowid, memory.userId, vectorBytes(vector));
+    insertText.run(rowid, memory.userId, memory.content);
     const usage = added.get(memory.userId) ?? { memories: 0, bytes: 0 };
     usage.memories += 1;
     usage.bytes += Buffer.byteLength(memory.content);
@@ -57,7 +59,25 @@ export function insertRecords(statements: Statements, { records, history, change
   const count = statements.get(`INSERT INTO user_usage (user_id, memories, bytes) VALUES (?, ?, ?)
     ON CONFLICT (user_id) DO UPDATE SET memories = memories + excluded.memories, bytes = bytes + excluded.bytes`);
   for (const [userId, usage] of added) count.run(userId, usage.memories, usage.bytes);
+  if (records.length > 0) {
+    statements.get(`UPDATE store_meta SET value = CAST(? AS TEXT) WHERE key = 'rowid_high'`).run(rowid);
+  }
   appendHistory(statements, history);
+}
+
+/**
+ * The largest rowid a memory has ever had: new rows are numbered past it, so a rowid is never
+ * reused after a delete (migrations.ts, version 10) and an approximate index's watermark
+ * (ann/) stays true.
+ */
+function highestRowid(statements: Statements): number {
+  const row = statements
+    .get(
+      `SELECT max(coalesce((SELECT max(rowid) FROM memories), 0),
+                  coalesce((SELECT CAST(value AS INTEGER) FROM store_meta WHERE key = 'rowid_high'), 0)) AS high`,
+    )
+    .get() as { high: number };
+  return row.high;
 }
 
 /** Rewrites a memory's fields (not its access statistics); returns its rowid. */

@@ -1,0 +1,189 @@
+import { readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prng, unitVector } from '../../bench/gen.js';
+import type { Memory } from '../../src/core/types.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { filter, historyEntry, makeMemory } from './conformance.js';
+
+/**
+ * The SQLite store's approximate vector index (src/stores/sqlite/ann/): searched through it, a large
+ * user gets what the exact scan gives, except at worst a near neighbour in recall — never a deleted
+ * or foreign memory, never a miss of what was written since the build, and a damaged index file
+ * costs speed only.
+ */
+const DIMENSION = 16;
+const COUNT = 400;
+const random = prng(20261207);
+const vectors = Array.from({ length: COUNT + 100 }, () => Float32Array.from(unitVector(random, DIMENSION)));
+const vectorOf = (n: number): Float32Array => vectors[n - 1] as Float32Array;
+
+const open: SqliteStore[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((store) => store.close()));
+});
+
+/** alice's COUNT memories in a new store; `ann` is the index threshold of the store returned. */
+async function filled(
+  ann = 100,
+): Promise<{ store: SqliteStore; exact: SqliteStore; path: string; memories: Memory[] }> {
+  const dir = await tempDir('engram-ann-');
+  const path = join(dir, 'engram.db');
+  const store = new SqliteStore({ path, annMinMemories: ann });
+  const exact = new SqliteStore({ path, annMinMemories: 0 });
+  open.push(store, exact);
+  await store.init();
+  await exact.init();
+  const memories = Array.from({ length: COUNT }, (_, i) => makeMemory(i + 1, { content: `fact ${i + 1}` }));
+  await store.insert(
+    memories.map((memory, i) => ({ memory, vector: vectorOf(i + 1) })),
+    [],
+  );
+  // bob's memories share the vectors: an index must never hand them to alice.
+  await store.insert(
+    Array.from({ length: 50 }, (_, i) => ({
+      memory: makeMemory(COUNT + 1 + i, { userId: 'bob', content: `bob ${i}` }),
+      vector: vectorOf(i + 1),
+    })),
+    [],
+  );
+  return { store, exact, path, memories };
+}
+
+const ids = (hits: { id: string }[]): string[] => hits.map((hit) => hit.id);
+
+describe('the SQLite approximate vector index', () => {
+  it('answers a large user from the index as the exact scan does, and only with their own memories', async () => {
+    const { store, exact, memories } = await filled();
+    await store.vectorSearch('alice', vectorOf(1), filter(), 10); // past the threshold: starts a build
+    await store.ann.idle();
+    const state = store.ann.state('alice');
+    expect(state?.file).toMatch(/\.usearch$/);
+    expect(state?.vectors).toBe(COUNT);
+    const aliceIds = new Set(ids(memories));
+    let same = 0;
+    for (let q = 0; q < 40; q++) {
+      const query = Float32Array.from(unitVector(random, DIMENSION));
+      const approximate = await store.vectorSearch('alice', query, filter(), 10);
+      const truth = await exact.vectorSearch('alice', query, filter(), 10);
+      expect(approximate.every((hit) => aliceIds.has(hit.id))).toBe(true);
+      if (ids(approximate).join() === ids(truth).join()) same++;
+      for (const hit of approximate) {
+        const exactHit = truth.find((t) => t.id === hit.id);
+        if (exactHit) expect(hit.similarity).toBeCloseTo(exactHit.similarity, 5); // exact distances, not the index's
+      }
+    }
+    // On 400 vectors the graph finds the true neighbours nearly always (recall at scale: BENCHMARKS.md).
+    expect(same).toBeGreaterThanOrEqual(36);
+    // bob is below the threshold: no index is started for him.
+    await store.vectorSearch('bob', vectorOf(1), filter(), 10);
+    await store.ann.idle();
+    expect(store.ann.state('bob')).toBeNull();
+  });
+
+  it('finds what was added and rewritten since the build, and never what was deleted', async () => {
+    const { store, memories } = await filled();
+    await store.ann.build('alice');
+    const built = store.ann.state('alice');
+    // Added after the build: past the watermark, scanned exactly.
+    const added = makeMemory(COUNT + 60, { content: 'added since' });
+    await store.insert([{ memory: added, vector: vectorOf(COUNT + 60) }], []);
+    expect(ids(await store.vectorSearch('alice', vectorOf(COUNT + 60), filter(), 1))).toEqual([added.id]);
+    // Rewritten: the index holds its old vector; ann_changes sends it to the exact re-ranking.
+    const moved = memories[10] as Memory;
+    await store.update(moved, vectorOf(COUNT + 70), historyEntry('update', moved, moved));
+    expect(ids(await store.vectorSearch('alice', vectorOf(COUNT + 70), filter(), 1))).toEqual([moved.id]);
+    // Deleted: still in the index's graph, never in a result.
+    const gone = memories[20] as Memory;
+    await store.delete('alice', gone.id, historyEntry('delete', gone, null));
+    const afterDelete = await store.vectorSearch('alice', vectorOf(21), filter(), 10);
+    expect(ids(afterDelete)).not.toContain(gone.id);
+    expect(afterDelete).toHaveLength(10);
+    // All of that was answered beside the same index (fewer than the rows that start a new build).
+    expect(store.ann.state('alice')?.file).toBe(built?.file);
+    // The next build takes them in and clears the changes it read.
+    await store.ann.build('alice');
+    const rebuilt = store.ann.state('alice');
+    expect(rebuilt?.file).not.toBe(built?.file);
+    expect(rebuilt?.watermark).toBeGreaterThan(built?.watermark ?? 0);
+    expect(ids(await store.vectorSearch('alice', vectorOf(COUNT + 70), filter(), 1))).toEqual([moved.id]);
+  });
+
+  it('keeps filters exact: a filter the index candidates cannot fill falls back to the scan', async () => {
+    const { store, exact } = await filled();
+    const tagged = makeMemory(COUNT + 80, { content: 'the only tagged one', tags: ['rare'] });
+    await store.insert([{ memory: tagged, vector: vectorOf(COUNT + 80) }], []);
+    await store.ann.build('alice');
+    const query = vectorOf(3); // far from the tagged memory: not among the index's candidates
+    const rare = await store.vectorSearch('alice', query, filter({ tagsAny: ['rare'] }), 10);
+    expect(ids(rare)).toEqual([tagged.id]);
+    expect(rare).toEqual(await exact.vectorSearch('alice', query, filter({ tagsAny: ['rare'] }), 10));
+  });
+
+  it('a damaged or missing index file costs speed, never results, and is built again', async () => {
+    const { store, exact, path } = await filled();
+    await store.ann.build('alice');
+    const first = store.ann.state('alice')?.file as string;
+    truncateSync(join(`${path}.ann`, first), 100);
+    const query = vectorOf(5);
+    expect(await store.vectorSearch('alice', query, filter(), 10)).toEqual(
+      await exact.vectorSearch('alice', query, filter(), 10),
+    );
+    await store.ann.idle();
+    const second = store.ann.state('alice')?.file as string;
+    expect(second).toBeTruthy();
+    expect(second).not.toBe(first);
+    // A fresh store (nothing mapped yet) whose index file has gone.
+    await store.close();
+    const { rmSync } = await import('node:fs');
+    rmSync(join(`${path}.ann`, second));
+    const reopened = new SqliteStore({ path, annMinMemories: 100 });
+    open.push(reopened);
+    await reopened.init();
+    expect(await reopened.vectorSearch('alice', query, filter(), 10)).toEqual(
+      await exact.vectorSearch('alice', query, filter(), 10),
+    );
+    await reopened.ann.idle();
+    expect(reopened.ann.state('alice')?.file).toMatch(/\.usearch$/);
+  });
+
+  it('purging a user drops their index; files nothing refers to (a kill mid-build) are swept', async () => {
+    const { store, path } = await filled();
+    await store.ann.build('alice');
+    const orphan = join(`${path}.ann`, 'left-by-a-kill.usearch.tmp');
+    writeFileSync(orphan, 'half a build');
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(orphan, old, old);
+    await store.purgeUser('alice');
+    expect(store.ann.state('alice')).toBeNull();
+    expect(await store.vectorSearch('alice', vectorOf(1), filter(), 10)).toEqual([]);
+    // The first build of a process sweeps: bob gets an index, the orphan goes.
+    const reopened = new SqliteStore({ path, annMinMemories: 1 });
+    await store.close();
+    open.push(reopened);
+    await reopened.init();
+    await reopened.ann.build('bob');
+    expect(readdirSync(`${path}.ann`)).not.toContain('left-by-a-kill.usearch.tmp');
+    const file = reopened.ann.state('bob')?.file as string;
+    expect(statSync(join(`${path}.ann`, file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('never reuses a rowid, so rows written after a build are always past its watermark', async () => {
+    const { store, path, memories } = await filled();
+    const last = memories.at(-1) as Memory;
+    const db = new Database(path, { readonly: true });
+    try {
+      const rowidOf = (id: string) =>
+        (db.prepare('SELECT rowid FROM memories WHERE id = ?').get(id) as { rowid: number }).rowid;
+      const lastRowid = Math.max(rowidOf(last.id), rowidOf(makeMemory(COUNT + 50, { userId: 'bob' }).id));
+      await store.delete('bob', makeMemory(COUNT + 50, { userId: 'bob' }).id, historyEntry('delete', last, null));
+      const next = makeMemory(COUNT + 90, { content: 'after a delete at the top' });
+      await store.insert([{ memory: next, vector: vectorOf(COUNT + 90) }], []);
+      expect(rowidOf(next.id)).toBe(lastRowid + 1);
+    } finally {
+      db.close();
+    }
+  });
+});
