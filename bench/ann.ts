@@ -4,7 +4,8 @@
  * latency and recall@10 against the exact scan (strict and tie-aware, bench/hnsw.ts), and the
  * latency once rows have arrived since the build (scanned exactly beside the index). Then recall
  * on real USE embeddings of generated texts, which have the neighbourhood structure the synthetic
- * clustered vectors lack.
+ * clustered vectors lack. With each: keyword search, and keyword with vector search at once (the
+ * store's part of a hybrid search), on generated texts (bench/gen.ts).
  *
  *   npm run bench:ann -- --sizes 100000,1000000 --queries 200 --real 20000 --threads 2
  */
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { contentHash } from '../src/core/ids.js';
+import { queryTerms } from '../src/core/text.js';
 import type { Memory, MemoryRecord, StoreFilter, VectorHit } from '../src/core/types.js';
 import { createEmbedder } from '../src/embed/registry.js';
 import { SqliteStore } from '../src/stores/sqlite/index.js';
@@ -29,11 +31,12 @@ const options = new Command()
     new Option('--real <n>', 'memories embedded by USE for the real-embedding recall (0: skip)').default('20000'),
   )
   .addOption(new Option('--since <n>', 'memories added after the build, before the last measurement').default('5000'))
+  .addOption(new Option('--exact <n>', 'of the queries, how many also run as exact scans (the recall baseline)'))
   .addOption(
     new Option('--threads <n>', 'threads the index build inserts with (ENGRAM_SQLITE_ANN_THREADS)').default('2'),
   )
   .parse()
-  .opts<{ sizes: string; queries: string; real: string; since: string; threads: string }>();
+  .opts<{ sizes: string; queries: string; real: string; since: string; threads: string; exact?: string }>();
 
 const USER = 'large';
 const DIMENSION = 512;
@@ -53,6 +56,10 @@ interface Row {
   tieAware: number;
   worst: number;
   sinceP95: number | string;
+  keywordP50: number;
+  keywordP95: number;
+  hybridP50: number;
+  hybridP95: number;
 }
 
 function record(n: number, content: string, vector: Float32Array): MemoryRecord {
@@ -85,6 +92,7 @@ async function fill(
   store: SqliteStore,
   from: number,
   vectors: (i: number) => Float32Array,
+  texts: (n: number) => string,
   count: number,
   label: string,
 ) {
@@ -92,7 +100,7 @@ async function fill(
   for (let i = 0; i < count; i += BATCH) {
     const size = Math.min(BATCH, count - i);
     await store.insert(
-      Array.from({ length: size }, (_, j) => record(from + i + j, `memory ${from + i + j}`, vectors(i + j))),
+      Array.from({ length: size }, (_, j) => record(from + i + j, texts(from + i + j), vectors(i + j))),
       [],
     );
     bar.increment(size);
@@ -112,13 +120,42 @@ async function timed(store: SqliteStore, queries: Float32Array[]): Promise<{ hit
   return { hits, ms };
 }
 
+/**
+ * Keyword search, and keyword with vector search at once (what hybrid search asks of the store,
+ * CANDIDATES each), for each question.
+ */
+async function textTimed(
+  store: SqliteStore,
+  questions: string[],
+  queries: Float32Array[],
+): Promise<{ keyword: number[]; hybrid: number[] }> {
+  const filter: StoreFilter = { now: new Date().toISOString() };
+  const keyword: number[] = [];
+  const hybrid: number[] = [];
+  for (const [i, question] of questions.entries()) {
+    const terms = queryTerms(question);
+    let began = performance.now();
+    await store.keywordSearch(USER, terms, filter, CANDIDATES);
+    keyword.push(performance.now() - began);
+    began = performance.now();
+    await Promise.all([
+      store.keywordSearch(USER, terms, filter, CANDIDATES),
+      store.vectorSearch(USER, queries[i % queries.length] as Float32Array, filter, CANDIDATES),
+    ]);
+    hybrid.push(performance.now() - began);
+  }
+  return { keyword, hybrid };
+}
+
 /** One user of `count` memories: exact, built, approximate, recall, and after `since` more rows. */
 async function measure(
   what: string,
   kind: string,
   count: number,
   vectors: (i: number) => Float32Array,
+  texts: (n: number) => string,
   queries: Float32Array[],
+  questions: string[],
   since: number,
 ): Promise<Row> {
   const dir = await mkdtemp(join(tmpdir(), 'engram-bench-ann-'));
@@ -127,24 +164,30 @@ async function measure(
   const store = new SqliteStore({ path, annThreads: Number(options.threads) });
   try {
     await exactStore.init();
-    await fill(exactStore, 0, vectors, count, `${what}: ${fmt(count)} memories`);
+    await fill(exactStore, 0, vectors, texts, count, `${what}: ${fmt(count)} memories`);
     await store.init();
-    const exact = await timed(exactStore, queries);
+    // Exact scans take seconds each at 1M: `--exact` limits recall and exact latency to the first ones.
+    const baseline = queries.slice(0, Number(options.exact ?? queries.length));
+    const exact = await timed(exactStore, baseline);
     log(`${what}: building the index …`);
     const began = performance.now();
     await store.ann.build(USER);
     const buildS = (performance.now() - began) / 1000;
     await timed(store, queries.slice(0, 20)); // maps the file and its pages on the reader threads
     const approximate = await timed(store, queries);
-    const recalls = approximate.hits.map((found, i) => recallAt(found, exact.hits[i] as VectorHit[]));
+    const recalls = exact.hits.map((truth, i) => recallAt(approximate.hits[i] as VectorHit[], truth));
+    await textTimed(store, questions.slice(0, 20), queries);
+    const text = await textTimed(store, questions, queries);
     let sinceP95: number | string = '–';
     if (since > 0) {
-      await fill(exactStore, count, (i) => vectors(count + i), since, `${what}: ${fmt(since)} more`);
+      await fill(exactStore, count, (i) => vectors(count + i), texts, since, `${what}: ${fmt(since)} more`);
       sinceP95 = summarize((await timed(store, queries)).ms).p95;
     }
     const exactSummary = summarize(exact.ms);
     const annSummary = summarize(approximate.ms);
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const keyword = summarize(text.keyword);
+    const hybrid = summarize(text.hybrid);
     return {
       what,
       vectors: kind,
@@ -158,6 +201,10 @@ async function measure(
       tieAware: mean(recalls.map((r) => r.tieAware)),
       worst: Math.min(...recalls.map((r) => r.tieAware)),
       sinceP95,
+      keywordP50: keyword.p50,
+      keywordP95: keyword.p95,
+      hybridP50: hybrid.p50,
+      hybridP95: hybrid.p95,
     };
   } finally {
     await store.close();
@@ -167,6 +214,7 @@ async function measure(
 }
 
 const rows: Row[] = [];
+const CANDIDATES = 50;
 const queryCount = Number(options.queries);
 const since = Number(options.since);
 for (const size of options.sizes
@@ -176,8 +224,19 @@ for (const size of options.sizes
   const stored = clusteredVectors(1, DIMENSION);
   const asked = clusteredVectors(7, DIMENSION);
   const queries = Array.from({ length: queryCount }, () => Float32Array.from(asked()));
+  const texts = memoryTexts(size, 707);
+  const questions = queryTexts(queryCount, 708);
   rows.push(
-    await measure(`synthetic ${fmt(size)}`, 'clustered 512-d', size, () => Float32Array.from(stored()), queries, since),
+    await measure(
+      `synthetic ${fmt(size)}`,
+      'clustered 512-d',
+      size,
+      () => Float32Array.from(stored()),
+      (n) => texts[n % size] as string,
+      queries,
+      questions,
+      since,
+    ),
   );
 }
 const real = Number(options.real);
@@ -194,9 +253,19 @@ if (real > 0) {
       bar.increment(Math.min(500, real - i));
     }
     bar.stop();
-    const queries = await embedder.embed(queryTexts(queryCount, 708));
+    const questions = queryTexts(queryCount, 708);
+    const queries = await embedder.embed(questions);
     rows.push(
-      await measure(`USE ${fmt(real)}`, 'USE 512-d', real, (i) => embedded[i % real] as Float32Array, queries, 0),
+      await measure(
+        `USE ${fmt(real)}`,
+        'USE 512-d',
+        real,
+        (i) => embedded[i % real] as Float32Array,
+        (n) => texts[n % real] as string,
+        queries,
+        questions,
+        0,
+      ),
     );
   } finally {
     await embedder.close();
@@ -210,27 +279,27 @@ process.stdout.write(
       'vectors',
       'memories',
       'build s',
-      'exact p50 ms',
-      'exact p95 ms',
-      'index p50 ms',
-      'index p95 ms',
+      'exact p50 / p95 ms',
+      'index p50 / p95 ms',
       'recall@10',
       'tie-aware',
       'worst query',
-      `p95 ms, ${fmt(since)} added since`,
+      `index p95 ms, ${fmt(since)} added since`,
+      'keyword p50 / p95 ms',
+      'keyword + vector p50 / p95 ms',
     ],
     rows.map((row) => [
       row.vectors,
       fmt(row.memories),
       row.buildS,
-      row.exactP50,
-      row.exactP95,
-      row.annP50,
-      row.annP95,
+      `${fmt(row.exactP50)} / ${fmt(row.exactP95)}`,
+      `${fmt(row.annP50)} / ${fmt(row.annP95)}`,
       row.recall.toFixed(3),
       row.tieAware.toFixed(3),
       row.worst.toFixed(2),
       row.sinceP95,
+      `${fmt(row.keywordP50)} / ${fmt(row.keywordP95)}`,
+      `${fmt(row.hybridP50)} / ${fmt(row.hybridP95)}`,
     ]),
     1,
   )}\n`,
