@@ -149,6 +149,20 @@ describe('the SQLite approximate vector index', () => {
     expect(reopened.ann.state('alice')?.file).toMatch(/\.usearch$/);
   });
 
+  it('a build that cannot read the index it would extend builds it anew and replaces it', async () => {
+    const { store, exact, path } = await filled();
+    await store.ann.build('alice');
+    const first = store.ann.state('alice')?.file as string;
+    truncateSync(join(`${path}.ann`, first), 100);
+    const result = await store.ann.build('alice');
+    expect(result && 'file' in result ? result.vectors : null).toBe(COUNT);
+    expect(store.ann.state('alice')?.file).not.toBe(first);
+    const query = vectorOf(7);
+    expect(ids(await store.vectorSearch('alice', query, filter(), 5))).toEqual(
+      ids(await exact.vectorSearch('alice', query, filter(), 5)),
+    );
+  });
+
   it('purging a user drops their index; files nothing refers to (a kill mid-build) are swept', async () => {
     const { store, path } = await filled();
     await store.ann.build('alice');

@@ -15,7 +15,7 @@ import { chmodSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { fsyncPath } from '../../../util/files.js';
-import { ANN_ROW_SQL, type AnnRow, newIndex, type UsearchIndex } from './ann-params.js';
+import { ANN_ROW_SQL, type AnnRow, newIndex, type UsearchIndex, wholeFile } from './ann-params.js';
 
 export interface BuildTask {
   userId: string;
@@ -27,7 +27,10 @@ export interface BuildTask {
 
 export type BuildResult =
   | {
-      /** The index this build extended (null: built from nothing); the record changes only if it is still current. */
+      /**
+       * The recorded index this build replaces (extended, or rebuilt when it was too stale or
+       * unreadable; null: there was none). The record changes only if it is still this one.
+       */
       basedOn: string | null;
       file: string;
       bytes: number;
@@ -70,14 +73,14 @@ export function buildIndex(db: Database.Database, task: BuildTask): BuildResult 
   let from = 0;
   if (row.file && !rebuild(db, task.userId, row, changed.length)) {
     try {
+      const path = wholeFile(task.dir, row as AnnRow & { file: string });
       index = newIndex(row.dimension);
-      index.load(join(task.dir, row.file));
+      index.load(path);
       from = row.watermark;
     } catch {
       index = null; // unreadable: built anew below
     }
   }
-  const base = index ? row.file : null;
   let dimension = index ? row.dimension : 0;
   const add = (rows: { rowid: number; embedding: Buffer }[]) => {
     if (rows.length === 0) return;
@@ -117,7 +120,7 @@ export function buildIndex(db: Database.Database, task: BuildTask): BuildResult 
   if (!built) return { skipped: 'the user has no vectors' };
   const file = `${createHash('sha256').update(task.userId).digest('hex').slice(0, 16)}-${randomUUID()}.usearch`;
   const bytes = write(built, task.dir, file);
-  return { basedOn: base, file, bytes, dimension, watermark: high, vectors: built.size(), changeSeq };
+  return { basedOn: row.file, file, bytes, dimension, watermark: high, vectors: built.size(), changeSeq };
 }
 
 /** Built anew when too much of the old index is deleted or rewritten rows. */

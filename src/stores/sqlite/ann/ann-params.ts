@@ -3,6 +3,8 @@
  * cosine, stored as 16-bit floats: half the bytes of 32-bit floats, and the candidates are re-ranked
  * by their exact distance anyway (ann-search.ts). Measured in BENCHMARKS.md ("Approximate index").
  */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import usearch from 'usearch';
 
 const { Index, MetricKind, ScalarKind } = usearch;
@@ -49,3 +51,15 @@ export interface AnnRow {
 }
 
 export const ANN_ROW_SQL = 'SELECT file, bytes, dimension, watermark, vectors FROM ann_indexes WHERE user_id = ?';
+
+/**
+ * The path of a recorded index file, if it is the size its build wrote. usearch reads a file
+ * without checking it, and a short one corrupts the process's memory: never load or map one that
+ * is not whole. (A build's file is whole once recorded — temp file, fsync, rename — so a wrong size
+ * means it was damaged or replaced since.)
+ */
+export function wholeFile(dir: string, row: AnnRow & { file: string }): string {
+  const path = join(dir, row.file);
+  if (statSync(path).size !== row.bytes) throw new Error(`${path} is not the size its build recorded`);
+  return path;
+}

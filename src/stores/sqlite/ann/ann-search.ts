@@ -14,11 +14,9 @@
  * What the index can cost is recall among the rows it covers — measured against exact search in
  * BENCHMARKS.md — and nothing else.
  */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Statements } from '../sqlite-statements.js';
-import { ANN_ROW_SQL, type AnnRow, newIndex, type UsearchIndex } from './ann-params.js';
+import { ANN_ROW_SQL, type AnnRow, newIndex, type UsearchIndex, wholeFile } from './ann-params.js';
 
 /** One user's vector search, as the store sends it to a thread. */
 export interface VectorQuery {
@@ -63,11 +61,8 @@ function view(dir: string, userId: string, row: AnnRow & { file: string }): Usea
     views.set(userId, cached); // most recently used last
     return cached.index;
   }
-  const path = join(dir, row.file);
-  // A file shorter or longer than its build wrote is not the build's: never map it.
-  if (statSync(path).size !== row.bytes) throw new Error(`${path} is not the size its build recorded`);
   const index = newIndex(row.dimension);
-  index.view(path);
+  index.view(wholeFile(dir, row));
   if (views.size >= MAX_VIEWS) views.delete(views.keys().next().value as string);
   views.set(userId, { file: row.file, index });
   return index;
