@@ -74,6 +74,7 @@ export class SqliteDb {
       );
     }
     this.#db = db;
+    this.ann.open();
   }
 
   async close(): Promise<void> {

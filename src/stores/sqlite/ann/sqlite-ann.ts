@@ -46,6 +46,7 @@ export class SqliteAnn {
   readonly #building = new Map<string, Promise<BuildResult | null>>();
   readonly #checked = new Map<string, number>();
   #swept = false;
+  #closed = false;
   /** The last build's failure, if it failed (the searches scan exactly meanwhile). */
   lastError: Error | null = null;
 
@@ -68,7 +69,13 @@ export class SqliteAnn {
     if ((this.#checked.get(userId) ?? 0) > now - CHECK_EVERY_MS) return;
     if (this.#checked.size > 10_000) this.#checked.clear();
     this.#checked.set(userId, now);
-    if (!this.#needsBuild(userId)) return;
+    try {
+      if (!this.#needsBuild(userId)) return;
+    } catch (error) {
+      // Locked or closing: the search that called this has its answer; a later one checks again.
+      this.lastError = error as Error;
+      return;
+    }
     void this.build(userId).catch((error: unknown) => {
       this.lastError = error as Error;
     });
@@ -103,10 +110,21 @@ export class SqliteAnn {
     return (this.#db.prepare(ANN_ROW_SQL).get(userId) as AnnRow | undefined) ?? null;
   }
 
+  /** The store opened (again): builds may start. */
+  open(): void {
+    this.#closed = false;
+  }
+
+  /**
+   * Stops the builder thread, abandoning a build in progress (a 1M-memory build takes minutes; its
+   * temporary file is swept later), then lets a build that already finished record its file.
+   */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#building.values()]);
-    await this.#pool?.destroy();
+    this.#closed = true;
+    const pool = this.#pool;
     this.#pool = null;
+    await pool?.destroy();
+    await Promise.allSettled([...this.#building.values()]);
   }
 
   #needsBuild(userId: string): boolean {
@@ -174,6 +192,7 @@ export class SqliteAnn {
   }
 
   #builder(): Piscina<BuildTask, BuildResult> {
+    if (this.#closed) throw new Error('the store is closing');
     this.#pool ??= new Piscina<BuildTask, BuildResult>({
       filename: workerModule(import.meta.url, 'ann-build-worker'),
       minThreads: 0,
