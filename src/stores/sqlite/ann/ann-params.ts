@@ -4,11 +4,29 @@
  * by their exact distance anyway (ann-search.ts). Measured in BENCHMARKS.md ("Approximate index").
  */
 import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import usearch from 'usearch';
 
-const { Index, MetricKind, ScalarKind } = usearch;
-export type UsearchIndex = InstanceType<typeof Index>;
+type Usearch = typeof import('usearch');
+export type UsearchIndex = InstanceType<Usearch['Index']>;
+
+let usearch: Usearch | null | undefined;
+
+/**
+ * usearch, or null where its native binary does not load: it ships prebuilt binaries for Linux and
+ * macOS (x64, arm64) only, and installs without building one, so elsewhere (Windows) the store
+ * keeps every search exact instead of failing to start.
+ */
+export function usearchModule(): Usearch | null {
+  if (usearch === undefined) {
+    try {
+      usearch = createRequire(import.meta.url)('usearch') as Usearch;
+    } catch {
+      usearch = null;
+    }
+  }
+  return usearch;
+}
 
 /** Links per node: usearch's default. */
 const CONNECTIVITY = 16;
@@ -27,6 +45,9 @@ export const EXPANSION_SEARCH = 512;
 
 /** An empty index of this dimension, with the parameters every build and view uses. */
 export function newIndex(dimension: number): UsearchIndex {
+  const loaded = usearchModule();
+  if (!loaded) throw new Error('usearch is not available on this platform');
+  const { Index, MetricKind, ScalarKind } = loaded;
   return new Index({
     dimensions: dimension,
     metric: MetricKind.Cos,

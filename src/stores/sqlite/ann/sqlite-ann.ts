@@ -17,7 +17,7 @@ import { workerModule } from '../../../util/worker.js';
 import { whileBusy } from '../sqlite-errors.js';
 import type { BuildResult, BuildTask } from './ann-build.js';
 import type { BuilderData } from './ann-build-worker.js';
-import { ANN_ROW_SQL, type AnnRow, annDir } from './ann-params.js';
+import { ANN_ROW_SQL, type AnnRow, annDir, usearchModule } from './ann-params.js';
 
 /** A user's index is extended once this many of its rows are past it or changed… */
 const BEHIND_MIN = 1_000;
@@ -58,8 +58,9 @@ export class SqliteAnn {
     return annDir(this.#db.config.path);
   }
 
+  /** Indexes are on (`annMinMemories` > 0) and usearch loads on this platform. */
   get enabled(): boolean {
-    return this.#db.config.annMinMemories > 0;
+    return this.#db.config.annMinMemories > 0 && usearchModule() !== null;
   }
 
   /** After a user's vector search: starts a build if the user needs one and none is running. */
