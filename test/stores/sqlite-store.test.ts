@@ -8,9 +8,11 @@ import { LATEST_VERSION } from '../../src/stores/sqlite/migrations.js';
 import { SqliteDb } from '../../src/stores/sqlite/sqlite-db.js';
 import { filterSql } from '../../src/stores/sqlite/sqlite-filter.js';
 import { hashLookupSql } from '../../src/stores/sqlite/sqlite-memories.js';
+import { termsOf } from '../../src/stores/sqlite/sqlite-terms.js';
 import { watchEventLoop } from '../helpers/event-loop.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { DIMENSION, filter, idAt, makeMemory, runConformance, vectorFor } from './conformance.js';
+import { historyEntry } from './conformance-data.js';
 
 runConformance('sqlite', async () => {
   const dir = await tempDir('engram-sqlite-');
@@ -70,11 +72,14 @@ runConformance('sqlite (approximate index)', async () => {
   };
 });
 
-/** Without version 9's usage counts (what every version before it had). */
-/** Without version 10's approximate-index state (what every version before it had). */
-const WITHOUT_ANN =
-  "DROP TRIGGER vectors_ann_change; DROP TABLE ann_changes; DROP TABLE ann_indexes; DELETE FROM store_meta WHERE key = 'rowid_high';";
+/** Without version 11's keyword statistics (what every version before it had). */
+const WITHOUT_TERMS = 'DROP TABLE user_terms;';
 
+/** Without version 10's approximate-index state (what every version before it had). */
+const WITHOUT_ANN = `${WITHOUT_TERMS}
+  DROP TRIGGER vectors_ann_change; DROP TABLE ann_changes; DROP TABLE ann_indexes; DELETE FROM store_meta WHERE key = 'rowid_high';`;
+
+/** Without version 9's usage counts (what every version before it had). */
 const WITHOUT_USAGE = `${WITHOUT_ANN} DROP TRIGGER memories_usage_delete; DROP TRIGGER memories_usage_update; DROP TABLE user_usage;`;
 
 /**
@@ -217,6 +222,109 @@ describe('sqlite store specifics', () => {
       expect(await store.usage('alice')).toEqual({ memories: 4, bytes: 16 });
       await store.close();
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps each user’s word counts in step with their memories through adds, rewrites, deletes, forgets, purges and an upgrade (version 11)', async () => {
+    const dir = await tempDir('engram-sqlite-');
+    const path = join(dir, 'engram.db');
+    /** The counts the store holds, and the counts its memories call for (words as keyword ranking stems them). */
+    const heldAndDue = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        const held = db
+          .prepare('SELECT user_id, term, memories FROM user_terms WHERE memories > 0 ORDER BY user_id, term')
+          .all();
+        const due = new Map<string, number>();
+        for (const row of db.prepare('SELECT user_id, content FROM memories').all() as {
+          user_id: string;
+          content: string;
+        }[]) {
+          for (const term of termsOf(row.content)) {
+            const key = JSON.stringify([row.user_id, term]);
+            due.set(key, (due.get(key) ?? 0) + 1);
+          }
+        }
+        const expected = [...due]
+          .map(([key, memories]) => {
+            const [user_id, term] = JSON.parse(key) as [string, string];
+            return { user_id, term, memories };
+          })
+          .sort((a, b) => (`${a.user_id} ${a.term}` < `${b.user_id} ${b.term}` ? -1 : 1));
+        return { held, due: expected };
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      // Memories from before version 11 are counted when the store upgrades.
+      const store = await upgradedFrom(
+        dir,
+        ['The garden gate squeaks when it rains', 'Rain again: gardening'],
+        10,
+        WITHOUT_TERMS,
+      );
+      let { held, due } = heldAndDue();
+      expect(held).toEqual(due);
+      expect(held).toContainEqual({ user_id: 'alice', term: 'rain', memories: 2 });
+      const bob = makeMemory(3, { userId: 'bob', content: 'garden party in the rain' });
+      await store.insert(
+        [
+          { memory: makeMemory(4, { content: 'Rainy days, rainy days' }), vector: vectorFor(4) },
+          { memory: bob, vector: vectorFor(3) },
+        ],
+        [],
+      );
+      ({ held, due } = heldAndDue());
+      expect(held).toEqual(due);
+      expect(held).toContainEqual({ user_id: 'alice', term: 'raini', memories: 1 });
+
+      const first = makeMemory(1, { content: 'The garden gate squeaks when it rains' });
+      const rewritten = { ...first, content: 'The shed door squeaks', updatedAt: idAt(40) };
+      await store.update(rewritten, null, historyEntry('update', first, rewritten));
+      await store.delete('alice', idAt(2), historyEntry('delete', makeMemory(2), null));
+      ({ held, due } = heldAndDue());
+      expect(held).toEqual(due);
+      expect(held.filter((row) => row.user_id === 'alice' && row.term === 'garden')).toEqual([]);
+
+      await store.forget('alice', idAt(4));
+      ({ held, due } = heldAndDue());
+      expect(held).toEqual(due);
+      await store.purgeUser('bob');
+      ({ held, due } = heldAndDue());
+      expect(held).toEqual(due);
+      expect(held.some((row) => row.user_id === 'bob')).toBe(false);
+      expect(held).toContainEqual({ user_id: 'alice', term: 'shed', memories: 1 });
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('weighs a word by the user’s memories as they are now: deleting the memories that made a word common makes it rare', async () => {
+    const dir = await tempDir('engram-sqlite-');
+    const store = new SqliteStore({ path: join(dir, 'engram.db') });
+    await store.init();
+    try {
+      // "kayak" is in 12 of alice's memories, "lantern" in one: the lantern memory leads.
+      const kayaks = Array.from({ length: 12 }, (_, i) => makeMemory(i + 10, { content: `kayak trip number ${i}` }));
+      const both = [
+        makeMemory(1, { content: 'the kayak is blue' }),
+        makeMemory(2, { content: 'the lantern is blue' }),
+        makeMemory(3, { content: 'lantern oil, lantern wick' }),
+      ];
+      await store.insert(
+        [...kayaks, ...both].map((memory, i) => ({ memory, vector: vectorFor(i + 1) })),
+        [],
+      );
+      const top = async () => (await store.keywordSearch('alice', ['kayak', 'lantern'], filter(), 10))[0]?.id;
+      expect(await top()).toBe(idAt(3));
+      // Now "kayak" is in one memory and "lantern" in two: the kayak memory leads.
+      for (const memory of kayaks) await store.delete('alice', memory.id, historyEntry('delete', memory, null));
+      expect(await top()).toBe(idAt(1));
+    } finally {
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { Statements } from './sqlite-statements.js';
+import { TermCounts } from './sqlite-terms.js';
 
 /**
  * Versioned schema migrations, tracked in SQLite's `user_version`. Each step runs in its own
@@ -226,6 +228,31 @@ export const migrations: { version: number; description: string; up: (db: Databa
         END;
         INSERT INTO store_meta (key, value) SELECT 'rowid_high', CAST(coalesce(max(rowid), 0) AS TEXT) FROM memories;
       `);
+    },
+  },
+  {
+    version: 11,
+    description: "each user's keyword statistics (memories per word stem), kept at write time",
+    up(db) {
+      // Keyword ranking weighs each query word by how many of the user's memories contain it;
+      // counting that in the full-text index read the user's whole `owner` doclist per word
+      // (sqlite-terms.ts). Kept by the writers, not by trigger: a trigger would need Engram's
+      // stemmer as an SQL function, and any other program deleting a row would then fail.
+      db.exec(`
+        CREATE TABLE user_terms (
+          user_id  TEXT NOT NULL,
+          term     TEXT NOT NULL,
+          memories INTEGER NOT NULL,
+          PRIMARY KEY (user_id, term)
+        ) STRICT, WITHOUT ROWID;
+      `);
+      const counts = new TermCounts();
+      for (const row of db.prepare('SELECT user_id, content FROM memories').iterate() as Iterable<{
+        user_id: string;
+        content: string;
+      }>)
+        counts.add(row.user_id, row.content);
+      counts.save(new Statements(() => db));
     },
   },
 ];

@@ -10,8 +10,9 @@
  *   score = Σ over query terms t of idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen))
  *   idf(t) = ln(1 + (N − n(t) + 0.5) / (n(t) + 0.5))
  *
- * with N the user's memories (kept at write time in user_usage), n(t) those containing t (counted
- * in the index; both whatever the search's filter, so a filter does not reweigh words), tf and len
+ * with N the user's memories (kept at write time in user_usage), n(t) those containing t (kept at
+ * write time in user_terms, sqlite-terms.ts; both whatever the search's filter, so a filter does
+ * not reweigh words), tf and len
  * counted on each memory's words with the same folding and Porter stemming as the full-text index,
  * and avglen the mean length of the user's matching memories. This idf (Lucene's) never goes
  * negative, so a word in most of a small store still counts a little. Runs on a reader thread.
@@ -20,9 +21,9 @@
  * with the rarest of the words first (`rarestFirst`), so the cost of a search stays that of POOL
  * memories however large the user grows.
  */
-import { stemmer } from 'stemmer';
 import { words } from '../../core/text.js';
 import type { Statements } from './sqlite-statements.js';
+import { stemOf, termCounts } from './sqlite-terms.js';
 
 const K1 = 1.2;
 const B = 0.75;
@@ -49,43 +50,40 @@ export function rankKeyword(
   const { owner, where, params } = query;
   // Each distinct stem with one query word that has it (the word is what FTS5 is asked for).
   const termOf = new Map<string, string>();
-  for (const term of query.terms) if (!termOf.has(stemmer(term))) termOf.set(stemmer(term), term);
+  for (const term of query.terms) if (!termOf.has(stemOf(term))) termOf.set(stemOf(term), term);
   const stems = [...termOf.keys()];
   if (stems.length === 0) return [];
-  const match = `owner : ${quote(owner)} AND content : (${query.terms.map(quote).join(' OR ')})`;
   const from = `FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ? AND ${where}`;
-  let pool = statements
-    .get(`SELECT m.id AS id, m.content AS content ${from} LIMIT ?`)
-    .all(match, ...params, POOL + 1) as {
-    id: string;
-    content: string;
-  }[];
+  // The statistics: all of the user's memories (whatever the search's filter), kept at write time.
+  const containing = termCounts(statements, query.userId, stems);
+  // They bound the matches, so a search with more than POOL goes straight to the rarest words' pool
+  // (reading the first POOL + 1 matches only to find that out was a quarter of its time at 300k).
+  // FTS5's stemmer may still match a form the counts do not know: past POOL, the same pool.
+  const bound = [...containing.values()].reduce((sum, n) => sum + n, 0);
+  let pool =
+    bound > POOL
+      ? null
+      : (statements
+          .get(`SELECT m.id AS id, m.content AS content ${from} LIMIT ?`)
+          .all(
+            `owner : ${quote(owner)} AND content : (${query.terms.map(quote).join(' OR ')})`,
+            ...params,
+            POOL + 1,
+          ) as {
+          id: string;
+          content: string;
+        }[]);
+  if (pool === null || pool.length > POOL) pool = rarestFirst(statements, query, termOf, containing, from);
   if (pool.length === 0) return [];
-  // The statistics: all of the user's memories (whatever the search's filter), counted in the index.
-  const count = (expression: string) =>
-    (
-      statements.get('SELECT count(*) AS n FROM memories_fts WHERE memories_fts MATCH ?').get(expression) as {
-        n: number;
-      }
-    ).n;
-  const containing = new Map(
-    stems.map((stem) => [stem, count(`owner : ${quote(owner)} AND content : ${quote(termOf.get(stem) as string)}`)]),
-  );
-  if (pool.length > POOL) pool = rarestFirst(statements, query, termOf, containing, from);
   // Porter stemming keeps a word's first letters, so only words that start like a query stem are
-  // stemmed; the rest only count towards the length. Stems are remembered across the pool.
+  // stemmed; the rest only count towards the length.
   const prefixes = new Set(stems.map((stem) => stem.slice(0, 3)));
-  const stemOf = new Map<string, string>();
   const docs = pool.map(({ id, content }) => {
     const tokens = words(content);
     const tf = new Map<string, number>();
     for (const token of tokens) {
       if (!prefixes.has(token.slice(0, 3)) && !prefixes.has(token.slice(0, 2))) continue;
-      let stem = stemOf.get(token);
-      if (stem === undefined) {
-        stem = stemmer(token);
-        stemOf.set(token, stem);
-      }
+      const stem = stemOf(token);
       if (stems.includes(stem)) tf.set(stem, (tf.get(stem) ?? 0) + 1);
     }
     return { id, length: tokens.length, tf };
@@ -100,7 +98,8 @@ export function rankKeyword(
     )?.memories ?? 0;
   const idf = new Map(
     stems.map((stem) => {
-      const n = containing.get(stem) ?? 0;
+      // At most N: a memory changed behind Engram's back can skew the counts (sqlite-terms.ts).
+      const n = Math.min(containing.get(stem) ?? 0, total);
       return [stem, Math.log(1 + (total - n + 0.5) / (n + 0.5))];
     }),
   );

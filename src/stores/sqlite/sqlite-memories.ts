@@ -18,6 +18,7 @@ import type { InsertOptions, ListOptions, MemoryRecords } from '../store.js';
 import type { SqliteDb } from './sqlite-db.js';
 import { filterSql } from './sqlite-filter.js';
 import { bytesVector, fromRow, MEMORY_COLUMNS, type MemoryRow, vectorBytes } from './sqlite-rows.js';
+import { forgetTerms } from './sqlite-terms.js';
 import { appendHistory, type InsertTask, insertRecords, replaceMemory } from './sqlite-writes.js';
 
 /**
@@ -121,9 +122,9 @@ export class SqliteMemories implements MemoryRecords {
     const db = this.#db.conn;
     return db
       .transaction(() => {
-        const { changes } = this.#db.prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id);
-        if (changes > 0) appendHistory(this.#db.statements, [history]);
-        return changes > 0;
+        const deleted = this.#deleteRow(userId, id);
+        if (deleted) appendHistory(this.#db.statements, [history]);
+        return deleted;
       })
       .immediate();
   }
@@ -133,7 +134,7 @@ export class SqliteMemories implements MemoryRecords {
     return db
       .transaction(() => {
         // The delete trigger takes the vector and the keyword-index entry with the row.
-        const memory = this.#db.prepare('DELETE FROM memories WHERE user_id = ? AND id = ?').run(userId, id).changes;
+        const memory = this.#deleteRow(userId, id) ? 1 : 0;
         const history = this.#db
           .prepare('DELETE FROM history WHERE user_id = ? AND memory_id = ?')
           .run(userId, id).changes;
@@ -143,6 +144,15 @@ export class SqliteMemories implements MemoryRecords {
         return memory + history > 0;
       })
       .immediate();
+  }
+
+  /** Deletes a memory's row (the delete trigger takes its vector and keyword-index entry) and its word counts. */
+  #deleteRow(userId: string, id: string): boolean {
+    const row = this.#db
+      .prepare('DELETE FROM memories WHERE user_id = ? AND id = ? RETURNING content')
+      .get(userId, id) as { content: string } | undefined;
+    if (row) forgetTerms(this.#db.statements, userId, row.content);
+    return row !== undefined;
   }
 
   async touch(userId: string, accesses: ReadonlyMap<string, number>, at: string): Promise<void> {

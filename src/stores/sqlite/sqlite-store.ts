@@ -66,6 +66,7 @@ export class SqliteStore extends ComposedStore implements MemoryStore {
         this.#db.prepare('DELETE FROM history WHERE user_id = ?').run(userId);
         this.#db.prepare('DELETE FROM vectors WHERE user_id = ?').run(userId);
         this.#db.prepare('DELETE FROM jobs WHERE user_id = ?').run(userId);
+        this.#db.prepare('DELETE FROM user_terms WHERE user_id = ?').run(userId);
         // The user's index file is nobody's now; the next sweep removes it (ann/sqlite-ann.ts).
         this.#db.prepare('DELETE FROM ann_indexes WHERE user_id = ?').run(userId);
         this.#db.prepare('DELETE FROM ann_changes WHERE user_id = ?').run(userId);

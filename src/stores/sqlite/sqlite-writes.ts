@@ -10,6 +10,7 @@ import { MEMORY_COLUMNS, REWRITTEN_COLUMNS } from '../memory-columns.js';
 import { duplicateContent, uniqueCandidates } from '../store.js';
 import { toRow, vectorBytes } from './sqlite-rows.js';
 import type { Statements } from './sqlite-statements.js';
+import { forgetTerms, TermCounts } from './sqlite-terms.js';
 
 const INSERT_MEMORY = `INSERT INTO memories (rowid, ${MEMORY_COLUMNS.map(({ column }) => column).join(', ')})
   VALUES (@rowid, ${MEMORY_COLUMNS.map(({ column }) => `@${column}`).join(', ')})`;
@@ -44,12 +45,14 @@ export function insertRecords(statements: Statements, { records, history, change
   // The full-text row, as the memories table's `owner` column derives it (migrations.ts, version 7).
   const insertText = statements.get(`INSERT INTO memories_fts (rowid, owner, content) VALUES (?, 'u' || hex(?), ?)`);
   const added = new Map<string, { memories: number; bytes: number }>();
+  const terms = new TermCounts();
   let rowid = highestRowid(statements);
   for (const { memory, vector } of records) {
     rowid += 1;
     insertMemory.run({ ...toRow(memory), rowid });
     insertVector.run(rowid, memory.userId, vectorBytes(vector));
     insertText.run(rowid, memory.userId, memory.content);
+    terms.add(memory.userId, memory.content);
     const usage = added.get(memory.userId) ?? { memories: 0, bytes: 0 };
     usage.memories += 1;
     usage.bytes += Buffer.byteLength(memory.content);
@@ -59,6 +62,7 @@ export function insertRecords(statements: Statements, { records, history, change
   const count = statements.get(`INSERT INTO user_usage (user_id, memories, bytes) VALUES (?, ?, ?)
     ON CONFLICT (user_id) DO UPDATE SET memories = memories + excluded.memories, bytes = bytes + excluded.bytes`);
   for (const [userId, usage] of added) count.run(userId, usage.memories, usage.bytes);
+  terms.save(statements);
   if (records.length > 0) {
     statements.get(`UPDATE store_meta SET value = CAST(? AS TEXT) WHERE key = 'rowid_high'`).run(rowid);
   }
@@ -82,6 +86,15 @@ function highestRowid(statements: Statements): number {
 
 /** Rewrites a memory's fields (not its access statistics); returns its rowid. */
 export function replaceMemory(statements: Statements, memory: Memory): number {
+  const before = statements
+    .get('SELECT content FROM memories WHERE user_id = ? AND id = ?')
+    .get(memory.userId, memory.id) as { content: string } | undefined;
+  if (before && before.content !== memory.content) {
+    forgetTerms(statements, memory.userId, before.content);
+    const terms = new TermCounts();
+    terms.add(memory.userId, memory.content);
+    terms.save(statements);
+  }
   const result = statements.get(REWRITE_MEMORY).get(toRow(memory)) as { rowid: number } | undefined;
   if (!result) throw new EngramError('not_found', `memory ${JSON.stringify(memory.id)} was not found`);
   return result.rowid;
