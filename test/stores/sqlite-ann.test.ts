@@ -55,6 +55,37 @@ async function filled(
 const ids = (hits: { id: string }[]): string[] => hits.map((hit) => hit.id);
 
 describe('the SQLite approximate vector index', () => {
+  it('ranks by exact distance where the index’s 16-bit copies of the vectors get the order wrong', async () => {
+    // Towards the query (the first axis), b is nearer than a: 0.5003 / 1.0003 < 0.5002 / 1. As 16-bit
+    // floats (steps of 2^-10 near 1 and 2^-11 near 0.5), a is [1, 0.5] and b [1, 0.50049]: the index
+    // finds a nearer. Twenty far memories make the index worth searching.
+    const dir = await tempDir('engram-ann-');
+    const store = new SqliteStore({ path: join(dir, 'engram.db'), annMinMemories: 1 });
+    open.push(store);
+    await store.init();
+    const vector = (...values: number[]) => {
+      const v = new Float32Array(DIMENSION);
+      v.set(values);
+      return v;
+    };
+    const far = Array.from({ length: 20 }, (_, i) => ({
+      memory: makeMemory(i + 3, { content: `far ${i}` }),
+      vector: vector(0, 1, i / 20),
+    }));
+    await store.insert(
+      [
+        { memory: makeMemory(1, { content: 'a' }), vector: vector(1, 0.5002) },
+        { memory: makeMemory(2, { content: 'b' }), vector: vector(1.0003, 0.5003) },
+        ...far,
+      ],
+      [],
+    );
+    await store.ann.build('alice');
+    expect(store.ann.state('alice')?.vectors).toBe(22);
+    const hits = await store.vectorSearch('alice', vector(1), filter(), 1);
+    expect(ids(hits)).toEqual([makeMemory(2).id]);
+  });
+
   it('answers a large user from the index as the exact scan does, and only with their own memories', async () => {
     const { store, exact, memories } = await filled();
     await store.vectorSearch('alice', vectorOf(1), filter(), 10); // past the threshold: starts a build

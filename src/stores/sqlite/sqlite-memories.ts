@@ -133,7 +133,6 @@ export class SqliteMemories implements MemoryRecords {
     const db = this.#db.conn;
     return db
       .transaction(() => {
-        // The delete trigger takes the vector and the keyword-index entry with the row.
         const memory = this.#deleteRow(userId, id) ? 1 : 0;
         const history = this.#db
           .prepare('DELETE FROM history WHERE user_id = ? AND memory_id = ?')
