@@ -142,6 +142,30 @@ describe('the SQLite approximate vector index', () => {
     expect(ids(await store.vectorSearch('alice', vectorOf(COUNT + 70), filter(), 1))).toEqual([moved.id]);
   });
 
+  it('answers exactly while most of the index is stale (every vector rewritten, as a re-embedding does)', async () => {
+    const { store, exact, memories } = await filled();
+    await store.ann.build('alice');
+    const built = store.ann.state('alice');
+    // 26 rewrites of all 400 vectors: more changes than a search scores beside the index (10,000).
+    const shifted = (round: number, i: number) => vectorOf(((i + round) % COUNT) + 1);
+    for (let round = 1; round <= 26; round++) {
+      await store.setVectors(
+        memories.map((memory, i) => ({ userId: 'alice', id: memory.id, vector: shifted(round, i) })),
+      );
+    }
+    for (const q of [1, 50, 300]) {
+      const hits = await store.vectorSearch('alice', vectorOf(q), filter(), 5);
+      expect(ids(hits)).toEqual(ids(await exact.vectorSearch('alice', vectorOf(q), filter(), 5)));
+      expect(hits[0]?.id).toBe(memories[(q - 1 - 26 + COUNT) % COUNT]?.id);
+    }
+    // The searches found a build due: the stale index is replaced.
+    await store.ann.idle();
+    expect(store.ann.state('alice')?.file).not.toBe(built?.file);
+    expect(ids(await store.vectorSearch('alice', vectorOf(7), filter(), 5))).toEqual(
+      ids(await exact.vectorSearch('alice', vectorOf(7), filter(), 5)),
+    );
+  });
+
   it('keeps filters exact: a filter the index candidates cannot fill falls back to the scan', async () => {
     const { store, exact } = await filled();
     const tagged = makeMemory(COUNT + 80, { content: 'the only tagged one', tags: ['rare'] });

@@ -43,6 +43,13 @@ const EXPANSION_ADD = 128;
  */
 export const EXPANSION_SEARCH = 512;
 
+/**
+ * Rows past an index or rewritten since its build, at most, before a build is due whatever the
+ * index's size (sqlite-ann.ts); searches score those rows exactly, and past this many rewritten
+ * rows (a re-embedding of the whole user) scan exactly instead (ann-search.ts).
+ */
+export const BEHIND_MAX = 10_000;
+
 /** An empty index of this dimension, with the parameters every build and view uses. */
 export function newIndex(dimension: number): UsearchIndex {
   const loaded = usearchModule();

@@ -16,7 +16,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Statements } from '../sqlite-statements.js';
-import { ANN_ROW_SQL, type AnnRow, newIndex, type UsearchIndex, wholeFile } from './ann-params.js';
+import { ANN_ROW_SQL, type AnnRow, BEHIND_MAX, newIndex, type UsearchIndex, wholeFile } from './ann-params.js';
 
 /** One user's vector search, as the store sends it to a thread. */
 export interface VectorQuery {
@@ -98,9 +98,11 @@ function search(statements: Statements, query: VectorQuery): VectorRows {
   }
   const wanted = candidates(query.limit, query.narrowing);
   const found = index.search(new Float32Array(bytes.buffer, bytes.byteOffset, query.dimension), wanted, 1);
-  const changed = statements.get('SELECT row FROM ann_changes WHERE user_id = ?').all(query.userId) as {
-    row: number;
-  }[];
+  const changed = statements
+    .get('SELECT row FROM ann_changes WHERE user_id = ? LIMIT ?')
+    .all(query.userId, BEHIND_MAX + 1) as { row: number }[];
+  // Most of the index is stale (the user's memories were re-embedded): a build is due; scan until then.
+  if (changed.length > BEHIND_MAX) return exact('fallback');
   // Rewritten since the build: the index's copy of their vector is stale, so they are scored below.
   const stale = new Set(changed.map((change) => change.row));
   const nearest = Array.from(found.keys, Number).flatMap((row, i) =>

@@ -17,13 +17,12 @@ import { workerModule } from '../../../util/worker.js';
 import { whileBusy } from '../sqlite-errors.js';
 import type { BuildResult, BuildTask } from './ann-build.js';
 import type { BuilderData } from './ann-build-worker.js';
-import { ANN_ROW_SQL, type AnnRow, annDir, usearchModule } from './ann-params.js';
+import { ANN_ROW_SQL, type AnnRow, annDir, BEHIND_MAX, usearchModule } from './ann-params.js';
 
 /** A user's index is extended once this many of its rows are past it or changed… */
 const BEHIND_MIN = 1_000;
 /** …or this share of its size, whichever is more, up to BEHIND_MAX (searches scan those rows exactly). */
 const BEHIND_SHARE = 0.02;
-const BEHIND_MAX = 10_000;
 /** How often one user's index is checked, at most. */
 const CHECK_EVERY_MS = 1_000;
 /** A file no record refers to is removed once it is this old (another process may be writing it). */
