@@ -8,6 +8,7 @@
  * store's part of a hybrid search), on generated texts (bench/gen.ts).
  *
  *   npm run bench:ann -- --sizes 100000,1000000 --queries 200 --real 20000 --threads 2
+ *   npm run bench:ann -- --sizes 1000000 --memory load     # reader threads load the index (annMemory)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,8 +36,21 @@ const options = new Command()
   .addOption(
     new Option('--threads <n>', 'threads the index build inserts with (ENGRAM_SQLITE_ANN_THREADS)').default('2'),
   )
+  .addOption(
+    new Option('--memory <how>', 'how reader threads hold the index (ENGRAM_SQLITE_ANN_MEMORY)')
+      .choices(['map', 'load'])
+      .default('map'),
+  )
   .parse()
-  .opts<{ sizes: string; queries: string; real: string; since: string; threads: string; exact?: string }>();
+  .opts<{
+    sizes: string;
+    queries: string;
+    real: string;
+    since: string;
+    threads: string;
+    memory: 'map' | 'load';
+    exact?: string;
+  }>();
 
 const USER = 'large';
 const DIMENSION = 512;
@@ -161,7 +175,7 @@ async function measure(
   const dir = await mkdtemp(join(tmpdir(), 'engram-bench-ann-'));
   const path = join(dir, 'engram.db');
   const exactStore = new SqliteStore({ path, annMinMemories: 0, synchronous: 'normal' });
-  const store = new SqliteStore({ path, annThreads: Number(options.threads) });
+  const store = new SqliteStore({ path, annThreads: Number(options.threads), annMemory: options.memory });
   try {
     await exactStore.init();
     await fill(exactStore, 0, vectors, texts, count, `${what}: ${fmt(count)} memories`);

@@ -44,6 +44,7 @@ export const STORE_SETTINGS: { [N in StoreName]: Settings<StoreOptions<N>> } = {
     mmapMb: 'sqlite.mmapMb',
     annMinMemories: 'sqlite.annMinMemories',
     annThreads: 'sqlite.annThreads',
+    annMemory: 'sqlite.annMemory',
   },
   json: { dataDir: 'dataDir' },
   postgres: POSTGRES,

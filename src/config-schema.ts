@@ -80,6 +80,8 @@ export const configSchema = z
         annMinMemories: int(0, 1_000_000_000).default(SQLITE_ANN_MIN_MEMORIES),
         /** Threads an approximate index build inserts with. */
         annThreads: int(1, 64).default(1),
+        /** How reader threads hold an approximate index: memory-mapped (`map`) or a copy each (`load`). */
+        annMemory: z.enum(['map', 'load']).default('map'),
       })
       .prefault({}),
     redis: z

@@ -33,6 +33,7 @@ export const ENV_VARS = {
   ENGRAM_SQLITE_MMAP_MB: 'sqlite.mmapMb',
   ENGRAM_SQLITE_ANN_MIN_MEMORIES: 'sqlite.annMinMemories',
   ENGRAM_SQLITE_ANN_THREADS: 'sqlite.annThreads',
+  ENGRAM_SQLITE_ANN_MEMORY: 'sqlite.annMemory',
   ENGRAM_REDIS_URL: 'redis.url',
   ENGRAM_POSTGRES_URL: 'postgres.url',
   ENGRAM_POSTGRES_SCHEMA: 'postgres.schema',

@@ -31,6 +31,7 @@ export const stores = {
       mmapMb: z.number().int().min(0).max(SQLITE_MMAP_MB).default(SQLITE_MMAP_MB),
       annMinMemories: z.number().int().min(0).default(SQLITE_ANN_MIN_MEMORIES),
       annThreads: z.number().int().min(1).max(64).default(1),
+      annMemory: z.enum(['map', 'load']).default('map'),
     }),
     (options): MemoryStore => createSqliteStore(options),
   ),

@@ -58,6 +58,7 @@ describe('backend registries', () => {
         mmapMb: 512,
         annMinMemories: 5_000,
         annThreads: 2,
+        annMemory: 'load',
       },
     });
     expect(storeOptions(config, 'json')).toEqual({ dataDir: '/srv/engram' });
@@ -70,6 +71,7 @@ describe('backend registries', () => {
       mmapMb: 512,
       annMinMemories: 5_000,
       annThreads: 2,
+      annMemory: 'load',
     });
   });
 
@@ -105,6 +107,7 @@ describe('store specs (engram migrate-store --from/--to)', () => {
         mmapMb: 2_047,
         annMinMemories: 20_000,
         annThreads: 1,
+        annMemory: 'map',
       },
     });
     expect(parseStoreSpec('json:/tmp/json-data', config)).toEqual({

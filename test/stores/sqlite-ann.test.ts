@@ -114,6 +114,25 @@ describe('the SQLite approximate vector index', () => {
     expect(store.ann.state('bob')).toBeNull();
   });
 
+  it('answers the same from an index loaded into memory (annMemory load) as from the mapped file', async () => {
+    const { store, path } = await filled();
+    await store.ann.build('alice');
+    const loaded = new SqliteStore({ path, annMinMemories: 100, annMemory: 'load' });
+    open.push(loaded);
+    await loaded.init();
+    for (let q = 0; q < 20; q++) {
+      const query = Float32Array.from(unitVector(random, DIMENSION));
+      expect(await loaded.vectorSearch('alice', query, filter(), 10)).toEqual(
+        await store.vectorSearch('alice', query, filter(), 10),
+      );
+    }
+    // A new build replaces the loaded copy: what was added since is found either way.
+    const added = makeMemory(COUNT + 80, { content: 'added since' });
+    await store.insert([{ memory: added, vector: vectorOf(COUNT + 80) }], []);
+    await store.ann.build('alice');
+    expect(ids(await loaded.vectorSearch('alice', vectorOf(COUNT + 80), filter(), 1))).toEqual([added.id]);
+  });
+
   it('finds what was added and rewritten since the build, and never what was deleted', async () => {
     const { store, memories } = await filled();
     await store.ann.build('alice');

@@ -235,7 +235,7 @@ describe('sqlite store specifics', () => {
       try {
         const held = db
           .prepare('SELECT user_id, term, memories FROM user_terms WHERE memories > 0 ORDER BY user_id, term')
-          .all();
+          .all() as { user_id: string; term: string; memories: number }[];
         const due = new Map<string, number>();
         for (const row of db.prepare('SELECT user_id, content FROM memories').all() as {
           user_id: string;

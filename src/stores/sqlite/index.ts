@@ -32,6 +32,7 @@ export function createSqliteStore(options: {
   mmapMb?: number | undefined;
   annMinMemories?: number | undefined;
   annThreads?: number | undefined;
+  annMemory?: 'map' | 'load' | undefined;
 }): MemoryStore {
   const busyTimeoutMs = options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS;
   const store = new SqliteStore({
@@ -42,6 +43,7 @@ export function createSqliteStore(options: {
     ...(options.mmapMb !== undefined && { mmapMb: options.mmapMb }),
     ...(options.annMinMemories !== undefined && { annMinMemories: options.annMinMemories }),
     ...(options.annThreads !== undefined && { annThreads: options.annThreads }),
+    ...(options.annMemory !== undefined && { annMemory: options.annMemory }),
     busyTimeoutMs,
     blockingBusyMs: Math.min(10, busyTimeoutMs),
   });

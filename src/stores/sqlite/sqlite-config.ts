@@ -79,6 +79,12 @@ export const sqliteConfigSchema = z.object({
   annMinMemories: z.number().int().min(0).default(SQLITE_ANN_MIN_MEMORIES),
   /** Threads an index build inserts with (the builder thread's own, beside the readers). */
   annThreads: z.number().int().min(1).max(64).default(1),
+  /**
+   * How reader threads hold an index: `map` (the file memory-mapped, pages shared through the
+   * operating system's cache) or `load` (a copy in each reader thread's memory, for up to
+   * ANN_LOADED users each: searches never wait on the disk, at the index's size per thread).
+   */
+  annMemory: z.enum(['map', 'load']).default('map'),
 });
 
 export type SqliteConfig = z.input<typeof sqliteConfigSchema>;

@@ -48,6 +48,7 @@ export class SqliteSearch implements SearchIndex {
       limit,
       approximate: this.#db.ann.enabled,
       dir: this.#db.ann.dir,
+      load: this.#db.config.annMemory === 'load',
     };
     const readers = this.#db.readerThreads();
     const found = readers ? await readers.vector(query) : searchVectors(this.#db.conn, this.#db.statements, query);

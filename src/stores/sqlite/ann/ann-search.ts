@@ -34,6 +34,8 @@ export interface VectorQuery {
   approximate: boolean;
   /** The store's index directory (ann-params.ts). */
   dir: string;
+  /** Read the index file into this thread's memory instead of mapping it (`annMemory: 'load'`). */
+  load: boolean;
 }
 
 export interface VectorRows {
@@ -48,23 +50,27 @@ const SELECT = `SELECT m.id AS id, vec_distance_cosine(v.embedding, ?) AS distan
   FROM vectors v JOIN memories m ON m.rowid = v.rowid`;
 
 /**
- * The index file this thread has mapped for each user (a file is never rewritten: a new build is a
- * new file, and replaces the user's view here, so a replaced file is unmapped once collected).
+ * The index file this thread has mapped (or loaded) for each user (a file is never rewritten: a new
+ * build is a new file, and replaces the user's view here, so a replaced file is unmapped once
+ * collected). Mapped files cost address space and share the operating system's page cache; loaded
+ * ones cost their size in this thread's memory, so fewer are kept.
  */
 const views = new Map<string, { file: string; index: UsearchIndex }>();
 const MAX_VIEWS = 16;
+const MAX_LOADED = 2;
 
-function view(dir: string, userId: string, row: AnnRow & { file: string }): UsearchIndex {
-  const cached = views.get(userId);
-  views.delete(userId);
+function view(query: VectorQuery, row: AnnRow & { file: string }): UsearchIndex {
+  const cached = views.get(query.userId);
+  views.delete(query.userId);
   if (cached?.file === row.file) {
-    views.set(userId, cached); // most recently used last
+    views.set(query.userId, cached); // most recently used last
     return cached.index;
   }
   const index = newIndex(row.dimension);
-  index.view(wholeFile(dir, row));
-  if (views.size >= MAX_VIEWS) views.delete(views.keys().next().value as string);
-  views.set(userId, { file: row.file, index });
+  if (query.load) index.load(wholeFile(query.dir, row));
+  else index.view(wholeFile(query.dir, row));
+  while (views.size >= (query.load ? MAX_LOADED : MAX_VIEWS)) views.delete(views.keys().next().value as string);
+  views.set(query.userId, { file: row.file, index });
   return index;
 }
 
@@ -92,7 +98,7 @@ function search(statements: Statements, query: VectorQuery): VectorRows {
   if (!row?.file || row.dimension !== query.dimension) return exact('exact');
   let index: UsearchIndex;
   try {
-    index = view(query.dir, query.userId, row as AnnRow & { file: string });
+    index = view(query, row as AnnRow & { file: string });
   } catch {
     return exact('unusable');
   }
