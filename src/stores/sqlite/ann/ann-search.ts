@@ -67,11 +67,30 @@ function view(query: VectorQuery, row: AnnRow & { file: string }): UsearchIndex 
     return cached.index;
   }
   const index = newIndex(row.dimension);
-  if (query.load) index.load(wholeFile(query.dir, row));
-  else index.view(wholeFile(query.dir, row));
-  while (views.size >= (query.load ? MAX_LOADED : MAX_VIEWS)) views.delete(views.keys().next().value as string);
+  const path = wholeFile(query.dir, row);
+  if (query.load) index.load(path);
+  else index.view(path);
+  if (cached) release(cached.index, path);
+  while (views.size >= (query.load ? MAX_LOADED : MAX_VIEWS)) {
+    const [userId, oldest] = views.entries().next().value as [string, { index: UsearchIndex }];
+    views.delete(userId);
+    release(oldest.index, path);
+  }
   views.set(query.userId, { file: row.file, index });
   return index;
+}
+
+/**
+ * Frees a loaded index's memory now: the garbage collector would free it only when it finalizes
+ * the object, which it has no reason to hurry (it does not see the 1 GB behind it). Mapping a
+ * file that is there (the one just opened) in its place releases the copy.
+ */
+function release(index: UsearchIndex, path: string): void {
+  try {
+    index.view(path);
+  } catch {
+    // No longer used either way.
+  }
 }
 
 /** Candidates to re-rank for `limit` results. */
