@@ -81,8 +81,8 @@ export const sqliteConfigSchema = z.object({
   annThreads: z.number().int().min(1).max(64).default(1),
   /**
    * How reader threads hold an index: `map` (the file memory-mapped, pages shared through the
-   * operating system's cache) or `load` (a copy in each reader thread's memory, for up to
-   * ANN_LOADED users each: searches never wait on the disk, at the index's size per thread).
+   * operating system's cache) or `load` (a copy in each reader thread's memory, for up to 2
+   * users each, ann/ann-search.ts: searches never wait on the disk, at the index's size per thread).
    */
   annMemory: z.enum(['map', 'load']).default('map'),
 });

@@ -12,9 +12,8 @@
  *
  * with N the user's memories (kept at write time in user_usage), n(t) those containing t (kept at
  * write time in user_terms, sqlite-terms.ts; both whatever the search's filter, so a filter does
- * not reweigh words), tf and len
- * counted on each memory's words with the same folding and Porter stemming as the full-text index,
- * and avglen the mean length of the user's matching memories. This idf (Lucene's) never goes
+ * not reweigh words), tf and len counted on each memory's words with the same folding and Porter
+ * stemming as the full-text index, and avglen the mean length of the user's matching memories. This idf (Lucene's) never goes
  * negative, so a word in most of a small store still counts a little. Runs on a reader thread.
  *
  * A user with more than POOL matching memories gets a pool of POOL scored this way, the memories
