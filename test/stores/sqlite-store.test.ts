@@ -233,9 +233,11 @@ describe('sqlite store specifics', () => {
     const heldAndDue = () => {
       const db = new Database(path, { readonly: true });
       try {
-        const held = db
-          .prepare('SELECT user_id, term, memories FROM user_terms WHERE memories > 0 ORDER BY user_id, term')
-          .all() as { user_id: string; term: string; memories: number }[];
+        const held = db.prepare('SELECT user_id, term, memories FROM user_terms ORDER BY user_id, term').all() as {
+          user_id: string;
+          term: string;
+          memories: number;
+        }[];
         const due = new Map<string, number>();
         for (const row of db.prepare('SELECT user_id, content FROM memories').all() as {
           user_id: string;

@@ -8,7 +8,8 @@
  * Words are the same as keyword ranking's: `words()` (case and diacritics folded, as the index's
  * tokenizer does) and Porter stems. Every writer of memories keeps them: inserts (`insertRecords`)
  * add theirs in one statement per user and batch, deletes and content rewrites take theirs off
- * (`forgetTerms`), a user's purge drops their rows. These are statistics, not data: a memory
+ * (`forgetTerms`, which also drops a word no memory of the user has left), a user's purge drops
+ * their rows. These are statistics, not data: a memory
  * changed behind Engram's back (another program writing the file) only skews a word's weight.
  */
 import { stemmer } from 'stemmer';
@@ -41,6 +42,8 @@ const ADD = `INSERT INTO user_terms (user_id, term, memories) SELECT ?, key, val
   ON CONFLICT (user_id, term) DO UPDATE SET memories = memories + excluded.memories`;
 const SUBTRACT = `UPDATE user_terms SET memories = max(memories - 1, 0)
   WHERE user_id = ? AND term IN (SELECT value FROM json_each(?))`;
+const DROP_UNUSED = `DELETE FROM user_terms
+  WHERE user_id = ? AND memories = 0 AND term IN (SELECT value FROM json_each(?))`;
 
 /** Counts for the memories of one write, by user, then added in one statement per user. */
 export class TermCounts {
@@ -62,9 +65,15 @@ export class TermCounts {
   }
 }
 
-/** Takes a deleted or rewritten memory's words off its user's counts; inside the write's transaction. */
+/**
+ * Takes a deleted or rewritten memory's words off its user's counts, and drops the words no memory
+ * of the user has left: a forgotten memory's words must not stay in the file (`engram forget`,
+ * then `compact`, leaves none). Inside the write's transaction.
+ */
 export function forgetTerms(statements: Statements, userId: string, content: string): void {
-  statements.get(SUBTRACT).run(userId, JSON.stringify([...termsOf(content)]));
+  const terms = JSON.stringify([...termsOf(content)]);
+  statements.get(SUBTRACT).run(userId, terms);
+  statements.get(DROP_UNUSED).run(userId, terms);
 }
 
 /** How many of the user's memories contain each of `terms` (stems); absent ones contain none. */
