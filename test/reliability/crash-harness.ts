@@ -23,6 +23,7 @@ import { checkSqliteFile } from '../../src/backup/check.js';
 import { testConfig } from '../../src/config.js';
 import type { HistoryEntry, Memory } from '../../src/core/types.js';
 import { buildParts } from '../../src/runtime.js';
+import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import type { MemoryStore } from '../../src/stores/store.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
 
@@ -233,6 +234,10 @@ export async function openCrashBench(
         }
         problems.push(...(await searchProblems(opened, user, observed)));
       }
+      // The check's searches start builds (every sqlite user is past the threshold): let them finish,
+      // so the next trial's server starts with recorded indexes and its kills land beside them,
+      // however busy the machine (the killed server's own builds may not finish before its kill).
+      if (opened instanceof SqliteStore) await opened.ann.idle();
     } finally {
       await opened.close();
     }
