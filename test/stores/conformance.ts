@@ -829,6 +829,23 @@ function keywordCases(store: Current): void {
     expect(await store().keywordSearch('bob', ['garden', 'garage'], filter(), 10)).toEqual(before);
   });
 
+  it('a memory with every query word is found however many newer memories have each word alone', async () => {
+    // Stores may score a large user's matches from a bounded pool, newest first; the three old
+    // memories with both words must be in it, ahead of the 4,200 newer ones with one word each.
+    const both = [0, 1, 2].map((i) =>
+      makeMemory(1_000 + i, { content: `the zebra and the quokka met at the lake, day ${i}`, userId: 'frank' }),
+    );
+    const one = Array.from({ length: 4_200 }, (_, i) =>
+      makeMemory(2_000 + i, { content: `a ${i % 2 ? 'zebra' : 'quokka'} seen near the fence, ${i}`, userId: 'frank' }),
+    );
+    await seed(store(), [...both, ...one]);
+    const hits = await store().keywordSearch('frank', ['zebra', 'quokka'], filter(), 5);
+    expect(ids(hits).slice(0, 3).sort(byIdAsc)).toEqual(ids(both));
+    expect(hits.every((hit) => minuteOf(hit.id) >= 1_000)).toBe(true);
+    // Frank now holds nearly all of the store: the other users' searches still see only their own.
+    expect(ids(await store().keywordSearch('alice', ['zebra'], filter(), 10))).toEqual([idAt(3)]);
+  });
+
   it('matches regardless of case and accents', async () => {
     await seed(store(), [makeMemory(10, { content: 'Lunch at Café Zürich', userId: 'erin' })]);
     expect(ids(await store().keywordSearch('erin', ['cafe'], filter(), 10))).toEqual([idAt(10)]);

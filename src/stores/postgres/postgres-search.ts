@@ -10,6 +10,8 @@ const K1 = 1.2;
 const B = 0.75;
 /** Postings read per query word: a word in more of a user's memories contributes through the newest this many. */
 const POOL = 2_000;
+/** Besides, the newest this many memories with both of the search's two rarest words (which the newest POOL of each may miss). */
+const BOTH = 500;
 
 /**
  * The PostgreSQL store's search (`SearchIndex`).
@@ -21,7 +23,11 @@ const POOL = 2_000;
  * in words (all whatever the search's filter, so a filter does not reweigh words). Only then are
  * the best-scored memories checked against the filter, in score order until `limit` pass. A
  * search costs what its words occur in, not what the user has; a word in more than POOL of the
- * user's memories contributes through the newest POOL.
+ * user's memories contributes through the newest POOL. When even the rarest word is in more than
+ * POOL, the newest BOTH memories with both of the two rarest words are scored too, with all their
+ * words (as the SQLite store's pool does): an older memory with both of two common words is not
+ * lost behind newer ones with one. Finding them reads both words' postings (at 100k memories in
+ * one user, keyword p50 / p95 ~1.4× / 1.5×).
  *
  * Vector search uses pgvector (cosine distance), through the HNSW index when there is one.
  */
@@ -48,16 +54,35 @@ export class PostgresSearch implements SearchIndex {
            FROM q CROSS JOIN totals
            CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM memory_terms t WHERE t.user_id = $1 AND t.lexeme = q.lexeme) d
          ),
-         scored AS (
-           SELECT p.memory_id,
-             sum(w.idf * p.tf * ${K1 + 1} / (p.tf + ${K1} * (${1 - B} + ${B} * p.len / totals.avglen))) AS score,
-             sum(w.idf) / (SELECT nullif(sum(idf), 0) FROM weights) AS coverage
-           FROM weights w CROSS JOIN totals
+         rare AS MATERIALIZED (SELECT lexeme, df, row_number() OVER (ORDER BY df, lexeme) AS place FROM weights WHERE df > 0),
+         every AS MATERIALIZED (
+           SELECT a.memory_id FROM rare r1
+           JOIN rare r2 ON r2.place = 2
+           JOIN memory_terms a ON a.user_id = $1 AND a.lexeme = r1.lexeme
+           JOIN memory_terms b ON b.user_id = $1 AND b.lexeme = r2.lexeme AND b.memory_id = a.memory_id
+           WHERE r1.place = 1 AND r1.df > ${POOL}
+           ORDER BY a.memory_id DESC LIMIT ${BOTH}
+         ),
+         newest AS MATERIALIZED (
+           SELECT w.lexeme, p.memory_id, p.tf, p.len FROM weights w
            CROSS JOIN LATERAL (
              SELECT t.memory_id, t.tf, t.len FROM memory_terms t WHERE t.user_id = $1 AND t.lexeme = w.lexeme
              ORDER BY t.memory_id DESC LIMIT ${POOL}
            ) p
            WHERE w.df > 0
+         ),
+         postings AS (
+           SELECT lexeme, memory_id, tf, len FROM newest
+           UNION ALL
+           SELECT w.lexeme, t.memory_id, t.tf, t.len FROM every e CROSS JOIN weights w
+           JOIN memory_terms t ON t.user_id = $1 AND t.lexeme = w.lexeme AND t.memory_id = e.memory_id
+           WHERE w.df > 0 AND NOT EXISTS (SELECT 1 FROM newest n WHERE n.lexeme = w.lexeme AND n.memory_id = e.memory_id)
+         ),
+         scored AS (
+           SELECT p.memory_id,
+             sum(w.idf * p.tf * ${K1 + 1} / (p.tf + ${K1} * (${1 - B} + ${B} * p.len / totals.avglen))) AS score,
+             sum(w.idf) / (SELECT nullif(sum(idf), 0) FROM weights) AS coverage
+           FROM postings p JOIN weights w ON w.lexeme = p.lexeme CROSS JOIN totals
            GROUP BY p.memory_id
            ORDER BY score DESC, p.memory_id
          )
