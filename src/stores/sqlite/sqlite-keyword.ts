@@ -16,9 +16,9 @@
  * stemming as the full-text index, and avglen the mean length of the user's matching memories. This idf (Lucene's) never goes
  * negative, so a word in most of a small store still counts a little. Runs on a reader thread.
  *
- * A user with more than POOL matching memories gets a pool of POOL scored this way, the memories
- * with the most and the rarest of the words first (`largePool`), so the cost of a search stays that
- * of POOL memories however large the user grows.
+ * A user with more than POOL matching memories gets a pool of POOL scored this way, led by the
+ * memories with both of the two rarest words, then by the rarest words (`largePool`), so the cost
+ * of a search stays that of POOL memories however large the user grows.
  */
 import { words } from '../../core/text.js';
 import type { Statements } from './sqlite-statements.js';
