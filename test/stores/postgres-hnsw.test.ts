@@ -108,9 +108,20 @@ function randomVectors(count: number, dimension: number, seed: number): Float32A
 
     const ids: { userId: string; id: string }[] = [];
     for await (const { memory } of store.scan()) ids.push({ userId: memory.userId, id: memory.id });
+    // Another session's snapshot from before the new vectors (a long export, another replica's
+    // read) keeps the old 16-d row versions alive, and an index build reads those too: the build
+    // must not fail on them (it did, "expected 8 dimensions, not 16", with a second test suite
+    // running beside this one).
+    const reader = new pg.Client({ connectionString: url });
+    await reader.connect();
+    await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await reader.query(`SELECT count(*) FROM ${schema}.memories`);
     const vectors = randomVectors(ids.length, 8, 3);
     await store.setVectors(ids.map((entry, i) => ({ ...entry, vector: vectors[i] as Float32Array })));
-    await store.setEmbeddingInfo({ model: 'other-model', dimension: 8 });
+    await store.setEmbeddingInfo({ model: 'other-model', dimension: 8 }).finally(async () => {
+      await reader.query('COMMIT');
+      await reader.end();
+    });
     expect(await indexes()).toEqual(['memories_embedding_hnsw_8']);
 
     const hits = await store.vectorSearch('alice', vectors[0] as Float32Array, filter(), 5);

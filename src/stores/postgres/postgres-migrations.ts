@@ -332,8 +332,12 @@ export type VectorIndexState = 'ready' | 'created' | 'deferred' | 'unsupported';
  * plain `vector` (any dimension, so a reindex can change models), so the index is on the
  * expression `embedding::vector(d)`; searches use the same expression. An index for another
  * dimension is dropped; while rows of another dimension remain (a reindex half-way), none is built
- * (`deferred`): the next call after the reindex builds it. Built under the migration lock, without
- * the statement timeout (a build over existing rows can take minutes), in one transaction.
+ * (`deferred`): the next call after the reindex builds it. The index is partial, on rows of its
+ * dimension only: a build also reads row versions that another session's snapshot still sees, and
+ * after a reindex those have the old dimension, which the cast would refuse ("expected 8
+ * dimensions, not 16"; an index made before this is whole, and serves the same searches). Built
+ * under the migration lock, without the statement timeout (a build over existing rows can take
+ * minutes), in one transaction.
  */
 export async function ensureVectorIndex(
   client: PoolClient,
@@ -362,7 +366,8 @@ export async function ensureVectorIndex(
       else {
         await client.query(`SET LOCAL statement_timeout = 0; SET LOCAL maintenance_work_mem = '256MB'`);
         await client.query(
-          `CREATE INDEX ${wanted} ON ${schema}.memories USING hnsw ((embedding::vector(${dimension})) vector_cosine_ops)`,
+          `CREATE INDEX ${wanted} ON ${schema}.memories USING hnsw ((embedding::vector(${dimension})) vector_cosine_ops)
+           WHERE vector_dims(embedding) = ${dimension}`,
         );
         state = 'created';
       }

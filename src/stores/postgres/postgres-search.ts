@@ -102,7 +102,11 @@ export class PostgresSearch implements SearchIndex {
     const { hnsw, efSearch } = this.#db.config;
     // The HNSW index is on `embedding::vector(d)`; the same expression lets the planner use it
     // (it still scans exactly when that is cheaper, e.g. for a user with few memories).
-    const cast = hnsw && vector.length <= HNSW_MAX_DIMENSION ? `::vector(${vector.length})` : '::vector';
+    const indexed = hnsw && vector.length <= HNSW_MAX_DIMENSION;
+    const cast = indexed ? `::vector(${vector.length})` : '::vector';
+    // The index holds only vectors of its dimension (ensureVectorIndex); saying so lets the planner
+    // use it, and rows of another dimension (mid-reindex) are passed over instead of failing the cast.
+    const sameDimension = indexed ? ` AND vector_dims(m.embedding) = ${vector.length}` : '';
     // Iterative scans keep walking the graph until `limit` rows pass the user's filter.
     const settings: Record<string, string> = hnsw
       ? { 'hnsw.ef_search': String(Math.max(efSearch, limit)), 'hnsw.iterative_scan': 'relaxed_order' }
@@ -117,7 +121,7 @@ export class PostgresSearch implements SearchIndex {
         const { rows } = await db.query<{ id: string; distance: number }>(
           `WITH nearest AS MATERIALIZED (
            SELECT m.id, m.embedding${cast} <=> $1${cast} AS distance FROM memories m
-           WHERE ${where.sql} ORDER BY distance LIMIT $${where.params.length + 2}
+           WHERE ${where.sql}${sameDimension} ORDER BY distance LIMIT $${where.params.length + 2}
          ) SELECT id, distance FROM nearest ORDER BY distance, id`,
           [vectorToSql(Array.from(vector)), ...where.params, limit],
         );
