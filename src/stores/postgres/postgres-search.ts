@@ -26,8 +26,9 @@ const BOTH = 500;
  * user's memories contributes through the newest POOL. When even the rarest word is in more than
  * POOL, the newest BOTH memories with both of the two rarest words are scored too, with all their
  * words (as the SQLite store's pool does): an older memory with both of two common words is not
- * lost behind newer ones with one. Finding them reads both words' postings (at 100k memories in
- * one user, keyword p50 / p95 ~1.4× / 1.5×).
+ * lost behind newer ones with one. Finding them reads both words' postings: at 100k memories in
+ * one user, keyword p50 / p95 1.07× / 1.28× in `bench:keyword` (1.4× / 1.5× for the store's
+ * `keywordSearch` alone, BENCHMARKS.md).
  *
  * Vector search uses pgvector (cosine distance), through the HNSW index when there is one.
  */
