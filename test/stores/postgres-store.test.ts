@@ -106,7 +106,9 @@ runConformance(
       expect((await guest.get('alice', makeMemory(1).id))?.content).toBe('alice secret');
       await expect(guest.compact()).rejects.toMatchObject({
         code: 'forbidden',
-        message: expect.stringMatching(/owns neither memories, memory_terms, history, jobs nor the database/),
+        message: expect.stringMatching(
+          /owns neither memories, memory_terms, memory_terms_df, history, jobs nor the database/,
+        ),
       });
     } finally {
       await guest.close();
@@ -131,7 +133,7 @@ runConformance(
     }
   });
 
-  /** What `memory_terms` holds, and what it should hold: the postings of every memory's words now. */
+  /** What `memory_terms` (and `memory_terms_df`) hold, and what they should hold: the postings of every memory's words now. */
   const postingsNowAndDue = async () => {
     await raw.query('BEGIN');
     try {
@@ -143,7 +145,13 @@ runConformance(
            SELECT m.user_id, p.lexeme, m.id AS memory_id, p.tf, p.len FROM memories m, memory_postings(m.search_text) p
          ) d ${order}`,
       );
-      return { held: held.rows, due: due.rows };
+      // And how many of each user's memories hold each word, kept beside them (no row for none).
+      const counts = await raw.query('SELECT user_id, lexeme, df FROM memory_terms_df ORDER BY user_id, lexeme');
+      const countsDue = await raw.query(
+        `SELECT m.user_id, p.lexeme, count(*)::bigint AS df FROM memories m, memory_postings(m.search_text) p
+         GROUP BY 1, 2 ORDER BY 1, 2`,
+      );
+      return { held: held.rows, due: due.rows, counts: counts.rows, countsDue: countsDue.rows };
     } finally {
       await raw.query('ROLLBACK');
     }
@@ -166,8 +174,9 @@ runConformance(
     const first = carol(30, 'The garden gate squeaks when it rains');
     const second = carol(31, 'Gardening on Sundays, rain or shine, rain again');
     await seed(store, [first, second, carol(32, ''), makeMemory(33, { userId: 'dave', content: 'garden party' })]);
-    let { held, due } = await postingsNowAndDue();
+    let { held, due, counts, countsDue } = await postingsNowAndDue();
     expect(held).toEqual(due);
+    expect(counts).toEqual(countsDue);
     // "rain" twice in the second memory (stemmed from "rains" in the first); every memory has its length posting.
     expect(held.filter((row) => row.user_id === 'carol' && row.lexeme === 'rain')).toEqual([
       { user_id: 'carol', lexeme: 'rain', memory_id: first.id, tf: 1, len: 7 },
@@ -175,26 +184,40 @@ runConformance(
     ]);
     expect(await wordTotals('carol')).toEqual({ memories: '3', words: String(7 + 8 + 0) });
 
-    const rewritten = { ...first, content: 'The shed door squeaks', updatedAt: idAt(40) };
+    const rewritten = { ...first, content: 'The shed door squeaks on Sundays', updatedAt: idAt(40) };
     await store.update(rewritten, null, historyEntry('update', first, rewritten));
     const superseded = { ...second, supersededBy: first.id, validTo: rewritten.updatedAt };
     await store.update(superseded, null, historyEntry('supersede', second, superseded));
     await store.touch('carol', new Map([[first.id, 2]]), rewritten.updatedAt);
-    ({ held, due } = await postingsNowAndDue());
+    ({ held, due, counts, countsDue } = await postingsNowAndDue());
     expect(held).toEqual(due);
-    expect(await wordTotals('carol')).toEqual({ memories: '3', words: String(4 + 8 + 0) });
+    expect(counts).toEqual(countsDue);
+    expect(await wordTotals('carol')).toEqual({ memories: '3', words: String(6 + 8 + 0) });
     expect(held.some((row) => row.memory_id === first.id && row.lexeme === 'garden')).toBe(false);
     expect(held.some((row) => row.memory_id === first.id && row.lexeme === 'shed')).toBe(true);
+    // The rewrite moved the counts of the words that left and came (one new, one the other memory
+    // has too), and kept the one in both.
+    const df = (lexeme: string) => counts.find((row) => row.user_id === 'carol' && row.lexeme === lexeme)?.df;
+    expect([df('garden'), df('rain'), df('shed'), df('sunday'), df('squeak'), df('gate')]).toEqual([
+      '1',
+      '1',
+      '1',
+      '2',
+      '1',
+      undefined,
+    ]);
 
     await store.delete('carol', second.id, historyEntry('delete', superseded, null));
-    ({ held, due } = await postingsNowAndDue());
+    ({ held, due, counts, countsDue } = await postingsNowAndDue());
     expect(held).toEqual(due);
+    expect(counts).toEqual(countsDue);
     expect(held.some((row) => row.memory_id === second.id)).toBe(false);
-    expect(await wordTotals('carol')).toEqual({ memories: '2', words: '4' });
+    expect(await wordTotals('carol')).toEqual({ memories: '2', words: '6' });
 
     await store.purgeUser('carol');
-    ({ held, due } = await postingsNowAndDue());
+    ({ held, due, counts, countsDue } = await postingsNowAndDue());
     expect(held).toEqual(due);
+    expect(counts).toEqual(countsDue);
     expect(held.some((row) => row.user_id === 'carol')).toBe(false);
     expect(held.some((row) => row.user_id === 'dave')).toBe(true);
     expect(await wordTotals('carol')).toBeNull(); // the purged user leaves no row

@@ -85,7 +85,7 @@ export class PostgresMemories implements MemoryRecords {
       // After a bulk load the planner has no statistics until autovacuum gets to the table, and
       // without them the keyword query can take seconds; refresh them now (in the background).
       this.#insertedSinceAnalyze = 0;
-      void this.#db.pool?.query('ANALYZE memories, memory_terms').catch(() => undefined);
+      void this.#db.pool?.query('ANALYZE memories, memory_terms, memory_terms_df').catch(() => undefined);
     }
   }
 

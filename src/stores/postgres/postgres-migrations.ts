@@ -124,6 +124,91 @@ ${ownedByUser('memory_terms_users')}
   ALTER TABLE memories DROP COLUMN search;
 `;
 
+/**
+ * Each user's document frequencies (v8): how many of the user's memories hold each word, kept by
+ * the same triggers as the postings (replaced here), so a keyword search reads one row per query
+ * word instead of counting the word's postings (100k of them for a common word of a user with
+ * 100k memories). A count that falls to zero takes its row with it: a forgotten memory leaves no
+ * word behind. Every writer of a user's counts first holds the user's totals row
+ * (`memory_terms_users`), so two writers of one user never wait on each other's counts in a circle.
+ */
+const DOCUMENT_FREQUENCY_SQL = `
+  SELECT set_config('engram.scope', 'all', true);
+
+  CREATE TABLE memory_terms_df (
+    user_id text COLLATE "C" NOT NULL,
+    lexeme  text COLLATE "C" NOT NULL,
+    df      bigint NOT NULL CHECK (df > 0),
+    PRIMARY KEY (user_id, lexeme)
+  );
+  INSERT INTO memory_terms_df SELECT user_id, lexeme, count(*) FROM memory_terms GROUP BY user_id, lexeme;
+${ownedByUser('memory_terms_df')}
+
+  CREATE OR REPLACE FUNCTION memory_terms_inserted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      INSERT INTO memory_terms_users AS u (user_id, memories, words)
+        SELECT user_id, count(*), sum(memory_length(search_text)) FROM new_rows GROUP BY user_id ORDER BY user_id
+        ON CONFLICT (user_id) DO UPDATE SET memories = u.memories + excluded.memories, words = u.words + excluded.words;
+      WITH added AS (
+        INSERT INTO memory_terms (user_id, lexeme, memory_id, tf, len)
+          SELECT n.user_id, p.lexeme, n.id, p.tf, p.len FROM new_rows n, memory_postings(n.search_text) p
+          RETURNING user_id, lexeme
+      )
+      INSERT INTO memory_terms_df AS f (user_id, lexeme, df)
+        SELECT user_id, lexeme, count(*) FROM added GROUP BY user_id, lexeme ORDER BY user_id, lexeme
+        ON CONFLICT (user_id, lexeme) DO UPDATE SET df = f.df + excluded.df;
+      RETURN NULL;
+    END $$;
+  CREATE OR REPLACE FUNCTION memory_terms_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      PERFORM 1 FROM memory_terms_users WHERE user_id IN (SELECT user_id FROM old_rows) ORDER BY user_id FOR UPDATE;
+      UPDATE memory_terms_users u SET memories = u.memories - d.memories, words = u.words - d.words
+        FROM (SELECT user_id, count(*) AS memories, sum(memory_length(search_text)) AS words FROM old_rows GROUP BY user_id) d
+        WHERE u.user_id = d.user_id;
+      -- A user with no memory left leaves no row behind (a purge erases the user from here too).
+      DELETE FROM memory_terms_users WHERE user_id IN (SELECT user_id FROM old_rows) AND memories = 0;
+      -- The counts the deleted postings leave above zero are lowered, the others deleted (the two
+      -- parts of one statement see the same counts, so each row is touched by one of them).
+      WITH gone AS (
+        DELETE FROM memory_terms t
+          USING (SELECT o.user_id, o.id, p.lexeme FROM old_rows o, memory_postings(o.search_text) p) d
+          WHERE t.user_id = d.user_id AND t.lexeme = d.lexeme AND t.memory_id = d.id
+          RETURNING t.user_id, t.lexeme
+      ), counted AS (
+        SELECT user_id, lexeme, count(*) AS n FROM gone GROUP BY user_id, lexeme
+      ), lowered AS (
+        UPDATE memory_terms_df f SET df = f.df - c.n FROM counted c
+          WHERE f.user_id = c.user_id AND f.lexeme = c.lexeme AND f.df > c.n
+      )
+      DELETE FROM memory_terms_df f USING counted c
+        WHERE f.user_id = c.user_id AND f.lexeme = c.lexeme AND f.df <= c.n;
+      RETURN NULL;
+    END $$;
+  CREATE OR REPLACE FUNCTION memory_terms_rewritten() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      UPDATE memory_terms_users SET words = words - memory_length(OLD.search_text) + memory_length(NEW.search_text)
+        WHERE user_id = NEW.user_id;
+      DELETE FROM memory_terms t USING memory_postings(OLD.search_text) p
+        WHERE t.user_id = OLD.user_id AND t.lexeme = p.lexeme AND t.memory_id = OLD.id;
+      INSERT INTO memory_terms (user_id, lexeme, memory_id, tf, len)
+        SELECT NEW.user_id, p.lexeme, NEW.id, p.tf, p.len FROM memory_postings(NEW.search_text) p;
+      -- The words that left and the words that came: counts of the words in both stay as they are.
+      INSERT INTO memory_terms_df AS f (user_id, lexeme, df)
+        SELECT NEW.user_id, lexeme, 1 FROM (
+          SELECT lexeme FROM memory_postings(NEW.search_text) EXCEPT SELECT lexeme FROM memory_postings(OLD.search_text)
+        ) came ORDER BY lexeme
+        ON CONFLICT (user_id, lexeme) DO UPDATE SET df = f.df + 1;
+      WITH went AS (
+        SELECT lexeme FROM memory_postings(OLD.search_text) EXCEPT SELECT lexeme FROM memory_postings(NEW.search_text)
+      ), lowered AS (
+        UPDATE memory_terms_df f SET df = f.df - 1 FROM went
+          WHERE f.user_id = OLD.user_id AND f.lexeme = went.lexeme AND f.df > 1
+      )
+      DELETE FROM memory_terms_df f USING went WHERE f.user_id = OLD.user_id AND f.lexeme = went.lexeme AND f.df = 1;
+      RETURN NULL;
+    END $$;
+`;
+
 export const migrations: { version: number; description: string; sql: string }[] = [
   {
     version: 1,
@@ -253,6 +338,12 @@ export const migrations: { version: number; description: string; sql: string }[]
     // at a page, a row is only split when it cannot fit one (e.g. a long content moves out first).
     // New rows only: `engram compact` (VACUUM FULL) rewrites the existing ones.
     sql: 'ALTER TABLE memories SET (toast_tuple_target = 8160);',
+  },
+  {
+    version: 8,
+    description:
+      'document frequencies per user and word, kept at write time (keyword search no longer counts postings)',
+    sql: DOCUMENT_FREQUENCY_SQL,
   },
 ];
 

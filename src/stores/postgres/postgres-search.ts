@@ -16,8 +16,9 @@ const BOTH = 500;
 /**
  * The PostgreSQL store's search (`SearchIndex`).
  *
- * Keyword search reads the postings of the query's words in `memory_terms` (kept by triggers at
- * write time, see migration 6) and scores with BM25 over the user's own memories:
+ * Keyword search reads the postings of the query's words in `memory_terms` and their counts in
+ * `memory_terms_df` (both kept by triggers at write time, see migrations 6 and 8) and scores with
+ * BM25 over the user's own memories:
  * idf(t) = ln(1 + (N − n(t) + 0.5) / (n(t) + 0.5)) times tf·(k1+1) / (tf + k1·(1 − b +
  * b·len/avglen)), with N the user's memories, n(t) those containing t and avglen their mean length
  * in words (all whatever the search's filter, so a filter does not reweigh words). Only then are
@@ -53,7 +54,9 @@ export class PostgresSearch implements SearchIndex {
          weights AS MATERIALIZED (
            SELECT q.lexeme, d.df, ln(1 + (totals.n - d.df + 0.5) / (d.df + 0.5)) AS idf
            FROM q CROSS JOIN totals
-           CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM memory_terms t WHERE t.user_id = $1 AND t.lexeme = q.lexeme) d
+           CROSS JOIN LATERAL (
+             SELECT coalesce((SELECT f.df::float8 FROM memory_terms_df f WHERE f.user_id = $1 AND f.lexeme = q.lexeme), 0) AS df
+           ) d
          ),
          rare AS MATERIALIZED (SELECT lexeme, df, row_number() OVER (ORDER BY df, lexeme) AS place FROM weights WHERE df > 0),
          every AS MATERIALIZED (

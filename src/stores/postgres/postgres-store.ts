@@ -73,10 +73,10 @@ export class PostgresStore extends ComposedStore implements MemoryStore {
       // table's owner or the database's, or be a superuser): say so instead.
       const { rows } = await client.query<{ relname: string }>(
         `SELECT relname FROM pg_class
-         WHERE oid IN ('memories'::regclass, 'memory_terms'::regclass, 'history'::regclass, 'jobs'::regclass)
+         WHERE oid IN ('memories'::regclass, 'memory_terms'::regclass, 'memory_terms_df'::regclass, 'history'::regclass, 'jobs'::regclass)
            AND NOT pg_has_role(relowner, 'USAGE')
            AND NOT pg_has_role((SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE')
-         ORDER BY array_position(ARRAY['memories', 'memory_terms', 'history', 'jobs'], relname::text)`,
+         ORDER BY array_position(ARRAY['memories', 'memory_terms', 'memory_terms_df', 'history', 'jobs'], relname::text)`,
       );
       if (rows.length > 0) {
         throw new EngramError(
@@ -86,7 +86,7 @@ export class PostgresStore extends ComposedStore implements MemoryStore {
       }
       // VACUUM FULL rebuilds the HNSW index too: with the default 64 MB it spills from 25k vectors on.
       await client.query(`SET statement_timeout = 0; SET maintenance_work_mem = '256MB'`);
-      await client.query('VACUUM (FULL, ANALYZE) memories, memory_terms, history, jobs');
+      await client.query('VACUUM (FULL, ANALYZE) memories, memory_terms, memory_terms_df, history, jobs');
     } finally {
       await client.query('RESET statement_timeout; RESET maintenance_work_mem').catch(() => undefined);
       client.release();
@@ -106,7 +106,8 @@ export class PostgresStore extends ComposedStore implements MemoryStore {
     return this.#db.tx('all', async (db) => {
       const { rows } = await db.query<{ memories: string; users: string; bytes: string }>(
         `SELECT count(*) AS memories, count(DISTINCT user_id) AS users,
-           (pg_total_relation_size('memories') + pg_total_relation_size('memory_terms') + pg_total_relation_size('history')) AS bytes FROM memories`,
+           (pg_total_relation_size('memories') + pg_total_relation_size('memory_terms') + pg_total_relation_size('memory_terms_df')
+             + pg_total_relation_size('history')) AS bytes FROM memories`,
       );
       const row = rows[0];
       return { memories: Number(row?.memories ?? 0), users: Number(row?.users ?? 0), bytes: Number(row?.bytes ?? 0) };
