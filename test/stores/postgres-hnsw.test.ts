@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresStore } from '../../src/stores/postgres/index.js';
+import { vectorQuery } from '../../src/stores/postgres/postgres-search.js';
 import { filter, makeMemory } from './conformance.js';
 import { dropSchema, HOW, schemaHarness, url } from './pg-harness.js';
 
@@ -100,6 +101,36 @@ function randomVectors(count: number, dimension: number, seed: number): Float32A
       after = await scans();
     }
     expect(after).toBeGreaterThan(before);
+  });
+
+  it("plans a small user's search as an exact scan of their rows, and a large user's through the index", async () => {
+    // Continues from the test above: alice holds 3,000 16-d memories, bob 60. The statement the
+    // store runs, planned as the store runs it (acting for the user, with the search's settings).
+    const planned = async (userId: string) => {
+      const query = vectorQuery(
+        { hnsw: true, efSearch: 40 },
+        userId,
+        randomVectors(1, 16, 5)[0] as Float32Array,
+        filter(),
+        10,
+      );
+      await raw.query('BEGIN READ ONLY');
+      try {
+        await raw.query(`SET LOCAL search_path TO ${schema}, public`);
+        await raw.query(`SELECT set_config('engram.user_id', $1, true)`, [userId]);
+        for (const [name, value] of Object.entries(query.settings)) {
+          await raw.query('SELECT set_config($1, $2, true)', [name, value]);
+        }
+        const { rows } = await raw.query(`EXPLAIN (FORMAT JSON) ${query.text}`, query.values);
+        return JSON.stringify(rows[0]);
+      } finally {
+        await raw.query('ROLLBACK');
+      }
+    };
+    // Without statistics on the index's condition (one row in 200 by PostgreSQL's default guess)
+    // bob's 60 memories looked like none, and his search walked the graph of the whole store.
+    expect(await planned('bob')).not.toContain('memories_embedding_hnsw_16');
+    expect(await planned('alice')).toContain('memories_embedding_hnsw_16');
   });
 
   it('follows a reindex onto another dimension: no index while vectors are mixed, then one for the new dimension', async () => {

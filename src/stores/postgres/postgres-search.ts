@@ -103,37 +103,16 @@ export class PostgresSearch implements SearchIndex {
 
   async vectorSearch(userId: string, vector: Float32Array, filter: StoreFilter, limit: number): Promise<VectorHit[]> {
     if (!vector.some((x) => x !== 0)) return [];
-    const { hnsw, efSearch } = this.#db.config;
-    // The HNSW index is on `embedding::vector(d)`; the same expression lets the planner use it
-    // (it still scans exactly when that is cheaper, e.g. for a user with few memories).
-    const indexed = hnsw && vector.length <= HNSW_MAX_DIMENSION;
-    const cast = indexed ? `::vector(${vector.length})` : '::vector';
-    // The index holds only vectors of its dimension (ensureVectorIndex); saying so lets the planner
-    // use it, and rows of another dimension (mid-reindex) are passed over instead of failing the cast.
-    const sameDimension = indexed ? ` AND vector_dims(m.embedding) = ${vector.length}` : '';
-    // Iterative scans keep walking the graph until `limit` rows pass the user's filter.
-    const settings: Record<string, string> = hnsw
-      ? { 'hnsw.ef_search': String(Math.max(efSearch, limit)), 'hnsw.iterative_scan': 'relaxed_order' }
-      : {};
+    const query = vectorQuery(this.#db.config, userId, vector, filter, limit);
     return this.#db.read(
       { user: userId },
       async (db) => {
-        const where = filterPg(userId, filter, 1);
-        // Relaxed order may return rows slightly out of order: the outer query sorts them. A zero
-        // stored vector has no direction: cosine distance is NaN there (the index skips it). Not
-        // prepared: the plan (the index, or an exact scan of the user's rows) depends on the user.
-        const { rows } = await db.query<{ id: string; distance: number }>(
-          `WITH nearest AS MATERIALIZED (
-           SELECT m.id, m.embedding${cast} <=> $1${cast} AS distance FROM memories m
-           WHERE ${where.sql}${sameDimension} ORDER BY distance LIMIT $${where.params.length + 2}
-         ) SELECT id, distance FROM nearest ORDER BY distance, id`,
-          [vectorToSql(Array.from(vector)), ...where.params, limit],
-        );
+        const { rows } = await db.query<{ id: string; distance: number }>(query.text, query.values);
         return rows.flatMap((row) =>
           Number.isNaN(Number(row.distance)) ? [] : [{ id: row.id, similarity: 1 - Number(row.distance) }],
         );
       },
-      settings,
+      query.settings,
     );
   }
 
@@ -180,4 +159,39 @@ export class PostgresSearch implements SearchIndex {
     );
     await this.#db.withClient((client) => ensureVectorIndex(client, this.#db.config.schema, info.dimension));
   }
+}
+
+/**
+ * Vector search's statement for `userId` (run acting for that user, with `settings`). Exported so
+ * a test can ask PostgreSQL how it plans the very statement the store runs.
+ */
+export function vectorQuery(
+  config: Pick<PostgresDb['config'], 'hnsw' | 'efSearch'>,
+  userId: string,
+  vector: Float32Array,
+  filter: StoreFilter,
+  limit: number,
+): { text: string; values: unknown[]; settings: Record<string, string> } {
+  const { hnsw, efSearch } = config;
+  // The HNSW index is on `embedding::vector(d)`; the same expression lets the planner use it
+  // (it still scans exactly when that is cheaper, e.g. for a user with few memories).
+  const indexed = hnsw && vector.length <= HNSW_MAX_DIMENSION;
+  const cast = indexed ? `::vector(${vector.length})` : '::vector';
+  // The index holds only vectors of its dimension (ensureVectorIndex); saying so lets the planner
+  // use it, and rows of another dimension (mid-reindex) are passed over instead of failing the cast.
+  // (Statistics on the expression, migration 9, tell the planner that this is nearly every row.)
+  const sameDimension = indexed ? ` AND vector_dims(m.embedding) = ${vector.length}` : '';
+  const where = filterPg(userId, filter, 1);
+  // Relaxed order may return rows slightly out of order: the outer query sorts them. A zero
+  // stored vector has no direction: cosine distance is NaN there (the index skips it). Not
+  // prepared: the plan (the index, or an exact scan of the user's rows) depends on the user.
+  const text = `WITH nearest AS MATERIALIZED (
+     SELECT m.id, m.embedding${cast} <=> $1${cast} AS distance FROM memories m
+     WHERE ${where.sql}${sameDimension} ORDER BY distance LIMIT $${where.params.length + 2}
+   ) SELECT id, distance FROM nearest ORDER BY distance, id`;
+  // Iterative scans keep walking the graph until `limit` rows pass the user's filter.
+  const settings: Record<string, string> = hnsw
+    ? { 'hnsw.ef_search': String(Math.max(efSearch, limit)), 'hnsw.iterative_scan': 'relaxed_order' }
+    : {};
+  return { text, values: [vectorToSql(Array.from(vector)), ...where.params, limit], settings };
 }
