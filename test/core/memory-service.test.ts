@@ -59,6 +59,32 @@ describe('MemoryService', () => {
     expect((await service.list('u4')).items).toEqual([]);
   });
 
+  it('asks the store for no more keyword hits than a keyword search shows, with the same first hits', async () => {
+    await service.addMany(
+      'u-pages',
+      Array.from({ length: 30 }, (_, i) => ({ content: `garden note ${i}${' garden'.repeat(i % 4)}` })),
+      actor,
+    );
+    const store = service.store as { keywordSearch: (...args: unknown[]) => Promise<unknown> };
+    const original = store.keywordSearch.bind(store);
+    const asked: unknown[] = [];
+    store.keywordSearch = (...args) => {
+      asked.push(args[3]);
+      return original(...args);
+    };
+    try {
+      const five = await service.search('u-pages', { query: 'garden', mode: 'keyword', limit: 5 });
+      const twenty = await service.search('u-pages', { query: 'garden', mode: 'keyword', limit: 20 });
+      expect(five.results.map((r) => r.memory.id)).toEqual(twenty.results.slice(0, 5).map((r) => r.memory.id));
+      expect(twenty.results).toHaveLength(20);
+      // Hybrid search still asks for fusion's candidates (50 by default).
+      await service.search('u-pages', { query: 'garden', mode: 'hybrid', limit: 5 });
+      expect(asked).toEqual([5, 20, 50]);
+    } finally {
+      delete (store as Partial<typeof store>).keywordSearch;
+    }
+  });
+
   it('hides expired memories unless asked, and finds them again with includeExpired', async () => {
     await service.add('u5', { content: 'temporary door code 4242', expiresAt: '2000-01-01T00:00:00Z' }, actor);
     await service.add('u5', { content: 'permanent door colour is green' }, actor);
